@@ -1,0 +1,41 @@
+// An entity's non-settlement ties: family/proxy bindings, where a physician
+// practises, face identities seen presenting a person's credential (or a
+// person's face presenting others'), and leads.
+CALL () {
+  MATCH (n:Person {person_id: $entity_id}) WHERE $entity_type = 'person' RETURN n
+  UNION
+  MATCH (n:Physician {physician_id: $entity_id}) WHERE $entity_type = 'physician' RETURN n
+  UNION
+  MATCH (n:Institution {institution_id: $entity_id}) WHERE $entity_type = 'institution' RETURN n
+}
+CALL (n) {
+  MATCH (n)-[r:FAMILY]-(x:Person)
+  RETURN 'family' AS relation, 'person' AS other_type, x.person_id AS other_id, x.name AS other_name,
+         r.relation AS detail, 1 AS n_events
+  UNION ALL
+  MATCH (n)-[:PRACTISES_AT]-(x)
+  RETURN 'practises_at' AS relation,
+         CASE WHEN x:Physician THEN 'physician' ELSE 'institution' END AS other_type,
+         coalesce(x.physician_id, x.institution_id) AS other_id, x.name AS other_name,
+         null AS detail, 1 AS n_events
+  UNION ALL
+  MATCH (n)<-[:CLAIMED]-(c:FaceCapture)-[:OF_FACE]->(f:FaceIdentity)
+  OPTIONAL MATCH (f)-[:ENROLLED_AS]->(q:Person)
+  WITH f, q, count(c) AS k, sum(CASE WHEN c.verdict = 'mismatch' THEN 1 ELSE 0 END) AS bad
+  RETURN 'face_presenting_credential' AS relation, 'face' AS other_type, f.face_id AS other_id,
+         q.name AS other_name,
+         'enrolled as ' + coalesce(q.person_id, 'nobody') + '; mismatches ' + toString(bad) AS detail,
+         k AS n_events
+  UNION ALL
+  MATCH (n)<-[:ENROLLED_AS]-(f:FaceIdentity)<-[:OF_FACE]-(c:FaceCapture)-[:CLAIMED]->(x:Person)
+  WHERE x <> n
+  RETURN 'own_face_on_credential_of' AS relation, 'person' AS other_type, x.person_id AS other_id,
+         x.name AS other_name, f.face_id AS detail, count(c) AS n_events
+  UNION ALL
+  MATCH (n)<-[:INCLUDES]-(l:Lead)
+  RETURN 'lead' AS relation, 'lead' AS other_type, l.lead_id AS other_id, null AS other_name,
+         l.scheme + ' / ' + coalesce(l.status, 'new') AS detail, 1 AS n_events
+}
+RETURN relation, other_type, other_id, other_name, detail, n_events
+ORDER BY relation, n_events DESC, other_id
+LIMIT $limit

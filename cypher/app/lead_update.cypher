@@ -1,0 +1,19 @@
+// Change a lead's disposal state and record the change as a LeadEvent.
+// Optimistic locking: the write happens only when the lead is still at
+// $from_status and $version (what the user saw); otherwise no row returns and
+// the app reports the conflict. $deadline: 'YYYY-MM-DD' or null; $at: ISO local time.
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE coalesce(l.status, 'new') = $from_status AND coalesce(l.version, 0) = $version
+SET l.status = $to_status,
+    l.assignee = $assignee,
+    l.deadline = CASE WHEN $deadline IS NULL THEN null ELSE date($deadline) END,
+    l.recovered = $recovered,
+    l.outcome = $outcome,
+    l.updated_at = localdatetime($at),
+    l.version = coalesce(l.version, 0) + 1
+CREATE (l)-[:HAS_EVENT]->(e:LeadEvent {
+    event_id: $event_id, at: localdatetime($at), user: $user, role: $role,
+    action: $action, from_status: $from_status, to_status: $to_status,
+    assignee: $assignee, note: $note, recovered: $recovered, outcome: $outcome})
+SET e.deadline = l.deadline
+RETURN e.event_id AS event_id, l.version AS version

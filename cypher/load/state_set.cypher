@@ -1,0 +1,2 @@
+MERGE (s:LoadState {key: $key})
+SET s.rows_done = $rows_done, s.fingerprint = $fingerprint, s.table = $table, s.updated_at = localdatetime()

@@ -1,0 +1,259 @@
+"""Card-lending rings (借卡/冒名就医): one face, many credentials.
+
+An organiser (or a few) presents other people's insurance credentials. With
+face verification, the fact is direct: one face identity is captured at
+settlement under several credentials that are not its own (verdict
+``mismatch``), and the credentials are not registered relatives or proxies of
+the face's owner (verdict ``related`` and family/proxy/payer links are
+discounted as legitimate). Face identities that share lent credentials are
+joined (connected components of the face--credential graph); an institution
+joins the ring when it concentrates the ring's impersonated visits *and* its
+own mismatch rate stands out among peers of the same kind.
+
+Without faces (no face tables, or institutions without terminals) the
+fallback is co-timing: the same set of credentials used at the same
+institution within minutes of each other on several different days
+(CopyCatch-style lockstep, :func:`ringscope.graph.algorithms.temporal_synchrony`),
+family pairs excluded, clustered with Leiden.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ringscope.graph.algorithms import connected_components, leiden_communities, robust_z
+from ringscope.graph.detectors._util import finalize, poisson_sf_z, squash, typed
+from ringscope.graph.projection import covisit_edges, face_links, family_pairs, visit_frame
+from ringscope.models.base import BaseDetector, Context, Group
+
+__all__ = ["CardLendingDetector"]
+
+
+class CardLendingDetector(BaseDetector):
+    """Find card-lending rings from face identities and co-timed credential use.
+
+    Parameters
+    ----------
+    min_credentials : distinct non-family credentials a face must present (mismatch) to be suspicious.
+    min_mismatch : impersonated captures a face needs in all.
+    inst_share : share of a ring's impersonated visits an institution (or attending physician) must hold
+        to join the ring.
+    inst_z : robust z of the institution's mismatch rate (vs peers of the same kind) to be called complicit
+        (raises the score).
+    cotime_window, cotime_min_common : fallback lockstep window and number of distinct occasions.
+    cotime_min_size : smallest fallback group.
+    cohort_days, cohort_min_visits, cohort_z : cohort fallback -- credentials whose first and last use of one
+        institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
+        Poisson surprise of at least cohort_z against the kind's and the institution's own patterns.
+    use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
+        or when there are no face tables; True: always; False: never).
+    """
+
+    name = "card_lending"
+    scheme = "card_lending"
+
+    def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
+                 inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
+                 cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 2.0,
+                 use_cotiming: str | bool = "auto", seed: int = 0):
+        super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
+                         inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
+                         cotime_min_size=cotime_min_size, cohort_days=cohort_days,
+                         cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, use_cotiming=use_cotiming, seed=seed)
+
+    # ------------------------------------------------------------------ faces
+    def _institution_mismatch_z(self, ctx: Context) -> pd.Series:
+        fm = ctx.face_matches
+        inst = ctx.table("institutions").set_index("institution_id")
+        s = fm[fm["verdict"].isin(["match", "mismatch", "related"])]
+        rate = s.groupby("institution_id")["verdict"].apply(lambda v: float((v == "mismatch").mean()))
+        n = s.groupby("institution_id").size()
+        # shrink small samples towards the city rate (empirical Bayes, 20 pseudo-captures)
+        city = float((s["verdict"] == "mismatch").mean()) if len(s) else 0.0
+        rate = (rate * n + city * 20) / (n + 20)
+        kinds = rate.index.map(inst["kind"]).fillna("unknown")
+        return pd.Series(robust_z(rate.to_numpy(), kinds.to_numpy()), index=rate.index)
+
+    def _face_groups(self, ctx: Context) -> list[Group]:
+        p = self.params
+        links = face_links(ctx)
+        if links.empty:
+            return []
+        ev = links[(links["n_mismatch"] > 0) & ~links["family"]]
+        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_mismatch", "sum"))
+        faces = per_face[(per_face["n_cred"] >= p["min_credentials"]) & (per_face["n_mm"] >= p["min_mismatch"])]
+        if faces.empty:
+            return []
+        ev = ev[ev["face_id"].isin(faces.index)]
+        comps = connected_components(list(zip("face:" + ev["face_id"].astype(str), "person:" + ev["person_id"])))
+        fm = ctx.face_matches
+        inst_z = self._institution_mismatch_z(ctx)
+        v = visit_frame(ctx).set_index("visit_id")
+        groups = []
+        for comp in comps:
+            fids = sorted(c[5:] for c in comp if c.startswith("face:"))
+            creds = sorted(c[7:] for c in comp if c.startswith("person:"))
+            sub = ev[ev["face_id"].isin(fids)]
+            caps = fm[fm["face_id"].isin(fids) & fm["claimed_person_id"].isin(creds) & (fm["verdict"] == "mismatch")]
+            share = caps["institution_id"].value_counts(normalize=True)
+            # where the ring operates: institutions holding a large share of its impersonated visits;
+            # complicit when, in addition, their own mismatch rate stands out among peers
+            insts = [i for i, s in share.items() if s >= p["inst_share"]]
+            complicit = [i for i in insts if inst_z.get(i, 0.0) >= p["inst_z"]]
+            vph = v["physician_id"].reindex(caps["visit_id"].dropna()).dropna()
+            pshare = vph.value_counts(normalize=True)
+            docs = [d for d, s in pshare.items() if s >= p["inst_share"]] if len(vph) >= p["min_mismatch"] else []
+            owners = sorted({e for e in sub["enrolled_person_id"].dropna().astype(str)})
+            vids = caps["visit_id"].dropna()
+            amount = float(v["amount"].reindex(vids[vids.isin(v.index)]).sum())
+            n_cred, n_mm = len(creds), int(sub["n_mismatch"].sum())
+            raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm) + 0.5 * len(complicit)
+            score = float(squash(raw, mid=2.5, scale=0.8))
+            members = typed("person", sorted(set(creds) | set(owners))) + typed("institution", insts) + \
+                typed("physician", docs)
+            where = ", ".join(insts) if insts else f"{share.size} institution(s)"
+            groups.append(Group(
+                self.name, self.scheme, members, score, amount,
+                f"{len(fids)} face identit{'y' if len(fids) == 1 else 'ies'} presented {n_cred} other people's "
+                f"credentials {n_mm} times at {where}; owner(s): {', '.join(owners) or 'not enrolled'}. "
+                f"Check the settlement captures against the credential holders.",
+                {"faces": fids, "owners": owners, "credentials": creds, "n_mismatch": n_mm,
+                 "institution_share": share.round(3).to_dict(), "complicit_institutions": complicit,
+                 "physician_share": pshare.head(5).round(3).to_dict(),
+                 "visits": vids.astype(str).tolist()[:200], "params": self.get_params(), "source": "faces"}))
+        return groups
+
+    # --------------------------------------------------------------- co-timing
+    def _cotime_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        p = self.params
+        v = visit_frame(ctx)
+        v = v[v["visit_type"].isin(["outpatient", "inpatient"]) & (v["inst_kind"] != "pharmacy")]
+        if only_without_terminal:
+            v = v[~v["has_face_terminal"]]
+        if v.empty:
+            return []
+        e = covisit_edges(ctx, window=p["cotime_window"], min_common=p["cotime_min_common"],
+                          visit_types=("outpatient", "inpatient"), exclude_kinds=("pharmacy",),
+                          without_terminal=only_without_terminal)
+        e = e[~e["family"]]
+        if e.empty:
+            return []
+        comms = leiden_communities(list(zip(e["a"], e["b"])), e["weighted"].tolist(), seed=p["seed"])
+        groups = []
+        for c in comms:
+            if len(c) < p["cotime_min_size"]:
+                continue
+            persons = sorted(c)
+            inner = e[e["a"].isin(c) & e["b"].isin(c)]
+            vv = v[v["person_id"].isin(c)]
+            share = vv["institution_id"].value_counts(normalize=True)
+            insts = [i for i, s in share.items() if s >= p["inst_share"]][:2]
+            dens = 2 * len(inner) / (len(c) * (len(c) - 1))
+            raw = np.log2(len(c)) * dens + 0.3 * float(inner["n_sync"].mean())
+            score = float(squash(raw, mid=2.5, scale=0.8)) * 0.9   # indirect evidence: capped below face proof
+            amount = float(vv[vv["institution_id"].isin(insts)]["amount"].sum())
+            groups.append(Group(
+                self.name, self.scheme, typed("person", persons) + typed("institution", insts), score, amount,
+                f"{len(c)} credentials were used at {', '.join(insts) or 'the same institutions'} within "
+                f"{p['cotime_window']} of each other on up to {int(inner['n_sync'].max())} separate occasions "
+                f"(no registered family link). Check who presented them.",
+                {"pairs": inner[["a", "b", "n_sync"]].head(200).to_dict("records"), "density": round(dens, 3),
+                 "institution_share": share.head(5).round(3).to_dict(), "params": self.get_params(),
+                 "source": "co-timing"}))
+        return groups
+
+    # ----------------------------------------------------------------- cohorts
+    def _cohort_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials that start and stop using one institution together.
+
+        Lent cards are used while the ring runs and not before or after, so
+        their (first use, last use) at the complicit institution fall in the
+        same box of +-``cohort_days``. For each repeat visitor the number of
+        other repeat visitors of the same institution in its box is compared
+        (Poisson surprise) with what the city-wide joint (first, last)
+        distribution of repeat visitors of institutions of the same kind
+        predicts for an institution with as many repeat visitors. Year-round
+        regulars (active over the whole data span) are left out. (The
+        institution's own marginals are not a usable baseline: a ring can be
+        most of a small pharmacy's repeat customers.)
+        """
+        p = self.params
+        v = visit_frame(ctx)
+        v = v[v["visit_type"] != "inpatient"]
+        if only_without_terminal:
+            v = v[~v["has_face_terminal"]]
+        if v.empty:
+            return []
+        t0 = visit_frame(ctx)["start_time"].min().normalize()
+        span = int((visit_frame(ctx)["start_time"].max() - t0).days) + 1
+        pi = v.groupby(["institution_id", "person_id"]).agg(
+            n=("visit_id", "size"), f=("start_time", "min"), l=("start_time", "max"),
+            kind=("inst_kind", "first"), amount=("amount", "sum")).reset_index()
+        pi = pi[pi["n"] >= p["cohort_min_visits"]]
+        pi["fd"] = (pi["f"] - t0).dt.days.clip(0, span - 1)
+        pi["ld"] = (pi["l"] - t0).dt.days.clip(0, span - 1)
+        edge = p["cohort_days"]
+        pi = pi[~((pi["fd"] < edge) & (pi["ld"] > span - 1 - edge))].reset_index(drop=True)
+        if len(pi) < p["cotime_min_size"]:
+            return []
+        d = p["cohort_days"]
+        # neighbours in the box, within the institution (self-join per institution)
+        m = pi.reset_index().merge(pi.reset_index(), on="institution_id", suffixes=("", "_o"))
+        m = m[(m["index"] != m["index_o"]) & ((m["fd"] - m["fd_o"]).abs() <= d) & ((m["ld"] - m["ld_o"]).abs() <= d)]
+        obs = m.groupby("index").size().reindex(pi.index).fillna(0).to_numpy()
+        # expectation 1: the kind's joint (first, last) density, by 2-D prefix sums
+        exp_kind = np.zeros(len(pi))
+        n_inst = pi.groupby("institution_id")["person_id"].transform("size").to_numpy()
+        for kind, sub in pi.groupby("kind"):
+            H = np.zeros((span + 1, span + 1))
+            np.add.at(H, (sub["fd"].to_numpy() + 1, sub["ld"].to_numpy() + 1), 1.0)
+            S = H.cumsum(0).cumsum(1)
+            lo_f = np.clip(sub["fd"].to_numpy() - d, 0, span); hi_f = np.clip(sub["fd"].to_numpy() + d + 1, 0, span)
+            lo_l = np.clip(sub["ld"].to_numpy() - d, 0, span); hi_l = np.clip(sub["ld"].to_numpy() + d + 1, 0, span)
+            box = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l] - 1
+            exp_kind[sub.index] = (box / max(len(sub) - 1, 1)) * (n_inst[sub.index] - 1)
+        pi["surprise"] = poisson_sf_z(obs + 1, exp_kind + 1)
+        hot = pi[(pi["surprise"] >= p["cohort_z"]) & (obs + 1 >= p["cotime_min_size"])]
+        if hot.empty:
+            return []
+        hm = m[m["index"].isin(hot.index) & m["index_o"].isin(hot.index)]
+        groups = []
+        fam = family_pairs(ctx)
+        for comp in connected_components(list(zip(hm["index"], hm["index_o"]))):
+            rows = pi.loc[sorted(comp)]
+            if len(rows) < p["cotime_min_size"]:
+                continue
+            inst = rows["institution_id"].iloc[0]
+            persons = sorted(rows["person_id"])
+            n_fam = int((fam["a"].isin(persons) & fam["b"].isin(persons)).sum())
+            if n_fam >= len(persons) / 2:      # a household, not a ring
+                continue
+            raw = float(rows["surprise"].mean())
+            score = float(squash(raw, mid=2.0, scale=1.0)) * 0.6    # indirect evidence: below face proof
+            f0, f1, l1 = rows["f"].min(), rows["f"].max(), rows["l"].max()
+            groups.append(Group(
+                self.name, self.scheme, typed("person", persons) + typed("institution", [inst]), score,
+                float(rows["amount"].sum()),
+                f"{len(persons)} credentials began using {inst} between {f0:%Y-%m-%d} and {f1:%Y-%m-%d} and "
+                f"stopped together by {l1:%Y-%m-%d} ({int(rows['n'].sum())} visits), far more than the "
+                f"institution's and its peers' patterns explain. Check who presented them.",
+                {"cohort": rows[["person_id", "n", "f", "l"]].astype(str).to_dict("records"),
+                 "surprise": round(raw, 2), "params": self.get_params(), "source": "cohort"}))
+        return groups
+
+    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardLendingDetector:
+        has_faces = ctx.face_matches is not None and len(ctx.face_matches) > 0 and \
+            "face_id" in ctx.face_matches.columns
+        groups = self._face_groups(ctx) if has_faces else []
+        mode: Any = self.params["use_cotiming"]
+        if mode is True or (mode == "auto"):
+            cg = self._cotime_groups(ctx, only_without_terminal=has_faces and mode == "auto") + \
+                self._cohort_groups(ctx, only_without_terminal=has_faces and mode == "auto")
+            seen = [g.member_set() for g in groups]
+            for g in cg:   # keep a co-timing group only if faces did not already explain it
+                ms = g.member_set()
+                if not any(len(ms & s) >= 0.5 * len(ms) for s in seen):
+                    groups.append(g)
+        return finalize(self, groups)

@@ -1,0 +1,1 @@
+"""Reference data and parts of the synthetic city generator (:mod:`ringscope.ingest.generator`)."""

@@ -1,0 +1,951 @@
+"""Fusion: detector scores, groups and rule hits → entity risk scores and ranked leads.
+
+Entity scores
+-------------
+Every person, physician and institution of the dataset gets a score in [0, 1].
+Each *source* (a fitted detector's ``decision_scores_``, the best group score
+the entity has in that detector's ``groups_``, and the ordinary rule hits held
+against it) gives the entity a value ``x_d`` in [0, 1]; they are combined by a
+*leaky noisy-OR*
+
+    p = 1 - (1 - leak) * prod_d (1 - w_d * x_d)
+
+(Pearl 1988; Henrion 1989), so a single strong source suffices and
+independent weak sources add up without ever leaving [0, 1]. The weights
+``w_d`` are defaults per source kind unless ``known_cases`` holds enough labels
+(``FusionConfig.min_pos`` fraud cases of a type, negatives = cleared cases plus
+a sample of unlabelled entities, i.e. positive–unlabelled learning), in which
+case they are fitted by maximum likelihood of that model, with an L2 pull
+toward the defaults (bounded L-BFGS-B). ``reasons`` names the strongest terms
+``w_d * x_d`` in words.
+
+Rule hits become a source by *excess over exposure*: severity-weighted hits
+``h`` of an entity against what its number of settlements ``n`` predicts at the
+type's overall rate ``λ`` (``r = 1 - exp(-(h - λ n)⁺ / s)``), so a large
+hospital's proportionate share of hits is not a risk signal.
+
+Leads
+-----
+Groups of the same scheme that overlap (Jaccard ≥ ``merge_jaccard`` or
+containment ≥ ``merge_containment``) are merged (connected components of the
+overlap graph, computed as a sparse incidence product). A merged lead keeps
+the members supported by at least half of its groups' total score. Its score
+combines, by noisy-OR, the detectors' agreement (noisy-OR of the best group
+score per detector), the member evidence (mean of the upper half of members'
+source-based entity scores) and the rule-hit severity inside; then it is
+discounted for confounder structure found in the data, not in any generator's
+ids:
+
+- *family/proxy dominance*: the share of the lead's persons who have a
+  registered family/proxy link (or a 家庭共济 payer link) to another person of
+  the lead;
+- *dilution in an ordinary institution*: the lead's persons are a small slice
+  of an institution whose volume is ordinary for its kind (robust z of
+  log-volume within kind), i.e. the pattern is what a busy place looks like.
+
+Ids are ``L-<scheme>-<8 hex>`` from the SHA-1 of the sorted members, so the
+same data gives the same ids; when a previous run's leads are given (its
+``leads.csv`` or the ``Lead`` nodes in Neo4j) a new lead that overlaps an old
+one of the same scheme (old mostly inside new, new not mostly outside old)
+keeps the old id, so a lead that grows with next month's data keeps its id.
+
+References
+----------
+J. Pearl, *Probabilistic Reasoning in Intelligent Systems* (1988), §4.3.2
+(noisy-OR). M. Henrion, "Some practical issues in constructing belief
+networks", UAI 1987/1989 (leaky noisy-OR). C. Elkan & K. Noto, "Learning
+classifiers from only positive and unlabeled data", KDD 2008.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ringscope.models.base import ENTITY_TYPES, Finding, Group, parse_member
+
+__all__ = [
+    "FusionConfig",
+    "FusionResult",
+    "SEVERITY_WEIGHT",
+    "collect_sources",
+    "rule_source",
+    "entity_universe",
+    "noisy_or",
+    "learn_noisy_or_weights",
+    "entity_scores",
+    "merge_groups",
+    "lead_id_for",
+    "assign_lead_ids",
+    "build_leads",
+    "fuse",
+    "read_previous_leads",
+]
+
+LEADS_COLUMNS = ["lead_id", "scheme", "score", "amount_at_risk", "members", "summary"]
+ENTITY_SCORES_COLUMNS = ["entity_type", "entity_id", "score", "reasons"]
+SEVERITY_WEIGHT = {"low": 0.2, "medium": 0.5, "high": 0.8}
+_KEY = {"person": "person_id", "physician": "physician_id", "institution": "institution_id"}
+SCHEME_LABEL = {
+    "card_lending": "Card-lending ring (借卡/冒名就医)",
+    "card_cashout": "Card cash-out (聚敛盗刷/套现)",
+    "collusive_prescribing": "Collusive prescribing (医患合谋)",
+    "ghost_admission": "Ghost admissions (挂床/虚假住院)",
+    "split_admission": "Split admissions (分解住院)",
+    "doctor_shopping": "Doctor shopping (多处开药)",
+    "other": "Suspicious network",
+}
+
+
+@dataclass
+class FusionConfig:
+    """Parameters of fusion (all plain values, recorded in the run manifest)."""
+
+    weights: dict[str, float] = field(default_factory=dict)   # per source name, override defaults
+    default_weight: float = 0.7          # a detector's own scores
+    group_weight: float = 0.85           # "<detector>:group" (member of a group the detector reports)
+    rules_weight: float = 0.6            # ordinary rule hits (excess over exposure)
+    learned_weight: float = 0.6          # gnn / tabular models
+    association_weight: float = 0.4      # guilt by association (PPR from known cases)
+    leak: float = 0.0
+    rule_scale: float = 1.5              # severity units of excess giving 1 - 1/e
+    lead_weight: float = 0.5             # final entity score: noisy-OR with the best lead holding it
+    min_pos: int = 8                     # fraud labels (per type, else pooled) needed to learn weights
+    unlabelled_per_pos: int = 20
+    l2: float = 1.0
+    merge_jaccard: float = 0.5
+    merge_containment: float = 0.8
+    keep_id_containment: float = 0.5     # old lead's members inside the new one
+    keep_id_share: float = 0.34          # new lead's members from the old one
+    w_group: float = 0.6
+    w_members: float = 0.6
+    w_rules: float = 0.3
+    family_penalty: float = 0.8
+    dilution_penalty: float = 0.5
+    absorb_containment: float = 0.8      # a lead this much inside another is folded into it ...
+    absorb_margin: float = 0.1           # ... unless that one scores this much lower
+    min_lead_score: float = 0.0
+    max_leads: int | None = None
+    max_evidence_rows: int = 200
+    seed: int = 0
+
+
+@dataclass
+class FusionResult:
+    entity_scores: pd.DataFrame            # ENTITY_SCORES_COLUMNS + extras
+    leads: pd.DataFrame                    # LEADS_COLUMNS + extras
+    evidence: list[dict[str, Any]]         # one JSON-able dict per lead (lead_evidence.jsonl)
+    weights: dict[str, Any]                # weights used per type and how they were chosen
+
+
+# --------------------------------------------------------------------------- helpers
+def _s(df: pd.DataFrame, col: str, default: Any = None) -> pd.Series:
+    return df[col] if col in df.columns else pd.Series(default, index=df.index, dtype=object)
+
+
+def noisy_or(x: np.ndarray, w: np.ndarray, leak: float = 0.0) -> np.ndarray:
+    """Leaky noisy-OR of the columns of ``x`` (n × d) with weights ``w`` (d).
+
+    >>> noisy_or(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([0.8, 0.5])).round(3).tolist()
+    [0.8, 0.55]
+    """
+    x = np.clip(np.asarray(x, dtype=float), 0, 1)
+    w = np.clip(np.asarray(w, dtype=float), 0, 1)
+    if x.size == 0:
+        return np.zeros(x.shape[0])
+    return 1.0 - (1.0 - leak) * np.prod(1.0 - x * w[None, :], axis=1)
+
+
+def learn_noisy_or_weights(x: np.ndarray, y: np.ndarray, w0: np.ndarray, *, l2: float = 1.0,
+                           sample_weight: np.ndarray | None = None, leak: float = 1e-3) -> np.ndarray:
+    """Weights of a leaky noisy-OR fitted by penalised maximum likelihood.
+
+    Minimises ``-Σ s_i [y_i log p_i + (1-y_i) log(1-p_i)] / Σ s_i + l2 ||w - w0||² / d``
+    over ``w ∈ [0, 0.99]^d``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.random((400, 2)); y = (rng.random(400) < 0.9 * x[:, 0]).astype(float)
+    >>> w = learn_noisy_or_weights(x, y, np.array([0.5, 0.5]), l2=0.01)
+    >>> bool(w[0] > 0.7 and w[1] < 0.3)
+    True
+    """
+    from scipy.optimize import minimize
+
+    x = np.clip(np.asarray(x, dtype=float), 0, 1)
+    y = np.asarray(y, dtype=float)
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    s = s / s.sum()
+    d = x.shape[1]
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        q = 1.0 - x * w[None, :]                       # n × d
+        q = np.clip(q, 1e-9, 1.0)
+        logq = np.log(q).sum(axis=1) + math.log(1 - leak)
+        P0 = np.exp(logq)                              # prob of "no fraud"
+        p = np.clip(1 - P0, 1e-9, 1 - 1e-9)
+        nll = -(s * (y * np.log(p) + (1 - y) * np.log1p(-p))).sum()
+        # d/dw_k log P0 = -x_k / q_k ; dp/dw_k = -P0 * dlogP0
+        dlogP0 = -x / q
+        dp = -P0[:, None] * dlogP0
+        g = -(s[:, None] * (y[:, None] / p[:, None] - (1 - y[:, None]) / (1 - p[:, None])) * dp).sum(axis=0)
+        pen = l2 * ((w - w0) ** 2).sum() / d
+        return nll + pen, g + 2 * l2 * (w - w0) / d
+
+    res = minimize(f, np.clip(w0, 0, 0.99), jac=True, method="L-BFGS-B", bounds=[(0.0, 0.99)] * d)
+    return np.asarray(res.x)
+
+
+# --------------------------------------------------------------------------- sources
+def entity_universe(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every person, physician and institution of the dataset (``entity_type, entity_id``)."""
+    parts = []
+    for et, (tab, key) in {"person": ("persons", "person_id"), "physician": ("physicians", "physician_id"),
+                           "institution": ("institutions", "institution_id")}.items():
+        df = tables.get(tab)
+        if df is not None and key in df.columns and len(df):
+            parts.append(pd.DataFrame({"entity_type": et, "entity_id": df[key].astype(str).unique()}))
+    if not parts:
+        return pd.DataFrame(columns=["entity_type", "entity_id"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _exposure(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Settlements per entity (persons, physicians, institutions)."""
+    v = tables.get("visits")
+    if v is None or v.empty:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "n_visits"])
+    parts = []
+    for et, key in _KEY.items():
+        if key in v.columns:
+            c = v[key].dropna().astype(str).value_counts()
+            parts.append(pd.DataFrame({"entity_type": et, "entity_id": c.index, "n_visits": c.to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def rule_source(rule_hits: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame],
+                scale: float = 1.5) -> pd.DataFrame:
+    """Rule hits as one source: ``entity_type, entity_id, score, reason``.
+
+    Severity-weighted hits in excess of what the entity's volume predicts.
+    """
+    cols = ["entity_type", "entity_id", "score", "reason"]
+    if rule_hits is None or rule_hits.empty or "entity_id" not in rule_hits.columns:
+        return pd.DataFrame(columns=cols)
+    h = rule_hits[rule_hits["entity_id"].notna()].copy()
+    h["entity_id"] = h["entity_id"].astype(str)
+    h["w"] = _s(h, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
+    h["high"] = _s(h, "severity").eq("high")
+    name = _s(h, "rule_name_en")
+    name = name.where(name.notna() & (name.astype(str) != ""), _s(h, "rule_name"))
+    h["label"] = _s(h, "rule_id").astype(str) + " " + name.fillna("").astype(str)
+    agg = h.groupby(["entity_type", "entity_id"]).agg(h=("w", "sum"), n=("w", "size"), n_high=("high", "sum"))
+    top = (h.groupby(["entity_type", "entity_id", "label"]).size().rename("k").reset_index()
+           .sort_values(["entity_type", "entity_id", "k", "label"], ascending=[True, True, False, True])
+           .groupby(["entity_type", "entity_id"]).head(2))
+    top["t"] = top["label"].str.strip() + " ×" + top["k"].astype(str)
+    agg["top"] = top.groupby(["entity_type", "entity_id"])["t"].agg("; ".join)
+    expo = _exposure(tables)
+    agg = agg.reset_index().merge(expo, on=["entity_type", "entity_id"], how="left")
+    agg["n_visits"] = agg["n_visits"].fillna(0.0)
+    # the type's overall rate per settlement (entities without hits count in the exposure)
+    rate = (agg.groupby("entity_type")["h"].sum() / expo.groupby("entity_type")["n_visits"].sum()) \
+        .replace([np.inf, -np.inf], np.nan)
+    lam = agg["entity_type"].map(rate).fillna(0.0)
+    excess = (agg["h"] - lam * agg["n_visits"]).clip(lower=0)
+    agg["score"] = 1 - np.exp(-excess / scale)
+    agg["reason"] = ("rule hits " + agg["n"].astype(int).astype(str) + " (" + agg["n_high"].astype(int).astype(str)
+                     + " high) on " + agg["n_visits"].astype(int).astype(str) + " settlements: " + agg["top"])
+    return agg[cols]
+
+
+def _kind_of(name: str) -> str:
+    n = name.lower()
+    if n == "rules":
+        return "rules"
+    if n.endswith(":group"):
+        return "group"
+    if "association" in n or "pagerank" in n or n.startswith("gba"):
+        return "association"
+    if any(k in n for k in ("gnn", "hgt", "rgcn", "sage", "tabular", "xgb", "tree", "learned", "gae")):
+        return "learned"
+    return "detector"
+
+
+def _default_weight(name: str, cfg: FusionConfig) -> float:
+    if name in cfg.weights:
+        return float(cfg.weights[name])
+    return {"rules": cfg.rules_weight, "group": cfg.group_weight, "association": cfg.association_weight,
+            "learned": cfg.learned_weight}.get(_kind_of(name), cfg.default_weight)
+
+
+def collect_sources(detectors: Iterable[Any]) -> tuple[dict[str, pd.DataFrame], list[Group],
+                                                       dict[str, pd.DataFrame], dict[str, dict]]:
+    """From fitted detectors: score frames by name (plus ``<name>:group`` membership
+    scores), all groups, finding reasons by name and parameters by name."""
+    scores: dict[str, pd.DataFrame] = {}
+    groups: list[Group] = []
+    reasons: dict[str, pd.DataFrame] = {}
+    params: dict[str, dict] = {}
+    for det in detectors:
+        name = getattr(det, "name", type(det).__name__)
+        params[name] = {"class": f"{type(det).__module__}.{type(det).__name__}",
+                        "params": _jsonable(det.get_params() if hasattr(det, "get_params") else {})}
+        ds = getattr(det, "decision_scores_", None)
+        if ds is not None and len(ds):
+            scores[name] = ds[["entity_type", "entity_id", "score"]].copy()
+        gs = list(getattr(det, "groups_", []) or [])
+        for g in gs:
+            if not g.detector:
+                g.detector = name
+        groups.extend(gs)
+        fs: list[Finding] = list(getattr(det, "findings_", []) or [])
+        if fs:
+            reasons[name] = pd.DataFrame({"entity_type": [f.entity_type for f in fs],
+                                          "entity_id": [str(f.entity_id) for f in fs],
+                                          "score": [f.score for f in fs], "reason": [f.reason for f in fs]})
+    return scores, groups, reasons, params
+
+
+def _jsonable(d: Any) -> Any:
+    return json.loads(json.dumps(d, default=str))
+
+
+def _group_source(groups: Sequence[Group]) -> dict[str, pd.DataFrame]:
+    """Per detector: each member's best group score (``<detector>:group``)."""
+    if not groups:
+        return {}
+    rows = [(g.detector, m, float(g.score)) for g in groups for m in g.members]
+    df = pd.DataFrame(rows, columns=["detector", "member", "score"])
+    tp = df["member"].str.partition(":")
+    df["entity_type"], df["entity_id"] = tp[0], tp[2]
+    df = df[df["entity_type"].isin(ENTITY_TYPES)]
+    best = df.groupby(["detector", "entity_type", "entity_id"], as_index=False)["score"].max()
+    return {f"{d}:group": g.drop(columns="detector").reset_index(drop=True) for d, g in best.groupby("detector")}
+
+
+# --------------------------------------------------------------------------- entity scores
+def _labels(known_cases: pd.DataFrame | None) -> pd.DataFrame:
+    if known_cases is None or known_cases.empty:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "label"])
+    lab = known_cases["label"].astype(str).str.lower().map({"fraud": 1, "cleared": 0, "1": 1, "0": 0})
+    d = pd.DataFrame({"entity_type": known_cases["entity_type"].astype(str),
+                      "entity_id": known_cases["entity_id"].astype(str), "label": lab}).dropna()
+    d["label"] = d["label"].astype(int)
+    return d.groupby(["entity_type", "entity_id"], as_index=False)["label"].max()
+
+
+def entity_scores(sources: Mapping[str, pd.DataFrame], universe: pd.DataFrame, *,
+                  reasons: Mapping[str, pd.DataFrame] | None = None,
+                  known_cases: pd.DataFrame | None = None,
+                  config: FusionConfig | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Noisy-OR fusion of the sources for every entity of ``universe`` (plus any
+    entity a source scored). Returns the scores (``entity_type, entity_id,
+    score, reasons`` + one column per source) and the weights used."""
+    cfg = config or FusionConfig()
+    names = sorted(sources)
+    base = universe[["entity_type", "entity_id"]].astype(str)
+    extra = [s[["entity_type", "entity_id"]].astype(str) for s in sources.values() if len(s)]
+    ents = pd.concat([base, *extra], ignore_index=True).drop_duplicates().reset_index(drop=True)
+    idx = pd.MultiIndex.from_frame(ents)
+    X = np.zeros((len(ents), len(names)))
+    for j, n in enumerate(names):
+        s = sources[n]
+        if len(s):
+            ser = s.assign(entity_id=s["entity_id"].astype(str)).groupby(["entity_type", "entity_id"])["score"].max()
+            X[:, j] = np.clip(ser.reindex(idx).fillna(0.0).to_numpy(dtype=float), 0, 1)
+    w0 = np.array([_default_weight(n, cfg) for n in names])
+    labels = _labels(known_cases)
+    info: dict[str, Any] = {"sources": names, "default": dict(zip(names, w0.round(4).tolist())), "by_type": {}}
+    score = np.zeros(len(ents))
+    W = np.tile(w0, (len(ents), 1))
+    et = ents["entity_type"].to_numpy()
+    lab = labels.set_index(["entity_type", "entity_id"])["label"].reindex(idx).to_numpy()
+    rng = np.random.default_rng(cfg.seed)
+    pooled = None
+    if names and np.nansum(lab == 1) >= cfg.min_pos:
+        pooled = _fit_weights(X, lab, w0, rng, cfg)
+    for t in ENTITY_TYPES:
+        m = et == t
+        if not m.any():
+            continue
+        how, w = "default", w0
+        n_pos_t = int(np.nansum(lab[m] == 1))
+        if names and n_pos_t >= cfg.min_pos:
+            how, w = "learned (type)", _fit_weights(X[m], lab[m], w0, rng, cfg)
+        elif pooled is not None:
+            how, w = "learned (pooled)", pooled
+        W[m] = w
+        score[m] = noisy_or(X[m], w, cfg.leak)
+        info["by_type"][t] = {"how": how, "n_fraud_labels": n_pos_t, "weights": dict(zip(names, np.round(w, 4).tolist()))}
+    out = ents.copy()
+    out["score"] = score
+    for j, n in enumerate(names):
+        out[f"src:{n}"] = X[:, j]
+    out["reasons"] = _reasons(ents, X * W, names, reasons or {})
+    return out, info
+
+
+def _fit_weights(X: np.ndarray, lab: np.ndarray, w0: np.ndarray, rng: np.random.Generator,
+                 cfg: FusionConfig) -> np.ndarray:
+    pos = np.flatnonzero(lab == 1)
+    neg = np.flatnonzero(lab == 0)
+    unl = np.flatnonzero(np.isnan(lab))
+    k = min(len(unl), cfg.unlabelled_per_pos * max(len(pos), 1))
+    unl = rng.choice(unl, size=k, replace=False) if k else unl[:0]
+    rows = np.concatenate([pos, neg, unl])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg) + len(unl))])
+    sw = np.concatenate([np.full(len(pos), 1.0), np.full(len(neg), 1.0), np.full(len(unl), 0.5)])
+    return learn_noisy_or_weights(X[rows], y, w0, l2=cfg.l2, sample_weight=sw)
+
+
+def _reasons(ents: pd.DataFrame, contrib: np.ndarray, names: list[str],
+             reasons: Mapping[str, pd.DataFrame], top: int = 3, floor: float = 0.05) -> np.ndarray:
+    """The ``top`` strongest contributions per entity as text (vectorised)."""
+    out = np.full(len(ents), "", dtype=object)
+    if not names:
+        return out
+    r, c = np.nonzero(contrib >= floor)
+    if len(r) == 0:
+        return out
+    long = pd.DataFrame({"row": r, "src": np.asarray(names, dtype=object)[c], "v": contrib[r, c]})
+    long = long.sort_values(["row", "v"], ascending=[True, False]).groupby("row").head(top)
+    long["entity_type"] = ents["entity_type"].to_numpy()[long["row"]]
+    long["entity_id"] = ents["entity_id"].to_numpy()[long["row"]]
+    long["det"] = long["src"].str.replace(":group", "", regex=False)
+    long["why"] = ""
+    if reasons:
+        rs = pd.concat([df.assign(det=d) for d, df in reasons.items() if len(df)], ignore_index=True) \
+            if any(len(df) for df in reasons.values()) else pd.DataFrame()
+        if len(rs):
+            rs = (rs[rs["reason"].fillna("").astype(str) != ""].sort_values("score", ascending=False)
+                  .drop_duplicates(["det", "entity_type", "entity_id"]))
+            long = long.merge(rs[["det", "entity_type", "entity_id", "reason"]], how="left",
+                              on=["det", "entity_type", "entity_id"])
+            long["why"] = long["reason"].fillna("")
+    is_group = long["src"].str.endswith(":group")
+    label = np.where(is_group, "member of a " + long["det"] + " group", long["det"])
+    txt = label + " " + long["v"].map("{:.2f}".format)
+    txt = np.where(long["why"] != "", txt + " (" + long["why"].astype(str).str.slice(0, 120) + ")", txt)
+    long["txt"] = txt
+    joined = long.groupby("row", sort=False)["txt"].agg("; ".join)
+    out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+# --------------------------------------------------------------------------- groups → leads
+def _incidence(sets: Sequence[frozenset[str]]) -> tuple[sp.csr_matrix, list[str]]:
+    vocab = sorted(set().union(*sets)) if sets else []
+    index = {m: k for k, m in enumerate(vocab)}
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    cols = np.fromiter((index[m] for s in sets for m in s), dtype=np.int64, count=len(rows))
+    M = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sets), len(vocab)))
+    return M, vocab
+
+
+def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: float = 0.8) -> list[dict[str, Any]]:
+    """Merge overlapping groups of the same scheme into candidate leads.
+
+    Returns one dict per lead: ``scheme``, ``members`` (sorted list),
+    ``groups`` (the merged groups), ``support`` (member → share of group score).
+
+    >>> a = Group("d1", "card_lending", ["person:1", "person:2", "person:3"], 0.9)
+    >>> b = Group("d2", "card_lending", ["person:1", "person:2", "person:3", "person:4"], 0.5)
+    >>> c = Group("d1", "card_cashout", ["person:1", "institution:9"], 0.7)
+    >>> [(x["scheme"], x["members"]) for x in merge_groups([a, b, c])]
+    [('card_cashout', ['institution:9', 'person:1']), ('card_lending', ['person:1', 'person:2', 'person:3'])]
+    """
+    gs = [g for g in groups if len(g.members)]
+    if not gs:
+        return []
+    sets = [frozenset(g.members) for g in gs]
+    M, vocab = _incidence(sets)
+    inter = (M @ M.T).tocoo()
+    size = np.asarray(M.sum(axis=1)).ravel()
+    scheme = np.array([g.scheme or "other" for g in gs], dtype=object)
+    i, j, v = inter.row, inter.col, inter.data
+    keep = i < j
+    i, j, v = i[keep], j[keep], v[keep]
+    jac = v / (size[i] + size[j] - v)
+    con = v / np.minimum(size[i], size[j])
+    ok = (scheme[i] == scheme[j]) & ((jac >= jaccard) | (con >= containment))
+    n = len(gs)
+    A = sp.coo_matrix((np.ones(ok.sum()), (i[ok], j[ok])), shape=(n, n))
+    _, comp = sp.csgraph.connected_components(A, directed=False)
+    out = []
+    sc = np.array([max(float(g.score), 1e-6) for g in gs])
+    for c in np.unique(comp):
+        idx = np.flatnonzero(comp == c)
+        sub = M[idx]
+        support = np.asarray(sub.T @ sc[idx]).ravel() / sc[idx].sum()
+        cols = np.flatnonzero(support >= 0.5 - 1e-9)
+        members = sorted(vocab[k] for k in cols)
+        out.append({"scheme": scheme[idx[0]], "members": members,
+                    "groups": [gs[k] for k in idx],
+                    "support": {vocab[k]: float(support[k]) for k in cols}})
+    out.sort(key=lambda d: (d["scheme"], d["members"]))
+    return out
+
+
+def lead_id_for(scheme: str, members: Iterable[str]) -> str:
+    """Content-derived lead id.
+
+    >>> lead_id_for("card_lending", ["person:2", "person:1"]) == lead_id_for("card_lending", ["person:1", "person:2"])
+    True
+    >>> lead_id_for("card_lending", ["person:1"]).startswith("L-card_lending-")
+    True
+    """
+    h = hashlib.sha1("\n".join(sorted(set(members))).encode("utf-8")).hexdigest()[:8]
+    return f"L-{scheme}-{h}"
+
+
+def assign_lead_ids(leads: pd.DataFrame, previous: pd.DataFrame | None, *,
+                    containment: float = 0.5, share: float = 0.34) -> pd.Series:
+    """Ids for ``leads`` (``scheme``, ``members`` as ``;``-joined): reuse a previous
+    lead's id when they overlap enough (one-to-one, greedy by overlap), else a
+    content hash; duplicates get a ``-2``, ``-3`` suffix."""
+    new_sets = [frozenset(m.split(";")) for m in leads["members"]]
+    ids = [lead_id_for(s, m) for s, m in zip(leads["scheme"], new_sets)]
+    taken: set[str] = set()
+    chosen: list[str | None] = [None] * len(leads)
+    if previous is not None and len(previous):
+        prev = previous[previous["members"].fillna("").astype(str) != ""].reset_index(drop=True)
+        old_sets = [frozenset(str(m).split(";")) for m in prev["members"]]
+        if old_sets and new_sets:
+            Mn, vocab = _incidence(new_sets + old_sets)
+            N, O = Mn[: len(new_sets)], Mn[len(new_sets):]
+            inter = (N @ O.T).tocoo()
+            ns = np.array([len(s) for s in new_sets], dtype=float)
+            os_ = np.array([len(s) for s in old_sets], dtype=float)
+            i, j, v = inter.row, inter.col, inter.data
+            same = np.asarray(leads["scheme"].to_numpy()[i] == prev["scheme"].to_numpy()[j])
+            ok = same & (v / os_[j] >= containment) & (v / ns[i] >= share)
+            cand = pd.DataFrame({"i": i[ok], "j": j[ok], "jac": (v / (ns[i] + os_[j] - v))[ok], "v": v[ok]})
+            cand = cand.sort_values(["jac", "v", "i", "j"], ascending=[False, False, True, True])
+            used_new, used_old = set(), set()
+            for a, b in zip(cand["i"].to_numpy(), cand["j"].to_numpy()):
+                if a in used_new or b in used_old:
+                    continue
+                used_new.add(a)
+                used_old.add(b)
+                chosen[a] = str(prev["lead_id"].iloc[b])
+            taken |= set(prev["lead_id"].astype(str))  # never hand an old id to an unrelated new lead
+    out = []
+    for k in range(len(leads)):
+        if chosen[k] is not None:
+            out.append(chosen[k])
+            continue
+        base, lid, n = ids[k], ids[k], 1
+        while lid in taken or lid in out:
+            n += 1
+            lid = f"{base}-{n}"
+        out.append(lid)
+    # an old id kept by a new lead
+    return pd.Series(out, index=leads.index)
+
+
+def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    parts = []
+    fl = tables.get("family_links")
+    if fl is not None and len(fl):
+        parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
+                                   "relation": _s(fl, "relation").fillna("family").astype(str)}))
+    v = tables.get("visits")
+    if v is not None and "payer_person_id" in v.columns:
+        pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
+        parts.append(pd.DataFrame({"a": pv["person_id"].astype(str), "b": pv["payer_person_id"].astype(str),
+                                   "relation": "payer"}))
+    if not parts:
+        return pd.DataFrame(columns=["a", "b", "relation"])
+    p = pd.concat(parts, ignore_index=True)
+    p = p[p["a"] != p["b"]]
+    both = pd.concat([p, p.rename(columns={"a": "b", "b": "a"})], ignore_index=True)
+    return both.drop_duplicates(["a", "b"]).reset_index(drop=True)
+
+
+def _institution_ordinariness(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per institution: distinct persons, and robust z of log settlements within its kind."""
+    inst, v = tables.get("institutions"), tables.get("visits")
+    if inst is None or v is None or inst.empty or v.empty:
+        return pd.DataFrame(columns=["institution_id", "n_persons", "z"])
+    n = v.groupby("institution_id").agg(n_visits=("visit_id", "size"), n_persons=("person_id", "nunique"))
+    d = inst[["institution_id", "kind"]].astype({"institution_id": str}).set_index("institution_id").join(n)
+    d = d.fillna({"n_visits": 0, "n_persons": 0})
+    lv = np.log1p(d["n_visits"].astype(float))
+    med = lv.groupby(d["kind"]).transform("median")
+    mad = (lv - med).abs().groupby(d["kind"]).transform("median") * 1.4826
+    d["z"] = ((lv - med) / mad.replace(0, np.nan)).fillna(0.0)
+    return d.reset_index()[["institution_id", "n_persons", "z"]]
+
+
+def _long_members(leads: pd.DataFrame) -> pd.DataFrame:
+    lm = leads[["lead_id", "members"]].assign(member=leads["members"].str.split(";")).explode("member")
+    tp = lm["member"].str.partition(":")
+    return pd.DataFrame({"lead_id": lm["lead_id"].to_numpy(), "member": lm["member"].to_numpy(),
+                         "entity_type": tp[0].to_numpy(), "entity_id": tp[2].to_numpy()})
+
+
+def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None,
+                    tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rule hits inside each lead: hits against a member person; hits against a
+    member physician/institution only when they concern one of the lead's persons
+    (the hit's ``person_id``, else its visit's person), or when the lead has no
+    persons. A busy hospital's unrelated hits are not the lead's."""
+    if rule_hits is None or rule_hits.empty or not len(lm):
+        return pd.DataFrame(columns=["lead_id", "hit_id", "severity", "amount_at_risk"])
+    h = rule_hits.assign(entity_id=rule_hits["entity_id"].astype(str))
+    if "person_id" in h.columns:
+        hp = h["person_id"]
+    else:
+        hp = pd.Series(None, index=h.index, dtype=object)
+    v = tables.get("visits")
+    if v is not None and len(v) and "visit_id" in h.columns:
+        vp = h["visit_id"].map(v.set_index("visit_id")["person_id"])
+        hp = hp.where(hp.notna(), vp)
+    h = h.assign(_person=hp.where(hp.notna(), None))
+    x = lm[["lead_id", "entity_type", "entity_id"]].merge(h, on=["entity_type", "entity_id"])
+    if not len(x):
+        return x.drop(columns="_person")
+    persons = lm[lm["entity_type"] == "person"]
+    has_p = x["lead_id"].isin(set(persons["lead_id"]))
+    pkey = set(zip(persons["lead_id"], persons["entity_id"]))
+    concerns = np.fromiter(((a, b) in pkey for a, b in zip(x["lead_id"], x["_person"])), dtype=bool, count=len(x))
+    keep = (x["entity_type"] == "person") | ~has_p | concerns
+    return x[keep].drop(columns="_person").reset_index(drop=True)
+
+
+def _absorb(L: pd.DataFrame, merged: list[dict[str, Any]], containment: float, margin: float) -> pd.DataFrame:
+    """Fold a lead into another that holds most of its members (any scheme): the same
+    network seen by another detector, or a fragment of it. Leads are visited largest
+    first; lead *i* folds into a kept lead *j* when ``|i ∩ j| / |i| >= containment``
+    and *j* scores at least ``score_i - margin`` (a much weaker, larger lead does not
+    swallow a strong small one). The host keeps the best score of the two and lists
+    the folded lead as corroboration in its evidence."""
+    if len(L) < 2 or containment > 1.0:
+        return L
+    sets = [frozenset(m.split(";")) for m in L["members"]]
+    M, _ = _incidence(sets)
+    inter = (M @ M.T).tocsr()
+    size = np.array([len(x) for x in sets], dtype=float)
+    score = L["score"].to_numpy(dtype=float).copy()
+    order = np.lexsort((-score, -size))          # size desc, then score desc
+    kept = np.zeros(len(L), dtype=bool)
+    best = score.copy()
+    for i in order:      # one pass over leads (hundreds), sparse rows
+        row = inter.getrow(i)
+        j, v = row.indices, row.data
+        ok = kept[j] & (j != i) & (v / size[i] >= containment) & (score[j] >= score[i] - margin)
+        if not ok.any():
+            kept[i] = True
+            continue
+        host = int(j[ok][np.argmax(v[ok] + 1e-6 * score[j[ok]])])
+        best[host] = max(best[host], score[i])
+        tmp_i, tmp_h = int(L["tmp"].iloc[i]), int(L["tmp"].iloc[host])
+        merged[tmp_h].setdefault("absorbed", []).append(
+            {"scheme": L["scheme"].iloc[i], "members": sorted(sets[i]), "score": float(score[i]),
+             "detectors": L["detectors"].iloc[i].split(","), "groups": merged[tmp_i]["groups"]})
+    out = L.assign(score=best)[kept]
+    return out.sort_values(["score", "amount_at_risk", "members"], ascending=[False, False, True]) \
+        .reset_index(drop=True)
+
+
+def _lead_edges(lm: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
+                face_matches: pd.DataFrame | None) -> pd.DataFrame:
+    """The edges that tie each lead together (aggregated): person→institution and
+    person→physician settlements between members, physician→institution
+    employment, family/payer links and shared face identities."""
+    cols = ["lead_id", "src", "rel", "dst", "n", "amount", "first", "last"]
+    parts = []
+    v = tables.get("visits")
+    pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]].rename(columns={"entity_id": "person_id"})
+    mem = set(zip(lm["lead_id"], lm["member"]))
+    if v is not None and len(v) and len(pm):
+        vv = v[["visit_id", "person_id", "institution_id", "start_time", "total_amount"]
+               + (["physician_id"] if "physician_id" in v.columns else [])]
+        vv = vv[vv["person_id"].isin(set(pm["person_id"]))].astype({"person_id": str}).merge(pm, on="person_id")
+        for other, et in (("institution_id", "institution"), ("physician_id", "physician")):
+            if other not in vv.columns:
+                continue
+            key = et + ":" + vv[other].astype(str)
+            inside = np.fromiter(((a, b) in mem for a, b in zip(vv["lead_id"], key)), dtype=bool, count=len(vv))
+            e = vv[inside].assign(dst=key[inside], src="person:" + vv.loc[inside, "person_id"])
+            if len(e):
+                g = e.groupby(["lead_id", "src", "dst"]).agg(n=("visit_id", "size"), amount=("total_amount", "sum"),
+                                                             first=("start_time", "min"), last=("start_time", "max"))
+                parts.append(g.reset_index().assign(rel="VISITED" if et == "institution" else "SEEN_BY"))
+    ph = tables.get("physicians")
+    dm = lm[lm["entity_type"] == "physician"]
+    if ph is not None and len(ph) and len(dm):
+        e = dm.merge(ph[["physician_id", "institution_id"]].astype(str), left_on="entity_id", right_on="physician_id")
+        e = e.assign(src="physician:" + e["physician_id"], dst="institution:" + e["institution_id"])
+        inside = np.fromiter(((a, b) in mem for a, b in zip(e["lead_id"], e["dst"])), dtype=bool, count=len(e))
+        if inside.any():
+            parts.append(e[inside][["lead_id", "src", "dst"]].assign(rel="PRACTISES_AT", n=1, amount=0.0))
+    fam = _family_pairs(tables)
+    if len(fam) and len(pm):
+        f = pm.merge(fam, left_on="person_id", right_on="a").merge(
+            pm.rename(columns={"person_id": "b"}), on=["lead_id", "b"])
+        f = f[f["a"] < f["b"]]
+        if len(f):
+            parts.append(pd.DataFrame({"lead_id": f["lead_id"], "src": "person:" + f["a"], "dst": "person:" + f["b"],
+                                       "rel": "FAMILY:" + f["relation"].astype(str), "n": 1, "amount": 0.0}))
+    if face_matches is not None and len(face_matches) and {"face_id", "claimed_person_id"} <= set(face_matches.columns) \
+            and len(pm):
+        fm = face_matches[face_matches["face_id"].notna() & face_matches["claimed_person_id"].notna()]
+        fm = fm.astype({"claimed_person_id": str}).merge(pm, left_on="claimed_person_id", right_on="person_id")
+        if len(fm):
+            g = fm.groupby(["lead_id", "face_id", "person_id"]).agg(
+                n=("capture_id", "size") if "capture_id" in fm.columns else ("face_id", "size")).reset_index()
+            multi = g.groupby(["lead_id", "face_id"])["person_id"].transform("nunique") > 1
+            g = g[multi]
+            if len(g):
+                parts.append(pd.DataFrame({"lead_id": g["lead_id"], "src": "face:" + g["face_id"].astype(str),
+                                           "dst": "person:" + g["person_id"], "rel": "PRESENTED_CREDENTIAL",
+                                           "n": g["n"], "amount": 0.0}))
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    for c in cols:
+        if c not in out.columns:
+            out[c] = None
+    return out[cols]
+
+
+def _summary(row: pd.Series, n_types: dict[str, int], detectors: list[str], focus: str, top_rules: str,
+             group_summary: str) -> str:
+    parts = [f"{n_types.get('person', 0)} persons"]
+    if n_types.get("physician"):
+        parts.append(f"{n_types['physician']} physicians")
+    if n_types.get("institution"):
+        parts.append(f"{n_types['institution']} institutions")
+    s = (f"{SCHEME_LABEL.get(row['scheme'], row['scheme'])}: {', '.join(parts)}, CNY {row['amount_at_risk']:,.0f} "
+         f"at risk; found by {', '.join(detectors)}")
+    if row["n_rule_hits"]:
+        s += f", {int(row['n_rule_hits'])} rule hits inside ({top_rules})" if top_rules else \
+            f", {int(row['n_rule_hits'])} rule hits inside"
+    s += f". Start with {focus}"
+    if group_summary:
+        s += f": {group_summary.rstrip('.')}"
+    return s + "."
+
+
+def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *,
+                rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
+                previous: pd.DataFrame | None = None, params: Mapping[str, dict] | None = None,
+                config: FusionConfig | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Merge, score, rank and identify leads; return ``leads`` and their evidence."""
+    cfg = config or FusionConfig()
+    extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
+                  "family_share", "dilution", "n_rule_hits"]
+    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment)
+    if not merged:
+        return pd.DataFrame(columns=LEADS_COLUMNS + extra_cols), []
+    L = pd.DataFrame({
+        "tmp": np.arange(len(merged)),
+        "scheme": [m["scheme"] for m in merged],
+        "members": [";".join(m["members"]) for m in merged],
+        "n_members": [len(m["members"]) for m in merged],
+        "detectors": [",".join(sorted({g.detector for g in m["groups"]})) for m in merged],
+        "amount_group": [max(float(g.amount_at_risk or 0.0) for g in m["groups"]) for m in merged],
+    })
+    # agreement: noisy-OR of the best group score per detector
+    g_rows = pd.DataFrame([(k, g.detector, float(g.score)) for k, m in enumerate(merged) for g in m["groups"]],
+                          columns=["tmp", "detector", "score"])
+    best = g_rows.groupby(["tmp", "detector"])["score"].max().clip(0, 1)
+    L["group_score"] = (1 - (1 - best).groupby(level="tmp").prod()).reindex(L["tmp"]).to_numpy()
+    L["lead_id"] = L["tmp"].astype(str)
+    lm = _long_members(L)
+    # member evidence: mean of the upper half of member base scores
+    sc = scores.set_index(["entity_type", "entity_id"])["score"]
+    lm["s"] = sc.reindex(pd.MultiIndex.from_frame(lm[["entity_type", "entity_id"]])).fillna(0.0).to_numpy()
+    lm = lm.sort_values(["lead_id", "s"], ascending=[True, False])
+    lm["r"] = lm.groupby("lead_id").cumcount()
+    lm["n"] = lm.groupby("lead_id")["s"].transform("size")
+    upper = lm[lm["r"] < np.ceil(lm["n"] / 2)]
+    L["member_score"] = upper.groupby("lead_id")["s"].mean().reindex(L["lead_id"]).fillna(0.0).to_numpy()
+    # rule hits inside
+    lh = _lead_rule_hits(lm, rule_hits, tables)
+    if len(lh):
+        lh["w"] = _s(lh, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
+        agg = lh.groupby("lead_id").agg(sev=("w", "sum"), n_rule_hits=("w", "size"),
+                                        amount_rules=("amount_at_risk", lambda x: pd.to_numeric(x, errors="coerce").sum()))
+        agg = agg.reindex(L["lead_id"]).fillna(0.0)
+    else:
+        agg = pd.DataFrame({"sev": 0.0, "n_rule_hits": 0, "amount_rules": 0.0}, index=L["lead_id"])
+    L["n_rule_hits"] = agg["n_rule_hits"].astype(int).to_numpy()
+    L["rule_score"] = (1 - np.exp(-agg["sev"].to_numpy() / (2.0 + 0.5 * L["n_members"].to_numpy())))
+    # confounder structure
+    pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]]
+    fam = _family_pairs(tables)
+    if len(fam) and len(pm):
+        linked = pm.merge(fam[["a", "b"]], left_on="entity_id", right_on="a").merge(
+            pm.rename(columns={"entity_id": "b"}), on=["lead_id", "b"])
+        n_linked = linked.drop_duplicates(["lead_id", "a"]).groupby("lead_id").size()
+        n_p = pm.groupby("lead_id").size()
+        L["family_share"] = (n_linked / n_p).reindex(L["lead_id"]).fillna(0.0).to_numpy()
+    else:
+        L["family_share"] = 0.0
+    io = _institution_ordinariness(tables)
+    im = lm[lm["entity_type"] == "institution"].merge(io, left_on="entity_id", right_on="institution_id")
+    if len(im) and len(pm):
+        n_p = pm.groupby("lead_id").size()
+        im["share"] = im["lead_id"].map(n_p).fillna(0) / im["n_persons"].clip(lower=1)
+        # diluted: lead persons are < 5% of an institution whose volume is ordinary (|z| <= 2) for its kind
+        im["dil"] = ((im["share"] < 0.05) & (im["z"].abs() <= 2.0)).astype(float) * (1 - im["share"] / 0.05)
+        L["dilution"] = im.groupby("lead_id")["dil"].min().reindex(L["lead_id"]).fillna(0.0).to_numpy()
+    else:
+        L["dilution"] = 0.0
+    raw = 1 - (1 - cfg.w_group * L["group_score"]) * (1 - cfg.w_members * L["member_score"]) * \
+        (1 - cfg.w_rules * L["rule_score"])
+    # dilution only weighs when the members show little evidence of their own
+    L["score"] = (raw * (1 - cfg.family_penalty * L["family_share"])
+                  * (1 - cfg.dilution_penalty * L["dilution"] * (1 - L["member_score"]))
+                  ).clip(0, 1).round(6)
+    L["amount_at_risk"] = np.where(L["amount_group"] > 0, L["amount_group"],
+                                   agg["amount_rules"].to_numpy()).astype(float).round(2)
+    L = L[L["score"] >= cfg.min_lead_score]
+    L = L.sort_values(["score", "amount_at_risk", "members"], ascending=[False, False, True]).reset_index(drop=True)
+    L = _absorb(L, merged, cfg.absorb_containment, cfg.absorb_margin)
+    if cfg.max_leads:
+        L = L.head(cfg.max_leads)
+    L["rank"] = np.arange(1, len(L) + 1)
+    L["lead_id"] = assign_lead_ids(L, previous, containment=cfg.keep_id_containment, share=cfg.keep_id_share)
+    tmp2id = dict(zip(L["tmp"].astype(str), L["lead_id"]))
+    lm = lm[lm["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id))
+    lh = lh[lh["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id)) if len(lh) else lh
+    edges = _lead_edges(lm, tables, face_matches)
+    L, evidence = _texts_and_evidence(L, merged, lm, lh, edges, params or {}, cfg)
+    return L[LEADS_COLUMNS + extra_cols], evidence
+
+
+def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, lh: pd.DataFrame,
+                        edges: pd.DataFrame, params: Mapping[str, dict], cfg: FusionConfig
+                        ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    n_types = lm.groupby(["lead_id", "entity_type"]).size().unstack(fill_value=0)
+    focus = lm.sort_values(["lead_id", "s"], ascending=[True, False]).drop_duplicates("lead_id") \
+        .set_index("lead_id")["member"]
+    # prefer a non-person focus when one is in the lead (the organiser is usually the institution/physician)
+    org = lm[lm["entity_type"] != "person"].sort_values(["lead_id", "s"], ascending=[True, False]) \
+        .drop_duplicates("lead_id").set_index("lead_id")["member"]
+    focus = org.combine_first(focus)
+    top_rules = pd.Series(dtype=object)
+    if len(lh):
+        nm = _s(lh, "rule_name_en")
+        nm = nm.where(nm.notna() & (nm.astype(str) != ""), _s(lh, "rule_name")).fillna(_s(lh, "rule_id")).astype(str)
+        t = lh.assign(nm=nm).groupby(["lead_id", "nm"]).size().rename("k").reset_index() \
+            .sort_values(["lead_id", "k"], ascending=[True, False]).groupby("lead_id").head(2)
+        top_rules = (t["nm"] + " ×" + t["k"].astype(str)).groupby(t["lead_id"]).agg(", ".join)
+    summaries, evidence = [], []
+    hit_cols = [c for c in ("hit_id", "rule_id", "rule_name", "severity", "entity_type", "entity_id", "visit_id",
+                            "amount_at_risk", "evidence") if c in lh.columns]
+    lh_by = dict(tuple(lh.groupby("lead_id"))) if len(lh) else {}
+    ed_by = dict(tuple(edges.groupby("lead_id"))) if len(edges) else {}
+    for row in L.itertuples(index=False):   # one iteration per lead (hundreds), not per visit
+        m = merged[int(row.tmp)]
+        gs = sorted(m["groups"], key=lambda g: -float(g.score))
+        nt = n_types.loc[row.lead_id].to_dict() if row.lead_id in n_types.index else {}
+        summaries.append(_summary(pd.Series(row._asdict()), nt, sorted({g.detector for g in gs}),
+                                  str(focus.get(row.lead_id, "")), str(top_rules.get(row.lead_id, "")),
+                                  gs[0].summary if gs else ""))
+        h = lh_by.get(row.lead_id)
+        e = ed_by.get(row.lead_id)
+        evidence.append({
+            "lead_id": row.lead_id, "scheme": row.scheme, "score": float(row.score), "rank": int(row.rank),
+            "members": row.members.split(";"),
+            "score_parts": {"group": round(float(row.group_score), 4), "members": round(float(row.member_score), 4),
+                            "rules": round(float(row.rule_score), 4), "family_share": round(float(row.family_share), 4),
+                            "dilution": round(float(row.dilution), 4),
+                            "weights": {"group": cfg.w_group, "members": cfg.w_members, "rules": cfg.w_rules,
+                                        "family_penalty": cfg.family_penalty, "dilution_penalty": cfg.dilution_penalty}},
+            "groups": [{"detector": g.detector, "scheme": g.scheme, "score": float(g.score),
+                        "amount_at_risk": float(g.amount_at_risk or 0.0), "members": sorted(g.members),
+                        "summary": g.summary, "evidence": _jsonable(g.evidence),
+                        "rerun": params.get(g.detector, {})} for g in gs],
+            "corroborated_by": [{"scheme": a["scheme"], "score": a["score"], "detectors": a["detectors"],
+                                 "members": a["members"],
+                                 "rerun": {d: params.get(d, {}) for d in a["detectors"]}}
+                                for a in m.get("absorbed", [])],
+            "n_rule_hits": 0 if h is None else int(len(h)),
+            "rule_hits": [] if h is None else _jsonable(h[hit_cols].head(cfg.max_evidence_rows).to_dict("records")),
+            "n_edges": 0 if e is None else int(len(e)),
+            "edges": [] if e is None else _jsonable(
+                e.sort_values("n", ascending=False).drop(columns="lead_id").head(cfg.max_evidence_rows)
+                .to_dict("records")),
+        })
+    L = L.copy()
+    L["summary"] = summaries
+    return L, evidence
+
+
+# --------------------------------------------------------------------------- previous runs
+def read_previous_leads(out_dir=None, runner=None) -> pd.DataFrame | None:
+    """Leads of a previous run: ``leads.csv`` in ``out_dir`` if present, else the
+    ``Lead`` nodes in Neo4j (through ``runner``), else None."""
+    from pathlib import Path
+
+    if out_dir is not None:
+        p = Path(out_dir) / "leads.csv"
+        if p.exists():
+            try:
+                df = pd.read_csv(p, dtype=str, keep_default_na=False)
+            except pd.errors.EmptyDataError:
+                df = pd.DataFrame()
+            if {"lead_id", "scheme", "members"} <= set(df.columns):
+                return df[["lead_id", "scheme", "members"]]
+    if runner is not None:
+        from ringscope.graph.findings import read_previous_leads as from_graph
+
+        try:
+            prev = from_graph(runner)
+        except Exception as e:  # noqa: BLE001 - an unreachable/empty graph means no previous run
+            import logging
+
+            logging.getLogger(__name__).warning("could not read previous leads from Neo4j: %s", e)
+            return None
+        return None if prev is None else prev[["lead_id", "scheme", "members"]]
+    return None
+
+
+# --------------------------------------------------------------------------- top level
+def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
+         rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
+         previous: pd.DataFrame | None = None, extra_sources: Mapping[str, pd.DataFrame] | None = None,
+         extra_groups: Sequence[Group] = (), config: FusionConfig | None = None) -> FusionResult:
+    """Entity scores, leads and lead evidence from fitted detectors and rule hits."""
+    cfg = config or FusionConfig()
+    det_scores, groups, reasons, params = collect_sources(detectors)
+    groups = list(groups) + list(extra_groups)
+    sources: dict[str, pd.DataFrame] = dict(det_scores)
+    sources.update(extra_sources or {})
+    sources.update(_group_source(groups))
+    rs = rule_source(rule_hits, tables, cfg.rule_scale)
+    if len(rs):
+        sources["rules"] = rs[["entity_type", "entity_id", "score"]]
+        reasons = {**reasons, "rules": rs}
+    universe = entity_universe(tables)
+    # base scores: the detectors' own scores and rules (group membership enters via the lead score)
+    base_src = {k: v for k, v in sources.items() if not k.endswith(":group")}
+    base, _ = entity_scores(base_src, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg)
+    leads, evidence = build_leads(groups, base, tables, rule_hits=rule_hits, face_matches=face_matches,
+                                  previous=previous, params=params, config=cfg)
+    # final entity scores: every source, plus the best lead each entity belongs to
+    if len(leads):
+        lm = _long_members(leads.assign(members=leads["members"]))
+        best = lm.merge(leads[["lead_id", "score"]], on="lead_id").sort_values("score", ascending=False) \
+            .drop_duplicates(["entity_type", "entity_id"])
+        sources["lead"] = best[["entity_type", "entity_id", "score"]]
+        cfg = replace(cfg, weights={"lead": cfg.lead_weight, **cfg.weights})
+        reasons = {**reasons, "lead": best.assign(reason="lead " + best["lead_id"])[
+            ["entity_type", "entity_id", "score", "reason"]]}
+    final, info = entity_scores(sources, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg)
+    final["score"] = final["score"].clip(0, 1).round(6)
+    final = final.sort_values(["entity_type", "score", "entity_id"], ascending=[True, False, True]).reset_index(drop=True)
+    extras = [c for c in final.columns if c not in ENTITY_SCORES_COLUMNS]
+    return FusionResult(entity_scores=final[ENTITY_SCORES_COLUMNS + extras], leads=leads, evidence=evidence,
+                        weights=info)

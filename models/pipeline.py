@@ -1,0 +1,318 @@
+"""``ringscope detect``: the whole detection run, from a dataset directory to a results directory.
+
+Stages (each timed and logged; the manifest records them):
+
+1. **validate** -- :func:`ringscope.ingest.reader.read_dataset`; writes
+   ``load_report.csv`` and ``quarantine.csv``;
+2. **ingest** -- :func:`ringscope.graph.load.ingest_dataset` into Neo4j
+   (``neo4j=True``);
+3. **faces** -- when face captures exist: verification of every capture
+   against the claimed credential's enrolment and clustering into face
+   identities (:class:`ringscope.ingest.faces.FaceMatchDetector`), before the
+   rules so the identity-mismatch rule can use it;
+4. **rules** -- :func:`ringscope.models.rules.registry.run_rules`;
+5. **graph** -- every detector of :data:`ringscope.graph.detectors.DETECTORS`;
+6. **learned** -- with ``gnn=True``: the supervised heterogeneous GNN and the
+   neighbour-aggregated gradient-boosted trees when ``known_cases`` holds
+   enough fraud *and* cleared labels, else the unsupervised graph
+   autoencoder;
+7. **fusion** -- :func:`ringscope.models.fusion.fuse` (entity scores, leads,
+   evidence), with the previous run's leads (``leads.csv`` already in
+   ``out_dir``, else the ``Lead`` nodes in Neo4j) so lead ids carry over;
+8. **write** -- ``rule_hits.csv``, ``entity_scores.csv``, ``leads.csv``
+   (contract columns first, extras after), ``lead_evidence.jsonl``,
+   ``face_matches.csv``, ``face_identities.csv``, ``manifest.json``;
+9. **findings** -- :func:`ringscope.graph.findings.write_findings` into Neo4j.
+
+A detector that raises is recorded in the manifest's ``errors`` (with its
+traceback's last line) and the run goes on without it; ``strict=True`` makes
+it fatal instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ringscope.models.base import Context
+
+__all__ = ["detect", "DetectConfig", "RESULT_FILES"]
+
+log = logging.getLogger("ringscope.detect")
+
+RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv",
+                "lead_evidence.jsonl", "face_matches.csv", "face_identities.csv", "manifest.json")
+
+
+class DetectConfig(dict):
+    """Plain-dict options of :func:`detect` (all optional):
+
+    ``detectors`` (list of names, default all), ``detector_params`` ({name: {param: value}}),
+    ``rules`` (overrides for ``rules.yaml``), ``fusion`` ({FusionConfig field: value}),
+    ``min_labels`` (fraud and cleared labels needed for the supervised models, default 10),
+    ``batch_size`` (Neo4j), ``encode_images`` (default True), ``strict`` (default False).
+    """
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.rss: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        log.info("stage %s ...", name)
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            self.timings[name] = self.timings.get(name, 0.0) + dt
+            self.rss[name] = _peak_rss_mb()
+            log.info("stage %s: %.2fs (peak RSS %.0f MB)", name, dt, self.rss[name])
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    import importlib.metadata as md
+
+    for p in ("ringscope", "pandas", "numpy", "scipy", "scikit-learn", "igraph", "leidenalg", "torch",
+              "torch-geometric", "xgboost-cpu", "xgboost", "neo4j", "faiss-cpu", "face-recognition-models"):
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_csv(df: pd.DataFrame, path: Path, contract: list[str]) -> None:
+    from ringscope.ingest.io import write_csv
+
+    cols = contract + [c for c in df.columns if c not in contract]
+    write_csv(df, path, columns=cols)
+
+
+def _n_labels(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
+    kc = tables.get("known_cases")
+    if kc is None or kc.empty:
+        return 0, 0
+    lab = kc["label"].astype(str).str.lower()
+    return int((lab == "fraud").sum()), int((lab == "cleared").sum())
+
+
+def _fit_safely(det: Any, ctx: Context, errors: list[dict[str, str]], strict: bool) -> bool:
+    try:
+        det.fit(ctx)
+        return True
+    except Exception as e:  # noqa: BLE001 - one failing detector must not lose the run
+        if strict:
+            raise
+        last = traceback.format_exc().strip().splitlines()[-1]
+        log.error("detector %s failed: %s", getattr(det, "name", det), last)
+        errors.append({"detector": getattr(det, "name", type(det).__name__), "error": last,
+                       "type": type(e).__name__})
+        return False
+
+
+def _graph_detectors(cfg: DetectConfig) -> list[Any]:
+    from ringscope.graph.detectors import DETECTORS
+
+    names = cfg.get("detectors") or list(DETECTORS)
+    params = cfg.get("detector_params") or {}
+    return [DETECTORS[n](**params.get(n, {})) for n in names if n in DETECTORS]
+
+
+def _learned_detectors(tables: dict[str, pd.DataFrame], cfg: DetectConfig) -> tuple[list[Any], str]:
+    n_fraud, n_cleared = _n_labels(tables)
+    need = int(cfg.get("min_labels", 10))
+    params = cfg.get("detector_params") or {}
+    if n_fraud >= need and n_cleared >= need:
+        from ringscope.models.gnn import HeteroGNNDetector
+        from ringscope.models.tabular import NeighbourXGBDetector
+
+        return ([HeteroGNNDetector(**params.get("gnn_hetero", {})),
+                 NeighbourXGBDetector(**params.get("xgb_neighbour", {}))],
+                f"supervised ({n_fraud} fraud, {n_cleared} cleared labels)")
+    from ringscope.models.gnn import GraphAEDetector
+
+    return ([GraphAEDetector(**params.get("graph_ae", {}))],
+            f"unsupervised (only {n_fraud} fraud / {n_cleared} cleared labels; need {need} of each)")
+
+
+def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool = True,
+           runner: Any = None, config: dict[str, Any] | None = None,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run detection on ``dataset_path`` and write the results directory ``out_dir``.
+
+    ``runner`` is a :class:`ringscope.graph.db.QueryRunner` (one is opened on the
+    configured server when ``neo4j`` and none is given). Returns the run summary
+    (also written as ``manifest.json``).
+    """
+    from ringscope.ingest.reader import read_dataset
+    from ringscope.models.fusion import FusionConfig, fuse, read_previous_leads
+
+    cfg = DetectConfig(config or {})
+    strict = bool(cfg.get("strict", False))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = _Clock()
+    errors: list[dict[str, str]] = []
+    started = datetime.now().replace(microsecond=0)
+    run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{time.monotonic_ns() % 100000:05d}"
+    summary: dict[str, Any] = {"run_id": run_id, "dataset": str(Path(dataset_path).resolve()),
+                               "out_dir": str(out.resolve()), "started": started.isoformat(),
+                               "neo4j": neo4j, "gnn": gnn, "errors": errors}
+    own_runner = False
+    handler = _CallbackHandler(progress) if progress else None
+    if handler:
+        log.addHandler(handler)
+
+    with clock.stage("validate"):
+        ds = read_dataset(dataset_path, encode_images=bool(cfg.get("encode_images", True)))
+        ds.write_reports(out)
+    summary["tables"] = {t: int(len(df)) for t, df in ds.tables.items()}
+    summary["quarantined"] = int(len(ds.quarantine))
+    previous = read_previous_leads(out_dir=out)
+    try:
+        if neo4j:
+            with clock.stage("ingest"):
+                from ringscope.graph.load import ingest_dataset
+
+                if runner is None:
+                    from ringscope.graph.db import QueryRunner
+
+                    runner, own_runner = QueryRunner(), True
+                summary["ingest"] = ingest_dataset(ds, runner, batch_size=int(cfg.get("batch_size", 20_000)))
+            if previous is None:
+                previous = read_previous_leads(runner=runner)
+        summary["previous_leads"] = 0 if previous is None else int(len(previous))
+
+        ctx = Context(tables=dict(ds.tables))
+        detectors: list[Any] = []
+        det_timings: dict[str, float] = {}
+
+        with clock.stage("faces"):
+            if ctx.has("face_captures"):
+                from ringscope.ingest.faces import FaceMatchDetector
+
+                fd = FaceMatchDetector(**(cfg.get("detector_params") or {}).get("face_match", {}))
+                t0 = time.perf_counter()
+                if _fit_safely(fd, ctx, errors, strict):
+                    ctx.face_matches = fd.matches_
+                    ctx.face_identities = fd.identities_
+                    ctx.cache["capture_face"] = fd.capture_face_
+                    detectors.append(fd)
+                    summary["face_threshold"] = asdict(fd.threshold_) if hasattr(fd.threshold_, "__dataclass_fields__") \
+                        else fd.threshold_
+                det_timings[fd.name] = time.perf_counter() - t0
+
+        with clock.stage("rules"):
+            from ringscope.models.rules.registry import run_rules
+
+            rule_timings: dict[str, float] = {}
+            rule_hits = run_rules(ctx, config=cfg.get("rules"), timings=rule_timings)
+            ctx.rule_hits = rule_hits
+        summary["rule_timings"] = {k: round(v, 3) for k, v in rule_timings.items()}
+
+        with clock.stage("graph"):
+            for det in _graph_detectors(cfg):
+                t0 = time.perf_counter()
+                if _fit_safely(det, ctx, errors, strict):
+                    detectors.append(det)
+                    ctx.scores[det.name] = det.decision_scores_
+                det_timings[det.name] = time.perf_counter() - t0
+
+        if gnn:
+            with clock.stage("learned"):
+                learned, mode = _learned_detectors(ctx.tables, cfg)
+                summary["learned_mode"] = mode
+                for det in learned:
+                    t0 = time.perf_counter()
+                    if _fit_safely(det, ctx, errors, strict):
+                        detectors.append(det)
+                        ctx.scores[det.name] = det.decision_scores_
+                    det_timings[det.name] = time.perf_counter() - t0
+        summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
+
+        with clock.stage("fusion"):
+            fcfg = FusionConfig(**(cfg.get("fusion") or {}))
+            res = fuse(ctx.tables, detectors, rule_hits=rule_hits, face_matches=ctx.face_matches,
+                       previous=previous, config=fcfg)
+        summary["fusion_weights"] = res.weights
+
+        with clock.stage("write"):
+            from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS
+
+            _write_csv(rule_hits, out / "rule_hits.csv", RULE_HITS_COLUMNS)
+            es = res.entity_scores.drop(columns=[c for c in res.entity_scores.columns if c.startswith("src:")])
+            _write_csv(es, out / "entity_scores.csv", ENTITY_SCORES_COLUMNS)
+            _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
+            with open(out / "lead_evidence.jsonl", "w", encoding="utf-8") as fh:
+                for ev in res.evidence:
+                    fh.write(json.dumps(ev, ensure_ascii=False, default=str, sort_keys=True) + "\n")
+            fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
+                columns=["capture_id", "claimed_person_id", "distance", "verdict", "face_id"])
+            _write_csv(fm, out / "face_matches.csv", ["capture_id"])
+            fi = ctx.face_identities if ctx.face_identities is not None else pd.DataFrame(columns=["face_id"])
+            _write_csv(fi, out / "face_identities.csv", ["face_id"])
+
+        if neo4j:
+            with clock.stage("findings"):
+                from ringscope.graph.findings import write_findings
+
+                summary["findings"] = write_findings(
+                    runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
+                    face_identities=ctx.face_identities, entity_scores=es, leads=res.leads,
+                    batch_size=int(cfg.get("batch_size", 10_000)))
+    finally:
+        if own_runner and runner is not None:
+            runner.close()
+        if handler:
+            log.removeHandler(handler)
+
+    summary["counts"] = {
+        "rule_hits": int(len(rule_hits)), "entity_scores": int(len(res.entity_scores)),
+        "entities_flagged": int((res.entity_scores["score"] >= 0.5).sum()), "leads": int(len(res.leads)),
+        "groups": int(sum(len(getattr(d, "groups_", []) or []) for d in detectors)),
+        "face_captures": int(len(ctx.face_matches)) if ctx.face_matches is not None else 0,
+        "face_identities": int(len(ctx.face_identities)) if ctx.face_identities is not None else 0,
+    }
+    summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
+    summary["lead_ids_kept"] = int(res.leads["lead_id"].isin(set(previous["lead_id"])).sum()) \
+        if previous is not None and len(res.leads) else 0
+    summary["detectors"] = {getattr(d, "name", type(d).__name__):
+                            {"class": f"{type(d).__module__}.{type(d).__name__}",
+                             "params": json.loads(json.dumps(d.get_params(), default=str))} for d in detectors}
+    summary["timings"] = {k: round(v, 3) for k, v in clock.timings.items()}
+    summary["total_seconds"] = round(sum(clock.timings.values()), 3)
+    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    summary["versions"] = _versions()
+    summary["finished"] = datetime.now().replace(microsecond=0).isoformat()
+    (out / "manifest.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str),
+                                       encoding="utf-8")
+    log.info("detect finished in %.1fs: %s", summary["total_seconds"], summary["counts"])
+    return summary
+
+
+class _CallbackHandler(logging.Handler):
+    def __init__(self, fn: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.fn = fn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.fn(self.format(record))

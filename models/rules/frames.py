@@ -1,0 +1,257 @@
+"""Shared, vectorised projections of the dataset that the rules read.
+
+Every rule reads the same few joined tables; building them once (and caching
+them in ``Context.cache``) keeps the whole library at a small multiple of the
+time needed merely to read the data. Everything here works on whole columns
+(pandas/numpy); nothing iterates over visits or claim lines in Python.
+
+- :attr:`Frames.visits` -- one row per settlement, with the institution's kind,
+  district and face terminal, the person's sex, birth and death dates, chronic
+  conditions and the person's age at the visit;
+- :attr:`Frames.lines` -- one row per claim line with its visit's parties and
+  the catalog entry of its item (limits, class, type);
+- helpers: ICD-10 code normalisation, exploded code lists, robust z-scores
+  (median/MAD, Iglewicz & Hoaglin 1993), integer age in years.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ringscope.models.base import Context
+
+__all__ = [
+    "Frames",
+    "frames_for",
+    "norm_code",
+    "explode_codes",
+    "robust_z",
+    "age_years",
+    "money",
+    "num",
+]
+
+_CACHE_KEY = "rules.frames"
+
+
+def norm_code(s: pd.Series) -> pd.Series:
+    """Normalise ICD-10 codes: upper case, no dots or blanks.
+
+    >>> norm_code(pd.Series(["e11.9", " I10 "])).tolist()
+    ['E119', 'I10']
+    """
+    return s.astype(str).str.upper().str.replace(r"[.\s]", "", regex=True)
+
+
+def explode_codes(df: pd.DataFrame, id_col: str, list_col: str, out_col: str = "code") -> pd.DataFrame:
+    """Long frame ``(id_col, out_col)`` from a column of tuples of codes.
+
+    >>> d = pd.DataFrame({"v": ["a", "b"], "dx": [("E11.9", "I10"), ()]})
+    >>> explode_codes(d, "v", "dx").values.tolist()
+    [['a', 'E119'], ['a', 'I10']]
+    """
+    if list_col not in df.columns or df.empty:
+        return pd.DataFrame({id_col: pd.Series(dtype=object), out_col: pd.Series(dtype=object)})
+    col = df[list_col]
+    # tolerate plain strings ("E11;I10") as well as the contract's tuples
+    col = col.map(_as_tuple) if col.map(type).eq(str).any() else col
+    e = pd.DataFrame({id_col: df[id_col].to_numpy(), out_col: col.to_numpy()}).explode(out_col)
+    e = e[e[out_col].notna()]
+    e[out_col] = norm_code(e[out_col])
+    e = e[e[out_col] != ""]
+    return e.drop_duplicates().reset_index(drop=True)
+
+
+def _as_tuple(x: object) -> tuple:
+    if isinstance(x, str):
+        return tuple(p.strip() for p in x.split(";") if p.strip())
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return ()
+    return tuple(x)  # type: ignore[arg-type]
+
+
+def robust_z(x: pd.Series, by: pd.Series | list[pd.Series] | None = None) -> pd.Series:
+    """Modified z-score ``0.6745 (x - median) / MAD`` within groups.
+
+    Where the MAD is 0 the mean absolute deviation (times 1.2533) is used
+    instead, and where that is 0 too the score is 0 (Iglewicz & Hoaglin,
+    *How to Detect and Handle Outliers*, ASQC 1993).
+
+    >>> robust_z(pd.Series([1.0, 1.1, 0.9, 1.0, 10.0])).round(1).tolist()
+    [0.0, 0.7, -0.7, 0.0, 60.7]
+    """
+    x = x.astype(float)
+    if by is None:
+        med = pd.Series(x.median(), index=x.index)
+    else:
+        med = x.groupby(by).transform("median")
+    dev = (x - med).abs()
+    mad = dev.groupby(by).transform("median") if by is not None else pd.Series(dev.median(), index=x.index)
+    meanad = dev.groupby(by).transform("mean") if by is not None else pd.Series(dev.mean(), index=x.index)
+    z_mad = 0.6745 * (x - med) / mad.where(mad > 0)
+    z_mean = (x - med) / (1.2533 * meanad.where(meanad > 0))
+    return z_mad.fillna(z_mean).fillna(0.0)
+
+
+def age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
+    """Completed years of age at ``at`` (birthday not yet reached = one less).
+
+    >>> age_years(pd.Series(pd.to_datetime(["2000-06-15"])), pd.Series(pd.to_datetime(["2018-06-14"]))).tolist()
+    [17.0]
+    """
+    b = pd.to_datetime(birth)
+    a = pd.to_datetime(at)
+    years = a.dt.year - b.dt.year
+    before = (a.dt.month < b.dt.month) | ((a.dt.month == b.dt.month) & (a.dt.day < b.dt.day))
+    return (years - before.astype(int)).astype(float)
+
+
+def money(s: pd.Series) -> pd.Series:
+    """Money as text with 2 decimals (for evidence strings)."""
+    return s.astype(float).round(2).map("{:.2f}".format).astype(object)
+
+
+def num(s: pd.Series) -> pd.Series:
+    """A quantity as short text: integers without decimals."""
+    f = s.astype(float)
+    return f.round(2).astype(str).astype(object).str.replace(r"\.0$", "", regex=True)
+
+
+def _col(df: pd.DataFrame, name: str, dtype: str = "object") -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    return pd.Series([None] * len(df), index=df.index, dtype=dtype)
+
+
+class Frames:
+    """Cached joins of the contract tables, built lazily and shared by all rules."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.memo: dict[str, object] = {}   # intermediate results shared by sibling rules
+
+    # -- raw tables, with optional columns filled in -------------------------------
+    def table(self, name: str) -> pd.DataFrame:
+        return self.ctx.table(name)
+
+    def has(self, name: str) -> bool:
+        return self.ctx.has(name)
+
+    @cached_property
+    def institutions(self) -> pd.DataFrame:
+        i = self.table("institutions").copy()
+        for c in ("district", "kind", "name"):
+            i[c] = _col(i, c)
+        i["has_face_terminal"] = _col(i, "has_face_terminal", "boolean").astype("boolean")
+        return i
+
+    @cached_property
+    def persons(self) -> pd.DataFrame:
+        p = self.table("persons").copy()
+        p["death_date"] = pd.to_datetime(_col(p, "death_date", "datetime64[ns]"))
+        p["chronic_conditions"] = _col(p, "chronic_conditions")
+        p["district"] = _col(p, "district")
+        return p
+
+    @cached_property
+    def catalog(self) -> pd.DataFrame:
+        c = self.table("catalog").copy()
+        for name, dt in (("insurance_class", "object"), ("price_cap", "float64"), ("sex_limit", "object"),
+                         ("age_min", "float64"), ("age_max", "float64"), ("indication_prefixes", "object"),
+                         ("max_days_supply", "float64"), ("max_qty_per_visit", "float64")):
+            c[name] = _col(c, name, dt)
+        for name in ("price_cap", "age_min", "age_max", "max_days_supply", "max_qty_per_visit"):
+            c[name] = pd.to_numeric(c[name], errors="coerce").astype(float)
+        return c
+
+    @cached_property
+    def visits(self) -> pd.DataFrame:
+        v = self.table("visits")
+        keep = ["visit_id", "person_id", "institution_id", "physician_id", "visit_type", "start_time",
+                "end_time", "diagnosis_codes", "total_amount", "fund_paid", "account_paid",
+                "payer_person_id", "terminal_id"]
+        v = pd.DataFrame({c: _col(v, c) for c in keep})
+        for c in ("start_time", "end_time"):
+            v[c] = pd.to_datetime(v[c])
+        for c in ("total_amount", "fund_paid", "account_paid"):
+            v[c] = pd.to_numeric(v[c], errors="coerce").astype(float)
+        inst = self.institutions[["institution_id", "kind", "district", "has_face_terminal"]].rename(
+            columns={"district": "inst_district"})
+        v = v.merge(inst, on="institution_id", how="left")
+        per = self.persons[["person_id", "sex", "birth_date", "death_date", "chronic_conditions"]]
+        v = v.merge(per, on="person_id", how="left")
+        v["age"] = age_years(v["birth_date"], v["start_time"])
+        v["day"] = v["start_time"].dt.normalize()
+        return v
+
+    @cached_property
+    def lines(self) -> pd.DataFrame:
+        cl = self.table("claim_lines")
+        keep = ["line_id", "visit_id", "item_code", "quantity", "unit_price", "amount", "days_supply",
+                "physician_id", "service_time"]
+        cl = pd.DataFrame({c: _col(cl, c) for c in keep}).rename(columns={"physician_id": "line_physician_id"})
+        for c in ("quantity", "unit_price", "amount", "days_supply"):
+            cl[c] = pd.to_numeric(cl[c], errors="coerce").astype(float)
+        cl["service_time"] = pd.to_datetime(cl["service_time"])
+        vcols = ["visit_id", "person_id", "institution_id", "physician_id", "visit_type", "start_time",
+                 "end_time", "kind", "sex", "age", "day"]
+        li = cl.merge(self.visits[vcols], on="visit_id", how="left")
+        li["prescriber_id"] = li["line_physician_id"].where(li["line_physician_id"].notna(), li["physician_id"])
+        cat = self.catalog[["item_code", "name", "item_type", "insurance_class", "price_cap", "sex_limit",
+                            "age_min", "age_max", "max_days_supply", "max_qty_per_visit"]].rename(
+            columns={"name": "item_name"})
+        li = li.merge(cat, on="item_code", how="left")
+        li["item_label"] = li["item_code"].astype(str) + " " + li["item_name"].fillna("").astype(str)
+        li["when"] = li["service_time"].where(li["service_time"].notna(), li["start_time"])
+        return li
+
+    @cached_property
+    def physicians(self) -> pd.DataFrame:
+        ph = self.table("physicians").copy()
+        ph["specialty"] = _col(ph, "specialty")
+        return ph
+
+    @cached_property
+    def visit_dx(self) -> pd.DataFrame:
+        """``(visit_id, code)``: the visit's own diagnoses, normalised."""
+        return explode_codes(self.visits, "visit_id", "diagnosis_codes")
+
+    def visit_codes(self, chronic: str = "when_no_diagnosis") -> pd.DataFrame:
+        """``(visit_id, code)``: the visit's diagnoses plus, per ``chronic``, the person's
+        registered chronic conditions: ``always``, ``never`` or ``when_no_diagnosis`` (only
+        for settlements that carry no diagnosis, e.g. a pharmacy refill)."""
+        dx = self.visit_dx
+        if chronic == "never":
+            return dx
+        cc = explode_codes(self.persons, "person_id", "chronic_conditions")
+        if cc.empty:
+            return dx
+        v = self.visits[["visit_id", "person_id"]]
+        if chronic == "when_no_diagnosis":
+            v = v[~v["visit_id"].isin(dx["visit_id"])]
+        elif chronic != "always":
+            raise ValueError(f"chronic must be always, never or when_no_diagnosis, not {chronic!r}")
+        ch = v.merge(cc, on="person_id")[["visit_id", "code"]]
+        return pd.concat([dx, ch], ignore_index=True).drop_duplicates()
+
+    @cached_property
+    def family_pairs(self) -> pd.DataFrame:
+        """Symmetric ``(person_id, related_person_id, relation)`` of registered family/proxy links."""
+        if not self.has("family_links"):
+            return pd.DataFrame(columns=["person_id", "related_person_id", "relation"])
+        f = self.table("family_links")
+        rel = _col(f, "relation")
+        a = pd.DataFrame({"person_id": f["person_id"], "related_person_id": f["related_person_id"], "relation": rel})
+        b = pd.DataFrame({"person_id": f["related_person_id"], "related_person_id": f["person_id"], "relation": rel})
+        return pd.concat([a, b], ignore_index=True).drop_duplicates(["person_id", "related_person_id"])
+
+
+def frames_for(ctx: Context) -> Frames:
+    """The :class:`Frames` of ``ctx``, built once and kept in ``ctx.cache``."""
+    fr = ctx.cache.get(_CACHE_KEY)
+    if not isinstance(fr, Frames) or fr.ctx is not ctx:
+        fr = Frames(ctx)
+        ctx.cache[_CACHE_KEY] = fr
+    return fr

@@ -1,0 +1,203 @@
+"""Prescribing and utilisation rules (医疗类).
+
+- cumulative supply hoarding (囤药 / 超量累计): per person and drug, the days of
+  medication still on hand when a refill is dispensed. On-hand stock follows
+  the Lindley recursion ``Z_i = max(0, Z_{i-1} + d_{i-1} - g_i)`` (``d`` days
+  supplied, ``g`` days between fills), whose closed form
+  ``Z_n = S_n - min(0, min_k S_k)`` with ``S`` the cumulative sum of
+  ``d_{i-1} - g_i`` is a grouped cumsum/cummin -- fully vectorised
+  (Lindley 1952; the refill-adherence literature's "medication possession"
+  carry-over, Steiner & Prochazka 1997);
+- the same drug from many prescribers in a month (多处开药, doctor shopping);
+- prescribing outside the physician's specialty, learnt from data: the item is
+  almost never ordered by that specialty city-wide;
+- high-value drug share of a physician far above specialty peers;
+- amounts far above peers: a line for an item at the same kind of institution,
+  a settlement of the same type at the same kind and level of institution
+  (robust z on log amounts, Iglewicz & Hoaglin 1993).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .frames import Frames, money, num, robust_z
+from .registry import rule
+
+__all__ = ["hoarding", "many_prescribers", "outside_specialty", "high_value_share", "line_amount_outlier",
+           "visit_amount_outlier"]
+
+
+@rule("R-MED-008", "囤药（累计供药天数超过经过天数）", "Cumulative supply hoarding", category="medical",
+      severity="medium", entity_type="person", violation_class=None,
+      description="Per person and drug, a refill dispensed while more than margin_days of earlier supply is "
+                  "still on hand (carry-over of days supplied minus days elapsed, never below zero).")
+def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    li = fr.lines
+    li = li[(li["item_type"].isin(p.get("item_types", ["drug"]))) & (li["days_supply"] > 0)]
+    if li.empty:
+        return pd.DataFrame()
+    li = li.assign(d=li["when"].dt.normalize())
+    f = li.sort_values(["person_id", "item_code", "d", "line_id"]).groupby(
+        ["person_id", "item_code", "d"], as_index=False, sort=False).agg(
+        days=("days_supply", "sum"), amount=("amount", "sum"), visit_id=("visit_id", "last"),
+        line_id=("line_id", "last"), item_label=("item_label", "first"))
+    f = f.sort_values(["person_id", "item_code", "d"], ignore_index=True)
+    grp = (f["person_id"] != f["person_id"].shift()) | (f["item_code"] != f["item_code"].shift())
+    gid = grp.cumsum()
+    gap = (f["d"] - f["d"].shift()).dt.days.astype(float)
+    x = (f["days"].shift() - gap).where(~grp, 0.0)
+    s = x.groupby(gid).cumsum()
+    on_hand = s - np.minimum(0.0, s.groupby(gid).cummin())
+    supplied = f.groupby(gid)["days"].cumsum()
+    first_day = f.groupby(gid)["d"].transform("first")
+    elapsed = (f["d"] - first_day).dt.days
+    m = on_hand > float(p.get("margin_days", 30))
+    d = f[m]
+    share = (on_hand[m] / (on_hand[m] + d["days"])).clip(0, 1)
+    ev = ("refill of " + num(d["days"]) + " days of " + d["item_label"] + " with " + on_hand[m].round(0).astype(int).astype(str)
+          + " days still on hand (" + supplied[m].astype(int).astype(str) + " days supplied in "
+          + elapsed[m].astype(str) + " days since " + first_day[m].dt.strftime("%Y-%m-%d") + ")")
+    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"] * share,
+                         "evidence": ev})
+
+
+@rule("R-MED-010", "多处开药", "Same drug from many prescribers", category="medical", severity="medium",
+      entity_type="person", violation_class="doctor_shopping",
+      description="One person obtained the same drug from at least min_prescribers different prescribers "
+                  "(the institution where no physician is recorded) within a window of window_days "
+                  "(two offset calendar tilings of the timeline).")
+def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    li = fr.lines
+    li = li[li["item_type"] == "drug"]
+    if li.empty:
+        return pd.DataFrame()
+    who = li["prescriber_id"].where(li["prescriber_id"].notna(), "institution:" + li["institution_id"].astype(str))
+    w = int(p.get("window_days", 30))
+    epoch = (li["when"].astype("int64") // (86400 * 10**9))
+    hits = []
+    for offset in (0, w // 2):          # two tilings, so a window straddling a boundary is still seen
+        b = (epoch + offset) // w
+        key = pd.DataFrame({"person_id": li["person_id"], "item_code": li["item_code"], "b": b, "who": who})
+        n = key.groupby(["person_id", "item_code", "b"])["who"].transform("nunique")
+        hits.append(li.assign(n=n.to_numpy())[n.to_numpy() >= int(p.get("min_prescribers", 4))])
+    d = pd.concat(hits).sort_values("n", ascending=False).drop_duplicates("line_id")
+    ev = (d["item_label"] + " from " + d["n"].astype(str) + " different prescribers within " + str(w) + " days")
+    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"],
+                         "evidence": ev})
+
+
+@rule("R-MED-011", "超专业范围开药", "Prescribing outside the physician's specialty", category="medical",
+      severity="low", entity_type="physician", violation_class=None,
+      description="A physician orders an item at least min_physician_lines times for at least min_patients "
+                  "persons that the other physicians of the same specialty (at least min_peer_lines lines between them) almost never order "
+                  "(below max_peer_rate of their lines). Learnt from the data, so no specialty-item table "
+                  "is needed. Generalist specialties (exempt_specialties) have no specialty scope.")
+def outside_specialty(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    li = fr.lines
+    ph = fr.physicians[["physician_id", "specialty"]].rename(columns={"physician_id": "prescriber_id"})
+    li = li[li["prescriber_id"].notna()].merge(ph, on="prescriber_id", how="left")
+    li = li[li["specialty"].notna() & ~li["specialty"].isin(p.get("exempt_specialties", []))]
+    if li.empty:
+        return pd.DataFrame()
+    n_spec_all = li.groupby("specialty")["line_id"].transform("size")
+    n_doc_all = li.groupby("prescriber_id")["line_id"].transform("size")
+    keep = li["item_type"].isin(p.get("item_types", ["drug"]))
+    li, n_spec_all, n_doc_all = li[keep], n_spec_all[keep], n_doc_all[keep]
+    n_spec = li.groupby(["item_code", "specialty"])["line_id"].transform("size")
+    n_doc = li.groupby(["item_code", "prescriber_id"])["line_id"].transform("size")
+    n_pat = li.groupby(["item_code", "prescriber_id"])["person_id"].transform("nunique")
+    peer_lines = n_spec_all - n_doc_all
+    peer_rate = (n_spec - n_doc) / peer_lines.where(peer_lines > 0)
+    m = ((peer_lines >= int(p.get("min_peer_lines", 500))) & (peer_rate < float(p.get("max_peer_rate", 0.002)))
+         & (n_doc >= int(p.get("min_physician_lines", 10))) & (n_pat >= int(p.get("min_patients", 5))))
+    d = li[m]
+    ev = (d["item_label"] + " ordered " + n_doc[m].astype(str) + " times for " + n_pat[m].astype(str)
+          + " patients by this " + d["specialty"].astype(str)
+          + " physician; the specialty's other physicians: " + (n_spec - n_doc)[m].astype(str) + " in "
+          + peer_lines[m].astype(str) + " lines")
+    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "entity_id": d["prescriber_id"],
+                         "physician_id": d["prescriber_id"], "amount_at_risk": d["amount"], "evidence": ev})
+
+
+@rule("R-MED-012", "高值药品占比异常", "High-value drug share above peers", category="medical", severity="medium",
+      entity_type="physician", violation_class=None,
+      description="Share of a physician's drug spending on high-value drugs (unit price at or above the city's "
+                  "price_quantile of drug lines) with robust z >= z_min among specialty peers and share >= "
+                  "min_share.")
+def high_value_share(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    li = fr.lines
+    li = li[(li["item_type"] == "drug") & li["prescriber_id"].notna()]
+    if li.empty:
+        return pd.DataFrame()
+    thr = float(li["unit_price"].quantile(float(p.get("price_quantile", 0.95))))
+    hv = li["amount"].where(li["unit_price"] >= thr, 0.0)
+    g = pd.DataFrame({"doc": li["prescriber_id"], "amt": li["amount"], "hv": hv}).groupby("doc")
+    doc = pd.DataFrame({"n": g.size(), "amt": g["amt"].sum(), "hv": g["hv"].sum()})
+    doc = doc[(doc["n"] >= int(p.get("min_lines", 30))) & (doc["amt"] > 0)]
+    if doc.empty:
+        return pd.DataFrame()
+    doc["share"] = doc["hv"] / doc["amt"]
+    ph = fr.physicians.set_index("physician_id")
+    doc["specialty"] = doc.index.map(ph["specialty"]).fillna("-")
+    doc["institution_id"] = doc.index.map(ph["institution_id"])
+    peers = doc.groupby("specialty")["share"].transform("size")
+    grp = doc["specialty"].where(peers >= int(p.get("min_peers", 8)), "*")
+    doc["z"] = robust_z(doc["share"], grp).to_numpy()
+    doc["peer_median"] = doc.groupby(grp)["share"].transform("median")
+    d = doc[(doc["z"] >= float(p.get("z_min", 3.5))) & (doc["share"] >= float(p.get("min_share", 0.3)))]
+    excess = (d["share"] - d["peer_median"]).clip(lower=0) * d["amt"]
+    ev = ((d["share"] * 100).round(0).astype(int).astype(str) + "% of " + money(d["amt"]) + " drug spending on drugs priced >= "
+          + f"{thr:.2f}" + " vs " + (d["peer_median"] * 100).round(0).astype(int).astype(str) + "% for "
+          + d["specialty"].astype(str) + " peers (z=" + d["z"].round(1).astype(str) + ")")
+    return pd.DataFrame({"visit_id": None, "entity_id": d.index, "physician_id": d.index,
+                         "institution_id": d["institution_id"].to_numpy(), "amount_at_risk": excess.to_numpy(),
+                         "evidence": ev.to_numpy(), "key": "high_value"})
+
+
+@rule("R-MED-013", "单项费用异常（同类机构同项目）", "Line amount far above peers", category="medical",
+      severity="low", entity_type="institution", violation_class=None,
+      description="A claim line's amount with robust z (log scale) >= z_min among lines of the same item at the "
+                  "same kind of institution (groups of at least min_group lines), and >= min_amount.")
+def line_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    li = fr.lines
+    li = li[li["amount"] > 0]
+    size = li.groupby(["item_code", "kind"])["line_id"].transform("size")
+    li = li[size >= int(p.get("min_group", 30))]
+    if li.empty:
+        return pd.DataFrame()
+    z = robust_z(np.log(li["amount"]), [li["item_code"], li["kind"]])
+    med = li.groupby(["item_code", "kind"])["amount"].transform("median")
+    m = (z >= float(p.get("z_min", 5.0))) & (li["amount"] >= float(p.get("min_amount", 200)))
+    d = li[m]
+    ev = (d["item_label"] + " line " + money(d["amount"]) + " vs median " + money(med[m]) + " at "
+          + d["kind"].astype(str) + "s (z=" + z[m].round(1).astype(str) + ")")
+    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"],
+                         "amount_at_risk": d["amount"] - med[m], "evidence": ev})
+
+
+@rule("R-MED-014", "单次结算费用异常", "Settlement amount far above peers", category="medical", severity="low",
+      entity_type="institution", violation_class=None,
+      description="A settlement's total with robust z (log scale) >= z_min among settlements of the same type at "
+                  "institutions of the same kind and level (groups of at least min_group), and >= min_amount.")
+def visit_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    v = fr.visits
+    inst = fr.institutions.set_index("institution_id")
+    lvl = v["institution_id"].map(inst["level"]) if "level" in inst.columns else pd.Series(None, index=v.index)
+    v = v.assign(lvl=lvl.astype(str).to_numpy())
+    v = v[v["total_amount"] > 0]
+    keys = [v["visit_type"], v["kind"], v["lvl"]]
+    size = v.groupby(keys)["visit_id"].transform("size")
+    v = v[size >= int(p.get("min_group", 50))]
+    if v.empty:
+        return pd.DataFrame()
+    keys = [v["visit_type"], v["kind"], v["lvl"]]
+    z = robust_z(np.log(v["total_amount"]), keys)
+    med = v.groupby(keys)["total_amount"].transform("median")
+    m = (z >= float(p.get("z_min", 5.0))) & (v["total_amount"] >= float(p.get("min_amount", 1000)))
+    d = v[m]
+    ev = (d["visit_type"].astype(str) + " settlement " + money(d["total_amount"]) + " vs median " + money(med[m])
+          + " at " + d["kind"].astype(str) + "s (z=" + z[m].round(1).astype(str) + ")")
+    return pd.DataFrame({"visit_id": d["visit_id"], "amount_at_risk": d["total_amount"] - med[m], "evidence": ev})

@@ -1,0 +1,246 @@
+"""The rule registry and the runner that turns rule outputs into ``rule_hits``.
+
+A rule is a small function ``fn(fr: Frames, params: dict) -> DataFrame`` that
+works on whole tables and returns one row per violation with (some of) the
+columns ``visit_id, line_id, entity_id, amount_at_risk, evidence, key,
+person_id, institution_id, physician_id``. Its metadata (stable ``rule_id``,
+Chinese/English names, category, severity, responsible entity, truth class)
+is declared with :func:`rule`; its parameters live in ``rules.yaml`` under
+its ``rule_id`` (never in code).
+
+The categories follow the national smart-monitoring rule base (医保智能监管
+"两库" 规则库): ``policy`` (政策类: catalogue and payment rules), ``management``
+(管理类: settlement, identity, institution scope, stock) and ``medical``
+(医疗类: clinical plausibility and utilisation).
+
+:func:`run_rules` adds the rule's metadata, the visit's parties (person,
+institution, physician -- for linking hits into the graph), resolves the
+responsible entity (a physician rule on a visit without a physician falls back
+to the institution) and a stable ``hit_id`` (a hash of rule, visit, line,
+entity and the rule's own discriminating key), so re-runs give identical ids.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ringscope.models.base import Context
+
+from .frames import Frames, frames_for
+
+__all__ = [
+    "Rule",
+    "RULES",
+    "rule",
+    "list_rules",
+    "load_config",
+    "run_rules",
+    "HIT_COLUMNS",
+    "EXTRA_COLUMNS",
+    "CONFIG_PATH",
+    "SEVERITIES",
+    "CATEGORIES",
+]
+
+CONFIG_PATH = Path(__file__).with_name("rules.yaml")
+SEVERITIES = ("low", "medium", "high")
+CATEGORIES = ("policy", "management", "medical")
+HIT_COLUMNS = ["hit_id", "rule_id", "rule_name", "severity", "entity_type", "entity_id", "visit_id",
+               "amount_at_risk", "evidence"]
+EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "person_id", "institution_id",
+                 "physician_id"]
+_PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
+_RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
+                 "prescribing")
+
+RuleFn = Callable[[Frames, dict[str, Any]], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the library: metadata plus the vectorised function."""
+
+    rule_id: str
+    name_zh: str
+    name_en: str
+    category: str
+    severity: str
+    entity_type: str
+    violation_class: str | None
+    description: str
+    fn: RuleFn = field(repr=False, compare=False)
+    needs: tuple[str, ...] = ()       # optional tables (or "face_matches") the rule requires
+
+    @property
+    def rule_name(self) -> str:
+        return f"{self.name_zh} / {self.name_en}"
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: str, entity_type: str,
+         violation_class: str | None, description: str, needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
+    """Decorator registering a rule function under ``rule_id``."""
+    if category not in CATEGORIES:
+        raise ValueError(f"{rule_id}: category {category!r} not in {CATEGORIES}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"{rule_id}: severity {severity!r} not in {SEVERITIES}")
+    if entity_type not in _PARTY_COLUMNS:
+        raise ValueError(f"{rule_id}: entity_type {entity_type!r}")
+
+    def deco(fn: RuleFn) -> RuleFn:
+        if rule_id in RULES and RULES[rule_id].fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        RULES[rule_id] = Rule(rule_id, name_zh, name_en, category, severity, entity_type, violation_class,
+                              description, fn, tuple(needs))
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    for m in _RULE_MODULES:
+        importlib.import_module(f"{__package__}.{m}")
+
+
+def list_rules() -> pd.DataFrame:
+    """The registry as a table (for the app and the docs), sorted by ``rule_id``."""
+    _load_all()
+    rows = [{"rule_id": r.rule_id, "name_zh": r.name_zh, "name_en": r.name_en, "category": r.category,
+             "severity": r.severity, "entity_type": r.entity_type, "violation_class": r.violation_class,
+             "needs": ";".join(r.needs), "description": r.description} for r in RULES.values()]
+    return pd.DataFrame(rows).sort_values("rule_id", ignore_index=True)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``rules.yaml`` (or ``path``) with ``overrides`` deep-merged over it."""
+    with open(path or CONFIG_PATH, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh) or {}
+    if overrides:
+        cfg = _deep_merge(cfg, overrides)
+    return cfg
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _empty_hits() -> pd.DataFrame:
+    cols = HIT_COLUMNS + EXTRA_COLUMNS
+    df = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    df["amount_at_risk"] = df["amount_at_risk"].astype(float)
+    return df
+
+
+def _available(r: Rule, fr: Frames) -> bool:
+    for n in r.needs:
+        if n == "face_matches":
+            fm = fr.ctx.face_matches
+            if fm is None or len(fm) == 0:
+                return False
+        elif not fr.has(n):
+            return False
+    return True
+
+
+def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFrame:
+    """Rule output -> hit rows in the contract's shape plus the extra columns."""
+    n = len(raw)
+    h = pd.DataFrame(index=pd.RangeIndex(n))
+    for c in ("visit_id", "line_id", "entity_id", "key", "evidence", "person_id", "institution_id", "physician_id"):
+        h[c] = raw[c].to_numpy() if c in raw.columns else None
+    h["amount_at_risk"] = (pd.to_numeric(raw["amount_at_risk"], errors="coerce").to_numpy()
+                           if "amount_at_risk" in raw.columns else np.nan)
+    h["amount_at_risk"] = h["amount_at_risk"].astype(float).fillna(0.0).clip(lower=0.0).round(2)
+    # the visit's parties, where the rule did not set them itself
+    if h["visit_id"].notna().any():
+        parties = fr.visits[["visit_id", "person_id", "institution_id", "physician_id"]]
+        m = h[["visit_id"]].merge(parties, on="visit_id", how="left")
+        for c in ("person_id", "institution_id", "physician_id"):
+            h[c] = h[c].where(h[c].notna(), m[c].to_numpy())
+    etype = pd.Series(r.entity_type, index=h.index, dtype=object)
+    eid = h["entity_id"].where(h["entity_id"].notna(), h[_PARTY_COLUMNS[r.entity_type]])
+    if r.entity_type == "physician":   # no physician on record: the institution answers for it
+        fallback = eid.isna()
+        etype[fallback] = "institution"
+        eid = eid.where(~fallback, h["institution_id"])
+    h["entity_type"], h["entity_id"] = etype, eid
+    h = h[h["entity_id"].notna()].reset_index(drop=True)
+    h["rule_id"] = r.rule_id
+    h["rule_name"] = r.rule_name
+    h["rule_name_en"] = r.name_en
+    h["category"] = r.category
+    h["severity"] = severity
+    h["violation_class"] = r.violation_class
+    h["evidence"] = h["evidence"].fillna("").astype(str)
+    keycols = h[["rule_id", "visit_id", "line_id", "entity_type", "entity_id", "key"]].astype(str)
+    digest = pd.util.hash_pandas_object(keycols, index=False).to_numpy()
+    hexes = np.frombuffer(digest.astype(">u8").tobytes().hex().encode(), dtype="S16").astype(str)
+    h["hit_id"] = np.char.add(f"{r.rule_id}-", hexes) if len(hexes) else np.array([], dtype=object)
+    h = h.drop_duplicates("hit_id")
+    return h[HIT_COLUMNS + EXTRA_COLUMNS]
+
+
+def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str] | None = None,
+              timings: dict[str, float] | None = None) -> pd.DataFrame:
+    """Run the rule library over ``ctx``'s tables.
+
+    Parameters
+    ----------
+    ctx:
+        validated tables (and ``face_matches`` when the face stage ran).
+    config:
+        overrides deep-merged over ``rules.yaml`` (e.g. ``{"R-MED-001": {"window_days": 30}}``
+        or ``{"R-MGT-003": {"enabled": False}}``).
+    only:
+        run just these rule ids.
+    timings:
+        if given, filled with seconds spent per rule.
+
+    Returns
+    -------
+    DataFrame with the contract's ``rule_hits.csv`` columns first, then
+    ``category, rule_name_en, line_id, violation_class, person_id,
+    institution_id, physician_id``; sorted by rule and hit id.
+    """
+    _load_all()
+    cfg = load_config(overrides=config)
+    unknown = set(only or ()) - set(RULES)
+    if unknown:
+        raise KeyError(f"unknown rule ids: {sorted(unknown)}")
+    fr = frames_for(ctx)
+    out = []
+    for rid in sorted(RULES):
+        r = RULES[rid]
+        params = dict(cfg.get(rid) or {})
+        if only is not None and rid not in only:
+            continue
+        if not params.pop("enabled", True) or not _available(r, fr):
+            continue
+        severity = params.pop("severity", r.severity)
+        t0 = time.perf_counter()
+        raw = r.fn(fr, params)
+        if raw is not None and len(raw):
+            out.append(_finish(r, raw, fr, severity))
+        if timings is not None:
+            timings[rid] = time.perf_counter() - t0
+    if not out:
+        return _empty_hits()
+    hits = pd.concat(out, ignore_index=True)
+    return hits.sort_values(["rule_id", "hit_id"], ignore_index=True)

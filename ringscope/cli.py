@@ -1,0 +1,235 @@
+"""The ``ringscope`` console command.
+
+Each sub-command is a thin shell over one library function, so everything the
+command does can also be done from a notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ringscope.config import REPO_ROOT, state_dir
+
+__all__ = ["main"]
+
+
+def _p(path: str) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+# --------------------------------------------------------------------------- neo4j
+def cmd_neo4j(a: argparse.Namespace) -> int:
+    from ringscope.graph import server
+
+    if a.action == "install":
+        server.install()
+        print(json.dumps(server.installed_versions(), indent=2))
+    elif a.action == "start":
+        server.start(wait=True)
+        print(json.dumps(server.status(), indent=2))
+    elif a.action == "stop":
+        server.stop()
+        print("neo4j stopped")
+    elif a.action == "status":
+        st = server.status(wait_s=a.wait)
+        print(json.dumps(st, indent=2))
+        return 0 if st.get("bolt") == "up" else 1
+    elif a.action == "reset":
+        server.reset_database()
+        print("database emptied")
+    return 0
+
+
+# --------------------------------------------------------------------------- data
+def cmd_generate(a: argparse.Namespace) -> int:
+    from ringscope.ingest.generator import generate
+
+    summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config,
+                       fmt=a.format)
+    print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    from ringscope.ingest.reader import ContractError, read_dataset
+
+    try:
+        ds = read_dataset(_p(a.dataset), encode_images=not a.no_images)
+    except ContractError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = _p(a.out) if a.out else None
+    if out:
+        ds.write_reports(out)
+    print(ds.summary())
+    return 0
+
+
+def cmd_ingest(a: argparse.Namespace) -> int:
+    from ringscope.graph.db import QueryRunner
+    from ringscope.graph.load import ingest_dataset
+    from ringscope.ingest.reader import ContractError, read_dataset
+
+    try:
+        ds = read_dataset(_p(a.dataset))
+    except ContractError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.out:
+        ds.write_reports(_p(a.out))
+    print(ds.summary())
+    with QueryRunner() as q:
+        counts = ingest_dataset(ds, q, batch_size=a.batch_size)
+    print(json.dumps(counts, indent=2))
+    return 0
+
+
+# --------------------------------------------------------------------------- detection
+def cmd_detect(a: argparse.Namespace) -> int:
+    from ringscope.ingest.reader import ContractError
+    from ringscope.models.pipeline import detect
+
+    try:
+        summary = detect(_p(a.dataset), _p(a.out), neo4j=not a.no_neo4j, gnn=not a.no_gnn)
+    except ContractError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from ringscope.models.evaluate import evaluate, format_report
+
+    report = evaluate(_p(a.results), _p(a.truth))
+    if a.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    if a.what == "gnn":
+        from ringscope.models.benchmarks import bench_gnn
+
+        res = bench_gnn(a.dataset, seeds=a.seeds, model=a.model)
+        for r in res if isinstance(res, list) else [res]:
+            print(json.dumps(r))
+        return 0
+    raise SystemExit(f"unknown benchmark {a.what}")
+
+
+# --------------------------------------------------------------------------- app
+def cmd_app(a: argparse.Namespace) -> int:
+    entry = REPO_ROOT / "app" / "streamlit_app.py"
+    env = dict(os.environ)
+    if a.results:
+        env["RINGSCOPE_RESULTS"] = str(_p(a.results))
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry),
+           "--server.port", str(a.port), "--server.address", a.address,
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd, env=env)
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    """Generated city -> Neo4j -> detection -> the app."""
+    from ringscope.graph import server
+    from ringscope.ingest.generator import generate
+    from ringscope.models.evaluate import evaluate, format_report
+    from ringscope.models.pipeline import detect
+
+    home = state_dir() / "demo"
+    city = home / "city"
+    results = home / "results"
+    if not (city / "visits.csv").exists() and not (city / "visits.parquet").exists():
+        print(f"[demo] generating a city of {a.persons} persons into {city}")
+        generate(city, persons=a.persons, seed=a.seed)
+    if not os.environ.get("NEO4J_URI"):
+        print("[demo] starting the local Neo4j")
+        server.start(wait=True)
+    print(f"[demo] detecting into {results}")
+    detect(city, results, neo4j=True)
+    print(format_report(evaluate(results, city / "truth")))
+    if a.no_app:
+        return 0
+    print(f"[demo] the app: http://{a.address}:{a.port}")
+    return cmd_app(argparse.Namespace(port=a.port, address=a.address, results=str(results)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ringscope", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("neo4j", help="install, start, stop or check the local Neo4j")
+    s.add_argument("action", choices=["install", "start", "stop", "status", "reset"])
+    s.add_argument("--wait", type=float, default=0.0, help="status: seconds to wait for Bolt")
+    s.set_defaults(fn=cmd_neo4j)
+
+    s = sub.add_parser("generate", help="write a synthetic city with its truth/")
+    s.add_argument("out")
+    s.add_argument("--persons", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--config", help="YAML file overriding scheme/confounder parameters")
+    s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.set_defaults(fn=cmd_generate)
+
+    s = sub.add_parser("validate", help="check a dataset against the data contract")
+    s.add_argument("dataset")
+    s.add_argument("--out", help="write load_report.csv and quarantine.csv here")
+    s.add_argument("--no-images", action="store_true", help="skip encoding face photos")
+    s.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("ingest", help="load a dataset into Neo4j (idempotent, resumable)")
+    s.add_argument("dataset")
+    s.add_argument("--out", help="write the load report here")
+    s.add_argument("--batch-size", type=int, default=20_000)
+    s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("detect", help="rules, faces, graph detectors, models, fusion")
+    s.add_argument("dataset")
+    s.add_argument("--out", required=True)
+    s.add_argument("--no-neo4j", action="store_true", help="do not load or write Neo4j")
+    s.add_argument("--no-gnn", action="store_true", help="skip the learned models")
+    s.set_defaults(fn=cmd_detect)
+
+    s = sub.add_parser("evaluate", help="score results against a truth/ directory")
+    s.add_argument("results")
+    s.add_argument("--truth", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_evaluate)
+
+    s = sub.add_parser("bench", help="benchmarks on public data")
+    s.add_argument("what", choices=["gnn"])
+    s.add_argument("--dataset", choices=["amazon", "reddit", "yelpchi"], required=True)
+    s.add_argument("--model", default="all")
+    s.add_argument("--seeds", type=int, default=5)
+    s.set_defaults(fn=cmd_bench)
+
+    s = sub.add_parser("app", help="start the Streamlit investigation app")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default="127.0.0.1")
+    s.add_argument("--results", help="results directory (default: read Neo4j only)")
+    s.set_defaults(fn=cmd_app)
+
+    s = sub.add_parser("demo", help="generated city -> Neo4j -> detection -> app")
+    s.add_argument("--persons", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default="127.0.0.1")
+    s.add_argument("--no-app", action="store_true")
+    s.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

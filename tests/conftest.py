@@ -1,0 +1,98 @@
+"""Shared fixtures: the real local Neo4j, started once per test session.
+
+Tests never touch the user's own database: unless ``RINGSCOPE_HOME`` is set,
+they use a server of their own under ``.state/test`` on port 7688 (override
+with ``RINGSCOPE_BOLT_PORT``). ``NEO4J_URI`` points the tests at another server
+instead (it is emptied before every test: never point it at real data).
+
+A file lock serialises test sessions that share one server, so two pytest runs
+in one checkout cannot wipe each other's data.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if not os.environ.get("RINGSCOPE_HOME"):
+    os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / "test")
+    os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7688")
+os.environ.setdefault("RINGSCOPE_NEO4J_HEAP", "1g")
+os.environ.setdefault("RINGSCOPE_NEO4J_PAGECACHE", "512m")
+
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    d = SHARED / "data" / "faces"
+    if not d.exists():
+        pytest.skip(f"real face photos not found at {d} (../shared/data/faces)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def benchmarks_dir() -> Path:
+    d = SHARED / "data" / "graph-benchmarks"
+    if not d.exists():
+        pytest.skip(f"graph benchmarks not found at {d} (../shared/data/graph-benchmarks)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def neo4j_server():
+    """Settings of a running real Neo4j; starts the local one if needed."""
+    from ringscope.config import neo4j_settings, state_dir
+    from ringscope.graph import server
+
+    lock_path = state_dir() / "pytest-neo4j.lock"
+    lock = open(lock_path, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    started = False
+    try:
+        if not os.environ.get("NEO4J_URI") and not server.is_running():
+            server.start(wait=True)
+            started = True
+        elif not os.environ.get("NEO4J_URI"):
+            server.start(wait=True)  # already running: waits until it answers
+        yield neo4j_settings()
+    finally:
+        if started and not os.environ.get("RINGSCOPE_KEEP_NEO4J"):
+            server.stop()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+@pytest.fixture()
+def neo4j_runner(neo4j_server):
+    """A QueryRunner on an empty database with the project's schema applied."""
+    from ringscope.config import neo4j_settings
+    from ringscope.graph.db import QueryRunner
+    from ringscope.graph.load import apply_schema
+    from ringscope.graph.server import reset_database
+
+    runner = QueryRunner(neo4j_settings())
+    reset_database(runner)
+    apply_schema(runner)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory) -> Path:
+    """A small generated city (2,000 persons) shared by the tests that read it."""
+    from ringscope.ingest.generator import generate
+
+    out = tmp_path_factory.mktemp("city") / "city"
+    generate(out, persons=2000, seed=11)
+    return out

@@ -1,0 +1,244 @@
+"""The app's pure parts: roles and masking, the access log's hash chain, the
+disposal workflow, credit ratings, the evidence package, the PDF briefing and
+the ring drawing (with a 1,000-node ring). No database needed here; the pages
+themselves are tested against the real Neo4j in ``test_app_pages.py``."""
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ringscope.app import access, credit, evidence, graphview, workflow
+from ringscope.app.briefing_pdf import BriefingData, build_briefing_pdf, pdf_text, summarise_leads
+
+
+# ------------------------------------------------------------------------------ access
+@pytest.mark.parametrize("role,clear", [("investigator", True), ("police_liaison", True),
+                                        ("analyst", False), ("leader", False)])
+def test_mask_frame_per_role(role, clear):
+    df = pd.DataFrame({"entity_type": ["person", "physician"], "entity_id": ["P1", "D1"],
+                       "name": ["张三丰", "李医生"], "id_number": ["110101199003071234", None],
+                       "score": [0.9, 0.2]})
+    out = access.mask_frame(df, role, person_only_col="entity_type")
+    assert out.loc[0, "name"] == ("张三丰" if clear else "张**")
+    assert out.loc[0, "id_number"] == ("110101199003071234" if clear else "110***********1234")
+    assert out.loc[1, "name"] == "李医生"  # a physician's registered name is not an insured person's data
+    assert out["score"].tolist() == [0.9, 0.2]
+    assert df.loc[0, "name"] == "张三丰"  # the input is untouched
+
+
+def test_masked_id_keeps_no_birth_date():
+    masked = access.mask_id_number("11010119900307123X")
+    assert "19900307" not in masked and masked.endswith("123X") and len(masked) == 18
+
+
+def test_policy_matrix_and_unknown_role():
+    assert [r for r in access.ROLES if access.policy(r).export_evidence] == ["investigator", "police_liaison"]
+    assert [r for r in access.ROLES if access.policy(r).edit_status] == ["investigator"]
+    assert access.policy("leader").assign and not access.policy("leader").add_notes
+    with pytest.raises(KeyError):
+        access.policy("admin")
+
+
+def test_pixelate_destroys_detail():
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 255, size=(120, 100, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    out = np.asarray(Image.open(io.BytesIO(access.pixelate_image(buf.getvalue()))))
+    assert out.shape == arr.shape
+    # high-frequency content gone: neighbouring pixels nearly equal
+    assert np.abs(np.diff(out.astype(int), axis=1)).mean() < 0.1 * np.abs(np.diff(arr.astype(int), axis=1)).mean()
+
+
+def test_access_log_file_is_a_hash_chain(tmp_path):
+    path = tmp_path / "log.jsonl"
+    logger = access.AccessLogger(None, path)
+    for i in range(5):
+        logger.log(access.AccessEvent(user=f"u{i}", role="analyst", page="leads", entity=f"lead:{i}",
+                                      fields=["name"], masked=True))
+    ok, n = access.verify_log_chain(path)
+    assert ok and n == 5
+    df = logger.read()
+    assert df["user"].tolist() == [f"u{i}" for i in range(5)]
+    # tamper with the third line: the chain breaks right after it
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rec = json.loads(lines[2])
+    rec["user"] = "someone_else"
+    lines[2] = json.dumps(rec, ensure_ascii=False, sort_keys=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ok, n = access.verify_log_chain(path)
+    assert not ok and n == 3
+
+
+# ------------------------------------------------------------------------------ workflow
+def test_workflow_transitions():
+    workflow.check_transition("new", "初审")
+    workflow.check_transition("调查核实", "移送公安")
+    workflow.check_transition("复审", "复审")  # staying put (a note) is fine
+    with pytest.raises(ValueError, match="cannot move"):
+        workflow.check_transition("new", "结案")
+    with pytest.raises(ValueError):
+        workflow.check_transition("结案", "初审")
+    change = workflow.LeadChange("L1", "调查核实", "结案", 3, "wang", "investigator", "wang", None, "done",
+                                 5000.0, None, "transition", "2024-05-01T10:00:00", "e1")
+    with pytest.raises(ValueError, match="outcome"):
+        change.params()
+    change.outcome = "confirmed"
+    p = change.params()
+    assert p["to_status"] == "结案" and p["version"] == 3 and p["deadline"] is None
+
+
+# ------------------------------------------------------------------------------ credit
+def test_institution_credit_grades_and_blacklist():
+    df = pd.DataFrame({
+        "entity_id": ["H1", "H2", "H3", "H4"],
+        "hits_high": [0, 2, 0, 0], "hits_medium": [0, 3, 0, 0], "hits_low": [0, 5, 1, 0],
+        "amount": [1e6, 1e6, 1e6, 1e6], "hits_amount": [0.0, 5e4, 0.0, 0.0],
+        "lead_statuses": [[], ["调查核实"], [], ["结案"]],
+        "confirmed_leads": [[], [], [], ["L9"]], "fraud_cases": [[], [], [], []],
+    })
+    out = institution_credit = credit.institution_credit(df).set_index("entity_id")
+    assert out.loc["H1", "grade"] == "A" and out.loc["H1", "credit_score"] == 1000
+    assert out.loc["H3", "grade"] == "A" and out.loc["H3", "credit_score"] == 998
+    assert out.loc["H2", "credit_score"] == 1000 - (40 + 24 + 10) - 50 - 50
+    assert out.loc["H4", "blacklisted"] and not out.loc["H2", "blacklisted"]
+    assert list(institution_credit.index)[0] == "H4"  # worst first
+
+
+# ------------------------------------------------------------------------------ ring drawing
+def _ring(n_persons: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    insts = [f"H{i}" for i in range(12)]
+    docs = [f"D{i}" for i in range(30)]
+    persons = [f"P{i:04d}" for i in range(n_persons)]
+    months = [f"2024-{m:02d}" for m in range(1, 13)]
+    rows = pd.DataFrame({
+        "person_id": rng.choice(persons, 6 * n_persons),
+        "institution_id": rng.choice(insts, 6 * n_persons),
+        "physician_id": rng.choice(docs, 6 * n_persons),
+        "month": rng.choice(months, 6 * n_persons),
+        "n_visits": rng.integers(1, 5, 6 * n_persons),
+        "amount": rng.uniform(10, 500, 6 * n_persons),
+    })
+    rows["physician_institution_id"] = rows["physician_id"].str.replace("D", "H").map(
+        lambda s: f"H{int(s[1:]) % 12}")
+    rows = rows.groupby(["person_id", "institution_id", "physician_id", "physician_institution_id", "month"],
+                        as_index=False).sum()
+    members = pd.DataFrame({"entity_type": ["person"] * n_persons + ["institution"] * 2,
+                            "entity_id": persons + insts[:2], "name": [f"名{i}" for i in range(n_persons)] + ["A", "B"],
+                            "risk_score": list(rng.uniform(0, 1, n_persons)) + [0.9, 0.8]})
+    faces = pd.DataFrame({"face_id": [f"F{i % 40}" for i in range(n_persons)], "person_id": persons,
+                          "enrolled_person_id": [persons[i % 40] for i in range(n_persons)],
+                          "month": rng.choice(months, n_persons), "n_captures": 1})
+    return members, rows, faces
+
+
+def test_subgraph_replay_and_aggregation_on_a_1000_node_ring():
+    members, visits, faces = _ring(950)
+    t0 = time.perf_counter()
+    full = graphview.build_subgraph(members, visits, faces, None)
+    assert full.summary()["person"] == 950 and full.summary()["face"] == 40
+    assert len(full.nodes) >= 1000
+    early = graphview.as_of(full, "2024-03")
+    assert len(early.edges) < len(full.edges)
+    assert early.edges["month"].dropna().max() <= "2024-03"
+    small = graphview.aggregate(full, max_nodes=300)
+    assert len(small.nodes) <= 300
+    groups = small.nodes[small.nodes["type"] == "group"]
+    kept_p = (small.nodes["type"] == "person").sum()
+    kept_f = (small.nodes["type"] == "face").sum()
+    # nothing lost: every person and face is drawn or folded into a group
+    assert groups["size_n"].sum() + kept_p + kept_f == 950 + 40
+    # visits are conserved through the folding
+    assert small.edges.loc[small.edges.rel == "visit", "n"].sum() == full.edges.loc[full.edges.rel == "visit", "n"].sum()
+    pos = graphview.layout(small.nodes, small.edges, seed=0)
+    fig = graphview.figure(small, pos, title="ring")
+    png = graphview.render_png(small, pos, title="ring")
+    elapsed = time.perf_counter() - t0
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(fig.data) >= 5
+    assert elapsed < 30, f"a 1,000-node ring took {elapsed:.1f}s to fold, lay out and draw"
+    # the layout is deterministic
+    assert graphview.layout(small.nodes, small.edges, seed=0)["x"].round(9).tolist() == pos["x"].round(9).tolist()
+
+
+def test_subgraph_small_lead_keeps_every_node():
+    members, visits, faces = _ring(20, seed=1)
+    sub = graphview.build_subgraph(members, visits, faces, None)
+    assert graphview.aggregate(sub, max_nodes=300) is sub
+    assert sub.nodes["member"].sum() == 22
+    assert set(sub.edges["rel"]) >= {"visit", "treated_by", "practises_at", "presented", "enrolled_as"}
+
+
+# ------------------------------------------------------------------------------ evidence
+def _package(**over):
+    inp = evidence.EvidenceInput(
+        lead={"lead_id": "L7", "scheme": "card_lending", "score": 0.9},
+        members=pd.DataFrame({"entity_type": ["person"], "entity_id": ["P1"], "name": ["张三"]}),
+        visits=pd.DataFrame({"visit_id": ["V1"], "diagnosis_codes": [["E11", "I10"]]}),
+        rule_hits=pd.DataFrame({"hit_id": ["h1"]}), events=pd.DataFrame(),
+        edges=pd.DataFrame({"src": ["person:P1"], "dst": ["institution:H1"], "rel": ["visit"]}),
+        subgraph_png=b"\x89PNG fake", queries=[evidence.QueryRecord("lead_members", "MATCH (n) RETURN n",
+                                                                      {"lead_id": "L7"}, "members.csv")],
+        user="wang", role="investigator", masked=False, generated_at="2024-05-01T10:00:00")
+    for k, v in over.items():
+        setattr(inp, k, v)
+    return evidence.build_package(inp)
+
+
+def test_evidence_package_manifest_and_tamper_detection():
+    blob = _package()
+    ok, problems = evidence.verify_package(blob)
+    assert ok, problems
+    assert blob == _package()  # reproducible byte for byte
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("lead_L7/manifest.json"))
+        sums = z.read("lead_L7/SHA256SUMS").decode()
+        visits = z.read("lead_L7/visits.csv").decode("utf-8-sig")
+    assert {"lead_L7/members.csv", "lead_L7/queries/lead_members.cypher",
+            "lead_L7/queries/lead_members.params.json", "lead_L7/subgraph.png"} <= names
+    assert manifest["files"]["subgraph.png"]["sha256"] == evidence.sha256(b"\x89PNG fake")
+    assert "members.csv" in sums and "E11;I10" in visits
+    # alter one file inside the zip: verification names it
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zin, zipfile.ZipFile(buf, "w") as zout:
+        for n in zin.namelist():
+            data = zin.read(n)
+            zout.writestr(n, data.replace("张三".encode(), "李四".encode()) if n.endswith("members.csv") else data)
+    ok, problems = evidence.verify_package(buf.getvalue())
+    assert not ok and any("members.csv" in p for p in problems)
+
+
+# ------------------------------------------------------------------------------ briefing PDF
+def test_briefing_pdf_from_leads():
+    leads = pd.DataFrame({
+        "lead_id": ["L1", "L2", "L3"], "scheme": ["card_lending", "card_cashout", "card_lending"],
+        "status": ["new", "移送公安", "结案"], "outcome": [None, None, "confirmed"],
+        "amount_at_risk": [1000.0, 5000.0, 2500.0], "recovered": [0.0, 0.0, 2000.0],
+        "district": ["东城区", "西城区", "东城区"], "month": ["2024-01", "2024-02", "2024-02"],
+        "score": [0.5, 0.9, 0.7], "rank": [3, 1, 2]})
+    hits = pd.DataFrame({"month": ["2024-01", "2024-02", "unknown"], "n_hits": [3, 4, 1],
+                         "amount_at_risk": [100.0, 200.0, 5.0]})
+    b = summarise_leads(leads, hits)
+    assert b.kpis == {"leads": 3, "open": 2, "amount_at_risk": 8500.0, "recovered": 2000.0, "confirmed": 1,
+                      "referred_to_police": 1, "closed": 1}
+    assert b.by_scheme.set_index("scheme").loc["card_lending", "leads"] == 2
+    assert b.by_month["month"].tolist() == ["2024-01", "2024-02"]
+    pdf = build_briefing_pdf(b)
+    assert pdf[:5] == b"%PDF-" and len(pdf) > 5000
+    empty = build_briefing_pdf(summarise_leads(pd.DataFrame()))
+    assert empty[:5] == b"%PDF-"
+    assert isinstance(b, BriefingData)
+
+
+def test_pdf_text_without_cjk_font():
+    assert pdf_text("Lead 线索 L1 (借卡)", cjk=False) == "Lead L1"
+    assert pdf_text("Lead 线索 L1", cjk=True) == "Lead 线索 L1"

@@ -1,0 +1,101 @@
+"""The real local Neo4j: versions, plugins, authentication, durability."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+pytestmark = pytest.mark.neo4j
+
+local_only = pytest.mark.skipif(bool(os.environ.get("NEO4J_URI")),
+                                reason="NEO4J_URI points at another server; these check the local one")
+
+
+def test_status_reports_server_apoc_and_gds(neo4j_server):
+    from ringscope.graph import server
+
+    st = server.status()
+    assert st["bolt"] == "up"
+    assert any(v.startswith("5.26") for v in st["server"].values()), st
+    assert st["apoc"].startswith("5.26"), st["apoc"]
+    assert st["gds"].startswith("2.13"), st["gds"]
+
+
+def test_gds_algorithm_runs(neo4j_runner):
+    """GDS is not only loaded: a projection and an algorithm run on it."""
+    q = neo4j_runner
+    q.run("UNWIND range(0, 5) AS i CREATE (:Person {person_id: toString(i)})")
+    q.run("MATCH (a:Person), (b:Person) WHERE toInteger(a.person_id) + 1 = toInteger(b.person_id) "
+          "AND toInteger(a.person_id) <> 2 CREATE (a)-[:FAMILY]->(b)")
+    q.run_auto("CALL gds.graph.drop('t', false) YIELD graphName RETURN graphName")
+    q.run_auto("CALL gds.graph.project('t', 'Person', {FAMILY: {orientation: 'UNDIRECTED'}})")
+    rows = q.run_auto("CALL gds.wcc.stream('t') YIELD nodeId, componentId "
+                      "RETURN count(DISTINCT componentId) AS n")
+    q.run_auto("CALL gds.graph.drop('t')")
+    assert rows[0]["n"] == 2  # 0-1-2 and 3-4-5
+
+
+def test_apoc_procedure_runs(neo4j_runner):
+    rows = neo4j_runner.read("RETURN apoc.text.join(['a', 'b'], '-') AS s")
+    assert rows == [{"s": "a-b"}]
+
+
+def test_wrong_password_is_refused(neo4j_server):
+    import neo4j
+    import neo4j.exceptions as ne
+
+    with neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, "not-the-password")) as d:
+        with pytest.raises(ne.AuthError):
+            d.verify_connectivity()
+
+
+@local_only
+def test_password_file_is_private(neo4j_server):
+    from ringscope.graph import server
+
+    mode = stat.S_IMODE(os.stat(server._password_file()).st_mode)
+    assert mode == 0o600
+    assert neo4j_server.password and neo4j_server.password != "neo4j"
+
+
+@local_only
+def test_data_survives_stop_and_restart(neo4j_runner):
+    from ringscope.graph import server
+    from ringscope.graph.db import QueryRunner
+
+    neo4j_runner.run("CREATE (:Institution {institution_id: 'H-durable', name: '太原市第一医院'})")
+    neo4j_runner.close()
+    assert server.stop() is True
+    assert not server.is_running()
+    assert server.status()["bolt"] == "down"
+    server.start(wait=True)
+    with QueryRunner() as q:
+        rows = q.read("MATCH (i:Institution {institution_id: $id}) RETURN i.name AS name", {"id": "H-durable"})
+    assert rows == [{"name": "太原市第一医院"}]
+
+
+def test_query_runner_batches_and_parameters(neo4j_runner):
+    rows = [{"person_id": f"{i:06d}", "sex": "F"} for i in range(2_345)]
+    sent = neo4j_runner.write_batches("UNWIND $rows AS r MERGE (p:Person {person_id: r.person_id}) "
+                                      "SET p.sex = r.sex", rows, batch_size=1000)
+    assert sent == 2_345
+    assert neo4j_runner.scalar("MATCH (p:Person) RETURN count(p)") == 2_345
+    # ids are strings: leading zeros survive
+    assert neo4j_runner.scalar("MATCH (p:Person {person_id: $id}) RETURN p.person_id", {"id": "000007"}) == "000007"
+    # a value that looks like Cypher is only ever data
+    evil = "x'}) DETACH DELETE p //"
+    neo4j_runner.run("MERGE (p:Person {person_id: $id})", {"id": evil})
+    assert neo4j_runner.scalar("MATCH (p:Person) RETURN count(p)") == 2_346
+    with pytest.raises(ValueError):
+        neo4j_runner.write_batches("CREATE (n:X)", rows)
+
+
+def test_named_cypher_files_load():
+    from ringscope.graph.db import cypher, cypher_names
+
+    names = cypher_names()
+    assert "schema/constraints" in names and "load/visits" in names
+    assert "UNWIND $rows" in cypher("load/visits")
+    with pytest.raises(KeyError):
+        cypher("load/does_not_exist")
