@@ -110,7 +110,8 @@ def build_subgraph(members: pd.DataFrame, visits: pd.DataFrame | None = None,
 
     ``members``: ``lead_members`` rows (entity_type, entity_id, name, risk_score,
     institution_id); ``visits``: ``lead_subgraph_visits``; ``faces``:
-    ``lead_subgraph_faces``; ``family``: ``lead_subgraph_family``.
+    ``lead_subgraph_faces``; ``family``: ``lead_subgraph_family`` (kept only
+    between persons the other rows already put in the ring).
     """
     members = _frame(members, ["entity_type", "entity_id", "name", "risk_score", "institution_id"])
     visits = _frame(visits, ["person_id", "person_name", "institution_id", "institution_name",
@@ -152,9 +153,15 @@ def build_subgraph(members: pd.DataFrame, visits: pd.DataFrame | None = None,
                                      "dst": _key("person", fe["enrolled_person_id"]),
                                      "rel": "enrolled_as", "month": None, "n": 1, "amount": 0.0}))
     if len(family):
-        e_parts.append(pd.DataFrame({"src": _key("person", family["person_id"]),
-                                     "dst": _key("person", family["related_person_id"]),
-                                     "rel": "family", "month": None, "n": 1, "amount": 0.0}))
+        # family / proxy bindings between persons already in the ring (a benign
+        # explanation the investigator must see), not the members' whole families
+        present = set(members["entity_type"] + ":" + members["entity_id"].astype(str))
+        for part in e_parts:
+            present |= set(part["src"]) | set(part["dst"])
+        fam = pd.DataFrame({"src": _key("person", family["person_id"]),
+                            "dst": _key("person", family["related_person_id"]),
+                            "rel": "family", "month": None, "n": 1, "amount": 0.0})
+        e_parts.append(fam[fam["src"].isin(present) & fam["dst"].isin(present)])
     edges = pd.concat([p for p in e_parts if len(p)], ignore_index=True) if any(len(p) for p in e_parts) \
         else _empty(EDGE_COLUMNS)
     edges = edges[EDGE_COLUMNS].copy()

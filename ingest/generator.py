@@ -443,7 +443,7 @@ class _City:
         big = np.flatnonzero(self.i_level == 3)
         famous = []
         for h in big:  # loop per hospital, not per visit
-            cand = np.flatnonzero((inst == h) & np.isin(spec, ["心血管内科", "内分泌科", "儿科", "中医科", "呼吸内科"]))
+            cand = np.flatnonzero((inst == h) & np.isin(spec, ["呼吸内科", "消化内科", "骨科"]))
             if len(cand):
                 famous.extend(rng.choice(cand, size=min(len(cand), int(fcfg["per_big_hospital"])), replace=False))
         self.famous = np.array(sorted(famous), dtype=np.int64)
@@ -556,10 +556,12 @@ class _City:
             helper[need] = np.where(helper[need] >= 0, pool[np.clip(helper[need], 0, None)], -1)
         self.p_helper = helper
         conf = self.cfg["confounders"]
-        el = idx[(age >= 75) & (helper >= 0) & (rng.random(N) < conf["registered_proxy"])]
+        cand_el = idx[(age >= 75) & (helper >= 0)]
+        k_el = max(min(2, len(cand_el)), int(rng.binomial(len(cand_el), conf["registered_proxy"])))
+        el = np.sort(rng.choice(cand_el, size=k_el, replace=False))
         self.p_proxy = np.full(N, -1, dtype=np.int64)
         self.p_proxy[el] = helper[el]
-        links.append(pd.DataFrame({"a": el, "b": helper[el], "rel": "proxy"}))
+        links.insert(0, pd.DataFrame({"a": el, "b": helper[el], "rel": "proxy"}))  # wins over "child"
         fl = pd.concat(links, ignore_index=True)
         fl = fl[fl.a != fl.b].drop_duplicates(["a", "b"])
         self.family = fl
@@ -786,6 +788,7 @@ class _City:
         prim = np.flatnonzero((self.i_kind == 1) | (self.i_kind == 2))
         rand_h = self.pick_inst(hosp, self.p_dist[person], local * 0.6)
         rand_p = self.pick_inst(prim, self.p_dist[person], local)
+        chosen = inst is None
         if inst is None:
             inst = np.where(to_h, np.where(loyal, self.home_hospital[person], rand_h),
                             np.where(loyal, self.home_primary[person], rand_p))
@@ -797,6 +800,16 @@ class _City:
                 sp = [self.spec_index.get(s, -1) for s in ACUTE_GROUPS[name][6]]
                 spec[m] = np.array(sp)[rng.integers(0, len(sp), m.sum())]
         phys = self.pick_phys(inst, spec)
+        # famous physicians draw patients from the whole city (confounder: huge patient lists)
+        share = float(self.cfg["confounders"]["famous_physicians"].get("share", 0.0))
+        if len(self.famous) and share > 0 and chosen:
+            fspec = self.d_spec[self.famous]
+            for g, name in enumerate(names):  # loop per diagnosis group
+                ok = self.famous[np.isin(fspec, [self.spec_index.get(x, -1) for x in ACUTE_GROUPS[name][6]])]
+                m = np.flatnonzero((group == g) & to_h & (rng.random(n) < share))
+                if len(ok) and len(m):
+                    phys[m] = ok[rng.integers(0, len(ok), len(m))]
+                    inst[m] = self.d_inst[phys[m]]
         diag = np.zeros(n, dtype=np.int64)
         for g, name in enumerate(names):
             m = group == g
@@ -841,13 +854,16 @@ class _City:
             self.truth.confounders["outbreak_visits"] = 0
             return
         rng = self.rng
-        d = int(rng.integers(0, len(self.districts)))
+        dpop = np.bincount(self.p_dist, minlength=len(self.districts)).astype(float)
+        d = int(rng.choice(len(self.districts), p=dpop / dpop.sum()))
         prim = np.flatnonzero(((self.i_kind == 1) | (self.i_kind == 2)) & (self.i_dist == d))
         if len(prim) == 0:
             prim = np.flatnonzero((self.i_kind == 1) | (self.i_kind == 2))
         sites = rng.choice(prim, size=min(len(prim), int(_rint(rng, oc["clinics"]))), replace=False)
         start = int(rng.choice([rng.integers(0, 40), rng.integers(320, self.ndays - oc["days"])]))
-        res = np.flatnonzero((self.p_dist == d) & (rng.random(self.N) < oc["attack_rate"]))
+        live = np.flatnonzero(self.p_dist == d)
+        k_res = max(min(10, len(live)), int(rng.binomial(len(live), oc["attack_rate"])))
+        res = np.sort(rng.choice(live, size=k_res, replace=False))
         day = start + rng.integers(0, int(oc["days"]), len(res))
         res, day = res[self.alive_mask(res, day * DAY)], day[self.alive_mask(res, day * DAY)]
         names = list(ACUTE_GROUPS)
@@ -1061,7 +1077,8 @@ class _City:
         nt = self.i_nterm[v["inst"]]
         v["terminal"] = np.where(v["terminal"] >= 0, v["terminal"], (self.rng.random(len(nt)) * nt).astype(np.int64))
         self.V = _concat([self.V, v], VCOLS)
-        l = dict(l)
+        _, first = np.unique(l["vi"] * len(self.cat_code) + l["item"], return_index=True)
+        l = {k: a[np.sort(first)] for k, a in l.items()}   # one line per item and visit
         l["vi"] = l["vi"] + off
         self.add_lines(l)
 
@@ -1144,7 +1161,8 @@ class _City:
         # camera outages: a terminal records nothing for weeks (confounder)
         oc = self.cfg["confounders"]["camera_outage"]
         ti = np.flatnonzero(self.i_terminal)
-        down = ti[rng.random(len(ti)) < oc["p"]]
+        k_down = max(min(1, len(ti)), int(rng.binomial(len(ti), oc["p"])))
+        down = np.sort(rng.choice(ti, size=k_down, replace=False))
         o_start = np.full(self.n_inst, -1, dtype=np.int64)
         o_end = np.full(self.n_inst, -1, dtype=np.int64)
         ln = _rint(rng, oc["days"], len(down))

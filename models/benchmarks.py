@@ -140,10 +140,10 @@ def make_model(model: str, seed: int):
     from ringscope.models.tabular import NeighbourXGBDetector
 
     if model in ("xgb", "xgb2"):
-        return NeighbourXGBDetector(hops=2 if model == "xgb2" else 1, seed=seed)
+        return NeighbourXGBDetector(hops=2 if model == "xgb2" else 1, seed=seed, unlabeled_weight=0.0)
     if model == "gnn" or model.startswith("gnn-"):
         conv = model.split("-", 1)[1] if "-" in model else "sage"
-        return HeteroGNNDetector(conv=conv, seed=seed)
+        return HeteroGNNDetector(conv=conv, seed=seed, unlabeled_weight=0.0)
     if model == "gae":
         return GraphAEDetector(seed=seed)
     raise ValueError(f"model must be one of {MODELS} or 'all', not {model!r}")

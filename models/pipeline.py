@@ -214,8 +214,11 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 t0 = time.perf_counter()
                 if _fit_safely(fd, ctx, errors, strict):
                     ctx.face_matches = fd.matches_
-                    ctx.face_identities = fd.identities_
+                    # Context.face_identities is capture-level (capture_id -> face_id), carrying the
+                    # identity's attributes; the one-row-per-identity table is kept for the outputs
+                    ctx.face_identities = fd.capture_face_.merge(fd.identities_, on="face_id", how="left")
                     ctx.cache["capture_face"] = fd.capture_face_
+                    ctx.cache["face_identity_table"] = fd.identities_
                     detectors.append(fd)
                     summary["face_threshold"] = asdict(fd.threshold_) if hasattr(fd.threshold_, "__dataclass_fields__") \
                         else fd.threshold_
@@ -268,7 +271,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
                 columns=["capture_id", "claimed_person_id", "distance", "verdict", "face_id"])
             _write_csv(fm, out / "face_matches.csv", ["capture_id"])
-            fi = ctx.face_identities if ctx.face_identities is not None else pd.DataFrame(columns=["face_id"])
+            fi = ctx.cache.get("face_identity_table", pd.DataFrame(columns=["face_id"]))
             _write_csv(fi, out / "face_identities.csv", ["face_id"])
 
         if neo4j:
@@ -277,7 +280,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
 
                 summary["findings"] = write_findings(
                     runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
-                    face_identities=ctx.face_identities, entity_scores=es, leads=res.leads,
+                    face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
                     batch_size=int(cfg.get("batch_size", 10_000)))
     finally:
         if own_runner and runner is not None:
@@ -290,7 +293,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         "entities_flagged": int((res.entity_scores["score"] >= 0.5).sum()), "leads": int(len(res.leads)),
         "groups": int(sum(len(getattr(d, "groups_", []) or []) for d in detectors)),
         "face_captures": int(len(ctx.face_matches)) if ctx.face_matches is not None else 0,
-        "face_identities": int(len(ctx.face_identities)) if ctx.face_identities is not None else 0,
+        "face_identities": int(len(ctx.cache.get("face_identity_table", ()))),
     }
     summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
     summary["lead_ids_kept"] = int(res.leads["lead_id"].isin(set(previous["lead_id"])).sum()) \

@@ -32,7 +32,7 @@ from torch_geometric.utils import scatter
 
 from ringscope.models.model_store import LearnedDetector
 
-__all__ = ["neighbour_features", "NeighbourXGBDetector"]
+__all__ = ["neighbour_features", "pu_labels", "NeighbourXGBDetector"]
 
 
 def _aggregate(x_src: torch.Tensor, ei: torch.Tensor, n_dst: int) -> torch.Tensor:
@@ -75,15 +75,37 @@ def neighbour_features(data, hops: int = 1) -> dict[str, pd.DataFrame]:
     return {t: pd.DataFrame(torch.cat(blocks[t], 1).numpy(), columns=cols[t]) for t in data.node_types}
 
 
+def pu_labels(y: np.ndarray, unlabeled_weight: float | None, min_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and sample weights, with unlabelled entities as down-weighted negatives when cases are scarce.
+
+    Positive-unlabelled learning (Elkan & Noto, KDD 2008): with fewer than
+    ``min_labels`` closed cases (``unlabeled_weight=None``), every unlabelled
+    entity counts as a negative of weight 0.1 -- most entities are clean, and a
+    handful of cases cannot train a classifier alone. An explicit weight (0
+    disables it) overrides.
+    """
+    m = ~np.isnan(y)
+    wu = unlabeled_weight if unlabeled_weight is not None else (0.1 if m.sum() < min_labels else 0.0)
+    w = np.ones(len(y))
+    if wu > 0:
+        y = np.where(m, y, 0.0)
+        w[~m] = wu
+    return y, w
+
+
 class NeighbourXGBDetector(LearnedDetector):
-    """XGBoost on own + neighbour-aggregated features (``hops`` 1 or 2)."""
+    """XGBoost on own + neighbour-aggregated features (``hops`` 1 or 2).
+
+    ``unlabeled_weight`` / ``min_labels``: see :func:`pu_labels`.
+    """
 
     name = "xgb_neighbour"
 
     def __init__(self, hops: int = 1, n_estimators: int = 400, max_depth: int = 6, learning_rate: float = 0.05,
                  subsample: float = 0.9, colsample_bytree: float = 0.7, n_jobs: int = 2, seed: int = 0,
-                 early_stopping_rounds: int = 50):
-        super().__init__(hops=hops, n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
+                 early_stopping_rounds: int = 50, unlabeled_weight: float | None = None,
+                 min_labels: int = 100):
+        super().__init__(unlabeled_weight=unlabeled_weight, min_labels=min_labels, hops=hops, n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
                          subsample=subsample, colsample_bytree=colsample_bytree, n_jobs=n_jobs, seed=seed,
                          early_stopping_rounds=early_stopping_rounds)
 
@@ -119,11 +141,12 @@ class NeighbourXGBDetector(LearnedDetector):
         X, types = self._matrix(data)
         self.columns_ = list(X.columns)
         y = np.concatenate([y_dict.get(t, np.full(data[t].num_nodes, np.nan)) for t in data.node_types])
+        y, w = pu_labels(y, self.params["unlabeled_weight"], self.params["min_labels"])
         m = ~np.isnan(y)
         if m.sum() == 0 or len(np.unique(y[m])) < 2:
             raise ValueError("the tree baseline needs labelled frauds and cleared entities (known_cases)")
         pos = float((y[m] == 1).sum())
-        kw = self._booster_params((m.sum() - pos) / pos)
+        kw = self._booster_params(float(w[m][y[m] == 0].sum()) / pos)
         fit_kw = {}
         if val_dict is not None:
             yv = np.concatenate([val_dict.get(t, np.full(data[t].num_nodes, np.nan)) for t in data.node_types])
@@ -133,7 +156,7 @@ class NeighbourXGBDetector(LearnedDetector):
                 fit_kw["eval_set"] = [(X[mv], yv[mv])]
                 fit_kw["verbose"] = False
         self.model_ = XGBClassifier(**kw)
-        self.model_.fit(X[m], y[m], **fit_kw)
+        self.model_.fit(X[m], y[m], sample_weight=w[m], **fit_kw)
         self.metrics_ = {"train_seconds": round(time.perf_counter() - t0, 3), "n_train": int(m.sum()),
                          "best_iteration": getattr(self.model_, "best_iteration", None)}
         return self

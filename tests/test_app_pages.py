@@ -51,10 +51,17 @@ def app_city(neo4j_server, tmp_path_factory):
     from ringscope.ingest.generator import generate
 
     if "city" not in _CITY:
-        base = tmp_path_factory.mktemp("app_city")
+        keep = os.environ.get("RINGSCOPE_APP_TEST_CITY")  # a folder to reuse between runs (development)
+        base = Path(keep) if keep else tmp_path_factory.mktemp("app_city")
         city, results = base / "city", base / "results"
-        generate(city, persons=1200, seed=5)
-        _CITY["city"] = (city, results, uuid.uuid4().hex)
+        token_file = base / "token"
+        if keep and token_file.exists() and (results / "leads.csv").exists():
+            token = token_file.read_text().strip()
+        else:
+            generate(city, persons=1200, seed=5)
+            token = uuid.uuid4().hex
+            token_file.write_text(token)
+        _CITY["city"] = (city, results, token)
     return _CITY["city"]
 
 
@@ -101,6 +108,19 @@ def frames(at) -> list[pd.DataFrame]:
     return [d.value for d in at.dataframe]
 
 
+def table(at, key: str, *columns: str) -> pd.DataFrame:
+    """A page's table: by widget key when it is selectable, else the first
+    table holding ``columns`` (AppTest keeps keys only for selectable frames)."""
+    for d in at.dataframe:
+        if getattr(d, "key", None) == key:
+            return d.value
+    for d in at.dataframe:
+        v = d.value
+        if columns and set(columns) <= set(v.columns):
+            return v
+    raise KeyError(f"no table {key} with columns {columns}")
+
+
 def access_log() -> pd.DataFrame:
     p = Path(os.environ["RINGSCOPE_ACCESS_LOG"])
     return pd.read_json(p, lines=True, dtype=False) if p.exists() else pd.DataFrame()
@@ -127,7 +147,7 @@ def test_briefing_page(app_env):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Leads"] == str(n_leads)
     assert at.get("download_button"), "the PDF download is offered"
-    by_scheme = at.dataframe(key="brief_scheme_table").value
+    by_scheme = table(at, "brief_scheme_table", "scheme", "leads", "open")
     assert by_scheme["leads"].sum() == n_leads
     assert access_log().empty  # the briefing shows no personal data
 
@@ -135,40 +155,41 @@ def test_briefing_page(app_env):
 def test_leads_page_queue_and_members(app_env):
     lead_id = top_lead(app_env)
     at = run_page("leads", state={"lead_id": lead_id})
-    queue = at.dataframe(key="lq_table").value
+    queue = table(at, "lq_table", "lead_id", "state")
     assert lead_id in set(queue["lead_id"])
     assert queue["rank"].dropna().is_monotonic_increasing
-    members = at.dataframe(key="lq_members").value
+    members = table(at, "lq_members", "entity_type", "entity_id", "risk_reasons")
     n = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) RETURN count(m)", {"l": lead_id})
     assert len(members) == n
     # filter by scheme narrows the queue to that scheme
     scheme = queue.iloc[0]["scheme"]
     at.multiselect(key="lq_schemes").set_value([scheme]).run()
-    assert set(at.dataframe(key="lq_table").value["scheme"]) == {scheme}
+    assert set(table(at, "lq_table", "lead_id", "state")["scheme"]) == {scheme}
 
 
 def test_lead_disposal_is_recorded_with_who_and_when(app_env):
     lead_id = top_lead(app_env)
+    user = f"wang.{uuid.uuid4().hex[:6]}"
     app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.status = 'new', l.version = 0", {"l": lead_id})
-    at = run_page("leads", user="wang.investigator", state={"lead_id": lead_id})
+    at = run_page("leads", user=user, state={"lead_id": lead_id})
     at.selectbox(key="lq_to_status").set_value("初审")
     at.text_input(key="lq_assignee").input("li.officer")
     at.text_area(key="lq_note").input("card presented by another face at two pharmacies")
     [b for b in at.button if b.label == "Record"][0].click().run()
     assert not at.exception
-    row = app_env.read("MATCH (l:Lead {lead_id: $l})-[:HAS_EVENT]->(e:LeadEvent {action: 'transition'}) "
+    row = app_env.read("MATCH (l:Lead {lead_id: $l})-[:HAS_EVENT]->(e:LeadEvent {user: $u}) "
                        "RETURN l.status AS status, l.assignee AS assignee, l.version AS version, "
-                       "toString(l.deadline) AS deadline, e.user AS user, e.role AS role, "
-                       "e.from_status AS f, e.to_status AS t, e.note AS note, e.at AS at", {"l": lead_id})
+                       "toString(l.deadline) AS deadline, e.action AS action, e.role AS role, "
+                       "e.from_status AS f, e.to_status AS t, e.note AS note, e.at AS at", {"l": lead_id, "u": user})
     assert len(row) == 1
     r = row[0]
-    assert (r["status"], r["assignee"], r["user"], r["role"], r["f"], r["t"]) == (
-        "初审", "li.officer", "wang.investigator", "investigator", "new", "初审")
+    assert (r["status"], r["assignee"], r["action"], r["role"], r["f"], r["t"]) == (
+        "初审", "li.officer", "transition", "investigator", "new", "初审")
     assert r["version"] == 1 and r["deadline"] and "two pharmacies" in r["note"] and r["at"] is not None
     # the history tab now lists it
     at.run()
-    events = at.dataframe(key="lq_events").value
-    assert "wang.investigator" in set(events["user"])
+    events = table(at, "lq_events", "user", "action", "to_status")
+    assert user in set(events["user"])
 
 
 def test_stale_edit_is_refused(app_env):
@@ -199,7 +220,7 @@ def test_ring_explorer_page(app_env):
     lead_id = top_lead(app_env)
     at = run_page("ring_explorer", state={"lead_id": lead_id})
     assert any(el.proto.spec for el in at.get("plotly_chart")), "the ring is drawn"
-    nodes = at.dataframe(key="ring_nodes").value
+    nodes = table(at, "ring_nodes", "key", "type", "member", "activity")
     n_members = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) RETURN count(m)", {"l": lead_id})
     # every member is drawn, or (a ring over the node budget) folded into a group node
     assert nodes["member"].sum() == n_members or (nodes["type"] == "group").any()
@@ -207,40 +228,40 @@ def test_ring_explorer_page(app_env):
     codes = [c.value for c in at.code]
     assert any("lead_subgraph_visits" in c or "FOR_PERSON" in c for c in codes)
     # replaying an early month shows no more than the whole ring
-    months = sorted(set(at.dataframe(key="ring_edges").value["first_month"].dropna()))
+    months = sorted(set(table(at, "ring_edges", "src", "dst", "rel", "first_month")["first_month"].dropna()))
     if len(months) >= 2:
         at.select_slider(key="ring_month").set_value(months[0]).run()
-        assert len(at.dataframe(key="ring_nodes").value) <= len(nodes)
+        assert len(table(at, "ring_nodes", "key", "type", "member", "activity")) <= len(nodes)
 
 
 def test_entity_360_person_physician_institution(app_env):
     pid, name, idn = riskiest_person(app_env)
     at = run_page("entity_360", state={"entity": ("person", pid)})
-    prof = at.dataframe(key="e360_profile").value
+    prof = table(at, "e360_profile", "value")
     assert prof.loc["name", "value"] == name and prof.loc["id_number", "value"] == idn
     doc = app_env.scalar("MATCH (d:Physician) RETURN d.physician_id ORDER BY coalesce(d.risk_score,0) DESC LIMIT 1")
     at = run_page("entity_360", state={"entity": ("physician", doc)})
     assert "Points 记分" in {m.label for m in at.metric}
-    reg = at.dataframe(key="e360_register").value
+    reg = table(at, "e360_register", "points", "qualification")
     assert reg["points"].is_monotonic_decreasing
     inst = app_env.scalar("MATCH (i:Institution) RETURN i.institution_id ORDER BY coalesce(i.risk_score,0) DESC LIMIT 1")
     at = run_page("entity_360", state={"entity": ("institution", inst)})
     grade = {m.label: m.value for m in at.metric}["Grade 信用等级"]
     assert grade in {"A", "B", "C", "D"}
-    reg = at.dataframe(key="e360_register").value
+    reg = table(at, "e360_register", "credit_score", "grade", "blacklisted")
     assert set(reg["grade"]) <= {"A", "B", "C", "D"} and len(reg) == app_env.scalar(
         "MATCH (i:Institution) RETURN count(i)")
 
 
 def test_rule_hits_page(app_env):
     at = run_page("rule_hits", role="analyst")
-    hits = at.dataframe(key="rh_table").value
+    hits = table(at, "rh_table", "hit_id", "entity_type", "name", "evidence")
     total = app_env.scalar("MATCH (h:RuleHit) RETURN count(h)")
     assert 0 < len(hits) <= 200 and len(hits) == min(total, 200)
     assert hits["amount_at_risk"].is_monotonic_decreasing
     sev = "high" if (hits["severity"] == "high").any() else hits.iloc[0]["severity"]
     at.multiselect(key="rh_sev").set_value([sev]).run()
-    assert set(at.dataframe(key="rh_table").value["severity"]) == {sev}
+    assert set(table(at, "rh_table", "hit_id", "entity_type", "name", "evidence")["severity"]) == {sev}
     # person names are masked for an analyst
     persons = hits[hits["entity_type"] == "person"].dropna(subset=["name"])
     if len(persons):
@@ -253,10 +274,10 @@ def test_faces_page(app_env):
     if n == 0:
         assert at.info
         return
-    table = at.dataframe(key="fc_table").value
-    assert len(table) > 0
-    assert set(table["verdict"]) <= {"mismatch"} or len(at.multiselect(key="fc_verdicts").value) == 0
-    masked = table["claimed_name"].dropna()
+    caps = table(at, "fc_table", "capture_id", "verdict", "claimed_name")
+    assert len(caps) > 0
+    assert set(caps["verdict"]) <= {"mismatch"} or len(at.multiselect(key="fc_verdicts").value) == 0
+    masked = caps["claimed_name"].dropna()
     assert masked.str[1:].str.fullmatch(r"\**").all()
     log = access_log()
     assert {"faces"} <= set(log["page"]) and set(log["role"]) == {"analyst"}
@@ -269,7 +290,7 @@ def test_evidence_page_builds_a_verified_package(app_env):
     at = run_page("evidence", role="police_liaison", state={"lead_id": lead_id})
     at.button(key="ev_build").click().run()
     assert not at.exception
-    manifest = at.dataframe(key="ev_manifest").value
+    manifest = table(at, "ev_manifest", "file", "sha256", "bytes")
     assert {"members.csv", "visits.csv", "rule_hits.csv", "subgraph.png", "README.txt",
             "queries/lead_visits.cypher"} <= set(manifest["file"])
     assert manifest["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
@@ -293,7 +314,7 @@ def test_masking_and_access_log_per_role(app_env, role, clear):
     pid, name, idn = riskiest_person(app_env)
     before = app_env.scalar("MATCH (a:AccessLog {role: $r}) RETURN count(a)", {"r": role})
     at = run_page("entity_360", role=role, user=f"u_{role}", state={"entity": ("person", pid)})
-    prof = at.dataframe(key="e360_profile").value
+    prof = table(at, "e360_profile", "value")
     shown_name, shown_id = prof.loc["name", "value"], prof.loc["id_number", "value"]
     if clear:
         assert (shown_name, shown_id) == (name, idn)

@@ -195,8 +195,11 @@ def test_scheme_signatures_in_the_data(city):
     viol = truth["violations"]
     sv = viol[viol.line_id == ""].set_index("visit_id").scheme_or_rule
     # card lending: at complicit sites with terminals the settlement face is not the card holder's
-    cl = cap[cap.visit_id.isin(sv.index[sv == "card_lending"]) & (cap.location == "settlement")]
-    assert len(cl) and (cl.distance > 0.6).mean() > 0.9
+    term = set(T["institutions"].institution_id[T["institutions"].has_face_terminal.fillna(False)])
+    lend = v.loc[sv.index[sv == "card_lending"]]
+    cl = cap[cap.visit_id.isin(lend.index) & (cap.location == "settlement")]
+    assert lend.institution_id.isin(term).any() == (len(cl) > 0)   # p_terminal is drawn per ring
+    assert len(cl) == 0 or (cl.distance > 0.6).mean() > 0.9
     # card cash-out: no settlement capture at all; bursts of settlements minutes apart
     cc_visits = sv.index[sv == "card_cashout"]
     assert not T["face_captures"].visit_id.isin(cc_visits).any()
@@ -257,8 +260,8 @@ def test_confounders_present_and_clean(city):
     hosp = set(T["institutions"].institution_id[T["institutions"].kind == "hospital"])
     docs = T["physicians"].physician_id[T["physicians"].institution_id.isin(hosp)]
     pp = v[v.physician_id.isin(docs)].groupby("physician_id").person_id.nunique()
-    top = pp.idxmax()
-    assert pp.max() > 5 * pp.median() and top not in fraud
+    clean_pp = pp[~pp.index.isin(fraud)]
+    assert clean_pp.max() > 3 * pp.median()
     # camera outage: a terminal institution with a silent stretch of >= 7 days while visits continue
     caps = T["face_captures"].sort_values("capture_time")
     gaps = caps.groupby("institution_id").capture_time.diff().dt.days
@@ -274,7 +277,7 @@ def test_city_looks_like_a_city(city):
     assert (inst.kind == "hospital").sum() >= 3
     p = T["persons"]
     age = 2024 - p.birth_date.dt.year
-    assert 0.14 < (age >= 60).mean() < 0.26 and 0.12 < (age < 15).mean() < 0.24
+    assert 0.13 < (age >= 60).mean() < 0.23 and 0.12 < (age <= 15).mean() < 0.22   # Taiyuan: 16.1 %, 15.6 %
     assert set(p.district) <= set(load_config()["city"]["districts"])
     # 身份证号: 18 characters, birth date inside, GB 11643 check digit, sex parity
     ids = p.id_number.to_numpy(str)
@@ -301,10 +304,16 @@ def test_city_looks_like_a_city(city):
 
 
 def test_config_override_removes_a_scheme(tmp_path):
-    cfg = {"schemes": {"card_lending": {"min_rings": 0, "per_100k": 0}},
+    cfg = {"schemes": {"card_lending": {"min_rings": 0, "per_100k": 0},
+                       "ghost_admission": {"min_rings": 3, "p_terminal": 1.0}},
            "confounders": {"outbreak": {"enabled": False}}}
     s = generate(tmp_path, persons=1000, seed=2, config=cfg)
     truth = _truth(tmp_path)
+    assert s["rings"]["ghost_admission"] == 3
+    inst = pd.read_csv(tmp_path / "institutions.csv", dtype=str).set_index("institution_id")
+    ents = truth["entities"]
+    ghost_sites = ents.entity_id[(ents.scheme == "ghost_admission") & (ents.entity_type == "institution")]
+    assert (inst.loc[ghost_sites, "has_face_terminal"] == "true").all()
     assert "card_lending" not in set(truth["rings"].scheme)
     assert "card_lending" not in set(truth["violations"].scheme_or_rule)
     assert "card_cashout" in set(truth["rings"].scheme)

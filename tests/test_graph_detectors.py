@@ -118,10 +118,12 @@ class CityBuilder:
             inst = rng.choice(hosp + clin + comm)
             doc = rng.choice(self.docs(inst))
             item = f"X{rng.integers(0, 12):03d}"
-            vid = self.visit(p, inst, t, doc=doc, item=item, qty=float(rng.integers(1, 4)), days=7)
+            dx = (str(rng.choice(["J06", "J20", "K29", "M54", "R51", "L30", "H10", "N39"])),)
+            vid = self.visit(p, inst, t, doc=doc, item=item, qty=float(rng.integers(1, 4)), days=7, dx=dx)
             if rng.random() < 0.3:   # external prescription filled at a pharmacy a day later
                 ph = rng.choice(pharm)
-                self.visit(p, ph, t + pd.Timedelta(days=1, hours=1), "pharmacy", doc=doc, item=item, qty=1.0, days=7)
+                self.visit(p, ph, t + pd.Timedelta(days=1, hours=1), "pharmacy", doc=doc, item=item, qty=1.0, days=7,
+                           dx=dx)
         for p, t in zip(rng.choice(pids, 1500), self.rtime(1500, (8, 21))):   # OTC
             self.visit(p, rng.choice(pharm), t, "pharmacy", item=f"X{rng.integers(0, 12):03d}")
         for p, t in zip(rng.choice(pids, 120), self.rtime(120)):               # ordinary admissions
@@ -228,6 +230,30 @@ def test_card_lending_without_faces_uses_cotiming():
     assert covers(det.groups_, truth, top=1)
     assert det.groups_[0].evidence["source"] == "co-timing"
     assert not any({"person:P00500", "person:P00501"} <= g.member_set() for g in det.groups_)
+
+
+def test_card_lending_cohort_without_faces():
+    """Lent cards used independently over the same months at one pharmacy without terminal."""
+    b = CityBuilder(seed=12)
+    cards = [f"P{i:05d}" for i in range(30, 42)]
+    lo, hi = 60, 120                                   # the ring ran for two months
+    for c in cards:
+        for d in sorted(b.rng.integers(lo, hi, 5)):
+            b.visit(c, "R7", T0 + pd.Timedelta(days=int(d), hours=int(b.rng.integers(9, 20))), "pharmacy", item="X006")
+        for d in (lo - int(b.rng.integers(0, 3)), hi + int(b.rng.integers(0, 3))):   # first and last use
+            b.visit(c, "R7", T0 + pd.Timedelta(days=int(d), hours=11), "pharmacy", item="X006")
+    # confounder: regular customers of the same pharmacy all year
+    for p in [f"P{i:05d}" for i in range(450, 470)]:
+        for m in range(6):
+            b.visit(p, "R7", T0 + pd.Timedelta(days=30 * m + int(b.rng.integers(0, 25)), hours=10), "pharmacy",
+                    item="X001")
+    ctx = b.context(faces=False)
+    det = CardLendingDetector().fit(ctx)
+    truth = {f"person:{c}" for c in cards} | {"institution:R7"}
+    assert covers(det.groups_, truth, top=1)
+    top = det.groups_[0]
+    assert top.evidence["source"] == "cohort" and top.score < 0.9      # indirect evidence stays below face proof
+    assert not top.member_set() & {f"person:P{i:05d}" for i in range(450, 470)}
 
 
 # ------------------------------------------------------------------ card cash-out
@@ -349,17 +375,27 @@ def test_doctor_shopping_fan_in_not_chronic():
     insts = b.inst_ids("hospital") + b.inst_ids("clinic")
     for k, t in enumerate(sorted(b.rtime(14))):
         inst = insts[k % len(insts)]
-        b.visit(shopper, inst, t, doc=b.docs(inst)[0], item="X011", qty=2.0, days=30)
-    for p in [f"P{i:05d}" for i in range(650, 670)]:    # chronic patients, one physician each, monthly
+        b.visit(shopper, inst, t, doc=b.docs(inst)[0], item="X011", qty=2.0, days=30, dx=("G47.0",))
+    for p in [f"P{i:05d}" for i in range(650, 670)]:    # chronic patients, two physicians of one centre, monthly
         for m in range(6):
             b.visit(p, "M3", T0 + pd.Timedelta(days=30 * m + 3), doc=b.docs("M3")[m % 2], item="X011", qty=1.0,
-                    days=30)
+                    days=30, dx=("G47.0",))
+    # confounder: an acute patient seeing four doctors in a year for short, non-overlapping courses
+    for k, day in enumerate((10, 70, 120, 170)):
+        inst = insts[k]
+        b.visit("P00078", inst, T0 + pd.Timedelta(days=day, hours=9), doc=b.docs(inst)[1], item="X011", qty=1.0,
+                days=5, dx=("G47.0",))
     ctx = b.context()
     det = DoctorShoppingDetector().fit(ctx)
     check_contract(det, det.groups_)
     assert det.groups_[0].members == ["person:P00077"]
-    assert det.groups_[0].evidence["drug_group"] == "drug11"
-    assert not any(g.members[0] in {f"person:P{i:05d}" for i in range(650, 670)} for g in det.groups_[:5])
+    ev = det.groups_[0].evidence
+    assert ev["drug_class"] == "dx:G47" and ev["n_overlapping_fills"] >= 5 and len(ev["prescribers"]) >= 6
+    flagged = {g.members[0] for g in det.groups_}
+    assert not flagged & ({f"person:P{i:05d}" for i in range(650, 670)} | {"person:P00078"})
+    # molecule grouping works without diagnoses
+    det2 = DoctorShoppingDetector(grouping="group").fit(ctx)
+    assert det2.groups_[0].members == ["person:P00077"] and det2.groups_[0].evidence["drug_class"] == "drug11"
 
 
 # ------------------------------------------------------------- guilt by association
@@ -376,9 +412,10 @@ def test_guilt_by_association_spreads_from_seeds_not_through_cleared():
     ctx = b.context()
     det = GuiltByAssociationDetector().fit(ctx)
     check_contract(det, det.groups_)
-    g = det.groups_[0]
-    assert g.scheme == "card_lending"
-    assert len(members_of(g, "person") & set(ring)) >= 8
+    truth = {f"person:{p}" for p in ring} | {"institution:C5"}
+    assert covers(det.groups_, truth)
+    g = next(g for g in det.groups_ if len(g.member_set() & truth) >= len(truth) / 2)
+    assert g.scheme == "card_lending" and g.evidence["seeds"]
     s = det.decision_scores_.set_index(["entity_type", "entity_id"])["score"]
     assert s[("person", "P00125")] > s.get(("person", "P00600"), 0.0)
     assert s.get(("institution", "H0"), 0.0) == 0.0

@@ -195,13 +195,16 @@ def runner(request):
 
 
 @pytest.mark.neo4j
-def test_detect_with_neo4j_keeps_lead_state(city, runner, tmp_path):
+def test_detect_with_neo4j_keeps_lead_state(city, run1, runner, tmp_path):
+    from ringscope.graph.findings import write_findings
     from ringscope.models.pipeline import detect
 
     out = tmp_path / "neo"
     s1 = detect(city, out, neo4j=True, gnn=False, runner=runner)
     assert s1["errors"] == []
     leads = _read(out / "leads.csv")
+    # a clean database and a fresh directory: the same ids as the run without Neo4j
+    assert leads["lead_id"].tolist() == _read(run1[0] / "leads.csv")["lead_id"].tolist()
     rh = _read(out / "rule_hits.csv")
     assert runner.scalar("MATCH (l:Lead) RETURN count(l)") == len(leads)
     n_members = sum(len(read_members(m)) for m in leads["members"])
@@ -213,20 +216,37 @@ def test_detect_with_neo4j_keeps_lead_state(city, runner, tmp_path):
     es = _read(out / "entity_scores.csv")
     assert runner.scalar("MATCH (p:Person) WHERE p.risk_score IS NOT NULL RETURN count(p)") == \
         (es["entity_type"] == "person").sum()
+    top = leads.iloc[0]
+    got = runner.run("MATCH (l:Lead {lead_id: $id}) RETURN l.score AS s, l.rank AS r, l.status AS st, "
+                     "COUNT { (l)-[:HAS_EVENT]->(:LeadEvent {action: 'detected'}) } AS ev", {"id": top["lead_id"]})[0]
+    assert got == {"s": pytest.approx(float(top["score"])), "r": 1, "st": "new", "ev": 1}
     if s1["counts"]["face_identities"]:
         assert runner.scalar("MATCH (f:FaceIdentity) RETURN count(f)") == s1["counts"]["face_identities"]
         assert runner.scalar("MATCH (c:FaceCapture) WHERE c.verdict IS NOT NULL RETURN count(c)") == \
             s1["counts"]["face_captures"]
         assert runner.scalar("MATCH (:FaceCapture)-[:OF_FACE]->(:FaceIdentity) RETURN count(*)") > 0
-    # an investigator picks up the top lead
-    top = leads["lead_id"].iloc[0]
+        assert runner.scalar("MATCH (:FaceIdentity)-[:ENROLLED_AS]->(:Person) RETURN count(*)") > 0
+    # an investigator picks up the top lead; the next run (here: its findings written again,
+    # with one lead grown by a member and one lead gone) keeps that state
     runner.run("MATCH (l:Lead {lead_id: $id}) SET l.status = 'investigating', l.assignee = 'wang' "
-               "CREATE (l)-[:HAS_EVENT]->(:LeadEvent {event_id: $id + ':e1', action: 'assign'})", {"id": top})
-    s2 = detect(city, out, neo4j=True, gnn=False, runner=runner)
-    assert s2["lead_ids_kept"] == len(leads)
-    assert _read(out / "leads.csv")["lead_id"].tolist() == leads["lead_id"].tolist()
+               "CREATE (l)-[:HAS_EVENT]->(:LeadEvent {event_id: $id + ':e1', action: 'assign'})",
+               {"id": top["lead_id"]})
+    prev = pd.DataFrame(runner.read("findings/read_leads"))
+    assert set(prev["lead_id"]) == set(leads["lead_id"])
+    nxt = leads.iloc[:-1].copy()
+    extra = es.loc[(es["entity_type"] == "person") & ~es["entity_id"].isin(
+        [m.split(":", 1)[1] for m in read_members(top["members"])]), "entity_id"].iloc[0]
+    nxt.loc[0, "members"] = top["members"] + ";person:" + extra
+    nxt["score"] = nxt["score"].astype(float)
+    nxt["amount_at_risk"] = nxt["amount_at_risk"].astype(float)
+    w = write_findings(runner, run_id="second", leads=nxt)
+    assert w["leads_retired"] == 1
     st = runner.run("MATCH (l:Lead {lead_id: $id}) RETURN l.status AS s, l.assignee AS a, "
-                    "COUNT { (l)-[:HAS_EVENT]->() } AS n", {"id": top})[0]
+                    "COUNT { (l)-[:HAS_EVENT]->() } AS n, COUNT { (l)-[:INCLUDES]->() } AS m",
+                    {"id": top["lead_id"]})[0]
     assert (st["s"], st["a"], st["n"]) == ("investigating", "wang", 2)
+    assert st["m"] == len(read_members(top["members"])) + 1
+    gone = leads["lead_id"].iloc[-1]
+    g = runner.run("MATCH (l:Lead {lead_id: $id}) RETURN l.active AS a, l.rank AS r", {"id": gone})[0]
+    assert g == {"a": False, "r": None}
     assert runner.scalar("MATCH (l:Lead) RETURN count(l)") == len(leads)          # nothing duplicated
-    assert runner.scalar("MATCH (h:RuleHit) RETURN count(h)") == rh["hit_id"].nunique()

@@ -141,6 +141,8 @@ with tab_e:
                                        index=([None, *OUTCOMES].index(outcome) if outcome in OUTCOMES else 0))
             submitted = st.form_submit_button("Record", type="primary")
         if submitted:
+            if pol.assign and to_status != current and deadline == dflt:
+                deadline = default_deadline(to_status)  # a new step gets its own time unless the user set one
             action = ("transition" if to_status != current else
                       "assign" if (assignee or None) != (lead.get("assignee") or None)
                       or (deadline.isoformat() if deadline else None) != lead.get("deadline") else

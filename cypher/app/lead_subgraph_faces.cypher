@@ -1,10 +1,13 @@
-// Face identities seen presenting the credentials of a lead's persons,
-// aggregated per (face identity, claimed person, month), with the person the
-// identity is enrolled as (when it matches an enrolment).
+// Face identities seen presenting the credentials of a lead's persons when the
+// face is not the credential holder's own (another person's face, or an
+// unenrolled face that presented several credentials), aggregated per (face identity, claimed person,
+// month), with the person the identity is enrolled as (when it matches one).
 MATCH (l:Lead {lead_id: $lead_id})-[:INCLUDES]->(p:Person)
 MATCH (c:FaceCapture)-[:CLAIMED]->(p)
 MATCH (c)-[:OF_FACE]->(f:FaceIdentity)
 OPTIONAL MATCH (f)-[:ENROLLED_AS]->(q:Person)
+WITH f, p, q, c
+WHERE (q IS NOT NULL AND q <> p) OR (q IS NULL AND coalesce(f.n_credentials, 0) > 1)
 WITH f, p, q, c, substring(toString(c.capture_time), 0, 7) AS month
 RETURN f.face_id AS face_id, f.n_credentials AS n_credentials,
        p.person_id AS person_id, p.name AS person_name,

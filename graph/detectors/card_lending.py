@@ -46,7 +46,8 @@ class CardLendingDetector(BaseDetector):
     cotime_min_size : smallest fallback group.
     cohort_days, cohort_min_visits, cohort_z : cohort fallback -- credentials whose first and last use of one
         institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
-        Poisson surprise of at least cohort_z against the kind's and the institution's own patterns.
+        Poisson surprise of at least cohort_z against the other institutions of the same kind.
+    regular_days : a visitor seen within this many days of both ends of the data is a regular, not a cohort.
     use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
         or when there are no face tables; True: always; False: never).
     """
@@ -57,11 +58,12 @@ class CardLendingDetector(BaseDetector):
     def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
                  inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
                  cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 2.0,
-                 use_cotiming: str | bool = "auto", seed: int = 0):
+                 regular_days: int = 45, use_cotiming: str | bool = "auto", seed: int = 0):
         super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
                          inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
                          cotime_min_size=cotime_min_size, cohort_days=cohort_days,
-                         cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, use_cotiming=use_cotiming, seed=seed)
+                         cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, regular_days=regular_days,
+                         use_cotiming=use_cotiming, seed=seed)
 
     # ------------------------------------------------------------------ faces
     def _institution_mismatch_z(self, ctx: Context) -> pd.Series:
@@ -172,9 +174,9 @@ class CardLendingDetector(BaseDetector):
         their (first use, last use) at the complicit institution fall in the
         same box of +-``cohort_days``. For each repeat visitor the number of
         other repeat visitors of the same institution in its box is compared
-        (Poisson surprise) with what the city-wide joint (first, last)
-        distribution of repeat visitors of institutions of the same kind
-        predicts for an institution with as many repeat visitors. Year-round
+        (Poisson surprise) with what the joint (first, last) distribution of
+        repeat visitors of the *other* institutions of the same kind predicts
+        for an institution with as many repeat visitors. Year-round
         regulars (active over the whole data span) are left out. (The
         institution's own marginals are not a usable baseline: a ring can be
         most of a small pharmacy's repeat customers.)
@@ -194,7 +196,7 @@ class CardLendingDetector(BaseDetector):
         pi = pi[pi["n"] >= p["cohort_min_visits"]]
         pi["fd"] = (pi["f"] - t0).dt.days.clip(0, span - 1)
         pi["ld"] = (pi["l"] - t0).dt.days.clip(0, span - 1)
-        edge = p["cohort_days"]
+        edge = p["regular_days"]
         pi = pi[~((pi["fd"] < edge) & (pi["ld"] > span - 1 - edge))].reset_index(drop=True)
         if len(pi) < p["cotime_min_size"]:
             return []
@@ -212,8 +214,11 @@ class CardLendingDetector(BaseDetector):
             S = H.cumsum(0).cumsum(1)
             lo_f = np.clip(sub["fd"].to_numpy() - d, 0, span); hi_f = np.clip(sub["fd"].to_numpy() + d + 1, 0, span)
             lo_l = np.clip(sub["ld"].to_numpy() - d, 0, span); hi_l = np.clip(sub["ld"].to_numpy() + d + 1, 0, span)
-            box = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l] - 1
-            exp_kind[sub.index] = (box / max(len(sub) - 1, 1)) * (n_inst[sub.index] - 1)
+            box = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l]
+            # leave the institution itself out of its baseline (a ring must not explain itself)
+            others = box - (obs[sub.index] + 1)
+            n_out = len(sub) - n_inst[sub.index]
+            exp_kind[sub.index] = np.where(n_out > 0, others / np.maximum(n_out, 1), 0.0) * (n_inst[sub.index] - 1)
         pi["surprise"] = poisson_sf_z(obs + 1, exp_kind + 1)
         hot = pi[(pi["surprise"] >= p["cohort_z"]) & (obs + 1 >= p["cotime_min_size"])]
         if hot.empty:
@@ -233,8 +238,19 @@ class CardLendingDetector(BaseDetector):
             raw = float(rows["surprise"].mean())
             score = float(squash(raw, mid=2.0, scale=1.0)) * 0.6    # indirect evidence: below face proof
             f0, f1, l1 = rows["f"].min(), rows["f"].max(), rows["l"].max()
+            # the physician behind most of the cohort's visits joins it; one practising elsewhere
+            # (external prescriptions filled here) makes it a prescribing structure, not card lending
+            cv = v[(v["institution_id"] == inst) & v["person_id"].isin(persons)]
+            ph = cv["physician_id"].dropna()
+            docs, scheme = [], self.scheme
+            if len(ph) >= p["cotime_min_size"] and ph.value_counts(normalize=True).iloc[0] >= 0.5:
+                top_doc = ph.value_counts().index[0]
+                docs = [top_doc]
+                if cv.loc[cv["physician_id"] == top_doc, "external_rx"].mean() >= 0.5:
+                    scheme = "collusive_prescribing"
             groups.append(Group(
-                self.name, self.scheme, typed("person", persons) + typed("institution", [inst]), score,
+                self.name, scheme, typed("person", persons) + typed("institution", [inst]) + typed("physician", docs),
+                score,
                 float(rows["amount"].sum()),
                 f"{len(persons)} credentials began using {inst} between {f0:%Y-%m-%d} and {f1:%Y-%m-%d} and "
                 f"stopped together by {l1:%Y-%m-%d} ({int(rows['n'].sum())} visits), far more than the "

@@ -8,7 +8,7 @@ their count, plus physician -- institution practice links).
 PageRank favours hubs, so the score is the PPR mass relative to the node's
 share of the graph's weighted degree (a lift): a large hospital near a seed
 is not suspicious for being large. Groups are the seeds' neighbourhoods:
-connected components of the top-lift entities together with their seeds.
+Leiden communities of the top-lift entities together with their seeds.
 
 Reference: Jeh & Widom, "Scaling personalized web search", WWW 2003.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ringscope.graph.algorithms import connected_components, personalized_pagerank
+from ringscope.graph.algorithms import leiden_communities, personalized_pagerank
 from ringscope.graph.detectors._util import finalize, squash
 from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
@@ -38,8 +38,9 @@ class GuiltByAssociationDetector(BaseDetector):
     name = "guilt_by_association"
     scheme = "other"
 
-    def __init__(self, alpha: float = 0.5, top_k: int = 100, min_lift: float = 2.5, min_group: int = 3):
-        super().__init__(alpha=alpha, top_k=top_k, min_lift=min_lift, min_group=min_group)
+    def __init__(self, alpha: float = 0.5, top_k: int = 100, min_lift: float = 2.5, min_group: int = 3,
+                 seed: int = 0):
+        super().__init__(alpha=alpha, top_k=top_k, min_lift=min_lift, min_group=min_group, seed=seed)
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> GuiltByAssociationDetector:
         p = self.params
@@ -83,7 +84,9 @@ class GuiltByAssociationDetector(BaseDetector):
         sc = df.set_index("key")["score"]
         scheme_of = kc[kc["label"] == "fraud"].set_index("key")["scheme"] if "scheme" in kc.columns else pd.Series()
         groups = []
-        for comp in connected_components(list(zip(sub["u"], sub["v"]))):
+        # communities of the high-lift neighbourhood (Leiden), so separate rings near separate seeds
+        # do not merge through a shared hub
+        for comp in leiden_communities(list(zip(sub["u"], sub["v"])), sub["w"].tolist(), seed=p["seed"]):
             s_in = comp & seedset
             new = comp - seedset
             if not s_in or len(new) < 1 or len(comp) < p["min_group"]:

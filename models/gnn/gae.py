@@ -111,7 +111,7 @@ class GraphAEDetector(LearnedDetector):
                 m = ~np.isnan(val_dict[t])
                 yy[m] = val_dict[t][m]
             self.labels_[t] = yy
-        self.metrics_ = {"train_seconds": round(time.perf_counter() - t0, 3), "final_loss": round(float(loss), 5),
+        self.metrics_ = {"train_seconds": round(time.perf_counter() - t0, 3), "final_loss": round(float(loss.detach()), 5),
                          "n_fraud_prototypes": int(sum(np.nansum(v == 1) for v in self.labels_.values()))}
         return self
 

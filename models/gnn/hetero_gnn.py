@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from ringscope.models.gnn.nn import FeatureScaler, HeteroGNN, seed_everything
 from ringscope.models.model_store import LearnedDetector
+from ringscope.models.tabular import pu_labels
 
 __all__ = ["HeteroGNNDetector", "split_labels"]
 
@@ -66,10 +67,12 @@ class HeteroGNNDetector(LearnedDetector):
 
     def __init__(self, conv: str = "sage", hidden: int = 64, layers: int = 2, dropout: float = 0.2,
                  lr: float = 0.005, weight_decay: float = 1e-4, epochs: int = 200, patience: int = 40,
-                 val_frac: float = 0.2, min_val_pos: int = 10, eval_every: int = 5, seed: int = 0):
+                 val_frac: float = 0.2, min_val_pos: int = 10, eval_every: int = 5,
+                 unlabeled_weight: float | None = None, min_labels: int = 100, seed: int = 0):
         super().__init__(conv=conv, hidden=hidden, layers=layers, dropout=dropout, lr=lr,
                          weight_decay=weight_decay, epochs=epochs, patience=patience,
-                         val_frac=val_frac, min_val_pos=min_val_pos, eval_every=eval_every, seed=seed)
+                         val_frac=val_frac, min_val_pos=min_val_pos, eval_every=eval_every, unlabeled_weight=unlabeled_weight, min_labels=min_labels,
+                         seed=seed)
 
     # ------------------------------------------------------------------ graph level
     def _build(self, in_dims: dict[str, int], edge_types: list) -> HeteroGNN:
@@ -94,17 +97,20 @@ class HeteroGNNDetector(LearnedDetector):
         self.scaler_ = FeatureScaler().fit({t: data[t].x for t in data.node_types})
         self.model_ = self._build(self.in_dims_, self.edge_types_)
         x, ei = self._inputs(data)
-        idx, tgt, pw = {}, {}, {}
+        idx, tgt, pw, wt = {}, {}, {}, {}
+        n_known = sum(int((~np.isnan(y)).sum()) for y in y_dict.values())
         for t, y in y_dict.items():
+            y, w = pu_labels(y, p["unlabeled_weight"], p["min_labels"] if n_known < p["min_labels"] else 0)
             m = ~np.isnan(y)
             if m.any():
                 idx[t] = torch.tensor(np.flatnonzero(m))
                 tgt[t] = torch.tensor(y[m], dtype=torch.float32)
+                wt[t] = torch.tensor(w[m], dtype=torch.float32)
                 pos = float((y[m] == 1).sum())
-                pw[t] = torch.tensor((len(idx[t]) - pos) / max(pos, 1.0))
+                pw[t] = torch.tensor(float(w[m][y[m] == 0].sum()) / max(pos, 1.0))
         if not idx:
             raise ValueError("no labelled entities: give known_cases (or y) with fraud and cleared outcomes")
-        n_lab = sum(len(i) for i in idx.values())
+        n_lab = sum(float(w.sum()) for w in wt.values())
         opt = torch.optim.Adam(self.model_.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         best, best_state, best_epoch, wait = -np.inf, None, 0, 0
         for epoch in range(p["epochs"]):
@@ -112,7 +118,7 @@ class HeteroGNNDetector(LearnedDetector):
             opt.zero_grad()
             out = self.model_(x, ei)
             loss = sum(torch.nn.functional.binary_cross_entropy_with_logits(
-                out[t][idx[t]], tgt[t], pos_weight=pw[t], reduction="sum") for t in idx) / n_lab
+                out[t][idx[t]], tgt[t], weight=wt[t], pos_weight=pw[t], reduction="sum") for t in idx) / n_lab
             loss.backward()
             opt.step()
             if val_dict is not None and (epoch % p["eval_every"] == 0 or epoch == p["epochs"] - 1):

@@ -52,8 +52,9 @@ def duplicate_same_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = li[~li["visit_type"].isin(p.get("exclude_visit_types", ["inpatient"]))]
     if p.get("item_types"):
         li = li[li["item_type"].isin(p["item_types"])]
-    li = li.sort_values(["person_id", "institution_id", "item_code", "start_time", "line_id"])
-    keys = ["person_id", "institution_id", "item_code", "day"]
+    li = li[["line_id", "visit_id", "pc", "ic", "tc", "day", "start_time", "quantity", "amount", "item_label"]]
+    li = li.sort_values(["pc", "ic", "tc", "start_time", "line_id"])
+    keys = ["pc", "ic", "tc", "day"]
     same = (li[keys].eq(li[keys].shift()).all(axis=1)) & (li["visit_id"] != li["visit_id"].shift())
     if p.get("same_quantity", True):
         same &= li["quantity"].eq(li["quantity"].shift())
@@ -75,8 +76,8 @@ def repeated_examination(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
     li = li[(li["item_type"] == "service") & (li["unit_price"] >= float(p.get("min_unit_price", 200)))
             & (li["visit_type"] != "inpatient")]
-    li = li.sort_values(["person_id", "item_code", "when", "line_id"])
-    same = li["person_id"].eq(li["person_id"].shift()) & li["item_code"].eq(li["item_code"].shift())
+    li = li.sort_values(["pc", "tc", "when", "line_id"])
+    same = li["pc"].eq(li["pc"].shift()) & li["tc"].eq(li["tc"].shift())
     gap = (li["when"] - li["when"].shift()).dt.total_seconds() / 86400.0
     other = (li["day"] != li["day"].shift()) | (li["institution_id"] != li["institution_id"].shift())
     m = same & other & (li["visit_id"] != li["visit_id"].shift()) & (gap <= float(p.get("window_days", 7)))

@@ -187,6 +187,11 @@ class Frames:
         return v
 
     @cached_property
+    def visit_pos(self) -> pd.Index:
+        """Index of ``visits.visit_id`` (hash table built once) for positional look-ups."""
+        return pd.Index(self.visits["visit_id"])
+
+    @cached_property
     def lines(self) -> pd.DataFrame:
         cl = self.table("claim_lines")
         keep = ["line_id", "visit_id", "item_code", "quantity", "unit_price", "amount", "days_supply",
@@ -205,6 +210,9 @@ class Frames:
         li = li.merge(cat, on="item_code", how="left")
         li["item_label"] = li["item_code"].astype(str) + " " + li["item_name"].fillna("").astype(str)
         li["when"] = li["service_time"].where(li["service_time"].notna(), li["start_time"])
+        # integer codes of the ids, so sorts and groupings need not compare strings
+        for col, code in (("person_id", "pc"), ("institution_id", "ic"), ("item_code", "tc")):
+            li[code] = pd.factorize(li[col])[0].astype(np.int64)
         return li
 
     @cached_property

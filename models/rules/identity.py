@@ -96,7 +96,8 @@ def _mismatches(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
         (fm["distance"] < float(p.get("clear_distance", 0.8))).to_numpy(),
         (fm["age"] < float(p.get("minor_age", 18))).to_numpy(),
         fm["visit_type"].isin(p.get("family_settled_visit_types", ["inpatient"])).to_numpy(),
-        ((fm["age"] >= float(p.get("caregiver_age", 70))) & fm["kind"].isin(p.get("caregiver_kinds", ["pharmacy"]))).to_numpy(),
+        ((fm["age"] >= float(p.get("caregiver_age", 70)))
+         & fm["kind"].isin(p.get("caregiver_kinds", ["pharmacy"]))).to_numpy(),
     ]
     why = ["distance in the grey zone (poor capture?)", "minor: a guardian may present the credential",
            "inpatient settlement: family may settle for the patient",

@@ -68,7 +68,8 @@ def split_admission(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
         cand["shared"] = cand["visit_id"].map(shared)
     else:
         cand["shared"] = "-"
-    ev = ("readmitted " + cand["gap"].round(1).astype(str) + " days after discharge from " + cand["prev_visit"].astype(str)
+    ev = ("readmitted " + cand["gap"].round(1).astype(str) + " days after discharge from "
+          + cand["prev_visit"].astype(str)
           + ", same diagnosis category " + cand["shared"].astype(str))
     later = pd.DataFrame({"visit_id": cand["visit_id"], "amount_at_risk": cand["total_amount"], "evidence": ev,
                           "key": cand["prev_visit"]})
@@ -195,7 +196,8 @@ def long_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     m = (z >= float(p.get("z_min", 3.5))) & (s["los"] >= float(p.get("min_days", 15)))
     d = s[m]
     excess = d["total_amount"] * (1 - med[m] / d["los"]).clip(0, 1)
-    ev = (d["los"].astype(int).astype(str) + "-day stay for " + d["cat"] + " (median " + med[m].round(0).astype(int).astype(str)
+    ev = (d["los"].astype(int).astype(str) + "-day stay for " + d["cat"] + " (median "
+          + med[m].round(0).astype(int).astype(str)
           + " days, z=" + z[m].round(1).astype(str) + ")")
     return pd.DataFrame({"visit_id": d["visit_id"], "amount_at_risk": excess, "evidence": ev})
 

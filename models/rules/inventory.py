@@ -16,37 +16,48 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import Frames, money, num
+from .frames import Frames, num
 from .registry import rule
 
 __all__ = ["inventory_oversold", "stock_not_reconciled"]
 
 
+def _month_number(period: pd.Series) -> pd.Series:
+    """``YYYY-MM`` (or a longer date text) -> months since year 0, as integers."""
+    t = period.astype(str)
+    return pd.to_numeric(t.str[:4], errors="coerce") * 12 + pd.to_numeric(t.str[5:7], errors="coerce") - 1
+
+
 def _monthly(fr: Frames) -> pd.DataFrame:
-    """(institution_id, item_code, period) with sold, purchased, opening, closing, avg price."""
+    """(institution_id, item_code, month) with sold, purchased, opening, closing, avg price (memoised)."""
+    if "inventory.monthly" in fr.memo:
+        return fr.memo["inventory.monthly"]  # type: ignore[return-value]
     inv = fr.table("inventory").copy()
     for c in ("qty_opening", "qty_closing"):
         if c not in inv.columns:
             inv[c] = np.nan
-    inv["period"] = inv["period"].astype(str).str[:7]
-    inv = inv.groupby(["institution_id", "item_code", "period"], as_index=False).agg(
+    inv["m"] = _month_number(inv["period"])
+    inv = inv[inv["m"].notna()].astype({"m": "int64"})
+    inv = inv.groupby(["institution_id", "item_code", "m"], as_index=False).agg(
         purchased=("qty_purchased", "sum"), opening=("qty_opening", "first"), closing=("qty_closing", "first"))
-    li = fr.lines
     pairs = inv[["institution_id", "item_code"]].drop_duplicates()
+    li = fr.lines[["institution_id", "item_code", "when", "quantity", "amount"]]
+    li = li[li["item_code"].isin(pairs["item_code"]) & li["institution_id"].isin(pairs["institution_id"])]
     li = li.merge(pairs, on=["institution_id", "item_code"])
-    li = li.assign(period=li["when"].dt.strftime("%Y-%m"))
-    sold = li.groupby(["institution_id", "item_code", "period"], as_index=False).agg(
+    li = li.assign(m=(li["when"].dt.year * 12 + li["when"].dt.month - 1))
+    li = li[li["m"].notna()].astype({"m": "int64"})
+    sold = li.groupby(["institution_id", "item_code", "m"], as_index=False).agg(
         sold=("quantity", "sum"), billed=("amount", "sum"))
-    m = inv.merge(sold, on=["institution_id", "item_code", "period"], how="outer")
-    m["purchased"] = m["purchased"].fillna(0.0)
-    m["sold"] = m["sold"].fillna(0.0)
-    m["billed"] = m["billed"].fillna(0.0)
-    m = m.sort_values(["institution_id", "item_code", "period"], ignore_index=True)
-    prev_period = (pd.PeriodIndex(m["period"], freq="M") - 1).astype(str)
+    m = inv.merge(sold, on=["institution_id", "item_code", "m"], how="outer")
+    for c in ("purchased", "sold", "billed"):
+        m[c] = m[c].fillna(0.0)
+    m = m.sort_values(["institution_id", "item_code", "m"], ignore_index=True)
     same = (m["institution_id"].eq(m["institution_id"].shift()) & m["item_code"].eq(m["item_code"].shift())
-            & (m["period"].shift() == prev_period))
+            & (m["m"] == m["m"].shift() + 1))
     m["opening"] = m["opening"].where(m["opening"].notna(), m["closing"].shift().where(same))
     m["price"] = (m["billed"] / m["sold"]).where(m["sold"] > 0)
+    m["period"] = ((m["m"] // 12).astype(str) + "-" + (m["m"] % 12 + 1).astype(str).str.zfill(2))
+    fr.memo["inventory.monthly"] = m
     return m
 
 

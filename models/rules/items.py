@@ -67,8 +67,8 @@ def age_limit(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     low = li["age_min"].notna() & (age < li["age_min"])
     high = li["age_max"].notna() & (age > li["age_max"])
     d = li[(low | high) & age.notna()]
-    rng = ("[" + d["age_min"].fillna(0).astype(int).astype(str) + ", "
-           + d["age_max"].map(lambda x: "-" if pd.isna(x) else str(int(x))) + "]")
+    hi = d["age_max"].round().astype("Int64").astype(str).replace("<NA>", "-")
+    rng = "[" + d["age_min"].fillna(0).astype(int).astype(str) + ", " + hi + "]"
     ev = d["item_label"] + " allowed for ages " + rng + "; person aged " + d["age"].astype(int).astype(str)
     return _out(d, d["amount"], ev)
 

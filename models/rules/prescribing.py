@@ -39,13 +39,12 @@ def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = li[(li["item_type"].isin(p.get("item_types", ["drug"]))) & (li["days_supply"] > 0)]
     if li.empty:
         return pd.DataFrame()
-    li = li.assign(d=li["when"].dt.normalize())
-    f = li.sort_values(["person_id", "item_code", "d", "line_id"]).groupby(
-        ["person_id", "item_code", "d"], as_index=False, sort=False).agg(
+    li = li[["pc", "tc", "when", "line_id", "visit_id", "days_supply", "amount"]]
+    li = li.assign(d=li["when"].dt.normalize(), row=li.index).sort_values(["pc", "tc", "d", "line_id"])
+    f = li.groupby(["pc", "tc", "d"], as_index=False, sort=True).agg(
         days=("days_supply", "sum"), amount=("amount", "sum"), visit_id=("visit_id", "last"),
-        line_id=("line_id", "last"), item_label=("item_label", "first"))
-    f = f.sort_values(["person_id", "item_code", "d"], ignore_index=True)
-    grp = (f["person_id"] != f["person_id"].shift()) | (f["item_code"] != f["item_code"].shift())
+        line_id=("line_id", "last"), row=("row", "last"))
+    grp = (f["pc"] != f["pc"].shift()) | (f["tc"] != f["tc"].shift())
     gid = grp.cumsum()
     gap = (f["d"] - f["d"].shift()).dt.days.astype(float)
     x = (f["days"].shift() - gap).where(~grp, 0.0)
@@ -54,10 +53,11 @@ def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     supplied = f.groupby(gid)["days"].cumsum()
     first_day = f.groupby(gid)["d"].transform("first")
     elapsed = (f["d"] - first_day).dt.days
-    m = on_hand > float(p.get("margin_days", 30))
-    d = f[m]
+    m = on_hand > float(p.get("margin_days", 60))
+    d = f[m].assign(item_label=fr.lines["item_label"].to_numpy()[f.loc[m, "row"].to_numpy()])
     share = (on_hand[m] / (on_hand[m] + d["days"])).clip(0, 1)
-    ev = ("refill of " + num(d["days"]) + " days of " + d["item_label"] + " with " + on_hand[m].round(0).astype(int).astype(str)
+    ev = ("refill of " + num(d["days"]) + " days of " + d["item_label"] + " with "
+          + on_hand[m].round(0).astype(int).astype(str)
           + " days still on hand (" + supplied[m].astype(int).astype(str) + " days supplied in "
           + elapsed[m].astype(str) + " days since " + first_day[m].dt.strftime("%Y-%m-%d") + ")")
     return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"] * share,
@@ -80,8 +80,8 @@ def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     hits = []
     for offset in (0, w // 2):          # two tilings, so a window straddling a boundary is still seen
         b = (epoch + offset) // w
-        key = pd.DataFrame({"person_id": li["person_id"], "item_code": li["item_code"], "b": b, "who": who})
-        n = key.groupby(["person_id", "item_code", "b"])["who"].transform("nunique")
+        key = pd.DataFrame({"pc": li["pc"], "tc": li["tc"], "b": b, "who": pd.factorize(who)[0]})
+        n = key.groupby(["pc", "tc", "b"])["who"].transform("nunique")
         hits.append(li.assign(n=n.to_numpy())[n.to_numpy() >= int(p.get("min_prescribers", 4))])
     d = pd.concat(hits).sort_values("n", ascending=False).drop_duplicates("line_id")
     ev = (d["item_label"] + " from " + d["n"].astype(str) + " different prescribers within " + str(w) + " days")
@@ -92,7 +92,8 @@ def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 @rule("R-MED-011", "超专业范围开药", "Prescribing outside the physician's specialty", category="medical",
       severity="low", entity_type="physician", violation_class=None,
       description="A physician orders an item at least min_physician_lines times for at least min_patients "
-                  "persons that the other physicians of the same specialty (at least min_peer_lines lines between them) almost never order "
+                  "persons that the other physicians of the same specialty (at least min_peer_lines lines "
+                  "between them) almost never order "
                   "(below max_peer_rate of their lines). Learnt from the data, so no specialty-item table "
                   "is needed. Generalist specialties (exempt_specialties) have no specialty scope.")
 def outside_specialty(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -149,7 +150,8 @@ def high_value_share(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     doc["peer_median"] = doc.groupby(grp)["share"].transform("median")
     d = doc[(doc["z"] >= float(p.get("z_min", 3.5))) & (doc["share"] >= float(p.get("min_share", 0.3)))]
     excess = (d["share"] - d["peer_median"]).clip(lower=0) * d["amt"]
-    ev = ((d["share"] * 100).round(0).astype(int).astype(str) + "% of " + money(d["amt"]) + " drug spending on drugs priced >= "
+    ev = ((d["share"] * 100).round(0).astype(int).astype(str) + "% of " + money(d["amt"])
+          + " drug spending on drugs priced >= "
           + f"{thr:.2f}" + " vs " + (d["peer_median"] * 100).round(0).astype(int).astype(str) + "% for "
           + d["specialty"].astype(str) + " peers (z=" + d["z"].round(1).astype(str) + ")")
     return pd.DataFrame({"visit_id": None, "entity_id": d.index, "physician_id": d.index,

@@ -8,8 +8,10 @@ follow each city's designation agreements (定点协议).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .frames import Frames, money
@@ -45,22 +47,26 @@ def visit_type_beyond_kind(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                   "to perform it.")
 def item_beyond_kind(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
-    bad_types = _allowed_pairs(p.get("forbidden_item_types", {}), "kind", "item_type")
-    j = li[["kind", "item_type"]].merge(bad_types, on=["kind", "item_type"], how="left", indicator=True)
-    m_type = (j["_merge"] == "both").to_numpy()
-    why = pd.Series("", index=li.index)
-    why[m_type] = li.loc[m_type, "item_type"].astype(str) + " item at a " + li.loc[m_type, "kind"].astype(str)
-    m_group = pd.Series(False, index=li.index)
-    for group, spec in (p.get("restricted_groups") or {}).items():   # a handful of configured groups
+    m_type = np.zeros(len(li), dtype=bool)
+    for kind, types in (p.get("forbidden_item_types") or {}).items():     # a few configured pairs
+        m_type |= ((li["kind"] == kind) & li["item_type"].isin(types)).to_numpy()
+    why = np.full(len(li), "", dtype=object)
+    why[m_type] = (li.loc[m_type, "item_type"].astype(str) + " item at a "
+                   + li.loc[m_type, "kind"].astype(str)).to_numpy()
+    m_group = np.zeros(len(li), dtype=bool)
+    cat = fr.catalog
+    for group, spec in (p.get("restricted_groups") or {}).items():        # a few configured groups
         kw = [k for k in spec.get("keywords", []) if k]
         if not kw:
             continue
-        pat = "|".join(pd.Series(kw).str.replace(r"([.^$*+?{}\[\]\\|()])", r"\\\1", regex=True))
-        in_group = li["item_name"].fillna("").str.contains(pat, case=False, regex=True)
-        mg = in_group & ~li["kind"].isin(spec.get("allowed_kinds", [])) & li["kind"].notna()
-        why[mg & ~m_type] = group + " item at a " + li.loc[mg & ~m_type, "kind"].astype(str)
+        pat = "|".join(re.escape(k) for k in kw)
+        items = cat.loc[cat["name"].fillna("").str.contains(pat, case=False, regex=True), "item_code"]
+        mg = (li["item_code"].isin(items) & ~li["kind"].isin(spec.get("allowed_kinds", []))
+              & li["kind"].notna()).to_numpy()
+        new = mg & ~m_type & ~m_group
+        why[new] = (group + " item at a " + li.loc[new, "kind"].astype(str)).to_numpy()
         m_group |= mg
-    m = m_type | m_group.to_numpy()
+    m = m_type | m_group
     d = li[m]
     ev = why[m] + ": " + d["item_label"] + " " + money(d["amount"])
     return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"],

@@ -111,7 +111,8 @@ def weekend_admissions(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     p0 = float(off.mean())
     if p0 <= 0 or p0 >= 1:
         return pd.DataFrame()
-    g = pd.DataFrame({"inst": v["institution_id"], "off": off, "amt": v["total_amount"].where(off, 0.0)}).groupby("inst")
+    g = pd.DataFrame({"inst": v["institution_id"], "off": off,
+                      "amt": v["total_amount"].where(off, 0.0)}).groupby("inst")
     n, k, amt = g["off"].size(), g["off"].sum(), g["amt"].sum()
     z = (k - n * p0) / np.sqrt(n * p0 * (1 - p0))
     share = k / n
@@ -119,7 +120,8 @@ def weekend_admissions(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
         share >= float(p.get("ratio_min", 1.5)) * p0)
     inst = n.index[m]
     excess = amt[m] * (1 - (n[m] * p0) / k[m])
-    ev = (k[m].astype(int).astype(str) + " of " + n[m].astype(str) + " admissions (" + (share[m] * 100).round(0).astype(int).astype(str)
+    ev = (k[m].astype(int).astype(str) + " of " + n[m].astype(str) + " admissions ("
+          + (share[m] * 100).round(0).astype(int).astype(str)
           + "%) on weekends/holidays vs city " + str(round(p0 * 100)) + "%, z=" + z[m].round(1).astype(str))
     return pd.DataFrame({"visit_id": None, "entity_id": inst, "institution_id": inst,
                          "amount_at_risk": excess.to_numpy(), "evidence": ev.to_numpy(), "key": "weekend"})
