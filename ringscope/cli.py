@@ -130,6 +130,8 @@ def cmd_app(a: argparse.Namespace) -> int:
     env = dict(os.environ)
     if a.results:
         env["RINGSCOPE_RESULTS"] = str(_p(a.results))
+    if getattr(a, "dataset", None):
+        env["RINGSCOPE_DATASET"] = str(_p(a.dataset))
     cmd = [sys.executable, "-m", "streamlit", "run", str(entry),
            "--server.port", str(a.port), "--server.address", a.address,
            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -158,7 +160,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
     if a.no_app:
         return 0
     print(f"[demo] the app: http://{a.address}:{a.port}")
-    return cmd_app(argparse.Namespace(port=a.port, address=a.address, results=str(results)))
+    return cmd_app(argparse.Namespace(port=a.port, address=a.address, results=str(results),
+                                      dataset=str(city)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--address", default="127.0.0.1")
     s.add_argument("--results", help="results directory (default: read Neo4j only)")
+    s.add_argument("--dataset", help="dataset directory, so face images by image_path can be shown")
     s.set_defaults(fn=cmd_app)
 
     s = sub.add_parser("demo", help="generated city -> Neo4j -> detection -> app")

@@ -48,11 +48,11 @@ say "Neo4j jars: $(.venv/bin/ringscope neo4j install | tr -d '\n ' )"
 
 # --- browser for the screenshot test -----------------------------------------------
 if [ "$BROWSER" = 1 ]; then
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      say "installing Debian's chromium and chromium-driver"
+      say "installing Debian's chromium, chromium-driver and a CJK font (for 中文 in pages and PDFs)"
       DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
     else
       say "chromium/chromedriver missing and no root apt-get: the browser test will skip"
     fi

@@ -39,26 +39,21 @@ def _fit_score(det, amazon, seed: int = 0) -> float:
     return roc_auc_score(y[te], det.predict_data(data)[target][te])
 
 
-def test_amazon_tree_baseline_reaches_095(amazon) -> None:
-    from ringscope.models.tabular import NeighbourXGBDetector
-
-    auc = _fit_score(NeighbourXGBDetector(seed=0), amazon)
-    assert auc >= 0.95, auc
-
-
-def test_amazon_gnn_beats_features_only_floor(amazon) -> None:
+def test_amazon_gnn_short_run_auc(amazon) -> None:
     """A small, short GNN run (the benchmark uses 200 epochs); threshold = measured minus a margin."""
     from ringscope.models.gnn import HeteroGNNDetector
 
     auc = _fit_score(HeteroGNNDetector(seed=0, hidden=32, epochs=GNN_EPOCHS, patience=GNN_EPOCHS), amazon)
+    print("amazon gnn auc", auc)
     assert auc >= GNN_AUC, auc
 
 
-GNN_EPOCHS = 40
-GNN_AUC = 0.85
+GNN_EPOCHS = 20
+GNN_AUC = 0.94  # measured 0.9728 (20 epochs, hidden 32, seed 0); 0.9749 at 40 epochs
 
 
-def test_bench_rows_have_the_contract_keys(benchmarks_dir) -> None:
+def test_amazon_tree_baseline_reaches_095(benchmarks_dir) -> None:
+    """Through ``bench_gnn`` (the CLI's path): one seed of the tree baseline, test AUC >= 0.95."""
     if not (benchmarks_dir / "amazon_upu.mat").exists():
         pytest.skip("amazon_upu.mat absent")
     rows = B.bench_gnn("amazon", seeds=1, model="xgb")

@@ -183,5 +183,5 @@ def test_city_models_rank_truth_above_clean(city, tmp_path: Path) -> None:
     assert aucs["gnn_hetero"] >= CITY_AUC["gnn_hetero"], aucs
 
 
-# measured on this city (persons=600, seed=11) minus a margin; see docs/models.md
-CITY_AUC = {"xgb_neighbour": 0.5, "gnn_autoencoder": 0.5, "gnn_hetero": 0.5}
+# measured on this city (persons=600, seed=11): xgb 0.725, autoencoder 0.776, GNN 0.665; minus a margin
+CITY_AUC = {"xgb_neighbour": 0.65, "gnn_autoencoder": 0.70, "gnn_hetero": 0.60}

@@ -255,17 +255,21 @@ def test_duplicate_lines_in_one_settlement():
     assert "L1" in h.iloc[0]["evidence"]
 
 
-def test_duplicate_same_day_separate_settlements():
-    ctx = city([V("V1", "P1", "H1", "2024-03-01 09:00"), V("V2", "P1", "H1", "2024-03-01 09:20"),
-                V("V3", "P2", "H1", "2024-03-01 09:00"), V("V4", "P2", "H1", "2024-03-02 09:00"),
-                V("V5", "P2", "H2", "2024-03-02 09:10"),
+def test_duplicate_bill_and_same_hour_rebilling():
+    ctx = city([V("V1", "P1", "H1", "2024-03-01 09:00"), V("V2", "P1", "H1", "2024-03-01 09:20"),   # same bill
+                V("V3", "P2", "H1", "2024-03-01 09:00"), V("V4", "P2", "H1", "2024-03-01 09:30"),   # one item again
+                V("V5", "P2", "H2", "2024-03-01 09:40"),                                           # other hospital
                 V("V6", "P4", "PH1", "2024-03-01 09:00", vtype="pharmacy"),
-                V("V7", "P4", "PH1", "2024-03-01 16:00", vtype="pharmacy")],      # a second sale hours later
-               [L("L1", "V1", "D1", qty=2), L("L2", "V2", "D1", qty=2),
-                L("L3", "V3", "D1", qty=2), L("L4", "V4", "D1", qty=2), L("L5", "V5", "D1", qty=2),
-                L("L6", "V6", "D1", qty=2), L("L7", "V7", "D1", qty=2)])
-    assert fired(ctx, "R-POL-012", "line_id") == {"L2"}
-    assert fired(ctx, "R-POL-012", "line_id", max_minutes=None) == {"L2", "L7"}
+                V("V7", "P4", "PH1", "2024-03-01 16:00", vtype="pharmacy")],      # same bill hours later
+               [L("L1", "V1", "D1", qty=2), L("L1b", "V1", "S1", price=100),
+                L("L2", "V2", "S1", price=100), L("L2b", "V2", "D1", qty=2),
+                L("L3", "V3", "D1", qty=2), L("L4", "V4", "D1", qty=2), L("L4b", "V4", "D2"),
+                L("L5", "V5", "D1", qty=2), L("L6", "V6", "D1", qty=2), L("L7", "V7", "D1", qty=2)])
+    h = hits(ctx, "R-POL-012")
+    assert set(h["visit_id"]) == {"V2"} and "V1" in h.iloc[0]["evidence"]
+    assert fired(ctx, "R-POL-012", max_minutes=600) == {"V2", "V7"}
+    assert fired(ctx, "R-MED-015", "line_id") == {"L4"}
+    assert fired(ctx, "R-MED-015", "line_id", max_minutes=None) == {"L4"}   # V7 is an identical bill
 
 
 def test_repeated_examination():

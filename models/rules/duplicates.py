@@ -2,8 +2,9 @@
 
 - identical lines inside one settlement (the same item, quantity, price and
   service time billed twice);
-- the same item billed to the same person at the same institution on the same
-  day in two separate settlements (拆分/重复结算);
+- the same bill settled twice (an identical itemised bill of the same person at
+  the same institution minutes later, 重复结算);
+- the same item re-billed in a second settlement within the hour (重复开药);
 - the same costly examination repeated for a person within a few days
   (重复检查, at any institution).
 
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .frames import Frames, money, num
 from .registry import rule
 
-__all__ = ["duplicate_lines", "duplicate_same_day", "repeated_examination"]
+__all__ = ["duplicate_lines", "duplicate_bill", "duplicate_same_day", "repeated_examination"]
 
 
 @rule("R-POL-011", "重复收费（同一结算重复明细）", "Duplicate charge within a settlement", category="policy",
@@ -42,11 +44,42 @@ def duplicate_lines(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                          "evidence": ev})
 
 
-@rule("R-POL-012", "重复收费（同日同机构重复结算）", "Same item billed twice the same day", category="policy",
-      severity="medium", entity_type="institution", violation_class="duplicate_charge",
-      description="The same item and quantity billed to the same person at the same institution on the same day "
-                  "in two different settlements at most max_minutes apart (inpatient stays excluded); the later "
-                  "settlement's line is flagged.")
+def _bill_signature(fr: Frames) -> pd.DataFrame:
+    """Per visit an order-free signature of its bill: (sum of line hashes, line count)."""
+    li = fr.lines[["visit_id", "item_code", "quantity", "unit_price"]]
+    hv = pd.util.hash_pandas_object(li[["item_code", "quantity", "unit_price"]], index=False).to_numpy()
+    g = pd.DataFrame({"visit_id": li["visit_id"].to_numpy(), "h": hv.astype(np.uint64)}).groupby("visit_id")["h"]
+    return pd.DataFrame({"sig": g.sum(), "n": g.size()})
+
+
+@rule("R-POL-012", "重复结算（同一账单再次结算）", "Same bill settled twice", category="policy",
+      severity="high", entity_type="institution", violation_class="duplicate_charge",
+      description="A settlement of the same person at the same institution, at most max_minutes after the "
+                  "previous one, whose itemised bill (items, quantities, unit prices) is identical to it "
+                  "(inpatient stays excluded); the later settlement is flagged.")
+def duplicate_bill(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    v = fr.visits
+    v = v[~v["visit_type"].isin(p.get("exclude_visit_types", ["inpatient"]))]
+    sig = _bill_signature(fr)
+    v = v[["visit_id", "person_id", "institution_id", "start_time", "total_amount"]].join(sig, on="visit_id")
+    v = v[v["n"].notna()].sort_values(["person_id", "institution_id", "start_time", "visit_id"])
+    prev = v.shift()
+    m = (v["person_id"].eq(prev["person_id"]) & v["institution_id"].eq(prev["institution_id"])
+         & v["sig"].eq(prev["sig"]) & v["n"].eq(prev["n"])
+         & ((v["start_time"] - prev["start_time"]) <= pd.Timedelta(minutes=float(p.get("max_minutes", 60)))))
+    d = v[m]
+    gap = ((d["start_time"] - prev.loc[m, "start_time"]).dt.total_seconds() / 60).round(0).astype(int)
+    ev = ("identical bill of " + d["n"].astype(int).astype(str) + " lines (" + money(d["total_amount"])
+          + ") already settled as " + prev.loc[m, "visit_id"].astype(str) + " " + gap.astype(str) + " min earlier")
+    return pd.DataFrame({"visit_id": d["visit_id"], "amount_at_risk": d["total_amount"], "evidence": ev,
+                         "key": prev.loc[m, "visit_id"]})
+
+
+@rule("R-MED-015", "同日重复开药", "Same item re-billed in another settlement the same hour",
+      category="medical", severity="low", entity_type="institution", violation_class=None,
+      description="The same item and quantity billed to the same person at the same institution in two "
+                  "different settlements at most max_minutes apart (inpatient stays and identical bills, which "
+                  "R-POL-012 flags, excluded); the later settlement's line is flagged.")
 def duplicate_same_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
     li = li[~li["visit_type"].isin(p.get("exclude_visit_types", ["inpatient"]))]
@@ -58,12 +91,16 @@ def duplicate_same_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     same = (li[keys].eq(li[keys].shift()).all(axis=1)) & (li["visit_id"] != li["visit_id"].shift())
     if p.get("same_quantity", True):
         same &= li["quantity"].eq(li["quantity"].shift())
-    if p.get("max_minutes") is not None:       # a second settlement of the same bill, minutes later
+    if p.get("max_minutes") is not None:
         same &= (li["start_time"] - li["start_time"].shift()) <= pd.Timedelta(minutes=float(p["max_minutes"]))
     prev_visit = li["visit_id"].shift()
+    sig = _bill_signature(fr)
+    identical = (li["visit_id"].map(sig["sig"]).eq(prev_visit.map(sig["sig"]))
+                 & li["visit_id"].map(sig["n"]).eq(prev_visit.map(sig["n"])))
+    same &= ~identical
     d = li[same]
-    ev = (d["item_label"] + " x" + num(d["quantity"]) + " already billed the same day on settlement "
-          + prev_visit[same].astype(str))
+    ev = (d["item_label"] + " x" + num(d["quantity"]) + " already billed on settlement "
+          + prev_visit[same].astype(str) + " the same hour")
     return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"],
                          "evidence": ev, "key": prev_visit[same]})
 
