@@ -77,19 +77,14 @@ def child_parse(city: Path) -> dict:
 
 
 def child_detect(city: Path, out: Path, neo4j: bool, gnn: bool) -> dict:
-    import tracemalloc
-
     from ringscope.models.pipeline import detect
 
-    tracemalloc.start()
     t0 = time.perf_counter()
     summary = detect(city, out, neo4j=neo4j, gnn=gnn)
     wall = time.perf_counter() - t0
-    _, peak_py = tracemalloc.get_traced_memory()
     return {"seconds": wall, "timings": summary["timings"], "counts": summary["counts"],
             "detector_timings": summary.get("detector_timings", {}), "errors": summary.get("errors", []),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_traced_mb": peak_py / 2**20}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _run_child(args: list[str]) -> dict:

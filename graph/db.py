@@ -93,7 +93,8 @@ class QueryRunner:
         self.settings = settings or neo4j_settings()
         self.retries = retries
         self._driver = neo4j.GraphDatabase.driver(
-            self.settings.uri, auth=(self.settings.user, self.settings.password)
+            self.settings.uri, auth=(self.settings.user, self.settings.password),
+            notifications_min_severity="OFF",
         )
 
     # -- life cycle -----------------------------------------------------------------

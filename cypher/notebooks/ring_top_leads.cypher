@@ -1,6 +1,7 @@
 // Notebook 01: the ranked leads to pick a ring from (active leads first, then by score).
-// $limit: how many leads.
+// $lead_id: one lead, or null for all; $limit: how many leads.
 MATCH (l:Lead)
+WHERE $lead_id IS NULL OR l.lead_id = $lead_id
 RETURN l.lead_id AS lead_id,
        l.rank AS rank,
        l.scheme AS scheme,
