@@ -100,8 +100,8 @@ def _stdout(cell) -> str:
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
 
-def _has_output(nb, mime: str) -> bool:
-    return any(mime in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+def _n_outputs(nb, mime: str) -> int:
+    return sum(mime in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 def _errors(nb) -> list[str]:
@@ -194,8 +194,8 @@ def test_02_detect_and_evaluate(detected, city) -> None:
     assert figures["lead_precision_at_3R"] >= 0.4, figures
     assert figures["entity_auc"]["person"] >= 0.75, figures
     assert set(truth_rings["scheme"]) <= set(figures["schemes"])
-    assert _has_output(nb, "text/markdown")            # the evaluation report
-    assert _has_output(nb, "application/vnd.plotly.v1+json")   # the precision-recall view
+    assert _n_outputs(nb, "text/markdown") == 1        # the evaluation report
+    assert _n_outputs(nb, "image/png") == 1            # the precision-recall view
 
 
 # ----------------------------------------------------------------------------- notebook 01
@@ -215,7 +215,8 @@ def test_01_explore_the_top_ring(detected, kernel_env, tmp_path) -> None:
     assert figures["n_institutions"] >= 1
     assert figures["graph_nodes"] >= sum(members.values()) and figures["graph_edges"] > 0
     assert figures["top_hub"].split(":", 1)[0] in {"person", "physician", "institution", "face"}
-    assert _has_output(nb, "application/vnd.plotly.v1+json")
+    assert _n_outputs(nb, "text/markdown") == 1        # the lead's note
+    assert _n_outputs(nb, "image/png") == 2            # the timeline and the ring
 
 
 def test_ring_queries_agree_with_the_results(detected, runner) -> None:
@@ -253,6 +254,8 @@ def test_ring_queries_agree_with_the_results(detected, runner) -> None:
         if len(faces):
             assert all(set(c) <= persons for c in faces["member_credentials"])
             assert {f"face:{f}" for f in faces["face_id"]} <= ends
+            assert {f"person:{e}" for e in faces["enrolled_as"].dropna()} <= ends
+            assert (faces["n_captures"] >= faces["n_member_credentials"]).all()
         shared_faces += len(faces)
     # card-lending rings present other people's credentials: some lead must show it
     assert shared_faces > 0
@@ -272,4 +275,4 @@ def test_03_train_and_inspect_gnn(city, kernel_env, tmp_path) -> None:
     assert figures["ap_gnn"] > figures["test_fraud_share"] + 0.1, figures
     assert figures["ap_trees"] > figures["test_fraud_share"] + 0.1, figures
     assert figures["explained_features"] and figures["n_neighbours_explained"] > 0
-    assert _has_output(nb, "application/vnd.plotly.v1+json")
+    assert _n_outputs(nb, "image/png") == 1            # the two explanations side by side

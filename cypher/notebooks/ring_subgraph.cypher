@@ -1,8 +1,9 @@
 // Notebook 01: the edges of a lead's subgraph for drawing, aggregated:
 // person-institution and person-physician (ring settlements, same rule as
 // ring_visits), physician-institution (practises at), face-person (a face
-// identity that presented a member's credential although it is not the holder's
-// own face, or is enrolled as that person) and family links among members.
+// identity 'presented' a member's credential although it is not the holder's
+// own face; the person it is 'enrolled_as', when known) and family links among
+// members.
 // Node keys are typed ids ('person:P1', 'face:F3').
 // $lead_id, $limit
 MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(m)
@@ -33,7 +34,10 @@ CALL (members, persons, places) {
   OPTIONAL MATCH (f)-[:ENROLLED_AS]->(q:Person)
   WITH p, f, q, count(c) AS n
   WHERE (q IS NOT NULL AND q <> p) OR (q IS NULL AND coalesce(f.n_credentials, 0) > 1)
-  RETURN 'face:' + f.face_id AS src, 'person:' + p.person_id AS dst, 'presented' AS rel, n, 0.0 AS amount
+  UNWIND [['person:' + p.person_id, 'presented', n],
+          CASE WHEN q IS NULL THEN null ELSE ['person:' + q.person_id, 'enrolled_as', 1] END] AS e
+  WITH f, e WHERE e IS NOT NULL
+  RETURN DISTINCT 'face:' + f.face_id AS src, e[0] AS dst, e[1] AS rel, e[2] AS n, 0.0 AS amount
   UNION ALL
   UNWIND persons AS p
   MATCH (p)-[r:FAMILY]-(o:Person)
