@@ -155,7 +155,19 @@ class QueryRunner:
         return self.run(query, params, write=False)
 
     def read_df(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        return pd.DataFrame(self.read(query, params))
+        """Records as a DataFrame; an empty result keeps the statement's columns."""
+        text = self._text(query)
+
+        def work(tx):
+            res = tx.run(text, dict(params or {}))
+            return list(res.keys()), [r.values() for r in res]
+
+        def go():
+            with self._driver.session(database=self.database) as s:
+                return s.execute_read(work)
+
+        keys, rows = self._with_retry(go)
+        return pd.DataFrame(rows, columns=keys)
 
     def scalar(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Any:
         rows = self.run(query, params, write=write)

@@ -89,6 +89,13 @@ def test_query_runner_batches_and_parameters(neo4j_runner):
     assert neo4j_runner.scalar("MATCH (p:Person) RETURN count(p)") == 2_346
     with pytest.raises(ValueError):
         neo4j_runner.write_batches("CREATE (n:X)", rows)
+    # DataFrames: typed rows, and an empty result still has the statement's columns
+    df = neo4j_runner.read_df("MATCH (p:Person) WHERE p.person_id < $hi RETURN p.person_id AS id, p.sex AS sex "
+                              "ORDER BY id", {"hi": "000003"})
+    assert df["id"].tolist() == ["000000", "000001", "000002"]
+    empty = neo4j_runner.read_df("MATCH (p:Person {person_id: $id}) RETURN p.person_id AS id, p.sex AS sex",
+                                 {"id": "missing"})
+    assert list(empty.columns) == ["id", "sex"] and empty.empty
 
 
 def test_named_cypher_files_load():
