@@ -39,16 +39,9 @@ __all__ = [
     "parse_member",
 ]
 
+from ringscope.ingest.contract import SCHEMES  # noqa: E402  (one copy of the scheme names)
+
 ENTITY_TYPES = ("person", "physician", "institution")
-SCHEMES = (
-    "card_lending",
-    "card_cashout",
-    "collusive_prescribing",
-    "ghost_admission",
-    "split_admission",
-    "doctor_shopping",
-    "other",
-)
 
 
 def member_key(entity_type: str, entity_id: str) -> str:
@@ -79,9 +72,13 @@ class Context:
     """
 
     tables: dict[str, pd.DataFrame]
-    rule_hits: pd.DataFrame | None = None          # rule_hits.csv columns
-    face_matches: pd.DataFrame | None = None       # capture-level verification
-    face_identities: pd.DataFrame | None = None    # capture_id -> face_id
+    rule_hits: pd.DataFrame | None = None          # rule_hits.csv columns + category, violation_class, parties
+    # capture-level verification (ingest.faces.verify_captures): capture_id, visit_id,
+    # claimed_person_id, distance, related_person_id, related_distance, verdict, face_id
+    face_matches: pd.DataFrame | None = None
+    # one row per capture: capture_id, face_id, joined with its identity's attributes
+    # (n_captures, n_credentials, enrolled_person_id, first_seen, last_seen, institutions)
+    face_identities: pd.DataFrame | None = None
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)  # detector -> entity scores
     cache: dict[str, Any] = field(default_factory=dict)            # shared projections
 

@@ -57,6 +57,9 @@ def kernel_env(tmp_path_factory) -> dict[str, str]:
         return os.path.abspath(argv0) == os.path.abspath(sys.executable)
 
     env = dict(os.environ)
+    # importing streamlit (the app tests, same process) sets MPLBACKEND=Agg; a kernel
+    # inheriting it draws nothing inline, so give the kernel its own default back
+    env.pop("MPLBACKEND", None)
     if not resolves_here():
         prefix = tmp_path_factory.mktemp("kernel")
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", "python3"],
