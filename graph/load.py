@@ -44,7 +44,7 @@ def apply_schema(runner: QueryRunner) -> None:
     """Create constraints and indexes (idempotent) and wait for them to come online."""
     runner.run_script("schema/constraints")
     runner.run_script("schema/indexes")
-    runner.run_auto("CALL db.awaitIndexes(300)")
+    runner.run_auto("admin/await_indexes")
 
 
 def _iso_ts(s: pd.Series) -> pd.Series:

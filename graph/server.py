@@ -354,17 +354,17 @@ def status(wait_s: float = 0.0) -> dict:
     deadline = time.time() + wait_s
     import neo4j
 
+    from ringscope.graph.db import cypher
+
     while True:
         try:
             with neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password)) as d:
-                recs, _, _ = d.execute_query(
-                    "CALL dbms.components() YIELD name, versions, edition "
-                    "RETURN name, versions[0] AS version, edition", database_="system")
+                recs, _, _ = d.execute_query(cypher("admin/components"), database_="system")
                 out["bolt"] = "up"
                 out["server"] = {r["name"]: f"{r['version']} {r['edition']}" for r in recs}
-                for proc, key in (("apoc.version()", "apoc"), ("gds.version()", "gds")):
+                for key in ("apoc", "gds"):
                     try:
-                        recs, _, _ = d.execute_query(f"RETURN {proc} AS v", database_=settings.database)
+                        recs, _, _ = d.execute_query(cypher(f"admin/{key}_version"), database_=settings.database)
                         out[key] = recs[0]["v"]
                     except Exception as e:  # noqa: BLE001 - report why the plugin is missing
                         out[key] = f"unavailable: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
@@ -384,10 +384,8 @@ def reset_database(runner=None) -> None:
     own = runner is None
     q = runner or QueryRunner()
     try:
-        # relationships first, in small transactions: DETACH DELETE of a hub node
-        # (an institution with 100,000 visits) in one transaction exhausts its memory pool
-        q.run_auto("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS")
-        q.run_auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS")
+        q.run_auto("admin/reset_relationships")
+        q.run_auto("admin/reset_nodes")
     finally:
         if own:
             q.close()
