@@ -272,23 +272,27 @@ def covisit_edges(ctx: Context, window: str = "30min", max_bucket: int = 30, min
 def face_links(ctx: Context) -> pd.DataFrame:
     """Face identity -- credential links from face verification.
 
-    One row per (face_id, claimed person): ``n_captures``, ``n_mismatch``,
+    One row per (face_id, claimed person): ``n_captures``, ``n_mismatch``, ``n_strong``
+    (mismatches at least half way from the threshold to a stranger's distance),
     ``n_match``, ``n_related``, ``institutions`` (tuple), ``first``, ``last``,
     ``enrolled_person_id`` of the face (when the identity matched an enrolment),
     and ``family`` (the claimed credential is a registered relative/proxy of the
     face's enrolled person). Empty when there are no face tables."""
     def build() -> pd.DataFrame:
         fm = ctx.face_matches
-        cols = ["face_id", "person_id", "n_captures", "n_mismatch", "n_match", "n_related", "institutions",
+        cols = ["face_id", "person_id", "n_captures", "n_mismatch", "n_strong", "n_match", "n_related", "institutions",
                 "first", "last", "enrolled_person_id", "family"]
         if fm is None or len(fm) == 0 or "face_id" not in fm.columns:
             return pd.DataFrame(columns=cols)
         f = fm[fm["face_id"].notna() & fm["claimed_person_id"].notna()].copy()
         f["is_mm"] = f["verdict"].eq("mismatch")
+        # clear mismatches (another person's face, not a poor capture of the holder)
+        f["is_strong"] = f["is_mm"] & (f["strength"] >= 0.5 if "strength" in f.columns else True)
         f["is_m"] = f["verdict"].eq("match")
         f["is_rel"] = f["verdict"].eq("related")
         g = f.groupby(["face_id", "claimed_person_id"]).agg(
-            n_captures=("capture_id", "size"), n_mismatch=("is_mm", "sum"), n_match=("is_m", "sum"),
+            n_captures=("capture_id", "size"), n_mismatch=("is_mm", "sum"), n_strong=("is_strong", "sum"),
+            n_match=("is_m", "sum"),
             n_related=("is_rel", "sum"), institutions=("institution_id", lambda s: tuple(sorted(set(s)))),
             first=("capture_time", "min"), last=("capture_time", "max")).reset_index()
         g = g.rename(columns={"claimed_person_id": "person_id"})

@@ -67,6 +67,7 @@ __all__ = [
     "IDENTITY_COLUMNS",
     "FaceImageError",
     "ThresholdChoice",
+    "impostor_strength",
     "load_rgb",
     "detect_faces",
     "encode_image_file",
@@ -524,6 +525,28 @@ def verify_captures(captures: pd.DataFrame, enrollments: pd.DataFrame | None,
     return out[VERIFY_COLUMNS]
 
 
+def impostor_strength(distance: Any, verdict: Any, choice: ThresholdChoice) -> np.ndarray:
+    """How clearly each ``mismatch`` capture is another person's face, in [0, 1].
+
+    A linear ramp from the verification threshold (0: a poor capture of the
+    holder is as likely) to the mean distance between different people's
+    enrolments (1: as far as a stranger), both measured on the data by
+    :func:`choose_threshold`; 0 for every other verdict. Without a measured
+    impostor mean every mismatch counts fully.
+
+    >>> c = ThresholdChoice(0.6, "mixture", 100, 100, impostor_mean=0.9)
+    >>> impostor_strength([0.62, 0.75, 0.95, 0.3], ["mismatch", "mismatch", "mismatch", "match"], c).round(2).tolist()
+    [0.07, 0.5, 1.0, 0.0]
+    """
+    d = np.asarray(distance, dtype=float)
+    mm = np.asarray(verdict, dtype=object) == "mismatch"
+    t, mu = float(choice.threshold), float(choice.impostor_mean)
+    if not np.isfinite(mu) or mu <= t + 1e-6:
+        return mm.astype(float)
+    ramp = np.clip((np.nan_to_num(d, nan=mu) - t) / (mu - t), 0.0, 1.0)
+    return np.where(mm, ramp, 0.0)
+
+
 # =========================================================================== clustering
 def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, hnsw_m: int = 32,
                ef_construction: int = 40, ef_search: int | None = None,
@@ -768,6 +791,12 @@ class FaceMatchDetector(BaseDetector):
     ``min_credentials`` credentials it does not own: the face's enrolled
     person (if any), the credentials, and the institutions where it happened.
 
+    Each mismatch is weighted by ``strength`` (:func:`impostor_strength`: how
+    clearly the face is a stranger's rather than a poor capture of the
+    holder), set to 0 for a minor's credential (under ``minor_age``: a
+    guardian presents it); groups use only mismatches of strength at least
+    ``min_strength``. ``matches_`` carries the ``strength`` column.
+
     Fitted attributes: ``threshold_`` (:class:`ThresholdChoice`), ``matches_``
     (:func:`verify_captures`), ``capture_face_``, ``identities_``,
     ``decision_scores_``, ``findings_``, ``groups_``.
@@ -777,9 +806,13 @@ class FaceMatchDetector(BaseDetector):
     scheme = "card_lending"
 
     def __init__(self, threshold: float | None = None, cluster_threshold: float | None = None,
-                 min_credentials: int = 2, k: int = 20, scale: float = 3.0):
+                 min_credentials: int = 2, k: int = 20, scale: float = 3.0, min_strength: float = 0.5,
+                 minor_age: float | None = 18):
         super().__init__(threshold=threshold, cluster_threshold=cluster_threshold,
-                         min_credentials=min_credentials, k=k, scale=scale)
+                         min_credentials=min_credentials, k=k, scale=scale, min_strength=min_strength,
+                         minor_age=minor_age)
+        self.min_strength = min_strength
+        self.minor_age = minor_age
         self.threshold = threshold
         self.cluster_threshold = cluster_threshold
         self.min_credentials = min_credentials
@@ -809,6 +842,16 @@ class FaceMatchDetector(BaseDetector):
             self.matches_ = m.merge(self.capture_face_, on="capture_id", how="left")
         else:
             self.matches_ = verify_captures(caps, enr, links, t, self.capture_face_)
+        strength = impostor_strength(self.matches_["distance"], self.matches_["verdict"], self.threshold_)
+        # a minor's credential presented by another face is a guardian's errand, not lending
+        per = ctx.table("persons")
+        if self.minor_age and len(per) and "birth_date" in per.columns:
+            born = pd.to_datetime(self.matches_["claimed_person_id"].map(
+                per.drop_duplicates("person_id").set_index("person_id")["birth_date"]), errors="coerce")
+            when = pd.to_datetime(self.matches_["capture_time"], errors="coerce")
+            minor = ((when - born).dt.days / 365.25 < float(self.minor_age)).fillna(False).to_numpy(dtype=bool)
+            strength = np.where(minor, 0.0, strength)
+        self.matches_["strength"] = strength
         self._score(ctx)
         return self
 
@@ -818,10 +861,12 @@ class FaceMatchDetector(BaseDetector):
         bad = m[m["verdict"] == "mismatch"]
         ident = self.identities_.set_index("face_id") if len(self.identities_) else None
         # credential side: mismatching captures on each person's credential
-        lent = bad.groupby("claimed_person_id").agg(n_mismatch=("capture_id", "size"),
-                                                    n_faces=("face_id", "nunique"))
-        # face side: credentials the enrolled person's face presented that are not theirs
-        bf = bad.dropna(subset=["face_id"])
+        w = bad["strength"] if "strength" in bad.columns else pd.Series(1.0, index=bad.index)
+        lent = bad.assign(w=w).groupby("claimed_person_id").agg(n_mismatch=("capture_id", "size"),
+                                                                n_faces=("face_id", "nunique"), w=("w", "sum"))
+        # face side: credentials the enrolled person's face clearly presented that are not theirs
+        clear = bad[bad["strength"] >= self.min_strength] if "strength" in bad.columns else bad
+        bf = clear.dropna(subset=["face_id"])
         if ident is not None and len(bf):
             bf = bf.assign(enrolled=bf["face_id"].map(ident["enrolled_person_id"]))
             bf = bf[bf["enrolled"].notna() & (bf["enrolled"] != bf["claimed_person_id"])]
@@ -831,7 +876,7 @@ class FaceMatchDetector(BaseDetector):
         s = lent.join(borrow, how="outer").fillna(0.0)
         if len(s) == 0:
             return
-        raw = s["n_mismatch"] + s["n_borrowed"]
+        raw = s["w"] + s["n_borrowed"]      # mismatches weighted by how clearly they are a stranger
         score = 1.0 - np.exp(-raw / self.scale)
         self.decision_scores_ = pd.DataFrame({"entity_type": "person", "entity_id": s.index.astype(str),
                                               "score": score.to_numpy()}).sort_values(
@@ -849,6 +894,9 @@ class FaceMatchDetector(BaseDetector):
         self.groups_ = self._groups(ctx, bad)
 
     def _groups(self, ctx: Context, bad: pd.DataFrame) -> list[Group]:
+        # a face lends credentials on clear mismatches; grey-zone distances (poor captures of
+        # the holder) do not make a group
+        bad = bad[bad["strength"] >= self.min_strength] if "strength" in bad.columns else bad
         bf = bad.dropna(subset=["face_id"])
         if len(bf) == 0:
             return []

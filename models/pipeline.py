@@ -58,7 +58,8 @@ RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_sc
 class DetectConfig(dict):
     """Plain-dict options of :func:`detect` (all optional):
 
-    ``detectors`` (list of names, default all), ``detector_params`` ({name: {param: value}}),
+    ``detectors`` (list of graph detector names, default all; ``[]`` = none),
+    ``learned`` (names of the learned models to keep, default all), ``detector_params`` ({name: {param: value}}),
     ``rules`` (overrides for ``rules.yaml``), ``fusion`` ({FusionConfig field: value}),
     ``min_labels`` (fraud and cleared labels needed for the supervised models, default 10),
     ``batch_size`` (Neo4j), ``encode_images`` (default True), ``strict`` (default False).
@@ -132,7 +133,12 @@ def _fit_safely(det: Any, ctx: Context, errors: list[dict[str, str]], strict: bo
 def _graph_detectors(cfg: DetectConfig) -> list[Any]:
     from ringscope.graph.detectors import DETECTORS
 
-    names = cfg.get("detectors") or list(DETECTORS)
+    names = cfg.get("detectors")
+    if names is None:
+        names = list(DETECTORS)
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown:
+        raise ValueError(f"unknown graph detector(s) {unknown}; known: {sorted(DETECTORS)}")
     params = cfg.get("detector_params") or {}
     return [DETECTORS[n](**params.get(n, {})) for n in names if n in DETECTORS]
 
@@ -141,16 +147,20 @@ def _learned_detectors(tables: dict[str, pd.DataFrame], cfg: DetectConfig) -> tu
     n_fraud, n_cleared = _n_labels(tables)
     need = int(cfg.get("min_labels", 10))
     params = cfg.get("detector_params") or {}
+    only = cfg.get("learned")  # names to keep (the ablation), default all
+    keep = (lambda name: only is None or name in only)
     if n_fraud >= need and n_cleared >= need:
         from ringscope.models.gnn import HeteroGNNDetector
         from ringscope.models.tabular import NeighbourXGBDetector
 
-        return ([HeteroGNNDetector(**params.get("gnn_hetero", {})),
-                 NeighbourXGBDetector(**params.get("xgb_neighbour", {}))],
+        dets = [HeteroGNNDetector(**params.get("gnn_hetero", {})),
+                NeighbourXGBDetector(**params.get("xgb_neighbour", {}))]
+        return ([d for d in dets if keep(d.name)],
                 f"supervised ({n_fraud} fraud, {n_cleared} cleared labels)")
     from ringscope.models.gnn import GraphAEDetector
 
-    return ([GraphAEDetector(**params.get("graph_ae", {}))],
+    dets = [GraphAEDetector(**params.get("graph_ae", {}))]
+    return ([d for d in dets if keep(d.name)],
             f"unsupervised (only {n_fraud} fraud / {n_cleared} cleared labels; need {need} of each)")
 
 

@@ -5,7 +5,10 @@ institution kind (robust z-scores), never as an absolute count:
 
 - **batches**: bursts of settlements at one terminal (consecutive sales at most
   ``burst_gap`` apart) carrying ``min_batch`` or more distinct credentials;
-  the share of the institution's sales that fall in such batches;
+  the share of the institution's sales that fall in such batches. The pace of
+  a batch is the operator's, not a constant: the scan runs at every gap of
+  ``burst_gaps`` (minutes to half an hour) and keeps, per institution, the
+  scale at which it stands out most from its peers at that same scale;
 - **repeat credentials**: the same credentials reappear batch after batch
   (hoarded cards), which ordinary walk-in rushes do not show;
 - **off-hours**: share of sales between ``night_start`` and ``night_end``;
@@ -62,7 +65,7 @@ class CardCashoutDetector(BaseDetector):
 
     Parameters
     ----------
-    burst_gap : longest pause between consecutive sales of one batch.
+    burst_gaps : the longest pauses between consecutive sales of one batch that are scanned.
     min_batch : distinct credentials that make a burst a batch.
     min_person_batches : batches a credential must appear in to be counted as hoarded.
     night_start, night_end : off-hours (hours of the day).
@@ -73,10 +76,10 @@ class CardCashoutDetector(BaseDetector):
     name = "card_cashout"
     scheme = "card_cashout"
 
-    def __init__(self, burst_gap: str = "3min", min_batch: int = 4, min_person_batches: int = 2,
-                 night_start: int = 22, night_end: int = 7, min_score: float = 0.3,
+    def __init__(self, burst_gaps: tuple[str, ...] = ("3min", "10min", "30min"), min_batch: int = 4,
+                 min_person_batches: int = 2, night_start: int = 22, night_end: int = 7, min_score: float = 0.3,
                  kinds: tuple[str, ...] | None = None):
-        super().__init__(burst_gap=burst_gap, min_batch=min_batch, min_person_batches=min_person_batches,
+        super().__init__(burst_gaps=tuple(burst_gaps), min_batch=min_batch, min_person_batches=min_person_batches,
                          night_start=night_start, night_end=night_end, min_score=min_score, kinds=kinds)
 
     def _sales(self, ctx: Context) -> pd.DataFrame:
@@ -117,17 +120,12 @@ class CardCashoutDetector(BaseDetector):
         nb = u.groupby(["institution_id", "person_id"])["burst"].nunique().rename("n_batches").reset_index()
         return deg.merge(nb, on=["institution_id", "person_id"])[cols]
 
-    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardCashoutDetector:
+    def _scale(self, s: pd.DataFrame, gap: str, inv: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Per-institution statistics of batches at one gap scale."""
         p = self.params
-        s = self._sales(ctx)
-        if s.empty:
-            return finalize(self, [])
-        s["burst"] = burst_sessions(s["terminal_key"].to_numpy(), s["start_time"].to_numpy(), p["burst_gap"])
+        s = s.assign(burst=burst_sessions(s["terminal_key"].to_numpy(), s["start_time"].to_numpy(), gap))
         bsize = s.groupby("burst")["person_id"].transform("nunique")
         s["in_batch"] = bsize >= p["min_batch"]
-        h = s["start_time"].dt.hour
-        s["night"] = (h >= p["night_start"]) | (h < p["night_end"])
-        s["no_face"] = self._capture_flags(ctx, s)
         # hoarded credentials: swiped together batch after batch (lockstep, CopyCatch-style):
         # a pair of credentials sharing >= min_person_batches batches of one institution
         bs = s[s["in_batch"]]
@@ -139,7 +137,7 @@ class CardCashoutDetector(BaseDetector):
         inst["n_hoarded"] = hoarded.groupby("institution_id").size().reindex(inst.index).fillna(0).astype(int)
         n_pers = s.groupby("institution_id")["person_id"].nunique()
         inst["hoard_share"] = inst["n_hoarded"] / n_pers.reindex(inst.index)
-        inst["inventory_excess"] = inventory_excess(ctx).reindex(inst.index).fillna(0.0)
+        inst["inventory_excess"] = inv.reindex(inst.index).fillna(0.0)
         kinds = inst["kind"].to_numpy()
         # shrink small institutions' rates towards their peers (20 pseudo-sales)
         for col in ("batch_share", "night_share", "hoard_share"):
@@ -151,9 +149,28 @@ class CardCashoutDetector(BaseDetector):
              + 0.5 * inst["inv_z"].clip(0, 10)
              + 2.0 * inst["noface_batch"] * inst["terminal"].astype(float))
         inst["raw"] = np.where(inst["n_hoarded"] >= p["min_batch"], z, 0.0)
+        inst["gap"] = gap
+        return inst, bs, hoarded
+
+    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardCashoutDetector:
+        p = self.params
+        s = self._sales(ctx)
+        if s.empty:
+            return finalize(self, [])
+        h = s["start_time"].dt.hour
+        s["night"] = (h >= p["night_start"]) | (h < p["night_end"])
+        s["no_face"] = self._capture_flags(ctx, s)
+        inv = inventory_excess(ctx)
+        scales = {gap: self._scale(s, gap, inv) for gap in p["burst_gaps"]}
+        # per institution, the scale at which it stands out most (ties: the shortest gap)
+        raw = pd.concat({g: sc[0]["raw"] for g, sc in scales.items()}, axis=1)
+        best_gap = raw.idxmax(axis=1)
+        inst = pd.concat([scales[g][0].loc[[i]] for i, g in best_gap.items()]) if len(best_gap) else \
+            next(iter(scales.values()))[0]
         inst["score"] = squash(inst["raw"], mid=6.0, scale=2.0)
         groups = []
         for iid, r in inst[inst["score"] >= p["min_score"]].iterrows():
+            _, bs, hoarded = scales[r["gap"]]
             persons = sorted(hoarded.loc[hoarded["institution_id"] == iid, "person_id"])
             sv = bs[(bs["institution_id"] == iid) & bs["person_id"].isin(persons)]
             amount = float(sv["amount"].sum())
@@ -161,12 +178,12 @@ class CardCashoutDetector(BaseDetector):
                 self.name, self.scheme, typed("institution", [iid]) + typed("person", persons),
                 float(r["score"]), amount,
                 f"{iid} settled {len(persons)} credentials repeatedly in batches ({r['batch_share']:.0%} of its "
-                f"sales in bursts of >= {p['min_batch']} cards within {p['burst_gap']}, "
+                f"sales in bursts of >= {p['min_batch']} cards, at most {r['gap']} apart, "
                 f"{r['night_share']:.0%} off-hours"
                 + (f", {r['noface_batch']:.0%} of batch sales without the holder's face" if r["terminal"] else "")
                 + (f", {r['inventory_excess']:.0%} of units sold beyond stock" if r["inventory_excess"] > 0 else "")
                 + "). Audit the terminal log and the credential holders.",
-                {"institution": iid, "batch_share": round(float(r["batch_share"]), 4),
+                {"institution": iid, "burst_gap": r["gap"], "batch_share": round(float(r["batch_share"]), 4),
                  "night_share": round(float(r["night_share"]), 4),
                  "noface_batch_share": round(float(r["noface_batch"]), 4),
                  "inventory_excess": round(float(r["inventory_excess"]), 4),

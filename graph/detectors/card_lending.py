@@ -14,7 +14,13 @@ Without faces (no face tables, or institutions without terminals) the
 fallback is co-timing: the same set of credentials used at the same
 institution within minutes of each other on several different days
 (CopyCatch-style lockstep, :func:`ringscope.graph.algorithms.temporal_synchrony`),
-family pairs excluded, clustered with Leiden.
+family pairs excluded, clustered with Leiden; and *history*: a lent
+credential is treated for someone else's illness, so its visits at the
+complicit institution carry chronic diagnoses the holder has not registered
+(门慢 registration, ``persons.chronic_conditions``) -- counted per institution
+against the typical institution's rate (Poisson surprise; a city where much
+chronic care is unregistered raises that baseline everywhere), institutions that share such credentials joined into
+one ring. Datasets without registrations skip this signal.
 """
 from __future__ import annotations
 
@@ -48,6 +54,11 @@ class CardLendingDetector(BaseDetector):
         institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
         Poisson surprise of at least cohort_z against the other institutions of the same kind.
     regular_days : a visitor seen within this many days of both ends of the data is a regular, not a cohort.
+    history_min_visits, history_share, history_z : history fallback -- credentials with at least
+        history_min_visits visits at one institution of which at least history_share carry chronic
+        diagnoses the holder has not registered, counted per institution with a Poisson surprise of at
+        least history_z against the median institution's rate (over institutions with at least
+        history_min_repeat repeat visitors; at least history_floor).
     use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
         or when there are no face tables; True: always; False: never).
     """
@@ -58,11 +69,15 @@ class CardLendingDetector(BaseDetector):
     def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
                  inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
                  cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 2.0,
-                 regular_days: int = 45, use_cotiming: str | bool = "auto", seed: int = 0):
+                 regular_days: int = 45, history_min_visits: int = 3, history_share: float = 0.5,
+                 history_z: float = 3.0, history_min_repeat: int = 10, history_floor: float = 0.005,
+                 use_cotiming: str | bool = "auto", seed: int = 0):
         super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
                          inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
                          cotime_min_size=cotime_min_size, cohort_days=cohort_days,
                          cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, regular_days=regular_days,
+                         history_min_visits=history_min_visits, history_share=history_share, history_z=history_z,
+                         history_min_repeat=history_min_repeat, history_floor=history_floor,
                          use_cotiming=use_cotiming, seed=seed)
 
     # ------------------------------------------------------------------ faces
@@ -83,8 +98,9 @@ class CardLendingDetector(BaseDetector):
         links = face_links(ctx)
         if links.empty:
             return []
-        ev = links[(links["n_mismatch"] > 0) & ~links["family"]]
-        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_mismatch", "sum"))
+        # clear mismatches only: a poor capture of the holder is not another person
+        ev = links[(links["n_strong"] > 0) & ~links["family"]]
+        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_strong", "sum"))
         faces = per_face[(per_face["n_cred"] >= p["min_credentials"]) & (per_face["n_mm"] >= p["min_mismatch"])]
         if faces.empty:
             return []
@@ -110,7 +126,7 @@ class CardLendingDetector(BaseDetector):
             owners = sorted({e for e in sub["enrolled_person_id"].dropna().astype(str)})
             vids = caps["visit_id"].dropna()
             amount = float(v["amount"].reindex(vids[vids.isin(v.index)]).sum())
-            n_cred, n_mm = len(creds), int(sub["n_mismatch"].sum())
+            n_cred, n_mm = len(creds), int(sub["n_strong"].sum())
             raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm) + 0.5 * len(complicit)
             score = float(squash(raw, mid=2.5, scale=0.8))
             members = typed("person", sorted(set(creds) | set(owners))) + typed("institution", insts) + \
@@ -259,14 +275,104 @@ class CardLendingDetector(BaseDetector):
                  "surprise": round(raw, 2), "params": self.get_params(), "source": "cohort"}))
         return groups
 
+    # ----------------------------------------------------------------- history
+    def _history_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials treated at one institution for chronic illnesses that are not theirs."""
+        p = self.params
+        persons = ctx.table("persons")
+        if "chronic_conditions" not in persons.columns or not len(persons):
+            return []
+        reg = persons[["person_id", "chronic_conditions"]].explode("chronic_conditions").dropna()
+        if reg.empty:
+            return []      # no registrations in this dataset: nothing to be inconsistent with
+        reg_codes = set(zip(reg["person_id"].astype(str), reg["chronic_conditions"].astype(str).str[:3]))
+        chronic = {c for _, c in reg_codes}   # the codes this city registers as chronic
+        v = visit_frame(ctx)
+        v = v[v["visit_type"] != "inpatient"]
+        if "diagnosis_codes" not in v.columns or v.empty:
+            return []
+        d = v[["visit_id", "person_id", "institution_id", "start_time", "inst_kind", "has_face_terminal",
+               "physician_id", "external_rx", "amount", "diagnosis_codes"]].explode("diagnosis_codes")
+        d = d[d["diagnosis_codes"].notna()]
+        d["code"] = d["diagnosis_codes"].astype(str).str[:3]
+        d = d[d["code"].isin(chronic)]
+        if d.empty:
+            return []
+        pid = d["person_id"].astype(str)
+        d["registered"] = [(a, b) in reg_codes for a, b in zip(pid, d["code"])]
+        # (treatment of the same code elsewhere is no excuse: a ring working two institutions would
+        # excuse itself; the peer baseline absorbs the city's rate of unregistered chronic care)
+        bad_visit = d.assign(bad=~d["registered"]).groupby("visit_id")["bad"].all()
+        vv = v.assign(bad=v["visit_id"].map(bad_visit).astype("boolean").fillna(False).astype(bool))
+        pi = vv.groupby(["institution_id", "person_id"]).agg(
+            n=("visit_id", "size"), n_bad=("bad", "sum"), kind=("inst_kind", "first"),
+            terminal=("has_face_terminal", "first")).reset_index()
+        pi = pi[pi["n"] >= p["history_min_visits"]]
+        if pi.empty:
+            return []
+        pi["flag"] = pi["n_bad"] >= p["history_share"] * pi["n"]
+        inst = pi.groupby("institution_id").agg(repeat=("person_id", "size"), flagged=("flag", "sum"),
+                                                kind=("kind", "first"), terminal=("terminal", "first"))
+        # baseline: the typical institution's rate -- the median over institutions with enough repeat
+        # visitors, so that rings (a few institutions, often of one kind) cannot raise their own
+        # baseline; floored at history_floor
+        r = inst["flagged"] / inst["repeat"]
+        typical = float(r[inst["repeat"] >= p["history_min_repeat"]].median()) \
+            if (inst["repeat"] >= p["history_min_repeat"]).any() else 0.0
+        inst["expected"] = max(typical if np.isfinite(typical) else 0.0, p["history_floor"]) * inst["repeat"]
+        inst["z"] = poisson_sf_z(inst["flagged"].to_numpy(), inst["expected"].to_numpy())
+        hot = inst[(inst["z"] >= p["history_z"]) & (inst["flagged"] >= p["cotime_min_size"])]
+        self.history_institutions_ = inst
+        if only_without_terminal:
+            hot = hot[~hot["terminal"].astype(bool)]
+        if hot.empty:
+            return []
+        fl = pi[pi["flag"] & pi["institution_id"].isin(hot.index)]
+        # institutions sharing flagged credentials are one ring
+        edges = list(zip("institution:" + fl["institution_id"], "person:" + fl["person_id"].astype(str)))
+        fam = family_pairs(ctx)
+        groups = []
+        for comp in connected_components(edges):
+            insts = sorted(c[12:] for c in comp if c.startswith("institution:"))
+            creds = sorted(c[7:] for c in comp if c.startswith("person:"))
+            if len(creds) < p["cotime_min_size"]:
+                continue
+            n_fam = int((fam["a"].isin(creds) & fam["b"].isin(creds)).sum())
+            if n_fam >= len(creds) / 2:      # a household, not a ring
+                continue
+            z = float(hot["z"].reindex(insts).max())
+            cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds) & vv["bad"]]
+            ph = cv["physician_id"].dropna()
+            docs = [ph.value_counts().index[0]] if len(ph) >= p["cotime_min_size"] and \
+                ph.value_counts(normalize=True).iloc[0] >= 0.5 else []
+            scheme = self.scheme
+            if docs and cv.loc[cv["physician_id"] == docs[0], "external_rx"].mean() >= 0.5:
+                scheme = "collusive_prescribing"    # prescriptions from elsewhere: a prescribing structure
+            score = float(squash(z, mid=3.0, scale=1.0)) * 0.85   # indirect evidence: below face proof
+            top = cv.explode("diagnosis_codes")["diagnosis_codes"].astype(str).value_counts().head(3)
+            groups.append(Group(
+                self.name, scheme, typed("person", creds) + typed("institution", insts) + typed("physician", docs),
+                score, float(cv["amount"].sum()),
+                f"{len(creds)} credentials were treated at {', '.join(insts)} for chronic illnesses their holders "
+                f"have not registered ({', '.join(top.index)}; "
+                f"{len(cv)} visits), {z:.1f} sigma above the typical institution. Check who presented them.",
+                {"institutions": {i: {k: (round(float(x), 3) if isinstance(x, float) else x)
+                                      for k, x in hot.loc[i, ["repeat", "flagged", "expected", "z"]].items()}
+                                  for i in insts},
+                 "visits": cv["visit_id"].astype(str).head(200).tolist(), "top_diagnoses": top.to_dict(),
+                 "params": self.get_params(), "source": "history"}))
+        return groups
+
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardLendingDetector:
         has_faces = ctx.face_matches is not None and len(ctx.face_matches) > 0 and \
             "face_id" in ctx.face_matches.columns
         groups = self._face_groups(ctx) if has_faces else []
         mode: Any = self.params["use_cotiming"]
         if mode is True or (mode == "auto"):
-            cg = self._cotime_groups(ctx, only_without_terminal=has_faces and mode == "auto") + \
-                self._cohort_groups(ctx, only_without_terminal=has_faces and mode == "auto")
+            only = has_faces and mode == "auto"
+            cg = self._history_groups(ctx, only_without_terminal=only) + \
+                self._cotime_groups(ctx, only_without_terminal=only) + \
+                self._cohort_groups(ctx, only_without_terminal=only)
             seen = [g.member_set() for g in groups]
             for g in cg:   # keep a co-timing group only if faces did not already explain it
                 ms = g.member_set()

@@ -10,15 +10,26 @@ filled elsewhere), edge weights ``log1p(amount)``. Then:
 2. inside each community **FRAUDAR** (Hooi et al. 2016) peels down to the
    densest patient x (physician, dispenser) block, with column weights
    ``1/log(global degree + 5)`` from the whole city, so a famous physician or a
-   busy pharmacy is cheap camouflage rather than evidence;
-3. the core is scored by rates, each against a baseline:
+   busy pharmacy is cheap camouflage rather than evidence; the block's patients
+   are then removed and the peeling repeated (up to ``max_blocks`` blocks per
+   community), because one community can hold a hospital's ordinary
+   prescribing *and* a ring hidden in it;
+3. a block is a union of physician--dispenser channels; each channel of the
+   block with the highest lifts (at most ``max_pairs``) is scored on its own,
+   with all the patients it serves, and the block keeps the best-scoring
+   structure (the whole block or one channel), so a ring inside a busy
+   hospital's cluster is not averaged away by its colleagues;
+4. the structure is scored by rates, each against a baseline:
    - *pair lift*: the share of the core physicians' external prescriptions
      filled at the core dispensers, divided by the share of their colleagues
      (same institution) and of the city -- a pharmacy next door to a hospital
      is popular with all its physicians, a colluding one with a few;
    - *capture*: the share of the core patients' drug spending that stays
      inside the structure;
-   - *drug concentration*: the top drug group's share of the core's amount;
+   - *drug concentration*: the top drug group's share of the core's amount, and
+     its *drug lift*: that share against the drug's share of all external
+     prescriptions' amount in the city (a ring moves one high-value drug; a
+     chronic clinic's everyday drugs are everyone's);
    - *synchrony*: fills at the core dispensers bunched on the same days beyond
      what the same number of fills spread over the same span would give
      (chronic patients' monthly refills are regular per person, not in step
@@ -70,8 +81,10 @@ class CollusivePrescribingDetector(BaseDetector):
     name = "collusive_prescribing"
     scheme = "collusive_prescribing"
 
-    def __init__(self, resolution: float = 1.0, min_patients: int = 3, min_score: float = 0.3, seed: int = 0):
-        super().__init__(resolution=resolution, min_patients=min_patients, min_score=min_score, seed=seed)
+    def __init__(self, resolution: float = 1.0, min_patients: int = 3, min_score: float = 0.3,
+                 max_blocks: int = 3, max_pairs: int = 10, seed: int = 0):
+        super().__init__(resolution=resolution, min_patients=min_patients, min_score=min_score,
+                         max_blocks=max_blocks, max_pairs=max_pairs, seed=seed)
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CollusivePrescribingDetector:
         p = self.params
@@ -87,19 +100,32 @@ class CollusivePrescribingDetector(BaseDetector):
         deg = pd.concat([e["u"], e["v"]]).value_counts()
         ext = dl[dl["phys_institution"].notna() & (dl["institution_id"] != dl["phys_institution"])]
         ctxs = _Baselines(dl, ext, ctx.table("persons"))
-        groups = []
+        # physician -> dispenser channels of external prescriptions, with their patients
+        fills = ext.drop_duplicates("visit_id")
+        ch = fills.groupby(["prescriber", "institution_id"]).agg(n=("visit_id", "size"),
+                                                                  patients=("person_id", "nunique"))
+        d_tot = fills.groupby("prescriber").size()
+        h_share = fills.groupby("institution_id").size() / max(len(fills), 1)
+        ch["lift"] = (ch["n"] / ch.index.get_level_values(0).map(d_tot).to_numpy()) \
+            / ch.index.get_level_values(1).map(h_share).to_numpy()
+        self._channels = ch[ch["patients"] >= p["min_patients"]]
+        self._channel_patients = fills.groupby(["prescriber", "institution_id"])["person_id"].agg(
+            lambda x: sorted(set(x.astype(str))))
+        groups, seen = [], set()
         for c in comms:
-            g = self._score_community(c, e, deg, ctxs)
-            if g is not None and g.score >= p["min_score"]:
-                groups.append(g)
+            for g in self._score_community(c, e, deg, ctxs):
+                key = frozenset(g.members)
+                if g.score >= p["min_score"] and key not in seen:
+                    seen.add(key)
+                    groups.append(g)
         return finalize(self, groups)
 
-    def _score_community(self, c: set, e: pd.DataFrame, deg: pd.Series, b: _Baselines) -> Group | None:
+    def _score_community(self, c: set, e: pd.DataFrame, deg: pd.Series, b: _Baselines) -> list[Group]:
         p = self.params
         persons = [x for x in c if x.startswith("person:")]
         if len(persons) < p["min_patients"] or not any(x.startswith("institution:") for x in c) \
                 or not any(x.startswith("physician:") for x in c):
-            return None
+            return []
         sub = e[e["u"].isin(c) & e["v"].isin(c)]
         pe = sub[sub["v"].str.startswith("person:") | sub["u"].str.startswith("person:")]
         row = np.where(pe["u"].str.startswith("person:"), pe["u"], pe["v"])
@@ -108,19 +134,50 @@ class CollusivePrescribingDetector(BaseDetector):
         c_codes, c_lab = pd.factorize(col)
         A = sp.csr_matrix((pe["w"].to_numpy(), (r_codes, c_codes)), shape=(len(r_lab), len(c_lab)))
         cw = 1.0 / np.log(deg.reindex(c_lab).to_numpy(dtype=float) + 5.0)
-        rows, cols, density = fraudar(A, column_weight=cw)
-        core_p = [r[7:] for r in r_lab[rows]]
-        core_c = list(c_lab[cols])
-        core_d = [x[10:] for x in core_c if x.startswith("physician:")]
-        core_h = [x[12:] for x in core_c if x.startswith("institution:")]
-        if len(core_p) < p["min_patients"] or not core_d or not core_h:
+        out: list[Group] = []
+        alive = np.ones(len(r_lab), dtype=bool)
+        for _ in range(int(p["max_blocks"])):
+            if alive.sum() < p["min_patients"]:
+                break
+            Ab = A.multiply(alive[:, None]).tocsr()
+            rows, cols, density = fraudar(Ab, column_weight=cw)
+            rows = rows[alive[rows]]
+            if len(rows) < p["min_patients"]:
+                break
+            alive[rows] = False
+            core_p = [r[7:] for r in r_lab[rows]]
+            core_c = list(c_lab[cols])
+            core_d = [x[10:] for x in core_c if x.startswith("physician:")]
+            core_h = [x[12:] for x in core_c if x.startswith("institution:")]
+            if not core_d or not core_h:
+                continue
+            cands = [(core_p, core_d, core_h, "block")]
+            # the block's strongest physician -> dispenser channels, each with all its patients
+            key = pd.MultiIndex.from_product([core_d, core_h], names=["prescriber", "institution_id"])
+            chs = self._channels.reindex(key).dropna(subset=["n"])
+            for (d, h) in chs.sort_values("lift", ascending=False).head(int(p["max_pairs"])).index:
+                cands.append((self._channel_patients.loc[(d, h)], [d], [h], "channel"))
+            best = None
+            for cp, cd, chh, kind in cands:
+                g = self._score_structure(cp, cd, chh, b, density, len(c), kind)
+                if g is not None and (best is None or g.score > best.score):
+                    best = g
+            if best is not None:
+                out.append(best)
+        return out
+
+    def _score_structure(self, core_p: list[str], core_d: list[str], core_h: list[str], b: _Baselines,
+                         density: float, community_size: int, kind: str) -> Group | None:
+        p = self.params
+        if len(core_p) < p["min_patients"]:
             return None
         f = b.features(core_p, core_d, core_h)
         if f is None:
             return None
-        raw = (min(np.log2(max(f["lift"], 1.0)), 3.0) + 2.0 * f["capture"] + f["drug_concentration"]
+        raw = (min(np.log2(max(f["lift"], 1.0)), 3.0) + 2.0 * f["capture"] + 2.0 * f["drug_concentration"]
                + 2.5 * min(np.log2(max(f["synchrony"], 1.0)), 3.0)
-               + min(max(np.log2(max(f["price_level"], 1e-9)), 0), 2) - 1.0 * f["chronic_share"])
+               + min(max(np.log2(max(f["price_level"], 1e-9)), 0), 2) - 2.5 * f["chronic_share"]
+               + 0.25 * min(np.log2(max(f["drug_lift"], 1.0)), 4.0))
         score = float(squash(raw, mid=6.0, scale=1.0))
         members = typed("physician", sorted(core_d)) + typed("institution", sorted(core_h)) + \
             typed("person", sorted(core_p))
@@ -130,7 +187,7 @@ class CollusivePrescribingDetector(BaseDetector):
             f"{f['top_drug']} ({f['drug_concentration']:.0%} of the amount) to {', '.join(sorted(core_h))}: "
             f"{f['lift']:.1f}x their colleagues' rate, fills bunched {f['synchrony']:.1f}x on the same days. "
             f"Review the prescriptions and the dispensing records.",
-            {"core_density": round(density, 4), "community_size": len(c),
+            {"structure": kind, "core_density": round(density, 4), "community_size": community_size,
              **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()},
              "params": self.get_params()})
 
@@ -144,6 +201,8 @@ class _Baselines:
         # cannot inflate the baseline it is compared with
         self.ext = ext.drop_duplicates("visit_id")
         self.unit_median = (dl["amount"] / dl["quantity"].where(dl["quantity"] > 0)).groupby(dl["group"]).median()
+        ea = ext.groupby("group")["amount"].sum()
+        self.group_share = ea / max(float(ea.sum()), 1e-9)
         self.chronic = persons.set_index("person_id")["chronic_conditions"] \
             if "chronic_conditions" in persons.columns and len(persons) else pd.Series(dtype=object)
 
@@ -167,6 +226,7 @@ class _Baselines:
         capture = float(inside["amount"].sum() / max(mine["amount"].sum(), 1e-9))
         grp = inside.groupby("group")["amount"].sum().sort_values(ascending=False)
         conc = float(grp.iloc[0] / grp.sum())
+        drug_lift = conc / max(float(self.group_share.get(grp.index[0], 0.0)), 1e-3)
         # synchrony of fills (visits) at the core dispensers
         fills = inside.drop_duplicates("visit_id")
         days = fills["start_time"].dt.normalize()
@@ -183,6 +243,6 @@ class _Baselines:
         unit = inside["amount"] / inside["quantity"].where(inside["quantity"] > 0)
         price = float((unit / inside["group"].map(self.unit_median)).median()) if unit.notna().any() else 1.0
         return {"lift": float(lift), "share_to_core": share, "colleague_share": base, "capture": capture,
-                "drug_concentration": conc, "top_drug": str(grp.index[0]), "synchrony": sync,
+                "drug_concentration": conc, "drug_lift": float(drug_lift), "top_drug": str(grp.index[0]), "synchrony": sync,
                 "price_level": price if np.isfinite(price) else 1.0, "n_fills": int(n), "chronic_share": chronic_share,
                 "amount": float(inside["amount"].sum())}

@@ -9,9 +9,11 @@ is an overlapping prescription, the classic marker of doctor shopping. Chronic
 patients have one or two prescribers and refill when their supply runs out;
 acute patients see several doctors a year for short courses that do not
 overlap; a shopper has a fan-in of prescribers, overlapping supplies and an
-oversupply against the calendar. The fan-in is compared with the other
-continuous users of the same condition (robust z) -- chronic patients are the
-baseline, not the whole population. Group = the person (optionally with the
+oversupply against the calendar. The fan-in (distinct prescribers) and the
+number of fills are compared with the medians of the other continuous users
+of the same condition -- chronic patients are the baseline, not the whole
+population; a fan-in that is only the minimum, without overlapping supplies
+or unusual intensity, is not enough. Group = the person (optionally with the
 prescribers).
 """
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ringscope.graph.algorithms import robust_z
 from ringscope.graph.detectors._util import finalize, squash, typed
 from ringscope.graph.projection import drug_lines
 from ringscope.models.base import BaseDetector, Context, Group
@@ -93,19 +94,24 @@ class DoctorShoppingDetector(BaseDetector):
         # continuous users of a class (supply covering most of the calendar) are the peers:
         # chronic patients refill from one or two prescribers; acute courses are not continuous
         cont = (g["oversupply"] >= p["min_coverage"]) & (g["n_fill"] >= p["min_fills"])
-        g["z_presc"] = 0.0
+        # fan-in and intensity against the condition's continuous users (ratios to their medians: in
+        # most conditions nearly every continuous user has one prescriber, so a MAD-based z explodes)
+        g["base_presc"], g["base_fill"] = 1.0, float(p["min_fills"])
         if cont.any():
             c = g.loc[cont]
-            z_cond = robust_z(np.log1p(c["n_presc"]).to_numpy(), c["g"].to_numpy())
-            z_all = robust_z(np.log1p(c["n_presc"]).to_numpy())
-            n_peers = c.groupby("g")["person_id"].transform("size").to_numpy()
-            # a condition with few continuous users borrows the city-wide baseline
-            g.loc[cont, "z_presc"] = np.where(n_peers >= p["min_peers"], z_cond, z_all)
-        raw = (1.5 * g["z_presc"].clip(0, 8) + np.log2(1 + g["n_overlap"])
-               + 1.5 * np.log2(g["oversupply"].clip(lower=0.25)).clip(0, 2))
+            med = c.groupby("g")[["n_presc", "n_fill"]].median()
+            n_peers = c.groupby("g").size()
+            city_p, city_f = float(c["n_presc"].median()), float(c["n_fill"].median())
+            own = n_peers.reindex(g["g"]).fillna(0).to_numpy() >= p["min_peers"]
+            g["base_presc"] = np.where(own, med["n_presc"].reindex(g["g"]).to_numpy(), city_p)
+            g["base_fill"] = np.where(own, med["n_fill"].reindex(g["g"]).to_numpy(), city_f)
+        g["fanin"] = g["n_presc"] / g["base_presc"].clip(lower=1.0)
+        raw = (2.0 * np.log2(g["fanin"].clip(lower=1.0)) + np.log2(1 + g["n_overlap"])
+               + 1.5 * np.log2(g["oversupply"].clip(lower=0.25)).clip(0, 2)
+               + np.log2(g["n_fill"] / g["base_fill"].clip(lower=1.0)).clip(0, 2))
         ok = cont & (g["n_presc"] >= p["min_prescribers"]) & (g["n_overlap"] >= p["min_overlaps"])
         g["raw"] = np.where(ok, raw, 0.0)
-        g["score"] = squash(g["raw"], mid=4.0, scale=1.0) * ok
+        g["score"] = squash(g["raw"], mid=4.5, scale=1.0) * ok
         self.person_stats_ = g
         best = g.sort_values("score", ascending=False).drop_duplicates("person_id")
         groups = []
@@ -119,5 +125,6 @@ class DoctorShoppingDetector(BaseDetector):
                 {"drug_class": r.g, "prescribers": list(r.prescribers), "institutions": list(r.insts),
                  "n_fills": int(r.n_fill), "n_overlapping_fills": int(r.n_overlap),
                  "overlapping_visits": list(r.overlap_visits)[:100], "oversupply": round(float(r.oversupply), 3),
-                 "z_prescribers": round(float(r.z_presc), 2), "params": self.get_params()}))
+                 "fan_in": round(float(r.fanin), 2), "peer_prescribers": float(r.base_presc),
+                 "peer_fills": float(r.base_fill), "params": self.get_params()}))
         return finalize(self, groups)
