@@ -29,7 +29,10 @@ Leads
 Groups of the same scheme that overlap (Jaccard ≥ ``merge_jaccard`` or
 containment ≥ ``merge_containment``) are merged (connected components of the
 overlap graph, computed as a sparse incidence product). A merged lead keeps
-the members supported by at least half of its groups' total score. Its score
+the members supported by at least half of its groups' total score. Groups of
+guilt by association (nearness to closed cases) only corroborate: they join
+the leads they mostly hold, never make one or add members
+(``association_corroborates``). Its score
 combines, by noisy-OR, the detectors' agreement (noisy-OR of the best group
 score per detector), the member evidence (mean of the upper half of members'
 source-based entity scores) and the rule-hit severity inside; then it is
@@ -114,6 +117,7 @@ class FusionConfig:
     rules_weight: float = 0.6            # ordinary rule hits (excess over exposure)
     learned_weight: float = 0.6          # gnn / tabular models
     association_weight: float = 0.4      # guilt by association (PPR from known cases)
+    association_corroborates: bool = True  # its groups only corroborate other detectors' leads
     leak: float = 0.0
     rule_scale: float = 1.5              # severity units of excess giving 1 - 1/e
     lead_weight: float = 0.5             # final entity score: noisy-OR with the best lead holding it
@@ -449,11 +453,18 @@ def _incidence(sets: Sequence[frozenset[str]]) -> tuple[sp.csr_matrix, list[str]
     return M, vocab
 
 
-def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: float = 0.8) -> list[dict[str, Any]]:
+def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: float = 0.8,
+                 corroborating: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Merge overlapping groups of the same scheme into candidate leads.
 
     Returns one dict per lead: ``scheme``, ``members`` (sorted list),
     ``groups`` (the merged groups), ``support`` (member → share of group score).
+
+    Groups of the ``corroborating`` detectors (guilt by association: *near*
+    known fraud, which says nothing of who belongs to a ring) neither make a
+    lead nor change its members: each is attached to the leads of its scheme
+    that it mostly holds (half of the lead's members inside it), where it
+    counts as agreement.
 
     >>> a = Group("d1", "card_lending", ["person:1", "person:2", "person:3"], 0.9)
     >>> b = Group("d2", "card_lending", ["person:1", "person:2", "person:3", "person:4"], 0.5)
@@ -461,7 +472,9 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
     >>> [(x["scheme"], x["members"]) for x in merge_groups([a, b, c])]
     [('card_cashout', ['institution:9', 'person:1']), ('card_lending', ['person:1', 'person:2', 'person:3'])]
     """
-    gs = [g for g in groups if len(g.members)]
+    corro = set(corroborating)
+    extra = [g for g in groups if len(g.members) and g.detector in corro]
+    gs = [g for g in groups if len(g.members) and g.detector not in corro]
     if not gs:
         return []
     sets = [frozenset(g.members) for g in gs]
@@ -489,6 +502,11 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
         out.append({"scheme": scheme[idx[0]], "members": members,
                     "groups": [gs[k] for k in idx],
                     "support": {vocab[k]: float(support[k]) for k in cols}})
+    for g in extra:
+        gm = frozenset(g.members)
+        for d in out:
+            if d["scheme"] == (g.scheme or "other") and 2 * len(gm.intersection(d["members"])) >= len(d["members"]):
+                d["groups"].append(g)
     out.sort(key=lambda d: (d["scheme"], d["members"]))
     return out
 
@@ -743,7 +761,9 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     cfg = config or FusionConfig()
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
                   "family_share", "dilution", "n_rule_hits"]
-    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment)
+    corro = {g.detector for g in groups if _kind_of(g.detector) == "association"} if cfg.association_corroborates \
+        else set()
+    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro)
     if not merged:
         return pd.DataFrame(columns=LEADS_COLUMNS + extra_cols), []
     L = pd.DataFrame({

@@ -68,7 +68,7 @@ class CardLendingDetector(BaseDetector):
 
     def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
                  inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
-                 cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 2.0,
+                 cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 3.0,
                  regular_days: int = 45, history_min_visits: int = 3, history_share: float = 0.5,
                  history_z: float = 3.0, history_min_repeat: int = 10, history_floor: float = 0.005,
                  use_cotiming: str | bool = "auto", seed: int = 0):

@@ -5,8 +5,9 @@ at most ``wave_gap`` apart with overlapping stays). A wave is surprising when
 it holds many more admissions than the institution's own daily admission rate
 predicts for its span (Poisson surprise, so large hospitals' volumes are their
 own baseline), when its diagnoses are alike (top 3-character ICD-10 share), and
--- where the institution has a face terminal -- when its patients have no
-ward capture during the stay. Waves of one institution that share patients
+-- where the institution has a face terminal that was working (it captured
+someone on the ward during the stay) -- when its patients have no ward
+capture during the stay. Waves of one institution that share patients
 (the same recruits admitted again) are merged into one group: the institution,
 the attending physician(s) who admitted most of them, and the patients.
 """
@@ -26,7 +27,8 @@ __all__ = ["GhostAdmissionDetector", "ward_presence"]
 def ward_presence(ctx: Context, stays: pd.DataFrame) -> pd.Series:
     """Per inpatient visit: number of ward captures of the credential holder
     during the stay (visit-linked, or same person and institution within the
-    stay). NaN when the institution has no terminal or there are no captures."""
+    stay). NaN when the institution has no terminal, there are no captures, or
+    the ward camera captured nobody at all during the stay (an outage)."""
     caps = ctx.table("face_captures")
     out = pd.Series(np.nan, index=stays.index)
     if caps.empty:
@@ -46,6 +48,21 @@ def ward_presence(ctx: Context, stays: pd.DataFrame) -> pd.Series:
     j = j[(j["capture_time"] >= j["start_time"]) & (j["capture_time"] <= j["end"] + pd.Timedelta("1D"))]
     cnt = j.groupby("index").size()
     out.loc[cnt.index] = cnt.to_numpy(dtype=float)
+    # a camera that captured nobody on the ward during the stay was down (outage), not evidence:
+    # without any other ward capture at the institution within the stay, presence is unknown
+    wi = w[["institution_id", "capture_time"]].dropna().sort_values(["institution_id", "capture_time"])
+    zero = out.index[out.eq(0).to_numpy()]
+    if len(zero):
+        z = stays.loc[zero, ["institution_id", "start_time", "end"]]
+        up = np.zeros(len(z), dtype=bool)
+        for inst, idx in z.groupby("institution_id").groups.items():
+            t = wi.loc[wi["institution_id"] == inst, "capture_time"].to_numpy()
+            if not len(t):
+                continue
+            a = np.searchsorted(t, z.loc[idx, "start_time"].to_numpy(), side="left")
+            b = np.searchsorted(t, (z.loc[idx, "end"] + pd.Timedelta("1D")).to_numpy(), side="right")
+            up[z.index.get_indexer(idx)] = b > a
+        out.loc[zero[~up]] = np.nan
     return out
 
 
