@@ -158,7 +158,7 @@ class CardLendingDetector(BaseDetector):
         e = e[~e["family"]]
         if e.empty:
             return []
-        comms = leiden_communities(list(zip(e["a"], e["b"])), e["weighted"].tolist(), seed=p["seed"])
+        comms = leiden_communities(e[["a", "b"]].to_numpy(dtype=object), e["weighted"].to_numpy(), seed=p["seed"])
         groups = []
         for c in comms:
             if len(c) < p["cotime_min_size"]:

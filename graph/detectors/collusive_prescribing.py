@@ -94,7 +94,7 @@ class CollusivePrescribingDetector(BaseDetector):
             return finalize(self, [])
         e = prescribing_edges(dl)
         e["w"] = np.log1p(e["amount"].clip(lower=0))
-        comms = leiden_communities(list(zip(e["u"], e["v"])), e["w"].tolist(), resolution=p["resolution"],
+        comms = leiden_communities(e[["u", "v"]].to_numpy(dtype=object), e["w"].to_numpy(), resolution=p["resolution"],
                                    seed=p["seed"])
         # global degrees (distinct neighbours) for FRAUDAR's column weights
         deg = pd.concat([e["u"], e["v"]]).value_counts()

@@ -86,7 +86,7 @@ class GuiltByAssociationDetector(BaseDetector):
         groups = []
         # communities of the high-lift neighbourhood (Leiden), so separate rings near separate seeds
         # do not merge through a shared hub
-        for comp in leiden_communities(list(zip(sub["u"], sub["v"])), sub["w"].tolist(), seed=p["seed"]):
+        for comp in leiden_communities(sub[["u", "v"]].to_numpy(dtype=object), sub["w"].to_numpy(), seed=p["seed"]):
             s_in = comp & seedset
             new = comp - seedset
             if not s_in or len(new) < 1 or len(comp) < p["min_group"]:
