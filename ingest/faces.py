@@ -832,7 +832,11 @@ class FaceMatchDetector(BaseDetector):
         if self.threshold is None:
             self.threshold_ = choose_threshold(caps, enr, links)
         else:
-            self.threshold_ = ThresholdChoice(float(self.threshold), "given", 0, 0)
+            # a given threshold still needs the strangers' distance, for the strength of mismatches
+            imp = impostor_distances(enr, links) if len(enr) >= 2 else np.zeros(0)
+            self.threshold_ = ThresholdChoice(float(self.threshold), "given", 0, int(len(imp)),
+                                              impostor_mean=float(imp.mean()) if len(imp) >= 2 else float("nan"),
+                                              impostor_std=float(imp.std()) if len(imp) >= 2 else float("nan"))
         t = self.threshold_.threshold
         ct = self.cluster_threshold if self.cluster_threshold is not None else \
             min(DEFAULT_CLUSTER_THRESHOLD, 0.85 * t)

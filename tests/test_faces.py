@@ -304,6 +304,44 @@ def test_face_identities_unknown_face_with_many_credentials():
     assert s["P0"] > s["P1"] > 0 and s.between(0, 1).all()
 
 
+def test_detector_guardian_of_minors_and_grey_zone_not_lending():
+    """A parent's (unenrolled) face presenting three children's credentials, and poor captures of
+    adults in the grey zone just over the threshold, make no card-lending group; a stranger's face
+    presenting three adults' credentials does."""
+    rng = np.random.default_rng(5)
+    C = rng.normal(0, 0.056, (10, 128)).astype(np.float32)
+    face = lambda i, sd=0.02: (C[i] + rng.normal(0, sd, 128)).astype(np.float32)  # noqa: E731
+    enrol = pd.DataFrame({"person_id": [f"P{i}" for i in range(9)], "encoding": [face(i) for i in range(9)]})
+    born = ["2019-05-01", "2017-02-01", "2021-09-01"] + ["1970-01-01"] * 6
+    persons = pd.DataFrame({"person_id": [f"P{i}" for i in range(9)], "birth_date": pd.to_datetime(born)})
+    rows = []
+    for k in range(6):                     # the parent (face 9) with the children P0-P2
+        rows.append((9, f"P{k % 3}", 0.02))
+    for k in range(6):                     # a stranger (face 8, enrolled as P8) with adults P3-P5
+        rows.append((8, f"P{3 + k % 3}", 0.02))
+    caps = pd.DataFrame({"capture_id": [f"K{i:03d}" for i in range(len(rows))], "institution_id": "H1",
+                         "location": "settlement",
+                         "capture_time": pd.Timestamp("2024-03-01") + pd.to_timedelta(range(len(rows)), "h"),
+                         "encoding": [face(w, sd) for w, _, sd in rows], "visit_id": [f"V{i}" for i in range(len(rows))],
+                         "claimed_person_id": [c for _, c, _ in rows]})
+    ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "persons": persons})
+    det = F.FaceMatchDetector(threshold=0.6).fit(ctx)
+    m = det.matches_
+    assert (m.loc[m["claimed_person_id"].isin(["P0", "P1", "P2"]), "strength"] == 0).all()
+    assert (m.loc[m["claimed_person_id"].isin(["P3", "P4", "P5"]), "strength"] > 0.5).all()
+    assert len(det.groups_) == 1
+    assert {"person:P3", "person:P4", "person:P5", "person:P8"} <= set(det.groups_[0].members)
+    assert not set(det.groups_[0].members) & {"person:P0", "person:P1", "person:P2"}
+    # without the birth dates the children's credentials count like anyone's
+    det2 = F.FaceMatchDetector(threshold=0.6).fit(Context(tables={"face_captures": caps, "face_enrollments": enrol}))
+    assert len(det2.groups_) == 2
+    # grey zone: just over the threshold is barely evidence, a stranger's distance is full evidence
+    assert 0.7 < det.threshold_.impostor_mean < 1.2
+    ch = F.ThresholdChoice(0.6, "mixture", 100, 100, impostor_mean=det.threshold_.impostor_mean)
+    st = F.impostor_strength([0.61, ch.impostor_mean + 0.1], ["mismatch", "mismatch"], ch)
+    assert st[0] < 0.1 and st[1] == 1.0
+
+
 def test_detector_family_confounder_not_flagged():
     caps, enrol, links = _family_case()
     ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "family_links": links})

@@ -133,6 +133,20 @@ def test_merge_groups_same_scheme_only():
     assert cl["members"] == sorted(RING[:4]) and len(cl["groups"]) == 2
 
 
+def test_association_groups_only_corroborate():
+    """A guilt-by-association group (near closed cases) never makes a lead of its own nor adds
+    members to one; it joins the lead it mostly holds as agreement."""
+    a = Group("card_lending", "card_lending", RING[:4], 0.7)
+    gba = Group("guilt_by_association", "card_lending", RING[:4] + [f"person:Q{i}" for i in range(30)], 0.9)
+    lone = Group("guilt_by_association", "card_lending", [f"person:Z{i}" for i in range(10)], 0.9)
+    m = merge_groups([a, gba, lone], corroborating={"guilt_by_association"})
+    assert len(m) == 1 and m[0]["members"] == sorted(RING[:4])
+    assert {g.detector for g in m[0]["groups"]} == {"card_lending", "guilt_by_association"}
+    # without the rule the association group swallows the ring and its 30 neighbours
+    m2 = merge_groups([a, gba, lone])
+    assert any(len(x["members"]) == 34 for x in m2) and len(m2) == 2
+
+
 def test_lead_ids_stable_and_kept_when_growing():
     leads = pd.DataFrame({"scheme": ["card_lending", "card_cashout"],
                           "members": [";".join(sorted(RING[:4])), "institution:C3;person:P10;person:P11"]})

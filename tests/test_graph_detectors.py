@@ -281,6 +281,63 @@ def test_card_cashout_batches_found_busy_pharmacy_not():
     assert sc[("institution", "R1")] > 0.7 > sc.get(("institution", "R2"), 0.0)
 
 
+def test_card_cashout_slow_operator_found_at_a_longer_gap():
+    """Batches swiped 4-7 minutes apart (a slow operator) are cut by a 3-minute gap; the scan over
+    gaps finds them at the scale where the pharmacy stands out, and the busy pharmacy stays out."""
+    b = CityBuilder(seed=13)
+    hoard = [f"P{i:05d}" for i in range(120, 136)]
+    for bt in range(8):
+        t = T0 + pd.Timedelta(days=int(b.rng.integers(0, DAYS)), hours=12)
+        for c in b.rng.choice(hoard, int(b.rng.integers(6, 10)), replace=False):
+            t = t + pd.Timedelta(seconds=int(b.rng.integers(240, 420)))
+            b.visit(c, "R4", t, "pharmacy", item="X009", qty=3.0)
+    pids = b.persons["person_id"].tolist()
+    for day in range(0, DAYS, 3):            # walk-in rushes at a busy pharmacy
+        t = T0 + pd.Timedelta(days=day, hours=10)
+        for k in range(8):
+            b.visit(str(b.rng.choice(pids)), "R2", t + pd.Timedelta(seconds=60 * k), "pharmacy", item="X001")
+    ctx = b.context()
+    truth = {f"person:{c}" for c in hoard} | {"institution:R4"}
+    det = CardCashoutDetector().fit(ctx)
+    check_contract(det, det.groups_)
+    assert covers(det.groups_, truth, top=1)
+    assert det.groups_[0].evidence["burst_gap"] in ("10min", "30min")
+    assert not any("institution:R2" in g.members for g in det.groups_)
+    only_3min = CardCashoutDetector(burst_gaps=("3min",)).fit(ctx)
+    assert not covers(only_3min.groups_, truth)
+
+
+def test_card_lending_history_at_terminal_less_clinic():
+    """Lent credentials at a clinic without a terminal are treated for chronic illnesses their holders
+    never registered; registered chronic patients of another clinic are not flagged."""
+    b = CityBuilder(seed=14)
+    cards = [f"P{i:05d}" for i in range(600, 612)]
+    for k, t in enumerate(b.rtime(60)):
+        b.visit(cards[k % len(cards)], "C4", t, doc=b.docs("C4")[0], item="X005",
+                dx=(["I10", "E11", "I25"][k % 3],), face=None)
+    chronic = [f"P{i:05d}" for i in range(620, 640)]
+    per = b.persons.set_index("person_id")
+    for j, p in enumerate(chronic):             # registered chronic patients refilling monthly
+        code = ["I10", "E11", "I25"][j % 3]
+        per.at[p, "chronic_conditions"] = (code,)
+        for m in range(6):
+            b.visit(p, "C5", T0 + pd.Timedelta(days=30 * m + int(b.rng.integers(0, 20)), hours=9),
+                    doc=b.docs("C5")[0], item="X002", dx=(code,), face=None)
+    b.persons = per.reset_index()
+    ctx = b.context()
+    det = CardLendingDetector().fit(ctx)
+    check_contract(det, det.groups_)
+    truth = {f"person:{c}" for c in cards} | {"institution:C4"}
+    assert covers(det.groups_, truth, top=1)
+    hist = [g for g in det.groups_ if g.evidence.get("source") == "history"]
+    assert hist and covers(hist, truth) and hist[0].score < 0.9          # indirect: below face proof
+    assert not any(g.member_set() & {f"person:{c}" for c in chronic} for g in det.groups_)
+    # a dataset without registrations skips the signal
+    b.persons["chronic_conditions"] = [()] * len(b.persons)
+    det2 = CardLendingDetector().fit(b.context())
+    assert not [g for g in det2.groups_ if g.evidence.get("source") == "history"]
+
+
 # ------------------------------------------------------------ collusive prescribing
 def test_collusive_prescribing_ring_not_famous_or_chronic():
     b = CityBuilder(seed=4)
@@ -347,6 +404,28 @@ def test_ghost_admission_waves_without_ward_presence():
     truth = {f"person:{p}" for p in recruits} | {"institution:H3"}
     assert covers(det.groups_, truth, top=1)
     assert not any("institution:H1" in g.members for g in det.groups_[:3] if g.score >= 0.5)
+
+
+def test_ghost_ward_camera_outage_is_not_absence():
+    """A pneumonia wave admitted while the ward camera was down (it captured nobody at all) is not
+    'never on the ward': presence is unknown, and the wave alone does not make a strong lead."""
+    from ringscope.graph.detectors.ghost_admission import ward_presence
+
+    b = CityBuilder(seed=15)
+    t = T0 + pd.Timedelta(days=100, hours=8)
+    for k in range(8):
+        b.visit(f"P{760 + k:05d}", "H2", t + pd.Timedelta(hours=5 * k), "inpatient", doc=b.docs("H2")[0],
+                item="SV1", qty=7, dx=("J18",), end=t + pd.Timedelta(days=7), ward=False)
+    lo, hi = t - pd.Timedelta(days=1), t + pd.Timedelta(days=10)
+    b.caps = [c for c in b.caps if not (c["institution_id"] == "H2" and c["location"] == "ward"
+                                        and lo <= c["capture_time"] <= hi)]        # the outage
+    ctx = b.context()
+    v = proj.visit_frame(ctx)
+    stays = v[(v["visit_type"] == "inpatient") & (v["institution_id"] == "H2")
+              & v["person_id"].isin([f"P{760 + k:05d}" for k in range(8)])]
+    assert ward_presence(ctx, stays).isna().all()
+    det = GhostAdmissionDetector().fit(ctx)
+    assert not any("institution:H2" in g.members and g.score >= 0.5 for g in det.groups_)
 
 
 # ------------------------------------------------------- split admission / doctor shopping

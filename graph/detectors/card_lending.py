@@ -58,7 +58,8 @@ class CardLendingDetector(BaseDetector):
         history_min_visits visits at one institution of which at least history_share carry chronic
         diagnoses the holder has not registered, counted per institution with a Poisson surprise of at
         least history_z against the median institution's rate (over institutions with at least
-        history_min_repeat repeat visitors; at least history_floor).
+        history_min_repeat repeat visitors; with fewer than five such, the pooled rate of all the
+        others; at least history_floor).
     use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
         or when there are no face tables; True: always; False: never).
     """
@@ -317,9 +318,12 @@ class CardLendingDetector(BaseDetector):
         # visitors, so that rings (a few institutions, often of one kind) cannot raise their own
         # baseline; floored at history_floor
         r = inst["flagged"] / inst["repeat"]
-        typical = float(r[inst["repeat"] >= p["history_min_repeat"]].median()) \
-            if (inst["repeat"] >= p["history_min_repeat"]).any() else 0.0
-        inst["expected"] = max(typical if np.isfinite(typical) else 0.0, p["history_floor"]) * inst["repeat"]
+        big = inst["repeat"] >= p["history_min_repeat"]
+        if big.sum() >= 5:
+            rate = pd.Series(float(r[big].median()), index=inst.index)
+        else:   # too few institutions for a median: the pooled rate of all the others
+            rate = (inst["flagged"].sum() - inst["flagged"]) / (inst["repeat"].sum() - inst["repeat"]).clip(lower=1)
+        inst["expected"] = rate.fillna(0.0).clip(lower=p["history_floor"]) * inst["repeat"]
         inst["z"] = poisson_sf_z(inst["flagged"].to_numpy(), inst["expected"].to_numpy())
         hot = inst[(inst["z"] >= p["history_z"]) & (inst["flagged"] >= p["cotime_min_size"])]
         self.history_institutions_ = inst
