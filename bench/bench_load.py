@@ -1,19 +1,32 @@
-"""Load throughput: the batched UNWIND loader against a naive per-row MERGE loader.
+"""Load throughput: bulk import, the batched UNWIND loader and a naive per-row MERGE loader.
 
-Both run in one process, on the same accepted rows, against the same local
-Neo4j, so the ratio is measured like for like. The naive loader (one auto-commit
-transaction per row, the same Cypher with ``UNWIND [$row]``) is timed on a
-sample of each table (``--naive-rows`` per table) — on the whole city it would
-take hours — and its rows/s is what is compared.
+All three run in one process, on the same accepted rows, against the same local
+Neo4j, so the ratios are measured like for like:
 
-    RINGSCOPE_HOME=.state/bench RINGSCOPE_BOLT_PORT=7689 \\
+- **bulk** -- :func:`ringscope.graph.bulk.bulk_ingest` into the empty graph:
+  writing the import files, stopping the server, ``neo4j-admin database import
+  full`` (its own JVM), starting the server again, the schema, the empty-list
+  fix-up and the ``LoadState`` bookkeeping are all inside the timed span. The
+  importer's own step (JVM start included) is also reported alone.
+- **batched** -- :func:`ringscope.graph.load.ingest_dataset` into the empty
+  graph (schema already there), ``--batch-size`` rows per transaction.
+- **naive** -- one auto-commit transaction per row, the same Cypher with a
+  one-row ``$rows``; timed on a sample of each table (``--naive-rows`` per table)
+  -- on the whole city it would take hours -- and its rows/s is what is compared.
+
+After each load the graph's node and relationship counts are compared, so a
+fast path that loads something else is caught.
+
+    RINGSCOPE_NEO4J_HEAP=2g RINGSCOPE_NEO4J_PAGECACHE=2g \\
       .venv/bin/python bench/bench_load.py --persons 5000 --persons 50000
 
-prints one markdown row per city size for bench/RESULTS.md.
+prints one markdown row per city size for bench/RESULTS.md, with the load
+average (other processes share the machine's cores) before and after each run.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -24,11 +37,14 @@ os.environ.setdefault("RINGSCOPE_HOME", str(Path(__file__).resolve().parent.pare
 os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7689")
 
 from ringscope.graph import server  # noqa: E402
+from ringscope.graph.bulk import bulk_ingest  # noqa: E402
 from ringscope.graph.db import QueryRunner, cypher  # noqa: E402
-from ringscope.graph.load import apply_schema, ingest_dataset, table_rows  # noqa: E402
+from ringscope.graph.load import apply_schema, graph_counts, ingest_dataset, table_rows  # noqa: E402
 from ringscope.ingest.contract import LOAD_ORDER  # noqa: E402
 from ringscope.ingest.generator import generate  # noqa: E402
 from ringscope.ingest.reader import read_dataset  # noqa: E402
+
+REL_COUNTS = "MATCH ()-[r]->() RETURN type(r) AS t, count(r) AS n"
 
 
 def naive_rows_per_s(q: QueryRunner, ds, n_per_table: int) -> tuple[float, int]:
@@ -49,32 +65,67 @@ def naive_rows_per_s(q: QueryRunner, ds, n_per_table: int) -> tuple[float, int]:
     return total / secs, total
 
 
+def _shape(q: QueryRunner) -> tuple[dict, dict]:
+    return graph_counts(q), {r["t"]: r["n"] for r in q.read(REL_COUNTS)}
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, action="append")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--naive-rows", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=20_000)
+    ap.add_argument("--json", help="also write every measurement here")
     a = ap.parse_args()
     sizes = a.persons or [5000]
     server.start(wait=True)
-    print("| city (persons) | rows loaded | batched rows/s | naive rows/s | ratio | batched seconds |")
-    print("|---|---|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as tmp, QueryRunner() as q:
+    print("| city (persons) | rows | bulk rows/s (end to end) | bulk: import step alone | "
+          "batched rows/s | naive rows/s | bulk / naive | batched / naive | bulk / batched | "
+          "bulk stages (s) | load average |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             city = Path(tmp) / f"city{n}"
             generate(city, persons=n, seed=a.seed)
             ds = read_dataset(city)
-            server.reset_database(q)
-            apply_schema(q)
-            res = ingest_dataset(ds, q, batch_size=a.batch_size)
-            rows = sum(res["tables"].values())
-            server.reset_database(q)
-            apply_schema(q)
-            naive, sampled = naive_rows_per_s(q, ds, a.naive_rows)
+            rows = sum(len(ds.tables[t]) for t in LOAD_ORDER if t in ds.tables)
+            loads = [_load()]
+
+            with QueryRunner() as q:
+                server.reset_database(q)
+            bulk = bulk_ingest(ds)
+            with QueryRunner() as q:
+                bulk_shape = _shape(q)
+                loads.append(_load())
+                server.reset_database(q)
+                apply_schema(q)
+                res = ingest_dataset(ds, q, batch_size=a.batch_size)
+                batched_shape = _shape(q)
+                loads.append(_load())
+                if bulk_shape != batched_shape:
+                    raise SystemExit(f"bulk and batched graphs differ:\n{bulk_shape}\n{batched_shape}")
+                server.reset_database(q)
+                apply_schema(q)
+                naive, sampled = naive_rows_per_s(q, ds, a.naive_rows)
+                loads.append(_load())
+                server.reset_database(q)
             batched = rows / res["seconds"]
-            print(f"| {n:,} | {rows:,} | {batched:,.0f} | {naive:,.0f} (on {sampled:,} rows) | "
-                  f"{batched / naive:,.0f}x | {res['seconds']:.1f} |", flush=True)
+            bulk_rate = rows / bulk["seconds"]
+            import_rate = rows / bulk["stages"]["import"]
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in bulk["stages"].items())
+            print(f"| {n:,} | {rows:,} | {bulk_rate:,.0f} ({bulk['seconds']:.1f} s) | {import_rate:,.0f} "
+                  f"({bulk['stages']['import']:.1f} s) | {batched:,.0f} ({res['seconds']:.1f} s) | "
+                  f"{naive:,.0f} (on {sampled:,} rows) | {bulk_rate / naive:,.0f}x | {batched / naive:,.0f}x | "
+                  f"{bulk_rate / batched:,.1f}x | {stages} | {' → '.join(loads)} |", flush=True)
+            out.append({"persons": n, "rows": rows, "bulk": bulk, "batched": res, "naive_rows_per_s": naive,
+                        "naive_rows": sampled, "load_average": loads, "batch_size": a.batch_size})
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=2, default=str))
     return 0
 
 

@@ -47,14 +47,50 @@ def apply_schema(runner: QueryRunner) -> None:
     runner.run_auto("admin/await_indexes")
 
 
-def _iso_ts(s: pd.Series) -> pd.Series:
-    out = s.dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return out.astype(object).where(s.notna(), None)
+def iso_text(s: pd.Series, with_time: bool):
+    """A date/timestamp column as ISO text (an Arrow string array, null where NaT):
+    ``YYYY-MM-DDTHH:MM:SS`` (whole seconds) or ``YYYY-MM-DD``. Arrow's cast is some
+    20x faster than ``strftime`` and gives the same text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts = pd.to_datetime(s)
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    secs = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[s]")   # floors, as %S does
+    if with_time:
+        txt = pc.cast(pa.array(secs, type=pa.timestamp("s"), from_pandas=True), pa.string())
+        return pc.replace_substring(txt, " ", "T", max_replacements=1)
+    return pc.cast(pa.array(secs.astype("datetime64[D]"), type=pa.date32(), from_pandas=True), pa.string())
 
 
-def _iso_date(s: pd.Series) -> pd.Series:
-    out = s.dt.strftime("%Y-%m-%d")
-    return out.astype(object).where(s.notna(), None)
+def _python_values(s: pd.Series, typ: str) -> list:
+    """Plain Python values of a scalar column (None where missing), through Arrow:
+    several times faster than a comprehension; the comprehension stays as the
+    fallback for a column Arrow will not take as it is."""
+    import pyarrow as pa
+
+    try:
+        if typ in ("money", "decimal"):
+            a = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
+            return pa.array(a, type=pa.float64(), from_pandas=True).to_pylist()
+        if typ == "int":
+            a = pd.to_numeric(s, errors="coerce").astype("Int64")
+            return pa.array(a, type=pa.int64(), from_pandas=True).to_pylist()
+        if typ == "bool":
+            return pa.array(s.astype("boolean"), type=pa.bool_(), from_pandas=True).to_pylist()
+        return pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        pass
+    if typ in ("money", "decimal"):
+        a = pd.to_numeric(s, errors="coerce").astype(float)
+        return [None if np.isnan(v) else float(v) for v in a.to_numpy()]
+    if typ == "int":
+        return [None if pd.isna(v) else int(v) for v in pd.to_numeric(s, errors="coerce")]
+    if typ == "bool":
+        return [None if pd.isna(v) else bool(v) for v in s]
+    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+            for v in s.astype(object)]
 
 
 def table_rows(name: str, df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -68,23 +104,12 @@ def table_rows(name: str, df: pd.DataFrame) -> list[dict[str, Any]]:
                 cols[c.name] = [None] * len(df)
             continue
         s = df[c.name]
-        if c.type == "timestamp":
-            cols[c.name] = _iso_ts(pd.to_datetime(s)).tolist()
-        elif c.type == "date":
-            cols[c.name] = _iso_date(pd.to_datetime(s)).tolist()
+        if c.type in ("timestamp", "date"):
+            cols[c.name] = iso_text(s, c.type == "timestamp").to_pylist()
         elif c.type == "list":
             cols[c.name] = [list(v) if isinstance(v, (tuple, list, np.ndarray)) else [] for v in s]
-        elif c.type in ("money", "decimal"):
-            a = pd.to_numeric(s, errors="coerce").astype(float)
-            cols[c.name] = [None if np.isnan(v) else float(v) for v in a.to_numpy()]
-        elif c.type == "int":
-            a = pd.to_numeric(s, errors="coerce")
-            cols[c.name] = [None if pd.isna(v) else int(v) for v in a]
-        elif c.type == "bool":
-            cols[c.name] = [None if pd.isna(v) else bool(v) for v in s]
         else:
-            cols[c.name] = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
-                            for v in s.astype(object)]
+            cols[c.name] = _python_values(s, c.type)
     keys = list(cols)
     return [dict(zip(keys, vals)) for vals in zip(*cols.values())] if keys else []
 

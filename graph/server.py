@@ -32,10 +32,11 @@ from pathlib import Path
 from ringscope.config import REPO_ROOT, Neo4jSettings, state_dir
 
 __all__ = ["install", "installed_versions", "start", "stop", "status", "is_running",
-           "reset_database", "local_settings"]
+           "reset_database", "local_settings", "admin", "import_dir"]
 
 POM_DIR = REPO_ROOT / "neo4j"
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"   # neo4j-admin
 JVM_FLAGS = [
     "-XX:+UseG1GC", "-XX:-OmitStackTraceInFastThrow", "-XX:+UnlockExperimentalVMOptions",
     "-XX:+TrustFinalNonStaticFields", "-XX:+DisableExplicitGC", "-Djdk.nio.maxCachedBufferSize=1024",
@@ -375,6 +376,28 @@ def status(wait_s: float = 0.0) -> dict:
             if time.time() >= deadline:
                 return out
             time.sleep(1.0)
+
+
+def import_dir() -> Path:
+    """``server.directories.import`` of the local server (scratch space for imports)."""
+    return _root() / "import"
+
+
+def admin(args: list[str], *, heap: str | None = None, timeout: float | None = None,
+          jvm_flags: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``neo4j-admin <args>`` against the local installation (same jars and
+    ``neo4j.conf`` as the server, no plugins); returns the finished process
+    (stdout/stderr as text). Commands that write a database need the server stopped."""
+    install()
+    conf_dir = _write_conf()
+    home = _home()
+    java = shutil.which("java") or "java"
+    heap = heap or os.environ.get("RINGSCOPE_NEO4J_HEAP", "4g")
+    cmd = [java, f"-Xmx{heap}", *(jvm_flags or []), *JVM_FLAGS, "-cp", f"{conf_dir}/*:{home / 'lib'}/*",
+           ADMIN_CLASS, *args]
+    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(conf_dir)}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(home),
+                          stdin=subprocess.DEVNULL, timeout=timeout)
 
 
 def reset_database(runner=None) -> None:

@@ -23,17 +23,20 @@ Datasets
   degrees; target = reviews, label 1 = filtered (fake) review.
 
 Models: ``xgb`` (:class:`~ringscope.models.tabular.NeighbourXGBDetector`,
-1 hop), ``xgb2`` (2 hops), ``gnn`` / ``gnn-rgcn`` / ``gnn-gat`` /
-``gnn-hgt`` (:class:`~ringscope.models.gnn.HeteroGNNDetector` with that
-convolution), ``gae`` (:class:`~ringscope.models.gnn.GraphAEDetector`,
-unsupervised, labels unused except validation-free). ``all`` runs
-``xgb, gnn, gae``.
+1 hop), ``xgb2`` (2 hops), ``gnn`` (:class:`~ringscope.models.gnn.HeteroGNNDetector`
+with its default convolution, R-GCN), ``gnn-sage`` / ``gnn-rgcn`` /
+``gnn-gat`` / ``gnn-hgt`` (that convolution), ``gae``
+(:class:`~ringscope.models.gnn.GraphAEDetector`, unsupervised; the training
+and validation labels only give its fraud prototypes). ``all`` runs ``xgb,
+gnn, gae``. Any model name takes constructor overrides after colons, e.g.
+``gnn:hidden=32:epochs=100`` (:func:`parse_model`).
 """
 from __future__ import annotations
 
 import gzip
 import os
 import pickle
+import sys
 import time
 from pathlib import Path
 
@@ -42,10 +45,10 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch_geometric.data import HeteroData
 
-__all__ = ["DATASETS", "MODELS", "data_dir", "load_benchmark", "split", "bench_gnn"]
+__all__ = ["DATASETS", "MODELS", "data_dir", "load_benchmark", "split", "parse_model", "make_model", "bench_gnn"]
 
 DATASETS = ("amazon", "reddit", "yelpchi")
-MODELS = ("xgb", "xgb2", "gnn", "gnn-rgcn", "gnn-gat", "gnn-hgt", "gae")
+MODELS = ("xgb", "xgb2", "gnn", "gnn-sage", "gnn-rgcn", "gnn-gat", "gnn-hgt", "gae")
 SPLIT = "stratified 40/20/40 train/val/test of labelled target nodes, one split per seed"
 
 
@@ -134,18 +137,46 @@ def split(y: np.ndarray, seed: int, fracs: tuple[float, float] = (0.4, 0.2)) -> 
     return tuple(np.sort(np.concatenate(p)) for p in (tr, va, te))
 
 
+def parse_model(spec: str) -> tuple[str, dict]:
+    """``"gnn-gat:hidden=32:epochs=100"`` -> ``("gnn-gat", {"hidden": 32, "epochs": 100})``.
+
+    Parameter overrides after the model name, ``:``-separated ``key=value``
+    (int, float, or string), are passed to the detector's constructor -- e.g.
+    a smaller GNN on a large graph: ``--model gnn:hidden=32:epochs=100``.
+    """
+    name, *kvs = spec.strip().split(":")
+    params = {}
+    for kv in kvs:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise ValueError(f"model parameter must be key=value, not {kv!r} in {spec!r}")
+        for cast in (int, float):
+            try:
+                params[k] = cast(v)
+                break
+            except ValueError:
+                pass
+        else:
+            params[k] = v
+    return name, params
+
+
 def make_model(model: str, seed: int):
-    """A fresh detector for a benchmark model name."""
+    """A fresh detector for a benchmark model spec (name plus optional ``:key=value`` overrides)."""
     from ringscope.models.gnn import GraphAEDetector, HeteroGNNDetector
     from ringscope.models.tabular import NeighbourXGBDetector
 
-    if model in ("xgb", "xgb2"):
-        return NeighbourXGBDetector(hops=2 if model == "xgb2" else 1, seed=seed, unlabeled_weight=0.0)
-    if model == "gnn" or model.startswith("gnn-"):
-        conv = model.split("-", 1)[1] if "-" in model else "sage"
-        return HeteroGNNDetector(conv=conv, seed=seed, unlabeled_weight=0.0)
-    if model == "gae":
-        return GraphAEDetector(seed=seed)
+    name, params = parse_model(model)
+    if name in ("xgb", "xgb2"):
+        return NeighbourXGBDetector(**{"hops": 2 if name == "xgb2" else 1, "seed": seed, "unlabeled_weight": 0.0,
+                                       **params})
+    if name == "gnn" or name.startswith("gnn-"):
+        kw = {"seed": seed, "unlabeled_weight": 0.0, **params}
+        if "-" in name:
+            kw["conv"] = name.split("-", 1)[1]
+        return HeteroGNNDetector(**kw)
+    if name == "gae":
+        return GraphAEDetector(**{"seed": seed, **params})
     raise ValueError(f"model must be one of {MODELS} or 'all', not {model!r}")
 
 
@@ -155,12 +186,20 @@ def _masked(n_types: dict[str, int], target: str, y: np.ndarray, idx: np.ndarray
     return out
 
 
-def bench_gnn(dataset: str, seeds: int = 5, model: str = "all") -> list[dict]:
+def bench_gnn(dataset: str, seeds: int = 5, model: str = "all", log=None) -> list[dict]:
     """Test AUC / AP of the learned models on one benchmark, mean +- std over ``seeds`` splits.
 
     Each dict: ``dataset, model, auc_mean, auc_std, ap_mean, ap_std, seeds,
-    train_seconds, split, n_nodes, n_edges, n_pos``.
+    train_seconds, split, n_nodes, n_edges, n_pos, load_avg`` (1-minute load
+    average at the start and end of the model's runs: the machine's
+    conditions) and ``per_seed`` (``seed, auc, ap, train_seconds`` and the
+    detector's own metrics such as epochs). ``log`` (a callable; default:
+    print to stderr) gets one line per seed as it finishes.
     """
+    if log is None:
+        def log(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
     if not data_dir().exists():
         raise FileNotFoundError(f"graph benchmarks not found at {data_dir()} (set RINGSCOPE_GRAPH_BENCHMARKS)")
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -169,7 +208,8 @@ def bench_gnn(dataset: str, seeds: int = 5, model: str = "all") -> list[dict]:
     models = ["xgb", "gnn", "gae"] if model == "all" else [m.strip() for m in model.split(",")]
     rows = []
     for name in models:
-        aucs, aps, secs = [], [], []
+        aucs, aps, secs, per_seed = [], [], [], []
+        load0 = os.getloadavg()[0]
         for s in range(seeds):
             tr, va, te = split(y, seed=s)
             det = make_model(name, s)
@@ -179,11 +219,19 @@ def bench_gnn(dataset: str, seeds: int = 5, model: str = "all") -> list[dict]:
             p = det.predict_data(data)[target]
             aucs.append(roc_auc_score(y[te], p[te]))
             aps.append(average_precision_score(y[te], p[te]))
+            rec = {"seed": s, "auc": round(float(aucs[-1]), 4), "ap": round(float(aps[-1]), 4),
+                   "train_seconds": round(secs[-1], 2), "load_avg": round(os.getloadavg()[0], 2),
+                   **{k: v for k, v in getattr(det, "metrics_", {}).items()
+                      if k in ("epochs", "best_epoch", "val_auc", "best_iteration")}}
+            per_seed.append(rec)
+            if log is not None:
+                log(f"{dataset} {name} " + " ".join(f"{k}={v}" for k, v in rec.items()))
         rows.append({"dataset": dataset, "model": name, "auc_mean": round(float(np.mean(aucs)), 4),
                      "auc_std": round(float(np.std(aucs)), 4), "ap_mean": round(float(np.mean(aps)), 4),
                      "ap_std": round(float(np.std(aps)), 4), "seeds": seeds,
                      "train_seconds": round(float(np.mean(secs)), 2), "split": SPLIT,
                      "n_nodes": int(sum(n_types.values())), "n_edges": int(sum(data[e].edge_index.shape[1]
                                                                                 for e in data.edge_types)),
-                     "n_pos": int(np.nansum(y))})
+                     "n_pos": int(np.nansum(y)), "load_avg": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                     "per_seed": per_seed})
     return rows

@@ -70,6 +70,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
+    from ringscope.graph import bulk
     from ringscope.graph.db import QueryRunner
     from ringscope.graph.load import ingest_dataset
     from ringscope.ingest.reader import ContractError, read_dataset
@@ -82,8 +83,19 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     if a.out:
         ds.write_reports(_p(a.out))
     print(ds.summary())
-    with QueryRunner() as q:
-        counts = ingest_dataset(ds, q, batch_size=a.batch_size)
+    mode = a.mode
+    if mode == "auto":
+        mode, why = bulk.choose_mode(ds)
+        print(f"[ingest] mode {mode}: {why}", file=sys.stderr)
+    if mode == "bulk":
+        try:
+            counts = bulk.bulk_ingest(ds, progress=lambda m: print(f"[bulk] {m}", file=sys.stderr))
+        except bulk.BulkLoadRefused as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    else:
+        with QueryRunner() as q:
+            counts = ingest_dataset(ds, q, batch_size=a.batch_size)
     print(json.dumps(counts, indent=2))
     return 0
 
@@ -191,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dataset")
     s.add_argument("--out", help="write the load report here")
     s.add_argument("--batch-size", type=int, default=20_000)
+    s.add_argument("--mode", choices=["auto", "bulk", "batched"], default="auto",
+                   help="bulk: neo4j-admin import into the EMPTY local graph (restarts the server); "
+                        "batched: UNWIND batches, adds to what is there; auto (default): bulk when "
+                        "the local graph is empty and the dataset is large, else batched")
     s.set_defaults(fn=cmd_ingest)
 
     s = sub.add_parser("detect", help="rules, faces, graph detectors, models, fusion")

@@ -96,3 +96,23 @@ def small_city(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("city") / "city"
     generate(out, persons=2000, seed=11)
     return out
+
+
+@pytest.fixture()
+def local_neo4j_empty(neo4j_server):
+    """The project's own test server with an empty graph (schema kept), for tests
+    that stop and restart it (the bulk import). Skipped when ``NEO4J_URI`` points
+    at another server. The file lock held by ``neo4j_server`` keeps other test
+    sessions away while it is down; afterwards it is running again whatever the
+    test did."""
+    if os.environ.get("NEO4J_URI"):
+        pytest.skip("the bulk import needs the project's local server (NEO4J_URI is set)")
+    from ringscope.graph import server
+    from ringscope.graph.db import QueryRunner
+
+    with QueryRunner(neo4j_server) as q:
+        server.reset_database(q)
+    try:
+        yield neo4j_server
+    finally:
+        server.start(wait=True)
