@@ -11,6 +11,10 @@ batches through :meth:`QueryRunner.write_batches` with the statements in
   (``face_identities``, ``face_captures``);
 - ``risk_score``/``risk_reasons`` on persons, physicians and institutions
   (``entity_risk``);
+- ``ModelExplanation`` nodes (one per learned model and entity) ``EXPLAINS``
+  the person, physician or institution: the model's method, its score, and
+  as JSON text the features and the neighbouring entities that drove it
+  (``model_explanations``; those of earlier runs are removed by ``run_id``);
 - ``Lead`` nodes ``INCLUDES`` their members (``leads``, ``lead_members``): a
   lead id seen before keeps its ``status``, ``assignee``, ``deadline`` and
   ``LeadEvent`` history; only detection fields change. Leads of earlier runs
@@ -34,7 +38,8 @@ log = logging.getLogger(__name__)
 
 FINDINGS_QUERIES = ("findings/rule_hits", "findings/rule_hits_retire", "findings/face_identities",
                     "findings/face_identities_retire", "findings/face_captures", "findings/entity_risk",
-                    "findings/leads", "findings/lead_members", "findings/leads_retire", "findings/read_leads")
+                    "findings/leads", "findings/lead_members", "findings/leads_retire", "findings/read_leads",
+                    "findings/model_explanations", "findings/model_explanations_retire")
 
 
 def _rows(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -64,8 +69,13 @@ def _delete_loop(runner, query: str, params: Mapping[str, Any], limit: int = 10_
 def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None,
                    face_matches: pd.DataFrame | None = None, face_identities: pd.DataFrame | None = None,
                    entity_scores: pd.DataFrame | None = None, leads: pd.DataFrame | None = None,
+                   explanations: list[dict[str, Any]] | None = None,
                    batch_size: int = 10_000, now: datetime | None = None) -> dict[str, int]:
-    """Write every finding given; return counts of rows sent per kind."""
+    """Write every finding given; return counts of rows sent per kind.
+
+    ``explanations``: dicts of :meth:`LearnedDetector.explain_many` (``model,
+    entity_type, entity_id, score, method, features, neighbours`` and any
+    model-specific extras)."""
     now_s = (now or datetime.now()).replace(microsecond=0).isoformat()
     p = {"run_id": run_id}
     out: dict[str, int] = {}
@@ -94,6 +104,10 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
         es = entity_scores[["entity_type", "entity_id", "score", "reasons"]]
         out["entity_scores"] = runner.write_batches("findings/entity_risk", _rows(es, list(es.columns)),
                                                     batch_size=batch_size)
+    if explanations is not None:
+        out["model_explanations"] = runner.write_batches(
+            "findings/model_explanations", [_explanation_row(e) for e in explanations], batch_size=1000, params=p)
+        out["model_explanations_removed"] = _delete_loop(runner, "findings/model_explanations_retire", p)
     if leads is not None:
         ld = leads.copy()
         cols = ["lead_id", "scheme", "score", "amount_at_risk", "summary", "rank", "n_members", "detectors"]
@@ -104,6 +118,24 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
         out["lead_members"] = runner.write_batches("findings/lead_members", mem, batch_size=500)
         out["leads_retired"] = int(runner.scalar("findings/leads_retire", {**p, "now": now_s}, write=True) or 0)
     return out
+
+
+_EXPLANATION_CORE = ("model", "entity_type", "entity_id", "score", "method", "features", "neighbours")
+
+
+def _explanation_row(e: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    def text(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, default=str, sort_keys=True)
+
+    score = e.get("score")
+    return {"key": f"{e['model']}|{e['entity_type']}|{e['entity_id']}", "model": str(e["model"]),
+            "entity_type": str(e["entity_type"]), "entity_id": str(e["entity_id"]),
+            "score": None if score is None or pd.isna(score) else float(score),
+            "method": str(e.get("method") or ""), "features": text(e.get("features") or []),
+            "neighbours": text(e.get("neighbours") or []),
+            "details": text({k: v for k, v in e.items() if k not in _EXPLANATION_CORE})}
 
 
 def read_previous_leads(runner) -> pd.DataFrame | None:

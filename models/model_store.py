@@ -131,6 +131,42 @@ class LearnedDetector(BaseDetector):
         return {"entity_type": entity_type, "entity_id": str(entity_id),
                 "score": float(row["score"].iloc[0]) if len(row) else float("nan"), **out}
 
+    def explain_many(self, entities, top: int = 8, ctx: Context | None = None) -> list[dict[str, Any]]:
+        """:meth:`explain` for several ``(entity_type, entity_id)`` pairs, the work they
+        share (forward pass, feature matrix, all scores) done once. Unknown entities
+        are skipped; each dict also names the ``model``."""
+        self._check_fitted()
+        data = self.prepare(ctx)[1] if ctx is not None else getattr(self, "data_", None)
+        if data is None:
+            raise RuntimeError("a loaded model needs the dataset: explain_many(..., ctx=ctx)")
+        self.data_ = data
+        sc = self.decision_scores_.set_index(["entity_type", "entity_id"])["score"]
+        index = {t: pd.Index(data[t].entity_id) for t in data.node_types}
+        self._xcache = {}
+        out = []
+        try:
+            for t, eid in entities:
+                ids = index.get(t)
+                if ids is None or str(eid) not in ids:
+                    continue
+                i = int(ids.get_loc(str(eid)))
+                rec = self._explain_data(data, t, i, top)
+                score = sc.get((t, str(eid)))
+                out.append({"model": self.name, "entity_type": t, "entity_id": str(eid),
+                            "score": None if score is None or pd.isna(score) else float(score), **rec})
+        finally:
+            self._xcache = None
+        return out
+
+    def _once(self, key: str, fn):
+        """``fn()`` computed once per :meth:`explain_many` call (every time otherwise)."""
+        cache = getattr(self, "_xcache", None)
+        if cache is None:
+            return fn()
+        if key not in cache:
+            cache[key] = fn()
+        return cache[key]
+
     # ---- persistence
     def metadata(self) -> dict[str, Any]:
         return {"class": type(self).__name__, "module": type(self).__module__,

@@ -52,7 +52,8 @@ __all__ = ["detect", "DetectConfig", "RESULT_FILES"]
 log = logging.getLogger("ringscope.detect")
 
 RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv",
-                "lead_evidence.jsonl", "face_matches.csv", "face_identities.csv", "manifest.json")
+                "lead_evidence.jsonl", "model_explanations.jsonl", "face_matches.csv", "face_identities.csv",
+                "manifest.json")
 
 
 class DetectConfig(dict):
@@ -62,7 +63,10 @@ class DetectConfig(dict):
     ``learned`` (names of the learned models to keep, default all), ``detector_params`` ({name: {param: value}}),
     ``rules`` (overrides for ``rules.yaml``), ``fusion`` ({FusionConfig field: value}),
     ``min_labels`` (fraud and cleared labels needed for the supervised models, default 10),
-    ``batch_size`` (Neo4j), ``encode_images`` (default True), ``strict`` (default False).
+    ``batch_size`` (Neo4j), ``encode_images`` (default True), ``strict`` (default False),
+    ``explain_leads`` / ``explain_top`` / ``explain_max`` (which entities the learned models
+    explain: members of the top leads, the top-scored entities per type, at most this many;
+    defaults 30 / 20 / 200).
     """
 
 
@@ -164,6 +168,50 @@ def _learned_detectors(tables: dict[str, pd.DataFrame], cfg: DetectConfig) -> tu
             f"unsupervised (only {n_fraud} fraud / {n_cleared} cleared labels; need {need} of each)")
 
 
+def explanation_targets(leads: pd.DataFrame, entity_scores: pd.DataFrame, *, n_leads: int = 30,
+                        per_type: int = 20, cap: int = 200) -> list[tuple[str, str]]:
+    """The entities an investigator opens first, in that order, without repeats: the
+    members of the ``n_leads`` best-ranked leads, then the ``per_type`` highest fused
+    scores of each entity type; at most ``cap``.
+
+    >>> leads = pd.DataFrame({"rank": [2, 1], "members": ["person:B;institution:H", "person:A"]})
+    >>> es = pd.DataFrame({"entity_type": ["person", "person", "physician"], "entity_id": ["A", "C", "D"],
+    ...                    "score": [0.9, 0.8, 0.1]})
+    >>> explanation_targets(leads, es, per_type=1)
+    [('person', 'A'), ('person', 'B'), ('institution', 'H'), ('physician', 'D')]
+    """
+    want: list[tuple[str, str]] = []
+    if leads is not None and len(leads):
+        ranked = leads.sort_values("rank") if "rank" in leads.columns else leads
+        for members in ranked.head(n_leads)["members"].astype(str):
+            for m in members.split(";"):
+                t, _, i = m.partition(":")
+                if t and i:
+                    want.append((t, i))
+    if entity_scores is not None and len(entity_scores):
+        es = entity_scores.sort_values(["score", "entity_id"], ascending=[False, True], kind="stable")
+        for _, g in es.groupby("entity_type", sort=True):
+            want.extend(zip(g["entity_type"].head(per_type), g["entity_id"].astype(str).head(per_type)))
+    return list(dict.fromkeys(want))[:cap]
+
+
+def _explain(learned: list[Any], leads: pd.DataFrame, entity_scores: pd.DataFrame, cfg: DetectConfig,
+             errors: list[dict[str, str]], strict: bool) -> list[dict[str, Any]]:
+    """The learned models' explanations of the entities an investigator opens first."""
+    targets = explanation_targets(leads, entity_scores, n_leads=int(cfg.get("explain_leads", 30)),
+                                  per_type=int(cfg.get("explain_top", 20)), cap=int(cfg.get("explain_max", 200)))
+    out: list[dict[str, Any]] = []
+    for det in learned:
+        try:
+            out.extend(det.explain_many(targets, top=8))
+        except Exception as e:  # an explanation never costs the run its results
+            if strict:
+                raise
+            errors.append({"detector": f"{getattr(det, 'name', type(det).__name__)}.explain",
+                           "error": f"{type(e).__name__}: {e}"})
+    return out
+
+
 def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool = True,
            runner: Any = None, config: dict[str, Any] | None = None,
            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -250,6 +298,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     ctx.scores[det.name] = det.decision_scores_
                 det_timings[det.name] = time.perf_counter() - t0
 
+        fitted_learned: list[Any] = []
         if gnn:
             with clock.stage("learned"):
                 learned, mode = _learned_detectors(ctx.tables, cfg)
@@ -258,6 +307,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     t0 = time.perf_counter()
                     if _fit_safely(det, ctx, errors, strict):
                         detectors.append(det)
+                        fitted_learned.append(det)
                         ctx.scores[det.name] = det.decision_scores_
                     det_timings[det.name] = time.perf_counter() - t0
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
@@ -267,6 +317,11 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             res = fuse(ctx.tables, detectors, rule_hits=rule_hits, face_matches=ctx.face_matches,
                        previous=previous, config=fcfg)
         summary["fusion_weights"] = res.weights
+
+        explanations: list[dict[str, Any]] = []
+        if fitted_learned:
+            with clock.stage("explain"):
+                explanations = _explain(fitted_learned, res.leads, res.entity_scores, cfg, errors, strict)
 
         with clock.stage("write"):
             from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS
@@ -278,6 +333,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             with open(out / "lead_evidence.jsonl", "w", encoding="utf-8") as fh:
                 for ev in res.evidence:
                     fh.write(json.dumps(ev, ensure_ascii=False, default=str, sort_keys=True) + "\n")
+            with open(out / "model_explanations.jsonl", "w", encoding="utf-8") as fh:
+                for ex in explanations:
+                    fh.write(json.dumps(ex, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n")
             fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
                 columns=["capture_id", "claimed_person_id", "distance", "verdict", "face_id"])
             _write_csv(fm, out / "face_matches.csv", ["capture_id"])
@@ -291,7 +349,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 summary["findings"] = write_findings(
                     runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
                     face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
-                    batch_size=int(cfg.get("batch_size", 10_000)))
+                    explanations=explanations, batch_size=int(cfg.get("batch_size", 10_000)))
     finally:
         if own_runner and runner is not None:
             runner.close()
@@ -304,6 +362,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         "groups": int(sum(len(getattr(d, "groups_", []) or []) for d in detectors)),
         "face_captures": int(len(ctx.face_matches)) if ctx.face_matches is not None else 0,
         "face_identities": int(len(ctx.cache.get("face_identity_table", ()))),
+        "model_explanations": len(explanations),
     }
     summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
     summary["lead_ids_kept"] = int(res.leads["lead_id"].isin(set(previous["lead_id"])).sum()) \
@@ -320,6 +379,16 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                                        encoding="utf-8")
     log.info("detect finished in %.1fs: %s", summary["total_seconds"], summary["counts"])
     return summary
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, float) and o != o:
+        return None
+    return str(o)
 
 
 class _CallbackHandler(logging.Handler):

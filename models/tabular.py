@@ -169,7 +169,7 @@ class NeighbourXGBDetector(LearnedDetector):
     def _explain_data(self, data, entity_type: str, index: int, top: int) -> dict[str, Any]:
         from xgboost import DMatrix
 
-        X, types = self._matrix(data)
+        X, types = self._once("matrix", lambda: self._matrix(data))
         row = X[(types == entity_type).to_numpy()].iloc[[index]]
         contrib = self.model_.get_booster().predict(DMatrix(row), pred_contribs=True)[0][:-1]
         s = pd.Series(contrib, index=X.columns)
@@ -184,7 +184,7 @@ class NeighbourXGBDetector(LearnedDetector):
             if len(parts) >= 3 and parts[1] not in ("type",):
                 rel = parts[2] if parts[1].startswith("h") and parts[1][1:].isdigit() else parts[1]
                 rel_contrib[rel] = rel_contrib.get(rel, 0.0) + float(v)
-        scores = self.predict_data(data)
+        scores = self._once("scores", lambda: self.predict_data(data))
         nb = []
         for (src, r, d) in data.edge_types:
             if d != entity_type or r not in rel_contrib:

@@ -37,7 +37,7 @@ def load_city(runner, city: Path, results: Path, token: str) -> None:
         return
     reset_database(runner)
     apply_schema(runner)
-    detect(city, results, neo4j=True, gnn=False, runner=runner)
+    detect(city, results, neo4j=True, gnn=True, runner=runner)   # learned models on: their explanations
     runner.run(f"CREATE (:{MARKER} {{token: $t}})", {"t": token})
 
 
@@ -253,6 +253,26 @@ def test_entity_360_person_physician_institution(app_env):
         "MATCH (i:Institution) RETURN count(i)")
 
 
+def test_entity_360_shows_the_learned_models_explanation(app_env):
+    """detect wrote model_explanations.jsonl and the same explanations into Neo4j; the
+    Model tab shows the features and neighbours that drove the riskiest person's score."""
+    results = Path(os.environ["RINGSCOPE_RESULTS"])
+    lines = [json.loads(x) for x in (results / "model_explanations.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines and app_env.scalar("MATCH (x:ModelExplanation)-[:EXPLAINS]->() RETURN count(x)") == len(lines)
+    pid = riskiest_person(app_env)[0]
+    mine = [e for e in lines if e["entity_type"] == "person" and e["entity_id"] == pid]
+    assert mine, "the riskiest person is among the explained entities"
+    e = mine[0]
+    assert e["features"] and all({"feature", "value", "contribution"} <= set(f) for f in e["features"])
+    at = run_page("entity_360", state={"entity": ("person", pid)})
+    feats = table(at, f"e360_expl_feat_{e['model']}", "feature", "contribution")
+    assert list(feats["feature"]) == [f["feature"] for f in e["features"]]
+    assert any(e["model"] in m.value for m in at.markdown)
+    if e["neighbours"]:
+        nb = table(at, f"e360_expl_nb_{e['model']}", "entity_type", "entity_id")
+        assert list(nb["entity_id"]) == [n["entity_id"] for n in e["neighbours"]]
+
+
 def test_rule_hits_page(app_env):
     at = run_page("rule_hits", role="analyst")
     hits = table(at, "rh_table", "hit_id", "entity_type", "name", "evidence")
@@ -350,7 +370,7 @@ def cypher_params(runner) -> dict[str, dict]:
         "access_log_recent": {"user": None, "entity": None, "limit": 10},
         "briefing_fund_monthly": {}, "briefing_leads": {}, "briefing_rule_hits_monthly": {},
         "credit_inputs": {"entity_type": "physician", "entity_id": doc},
-        "entity_history": ent, "entity_links": {**ent, "limit": 50}, "entity_neighbours": {**ent, "limit": 50},
+        "entity_explanations": ent, "entity_history": ent, "entity_links": {**ent, "limit": 50}, "entity_neighbours": {**ent, "limit": 50},
         "entity_profile": ent, "entity_rule_hits": {**ent, "limit": 50},
         "entity_search": {"entity_type": "person", "q": "", "by_name": False, "limit": 5},
         "faces_captures": {"verdicts": [], "institution_id": None, "person_id": None, "face_id": None,
@@ -377,7 +397,7 @@ def cypher_params(runner) -> dict[str, dict]:
 
 #: queries that must return rows on a city with findings
 NON_EMPTY = {"briefing_fund_monthly", "briefing_leads", "briefing_rule_hits_monthly", "credit_inputs",
-             "entity_history", "entity_profile", "entity_search", "lead_detail", "lead_events", "lead_facets",
+             "entity_explanations", "entity_history", "entity_profile", "entity_search", "lead_detail", "lead_events", "lead_facets",
              "lead_members", "lead_queue", "lead_subgraph_visits", "lead_visits", "log_access", "rule_hit_facets",
              "rule_hits_browse", "entity_neighbours", "access_log_recent"}
 

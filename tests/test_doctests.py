@@ -11,6 +11,7 @@ MODULES = [
     "ringscope.graph.algorithms",
     "ringscope.graph.projection",
     "ringscope.models.base",
+    "ringscope.models.pipeline",
     "ringscope.ingest.faces",
     "ringscope.app.access",
     "ringscope.app.workflow",

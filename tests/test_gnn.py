@@ -201,6 +201,18 @@ def test_city_models_rank_truth_above_clean(city, tmp_path: Path) -> None:
         ex = back.explain("person", top["entity_id"], ctx=ctx)
         assert ex["features"] and ex["features"][0]["feature"] in det.feature_names_["person"]
         assert all(n["entity_type"] in ("person", "physician", "institution") for n in ex["neighbours"])
+        # several at once (shared work done once) give the same explanations; unknown ids are skipped
+        inst = s[s["entity_type"] == "institution"].sort_values("score").iloc[-1]["entity_id"]
+        many = back.explain_many([("person", top["entity_id"]), ("person", "nobody"), ("institution", inst)])
+        assert [(m["entity_type"], m["entity_id"], m["model"]) for m in many] == \
+            [("person", top["entity_id"], det.name), ("institution", inst, det.name)]
+        one = back.explain("institution", inst)
+        for a, b in ((many[0], ex), (many[1], one)):
+            assert [f["feature"] for f in a["features"]] == [f["feature"] for f in b["features"]]
+            np.testing.assert_allclose([f["contribution"] for f in a["features"]],
+                                       [f["contribution"] for f in b["features"]], rtol=1e-5, atol=1e-7)
+            assert [n["entity_id"] for n in a["neighbours"]] == [n["entity_id"] for n in b["neighbours"]]
+            assert a["score"] == pytest.approx(b["score"])
     print("city AUCs", aucs)
     assert aucs["xgb_neighbour"] >= CITY_AUC["xgb_neighbour"], aucs
     assert aucs["gnn_autoencoder"] >= CITY_AUC["gnn_autoencoder"], aucs

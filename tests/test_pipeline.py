@@ -251,3 +251,19 @@ def test_detect_with_neo4j_keeps_lead_state(city, run1, runner, tmp_path):
     g = runner.run("MATCH (l:Lead {lead_id: $id}) RETURN l.active AS a, l.rank AS r", {"id": gone})[0]
     assert g == {"a": False, "r": None}
     assert runner.scalar("MATCH (l:Lead) RETURN count(l)") == len(leads)          # nothing duplicated
+    # model explanations: linked to their entity, replaced (not duplicated) by the next run's
+    pid = es.loc[es["entity_type"] == "person", "entity_id"].iloc[0]
+    inst = es.loc[es["entity_type"] == "institution", "entity_id"].iloc[0]
+    ex = {"model": "gnn_hetero", "entity_type": "person", "entity_id": pid, "score": 0.7, "method": "m",
+          "features": [{"feature": "n_visits", "value": 3.0, "contribution": 0.2}],
+          "neighbours": [{"entity_type": "institution", "entity_id": inst, "relation": "visited", "contribution": 0.1}],
+          "components": {"attr_error": 1.5}}
+    w = write_findings(runner, run_id="third", explanations=[ex, {**ex, "model": "xgb_neighbour"}])
+    assert w["model_explanations"] == 2
+    w = write_findings(runner, run_id="fourth", explanations=[ex, {**ex, "entity_id": "no-such-person"}])
+    assert w["model_explanations_removed"] == 1
+    got = runner.read("MATCH (x:ModelExplanation)-[:EXPLAINS]->(p:Person) RETURN x.model AS m, p.person_id AS p, "
+                      "x.features AS f, x.details AS d, x.run_id AS r")
+    assert [(g["m"], g["p"], g["r"]) for g in got] == [("gnn_hetero", pid, "fourth")]
+    assert json.loads(got[0]["f"]) == ex["features"] and json.loads(got[0]["d"]) == {"components": {"attr_error": 1.5}}
+    assert runner.scalar("MATCH (x:ModelExplanation) RETURN count(x)") == 1      # the unknown entity made none

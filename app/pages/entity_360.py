@@ -7,6 +7,8 @@ blacklist), both computed from findings by :mod:`ringscope.app.credit`.
 """
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -68,7 +70,7 @@ if prof["lead_ids"]:
         if lc[i].button(f"Lead {lid}", key=f"e360_lead_{lid}"):
             goto_lead(lid)
 
-tabs = ["Rule hits", "Neighbours", "Ties", "History"] + (["Credit"] if etype != "person" else [])
+tabs = ["Rule hits", "Neighbours", "Ties", "History", "Model"] + (["Credit"] if etype != "person" else [])
 t = st.tabs(tabs)
 with t[0]:
     hits = data.read("entity_rule_hits", entity_type=etype, entity_id=eid, limit=1000)
@@ -110,8 +112,31 @@ with t[3]:
     if prof["cases"]:
         st.markdown("**Closed cases 已结案件**")
         st.dataframe(pd.DataFrame(prof["cases"]), hide_index=True, key="e360_cases")
+with t[4]:
+    expl = data.read("entity_explanations", entity_type=etype, entity_id=eid)
+    if expl.empty:
+        st.caption("No learned-model explanation for this entity (the models explain the members of the top "
+                   "leads and the highest scores of each type, when detection ran with them).")
+    for r in expl.itertuples(index=False):
+        score = f"{float(r.score):.3f}" if r.score is not None and pd.notna(r.score) else "—"
+        st.markdown(f"**{r.model}** · model score {score} · _{r.method}_")
+        feats = pd.DataFrame(json.loads(r.features or "[]"))
+        nbrs = pd.DataFrame(json.loads(r.neighbours or "[]"))
+        a, b = st.columns(2)
+        a.caption("Features that drove the score")
+        a.dataframe(feats, hide_index=True, key=f"e360_expl_feat_{r.model}")
+        b.caption("Neighbouring entities that drove it")
+        if nbrs.empty:
+            b.caption("none")
+        else:
+            ev = b.dataframe(nbrs, hide_index=True, key=f"e360_expl_nb_{r.model}", on_select="rerun",
+                             selection_mode="single-row")
+            rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
+            if rows and st.button("Open selected neighbour", key=f"e360_expl_go_{r.model}"):
+                pick = nbrs.iloc[rows[0]]
+                goto_entity(pick["entity_type"], pick["entity_id"])
 if etype != "person":
-    with t[4]:
+    with t[5]:
         inputs = data.read("credit_inputs", entity_type=etype, entity_id=eid)
         register = data.read("credit_inputs", entity_type=etype, entity_id=None)
         if etype == "physician":
@@ -145,4 +170,4 @@ if etype != "person":
                          hide_index=True, key="e360_register")
 
 show_cypher(["entity_profile", "entity_rule_hits", "entity_neighbours", "entity_links", "entity_history",
-             "credit_inputs"], {"entity_type": etype, "entity_id": eid})
+             "entity_explanations", "credit_inputs"], {"entity_type": etype, "entity_id": eid})

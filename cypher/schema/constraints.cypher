@@ -13,3 +13,4 @@ CREATE CONSTRAINT lead_id IF NOT EXISTS FOR (n:Lead) REQUIRE n.lead_id IS UNIQUE
 CREATE CONSTRAINT lead_event_id IF NOT EXISTS FOR (n:LeadEvent) REQUIRE n.event_id IS UNIQUE;
 CREATE CONSTRAINT access_event_id IF NOT EXISTS FOR (n:AccessLog) REQUIRE n.event_id IS UNIQUE;
 CREATE CONSTRAINT load_state_key IF NOT EXISTS FOR (n:LoadState) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT model_explanation_key IF NOT EXISTS FOR (n:ModelExplanation) REQUIRE n.key IS UNIQUE;

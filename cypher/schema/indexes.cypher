@@ -10,3 +10,4 @@ CREATE INDEX lead_rank IF NOT EXISTS FOR (n:Lead) ON (n.rank);
 CREATE INDEX institution_kind IF NOT EXISTS FOR (n:Institution) ON (n.kind);
 CREATE INDEX person_risk IF NOT EXISTS FOR (n:Person) ON (n.risk_score);
 CREATE INDEX access_at IF NOT EXISTS FOR (n:AccessLog) ON (n.at);
+CREATE INDEX model_explanation_entity IF NOT EXISTS FOR (n:ModelExplanation) ON (n.entity_type, n.entity_id);

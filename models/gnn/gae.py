@@ -157,15 +157,18 @@ class GraphAEDetector(LearnedDetector):
         return res
 
     def _explain_data(self, data, entity_type: str, index: int, top: int) -> dict[str, Any]:
-        x, ei = self._inputs(data)
-        with torch.no_grad():
-            _, xr, _ = self.model_(x, ei)
+        def forward():
+            x, ei = self._inputs(data)
+            with torch.no_grad():
+                return x, self.model_(x, ei)[1]
+
+        x, xr = self._once("forward", forward)
         err = ((xr[entity_type][index] - x[entity_type][index]) ** 2).numpy()
         names = data[entity_type].feature_names
         raw = data[entity_type].x[index].numpy()
         order = np.argsort(-err)[:top]
         feats = [{"feature": names[j], "value": float(raw[j]), "contribution": float(err[j])} for j in order]
-        sc = self.predict_data(data)
+        sc = self._once("scores", lambda: self.predict_data(data))
         nb = []
         for (s, r, d) in data.edge_types:
             if d != entity_type:
@@ -175,7 +178,7 @@ class GraphAEDetector(LearnedDetector):
                 nb.append({"entity_type": s, "entity_id": data[s].entity_id[j], "relation": r.removeprefix("rev_"),
                            "neighbour_score": float(sc[s][j])})
         nb.sort(key=lambda r: -r["neighbour_score"])
-        comp = self.components(data)[entity_type].iloc[index].to_dict()
+        comp = self._once("components", lambda: self.components(data))[entity_type].iloc[index].to_dict()
         return {"method": "attribute reconstruction error per feature; most anomalous neighbours",
                 "features": feats, "neighbours": nb[:top],
                 "components": {k: (None if pd.isna(v) else float(v)) for k, v in comp.items()}}

@@ -155,7 +155,7 @@ class HeteroGNNDetector(LearnedDetector):
         return self._predict(*self._inputs(data))
 
     def _explain_data(self, data, entity_type: str, index: int, top: int) -> dict[str, Any]:
-        x, ei = self._inputs(data)
+        x, ei = self._once("inputs", lambda: self._inputs(data))
         x = {t: v.clone().requires_grad_(True) for t, v in x.items()}
         self.model_.eval()
         self.model_(x, ei)[entity_type][index].backward()
