@@ -78,6 +78,7 @@ __all__ = [
     "verify_captures",
     "knn_search",
     "cluster_faces",
+    "caregiver_shares",
     "face_id_of",
     "face_identities",
     "FaceMatchDetector",
@@ -780,6 +781,37 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
     return capture_face, ident[IDENTITY_COLUMNS]
 
 
+def caregiver_shares(matches: pd.DataFrame, family_links: pd.DataFrame | None,
+                     faces: Iterable[str] | None = None) -> dict[str, float]:
+    """Per face identity: the largest share of the credentials it presented
+    (verdict ``mismatch`` or ``related``) that ``family_links`` bind to one and
+    the same person -- a carer registered for many of them.
+
+    >>> m = pd.DataFrame({"face_id": ["F1"] * 4, "verdict": ["mismatch", "related", "mismatch", "mismatch"],
+    ...                   "claimed_person_id": ["A", "B", "C", "D"]})
+    >>> links = pd.DataFrame({"person_id": ["A", "B"], "related_person_id": ["X", "X"]})
+    >>> caregiver_shares(m, links)
+    {'F1': 0.5}
+    """
+    fl = _links_both_ways(family_links)
+    if fl.empty or matches is None or len(matches) == 0:
+        return {}
+    m = matches[matches["verdict"].isin(["mismatch", "related"])]
+    if faces is not None:
+        m = m[m["face_id"].isin(set(faces))]
+    seen = m[["face_id", "claimed_person_id"]].dropna().drop_duplicates()
+    if seen.empty:
+        return {}
+    n = seen.groupby("face_id")["claimed_person_id"].nunique()
+    j = seen.merge(fl.rename(columns={"person_id": "claimed_person_id", "related_person_id": "carer"}),
+                   on="claimed_person_id")
+    if j.empty:
+        return {}
+    per_carer = j.groupby(["face_id", "carer"])["claimed_person_id"].nunique()
+    best = (per_carer / n.reindex(per_carer.index.get_level_values(0)).to_numpy()).groupby(level=0).max()
+    return {str(k): float(v) for k, v in best.items()}
+
+
 # =========================================================================== detector
 class FaceMatchDetector(BaseDetector):
     """Card lending seen in faces (借卡/冒名就医).
@@ -797,6 +829,14 @@ class FaceMatchDetector(BaseDetector):
     guardian presents it); groups use only mismatches of strength at least
     ``min_strength``. ``matches_`` carries the ``strength`` column.
 
+    A caregiver is not a lender: a face whose credentials (those it matched as
+    ``related`` included) are in at least ``caregiver_share`` registered
+    family/proxy bindings of one and the same person -- the face's own
+    enrolled person, or one person registered for many of them (a nursing
+    home's carer, an adult child for both parents) -- makes no group: the
+    unregistered rest are most likely that person's charges too. Two
+    credentials are a family's errand, not a ring: ``min_credentials`` is 3.
+
     Fitted attributes: ``threshold_`` (:class:`ThresholdChoice`), ``matches_``
     (:func:`verify_captures`), ``capture_face_``, ``identities_``,
     ``decision_scores_``, ``findings_``, ``groups_``.
@@ -806,11 +846,12 @@ class FaceMatchDetector(BaseDetector):
     scheme = "card_lending"
 
     def __init__(self, threshold: float | None = None, cluster_threshold: float | None = None,
-                 min_credentials: int = 2, k: int = 20, scale: float = 3.0, min_strength: float = 0.5,
-                 minor_age: float | None = 18):
+                 min_credentials: int = 3, k: int = 20, scale: float = 3.0, min_strength: float = 0.5,
+                 minor_age: float | None = 18, caregiver_share: float = 0.3):
         super().__init__(threshold=threshold, cluster_threshold=cluster_threshold,
                          min_credentials=min_credentials, k=k, scale=scale, min_strength=min_strength,
-                         minor_age=minor_age)
+                         minor_age=minor_age, caregiver_share=caregiver_share)
+        self.caregiver_share = caregiver_share
         self.min_strength = min_strength
         self.minor_age = minor_age
         self.threshold = threshold
@@ -920,8 +961,12 @@ class FaceMatchDetector(BaseDetector):
             amount = va.groupby("face_id")["total_amount"].sum().reindex(per.index).fillna(0.0)
         ident = self.identities_.set_index("face_id")
         span = sel.groupby("face_id")["capture_time"].agg(["min", "max"])
+        carer = caregiver_shares(self.matches_, ctx.table("family_links") if ctx.has("family_links") else None,
+                                 per.index)
         groups = []
         for fid, r in per.iterrows():
+            if carer.get(fid, 0.0) >= self.caregiver_share:
+                continue
             enrolled = ident["enrolled_person_id"].get(fid)
             members = [member_key("person", p) for p in creds.get(fid, ())]
             if enrolled is not None and pd.notna(enrolled):

@@ -8,7 +8,9 @@ institution kind (robust z-scores), never as an absolute count:
   the share of the institution's sales that fall in such batches. The pace of
   a batch is the operator's, not a constant: the scan runs at every gap of
   ``burst_gaps`` (minutes to half an hour) and keeps, per institution, the
-  scale at which it stands out most from its peers at that same scale;
+  scale at which it stands out most from its peers at that same scale -- the
+  longer the gap, the more ordinary rushes (market days, opening hours) a
+  "batch" takes in, so its evidence is weighed down beyond 10 minutes (0.58 at 30);
 - **repeat credentials**: the same credentials reappear batch after batch
   (hoarded cards), which ordinary walk-in rushes do not show;
 - **off-hours**: share of sales between ``night_start`` and ``night_end``;
@@ -32,7 +34,10 @@ from ringscope.graph.detectors._util import finalize, squash, typed
 from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
 
-__all__ = ["CardCashoutDetector", "inventory_excess"]
+__all__ = ["CardCashoutDetector", "inventory_excess", "SHARE_SCALE"]
+
+#: smallest spread of a share among peers (2 percentage points) for its robust z
+SHARE_SCALE = 0.02
 
 
 def inventory_excess(ctx: Context) -> pd.Series:
@@ -140,15 +145,21 @@ class CardCashoutDetector(BaseDetector):
         inst["inventory_excess"] = inv.reindex(inst.index).fillna(0.0)
         kinds = inst["kind"].to_numpy()
         # shrink small institutions' rates towards their peers (20 pseudo-sales)
+        # (a share's spread among peers is floored at SHARE_SCALE: when most peers have none, a 2 %
+        # night share is not several sigma)
         for col in ("batch_share", "night_share", "hoard_share"):
             med = inst.groupby("kind")[col].transform("median")
-            inst[col + "_z"] = robust_z(((inst[col] * inst["n"] + med * 20) / (inst["n"] + 20)).to_numpy(), kinds)
+            inst[col + "_z"] = robust_z(((inst[col] * inst["n"] + med * 20) / (inst["n"] + 20)).to_numpy(), kinds,
+                                        min_scale=SHARE_SCALE)
         inst["inv_z"] = robust_z(inst["inventory_excess"].to_numpy(), kinds)
         z = (inst[["batch_share_z", "hoard_share_z"]].clip(0, 20).sum(axis=1)
              + 0.5 * inst["night_share_z"].clip(0, 10)
              + 0.5 * inst["inv_z"].clip(0, 10)
              + 2.0 * inst["noface_batch"] * inst["terminal"].astype(float))
-        inst["raw"] = np.where(inst["n_hoarded"] >= p["min_batch"], z, 0.0)
+        # the longer the pause a "batch" allows, the more ordinary rushes (market days, opening hours)
+        # it takes in: evidence weighs 1 up to 10 minutes (a slow operator), 0.58 at 30 minutes
+        w = 1.0 / (1.0 + 1.5 * max(np.log10(pd.Timedelta(gap) / pd.Timedelta("10min")), 0.0))
+        inst["raw"] = np.where(inst["n_hoarded"] >= p["min_batch"], w * z, 0.0)
         inst["gap"] = gap
         return inst, bs, hoarded
 

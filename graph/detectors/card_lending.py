@@ -32,6 +32,7 @@ import pandas as pd
 from ringscope.graph.algorithms import connected_components, leiden_communities, robust_z
 from ringscope.graph.detectors._util import finalize, poisson_sf_z, squash, typed
 from ringscope.graph.projection import covisit_edges, face_links, family_pairs, visit_frame
+from ringscope.ingest.faces import caregiver_shares
 from ringscope.models.base import BaseDetector, Context, Group
 
 __all__ = ["CardLendingDetector"]
@@ -60,6 +61,8 @@ class CardLendingDetector(BaseDetector):
         least history_z against the median institution's rate (over institutions with at least
         history_min_repeat repeat visitors; with fewer than five such, the pooled rate of all the
         others; at least history_floor).
+    caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
+        often is a carer, not a lender (:func:`ringscope.ingest.faces.caregiver_shares`).
     use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
         or when there are no face tables; True: always; False: never).
     """
@@ -72,14 +75,14 @@ class CardLendingDetector(BaseDetector):
                  cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 3.0,
                  regular_days: int = 45, history_min_visits: int = 3, history_share: float = 0.5,
                  history_z: float = 3.0, history_min_repeat: int = 10, history_floor: float = 0.005,
-                 use_cotiming: str | bool = "auto", seed: int = 0):
+                 use_cotiming: str | bool = "auto", caregiver_share: float = 0.3, seed: int = 0):
         super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
                          inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
                          cotime_min_size=cotime_min_size, cohort_days=cohort_days,
                          cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, regular_days=regular_days,
                          history_min_visits=history_min_visits, history_share=history_share, history_z=history_z,
                          history_min_repeat=history_min_repeat, history_floor=history_floor,
-                         use_cotiming=use_cotiming, seed=seed)
+                         use_cotiming=use_cotiming, caregiver_share=caregiver_share, seed=seed)
 
     # ------------------------------------------------------------------ faces
     def _institution_mismatch_z(self, ctx: Context) -> pd.Series:
@@ -105,7 +108,14 @@ class CardLendingDetector(BaseDetector):
         faces = per_face[(per_face["n_cred"] >= p["min_credentials"]) & (per_face["n_mm"] >= p["min_mismatch"])]
         if faces.empty:
             return []
+        # a carer registered for many of the credentials a face presents (a nursing home's, an
+        # adult child's for both parents) is not a lender: the unregistered rest are likely its charges
+        carer = caregiver_shares(ctx.face_matches, ctx.table("family_links") if ctx.has("family_links") else None,
+                                 faces.index)
+        faces = faces[[carer.get(str(f), 0.0) < p["caregiver_share"] for f in faces.index]]
         ev = ev[ev["face_id"].isin(faces.index)]
+        if ev.empty:
+            return []
         comps = connected_components(list(zip("face:" + ev["face_id"].astype(str), "person:" + ev["person_id"])))
         fm = ctx.face_matches
         inst_z = self._institution_mismatch_z(ctx)

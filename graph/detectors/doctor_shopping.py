@@ -9,7 +9,9 @@ is an overlapping prescription, the classic marker of doctor shopping. Chronic
 patients have one or two prescribers and refill when their supply runs out;
 acute patients see several doctors a year for short courses that do not
 overlap; a shopper has a fan-in of prescribers, overlapping supplies and an
-oversupply against the calendar. The fan-in (distinct prescribers) and the
+oversupply against the calendar. The fan-in (distinct prescribers and the
+institutions they work at: the doctors of one hospital share its records, so
+shopping spreads over places) and the
 number of fills are compared with the medians of the other continuous users
 of the same condition -- chronic patients are the baseline, not the whole
 population; a fan-in that is only the minimum, without overlapping supplies
@@ -34,6 +36,7 @@ class DoctorShoppingDetector(BaseDetector):
     Parameters
     ----------
     min_prescribers : distinct prescribers of one drug class needed.
+    min_institutions : distinct institutions they practise at (one institution sees its own records).
     min_overlaps : fills obtained while another prescriber's supply was still running.
     overlap_tolerance : share of a supply that may overlap the next fill without counting (early refills).
     grouping : ``"condition"`` (the visit's 3-character ICD-10 code, else the drug class), ``"drug_class"``
@@ -48,11 +51,13 @@ class DoctorShoppingDetector(BaseDetector):
     name = "doctor_shopping"
     scheme = "doctor_shopping"
 
-    def __init__(self, min_prescribers: int = 3, min_overlaps: int = 0, overlap_tolerance: float = 0.2,
+    def __init__(self, min_prescribers: int = 3, min_institutions: int = 2, min_overlaps: int = 0,
+                 overlap_tolerance: float = 0.2,
                  grouping: str = "condition", min_coverage: float = 0.4, min_fills: int = 4,
                  min_peers: int = 20, default_days: float = 7.0, include_prescribers: bool = False,
                  min_score: float = 0.3):
-        super().__init__(min_prescribers=min_prescribers, min_overlaps=min_overlaps, min_coverage=min_coverage,
+        super().__init__(min_prescribers=min_prescribers, min_institutions=min_institutions,
+                         min_overlaps=min_overlaps, min_coverage=min_coverage,
                          min_fills=min_fills, min_peers=min_peers,
                          overlap_tolerance=overlap_tolerance, grouping=grouping, default_days=default_days,
                          include_prescribers=include_prescribers, min_score=min_score)
@@ -105,11 +110,15 @@ class DoctorShoppingDetector(BaseDetector):
             own = n_peers.reindex(g["g"]).fillna(0).to_numpy() >= p["min_peers"]
             g["base_presc"] = np.where(own, med["n_presc"].reindex(g["g"]).to_numpy(), city_p)
             g["base_fill"] = np.where(own, med["n_fill"].reindex(g["g"]).to_numpy(), city_f)
-        g["fanin"] = g["n_presc"] / g["base_presc"].clip(lower=1.0)
-        raw = (2.0 * np.log2(g["fanin"].clip(lower=1.0)) + np.log2(1 + g["n_overlap"])
+        # fan-in across places: several doctors of one clinic or hospital see one patient in turn and
+        # share its records; shopping spreads over institutions. The geometric mean of prescribers and
+        # institutions counts both (8 prescribers at 8 places: 8; 5 doctors of one hospital: 2.2).
+        g["fanin"] = np.sqrt(g["n_presc"] * g["n_inst"]) / g["base_presc"].clip(lower=1.0)
+        raw = (2.0 * np.log2(g["fanin"].clip(lower=1.0)) + 3.0 * g["n_overlap"] / g["n_fill"].clip(lower=1)
                + 1.5 * np.log2(g["oversupply"].clip(lower=0.25)).clip(0, 2)
                + np.log2(g["n_fill"] / g["base_fill"].clip(lower=1.0)).clip(0, 2))
-        ok = cont & (g["n_presc"] >= p["min_prescribers"]) & (g["n_overlap"] >= p["min_overlaps"])
+        ok = cont & (g["n_presc"] >= p["min_prescribers"]) & (g["n_inst"] >= p["min_institutions"]) & \
+            (g["n_overlap"] >= p["min_overlaps"])
         g["raw"] = np.where(ok, raw, 0.0)
         g["score"] = squash(g["raw"], mid=4.5, scale=1.0) * ok
         self.person_stats_ = g
