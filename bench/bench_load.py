@@ -79,14 +79,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--naive-rows", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=20_000)
+    ap.add_argument("--batched-runs", type=int, default=2,
+                    help="batched loads in a row: the first on the cold server, the best of the rest warm")
     ap.add_argument("--json", help="also write every measurement here")
     a = ap.parse_args()
     sizes = a.persons or [5000]
     server.start(wait=True)
     print("| city (persons) | rows | bulk rows/s (end to end) | bulk: import step alone | "
-          "batched rows/s | naive rows/s | bulk / naive | batched / naive | bulk / batched | "
-          "bulk stages (s) | load average |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+          "batched rows/s (cold server) | batched rows/s (warm) | naive rows/s | bulk / naive | "
+          "batched / naive (cold, warm) | bulk / batched (cold) | bulk stages (s) | load average |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
@@ -102,9 +104,12 @@ def main() -> int:
             with QueryRunner() as q:
                 bulk_shape = _shape(q)
                 loads.append(_load())
-                server.reset_database(q)
-                apply_schema(q)
-                res = ingest_dataset(ds, q, batch_size=a.batch_size)
+                runs = []
+                for _ in range(max(a.batched_runs, 1)):   # the first on the just-restarted server (cold JIT)
+                    server.reset_database(q)
+                    apply_schema(q)
+                    runs.append(ingest_dataset(ds, q, batch_size=a.batch_size))
+                res, warm = runs[0], min(runs, key=lambda r: r["seconds"])
                 batched_shape = _shape(q)
                 loads.append(_load())
                 if bulk_shape != batched_shape:
@@ -115,15 +120,19 @@ def main() -> int:
                 loads.append(_load())
                 server.reset_database(q)
             batched = rows / res["seconds"]
+            batched_warm = rows / warm["seconds"]
             bulk_rate = rows / bulk["seconds"]
             import_rate = rows / bulk["stages"]["import"]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in bulk["stages"].items())
             print(f"| {n:,} | {rows:,} | {bulk_rate:,.0f} ({bulk['seconds']:.1f} s) | {import_rate:,.0f} "
                   f"({bulk['stages']['import']:.1f} s) | {batched:,.0f} ({res['seconds']:.1f} s) | "
-                  f"{naive:,.0f} (on {sampled:,} rows) | {bulk_rate / naive:,.0f}x | {batched / naive:,.0f}x | "
-                  f"{bulk_rate / batched:,.1f}x | {stages} | {' → '.join(loads)} |", flush=True)
-            out.append({"persons": n, "rows": rows, "bulk": bulk, "batched": res, "naive_rows_per_s": naive,
-                        "naive_rows": sampled, "load_average": loads, "batch_size": a.batch_size})
+                  f"{batched_warm:,.0f} ({warm['seconds']:.1f} s) | "
+                  f"{naive:,.0f} (on {sampled:,} rows) | {bulk_rate / naive:,.0f}x | {batched / naive:,.0f}x, "
+                  f"{batched_warm / naive:,.0f}x | {bulk_rate / batched:,.1f}x | {stages} | {' → '.join(loads)} |",
+                  flush=True)
+            out.append({"persons": n, "rows": rows, "bulk": bulk, "batched": res, "batched_runs": runs,
+                        "naive_rows_per_s": naive, "naive_rows": sampled, "load_average": loads,
+                        "batch_size": a.batch_size})
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2, default=str))
     return 0

@@ -711,8 +711,18 @@ def _sorted_tuples(df: pd.DataFrame, key: str, col: str) -> pd.Series:
 
 def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = None,
                     threshold: float = DEFAULT_CLUSTER_THRESHOLD, *, k: int = 20,
-                    min_shared: float = 1 / 3, **knn_kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    min_shared: float = 1 / 3, anchor_threshold: float | None = None,
+                    **knn_kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every captured face (with the enrolments) into face identities.
+
+    With ``anchor_threshold`` (the verification threshold), verification comes
+    first, as at a real settlement window (1:1 then 1:N): a capture within
+    ``anchor_threshold`` of the claimed person's enrolment *is* that person and
+    joins the identity of that enrolment directly; only the rest -- mismatches,
+    unenrolled or unclaimed faces -- go through the k-NN clustering, together
+    with every enrolment (so an impostor who is enrolled as someone else still
+    finds their own identity). Most captures verify, so the clustering works
+    on a fraction of the faces.
 
     Returns ``capture_face`` (``capture_id, face_id``; captures without an
     encoding are left out) and ``identities`` (:data:`IDENTITY_COLUMNS`, one
@@ -732,8 +742,28 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
     if nc == 0:
         return (pd.DataFrame({"capture_id": pd.Series(dtype=object), "face_id": pd.Series(dtype=object)}),
                 pd.DataFrame({c: pd.Series(dtype=object) for c in IDENTITY_COLUMNS}))
-    labels = cluster_faces(np.vstack([Xc, E]), threshold, k=k, min_shared=min_shared, **knn_kw)
-    lc, le = labels[:nc], labels[nc:]
+    anchored = np.zeros(nc, dtype=bool)
+    anchor_e = np.full(nc, -1, dtype=np.int64)
+    if anchor_threshold is not None and len(E) and "claimed_person_id" in caps.columns:
+        claimed = caps["claimed_person_id"].to_numpy(dtype=object)
+        has = np.flatnonzero(pd.notna(claimed))
+        if len(has):
+            m = pd.DataFrame({"pair": np.arange(len(has)), "person_id": claimed[has]}).merge(
+                pd.DataFrame({"person_id": e_pid, "e": np.arange(len(E))}), on="person_id")
+            if len(m):
+                d = _pair_distances(Xc, has[m["pair"].to_numpy()], E, m["e"].to_numpy())
+                m = m.assign(d=d).sort_values(["pair", "d", "e"]).drop_duplicates("pair")
+                m = m[m["d"] <= anchor_threshold]
+                rows = has[m["pair"].to_numpy()]
+                anchored[rows] = True
+                anchor_e[rows] = m["e"].to_numpy()
+    free = np.flatnonzero(~anchored)
+    lab = cluster_faces(np.vstack([Xc[free], E]), threshold, k=k, min_shared=min_shared, **knn_kw)
+    le = lab[len(free):]
+    lc = np.empty(nc, dtype=np.int64)
+    lc[free] = lab[:len(free)]
+    lc[anchored] = le[anchor_e[anchored]]
+    labels = np.concatenate([lc, le])
 
     cid = caps["capture_id"].astype(str)
     min_id = cid.groupby(lc).min()
@@ -881,7 +911,7 @@ class FaceMatchDetector(BaseDetector):
         t = self.threshold_.threshold
         ct = self.cluster_threshold if self.cluster_threshold is not None else \
             min(DEFAULT_CLUSTER_THRESHOLD, 0.85 * t)
-        self.capture_face_, self.identities_ = face_identities(caps, enr, ct, k=self.k)
+        self.capture_face_, self.identities_ = face_identities(caps, enr, ct, k=self.k, anchor_threshold=t)
         if ctx.face_matches is not None and len(ctx.face_matches):
             m = ctx.face_matches.drop(columns=["face_id"], errors="ignore")
             self.matches_ = m.merge(self.capture_face_, on="capture_id", how="left")

@@ -41,7 +41,8 @@ ids:
 
 - *family/proxy dominance*: the share of the lead's persons who have a
   registered family/proxy link (or a 家庭共济 payer link) to another person of
-  the lead;
+  the lead, or to one person outside it who is bound to several of them (a
+  carer: a nursing home's, an adult child's for both parents);
 - *dilution in an ordinary institution*: the lead's persons are a small slice
   of an institution whose volume is ordinary for its kind (robust z of
   log-volume within kind), i.e. the pattern is what a busy place looks like.
@@ -804,8 +805,14 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]]
     fam = _family_pairs(tables)
     if len(fam) and len(pm):
-        linked = pm.merge(fam[["a", "b"]], left_on="entity_id", right_on="a").merge(
-            pm.rename(columns={"entity_id": "b"}), on=["lead_id", "b"])
+        # linked: to another person of the lead, or to one person outside it who is bound to several
+        # of them (a carer: a nursing home's, an adult child buying for both parents)
+        ties = pm.merge(fam[["a", "b"]], left_on="entity_id", right_on="a")
+        inside = ties.merge(pm.rename(columns={"entity_id": "b"}), on=["lead_id", "b"])[["lead_id", "a"]]
+        out = ties.merge(pm.rename(columns={"entity_id": "b"}).assign(_in=True), on=["lead_id", "b"], how="left")
+        out = out[out["_in"].isna()]
+        hub = out.groupby(["lead_id", "b"])["a"].transform("nunique") >= 2
+        linked = pd.concat([inside, out.loc[hub, ["lead_id", "a"]]], ignore_index=True)
         n_linked = linked.drop_duplicates(["lead_id", "a"]).groupby("lead_id").size()
         n_p = pm.groupby("lead_id").size()
         L["family_share"] = (n_linked / n_p).reindex(L["lead_id"]).fillna(0.0).to_numpy()

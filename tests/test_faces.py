@@ -291,6 +291,12 @@ def test_face_identities_unknown_face_with_many_credentials():
     assert cf.sort_values("capture_id").reset_index(drop=True).equals(
         cf2.sort_values("capture_id").reset_index(drop=True))
 
+    # verification first (anchoring): the same identities, the holders' own captures joined to
+    # their enrolments without the k-NN step, the unknown face still one identity of 5 credentials
+    cfa, identa = F.face_identities(caps, enrol, 0.5, anchor_threshold=0.6)
+    assert cfa.sort_values("capture_id").reset_index(drop=True).equals(cf.sort_values("capture_id").reset_index(drop=True))
+    assert identa.sort_values("face_id").reset_index(drop=True).equals(ident.sort_values("face_id").reset_index(drop=True))
+
     # the detector: one card_lending group, the lent credentials scored
     visits = pd.DataFrame({"visit_id": caps["visit_id"], "total_amount": 100.0})
     ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "visits": visits})

@@ -120,6 +120,7 @@ class CardLendingDetector(BaseDetector):
         fm = ctx.face_matches
         inst_z = self._institution_mismatch_z(ctx)
         v = visit_frame(ctx).set_index("visit_id")
+        comps = self._join_at_complicit(comps, fm, inst_z)
         groups = []
         for comp in comps:
             fids = sorted(c[5:] for c in comp if c.startswith("face:"))
@@ -153,6 +154,30 @@ class CardLendingDetector(BaseDetector):
                  "physician_share": pshare.head(5).round(3).to_dict(),
                  "visits": vids.astype(str).tolist()[:200], "params": self.get_params(), "source": "faces"}))
         return groups
+
+    def _join_at_complicit(self, comps: list[set], fm: pd.DataFrame, inst_z: pd.Series) -> list[set]:
+        """Face--credential components that work the same complicit institution are one ring:
+        several users (faces) with their own sets of lent cards at one clinic or pharmacy whose
+        mismatch rate stands out. Components are joined when they share an institution holding at
+        least ``inst_share`` of each one's impersonated captures and with robust z >= ``inst_z``."""
+        p = self.params
+        if len(comps) < 2:
+            return comps
+        bad = fm[fm["verdict"] == "mismatch"]
+        where = []
+        for comp in comps:
+            fids = {c[5:] for c in comp if c.startswith("face:")}
+            creds = {c[7:] for c in comp if c.startswith("person:")}
+            caps = bad[bad["face_id"].isin(fids) & bad["claimed_person_id"].isin(creds)]
+            share = caps["institution_id"].value_counts(normalize=True)
+            where.append({i for i, sh in share.items() if sh >= p["inst_share"] and inst_z.get(i, 0.0) >= p["inst_z"]})
+        edges = [(f"c{k}", f"i:{i}") for k, w in enumerate(where) for i in w]
+        joined = connected_components(edges, nodes=[f"c{k}" for k in range(len(comps))])
+        out = []
+        for part in joined:
+            ks = [int(x[1:]) for x in part if x.startswith("c")]
+            out.append(set().union(*(comps[k] for k in ks)))
+        return out
 
     # --------------------------------------------------------------- co-timing
     def _cotime_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:

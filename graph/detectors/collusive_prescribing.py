@@ -75,6 +75,8 @@ class CollusivePrescribingDetector(BaseDetector):
     resolution : Leiden resolution (higher = smaller communities).
     min_patients : smallest core (patients).
     min_score : cores scoring below are dropped.
+    max_core_physicians, max_core_dispensers : largest block kept whole (larger ones are judged only by
+        their channels).
     seed : Leiden seed.
     """
 
@@ -82,9 +84,11 @@ class CollusivePrescribingDetector(BaseDetector):
     scheme = "collusive_prescribing"
 
     def __init__(self, resolution: float = 1.0, min_patients: int = 3, min_score: float = 0.3,
-                 max_blocks: int = 3, max_pairs: int = 10, seed: int = 0):
+                 max_blocks: int = 3, max_pairs: int = 10, max_core_physicians: int = 5,
+                 max_core_dispensers: int = 3, seed: int = 0):
         super().__init__(resolution=resolution, min_patients=min_patients, min_score=min_score,
-                         max_blocks=max_blocks, max_pairs=max_pairs, seed=seed)
+                         max_blocks=max_blocks, max_pairs=max_pairs, max_core_physicians=max_core_physicians,
+                         max_core_dispensers=max_core_dispensers, seed=seed)
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CollusivePrescribingDetector:
         p = self.params
@@ -151,7 +155,10 @@ class CollusivePrescribingDetector(BaseDetector):
             core_h = [x[12:] for x in core_c if x.startswith("institution:")]
             if not core_d or not core_h:
                 continue
-            cands = [(core_p, core_d, core_h, "block")]
+            # a whole block stands as one structure only while it looks like a ring (a few physicians,
+            # one or two dispensers); a district's prescribing is judged by its channels
+            small = len(core_d) <= p["max_core_physicians"] and len(core_h) <= p["max_core_dispensers"]
+            cands = [(core_p, core_d, core_h, "block")] if small else []
             # the block's strongest physician -> dispenser channels, each with all its patients
             key = pd.MultiIndex.from_product([core_d, core_h], names=["prescriber", "institution_id"])
             chs = self._channels.reindex(key).dropna(subset=["n"])
