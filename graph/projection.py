@@ -249,7 +249,7 @@ def covisit_edges(ctx: Context, window: str = "30min", max_bucket: int = 30, min
                   exclude_kinds: tuple[str, ...] = (), without_terminal: bool = False) -> pd.DataFrame:
     """Person--person co-visit projection: pairs of credentials used at the same
     institution within ``window`` on at least ``min_common`` distinct occasions.
-    Columns ``a, b, n_sync, weighted`` (see
+    Columns ``a, b, n_sync, weighted, shared_days, expected`` (see
     :func:`ringscope.graph.algorithms.temporal_synchrony`) plus ``family``
     (True when the pair is a registered family/proxy/payer link). Visits at
     institutions of ``exclude_kinds``, or (``without_terminal``) at institutions
@@ -260,7 +260,8 @@ def covisit_edges(ctx: Context, window: str = "30min", max_bucket: int = 30, min
         if without_terminal:
             v = v[~v["has_face_terminal"]]
         e = temporal_synchrony(v["person_id"].to_numpy(), v["start_time"].to_numpy(), window,
-                               keys=v["institution_id"].to_numpy(), max_bucket=max_bucket, min_common=min_common)
+                               keys=v["institution_id"].to_numpy(), max_bucket=max_bucket, min_common=min_common,
+                               chance=True)
         fam = family_pairs(ctx)
         key = set(zip(fam["a"], fam["b"]))
         e["family"] = [(a, b) in key or (b, a) in key for a, b in zip(e["a"], e["b"])] if len(e) else []

@@ -232,6 +232,28 @@ def test_card_lending_without_faces_uses_cotiming():
     assert not any({"person:P00500", "person:P00501"} <= g.member_set() for g in det.groups_)
 
 
+def test_refill_morning_crowd_is_not_cotimed_lending():
+    """A village clinic's monthly chronic-disease morning: the same 60 regulars come on the same
+    morning every month, so any two of them often share a half hour -- by chance, in the crowd, not
+    on every day they share. No co-timing ring; a real sitting of lent cards on top is still found."""
+    b = CityBuilder(seed=21)
+    regulars = [f"P{i:05d}" for i in range(300, 360)]
+    for m in range(12):
+        day = T0 + pd.Timedelta(days=30 * m + 3, hours=8)
+        for p in regulars:
+            b.visit(p, "C2", day + pd.Timedelta(seconds=int(b.rng.integers(0, 3 * 3600))), doc=b.docs("C2")[0],
+                    item="X001", dx=("I10",), face=None)
+    cards = [f"P{i:05d}" for i in range(400, 406)]
+    for t in b.rtime(6):
+        for k, c in enumerate(cards):
+            b.visit(c, "C2", t + pd.Timedelta(minutes=2 * k), doc=b.docs("C2")[0], item="X004", face=None)
+    ctx = b.context(faces=False)
+    det = CardLendingDetector().fit(ctx)
+    cot = [g for g in det.groups_ if g.evidence.get("source") == "co-timing"]
+    assert not any(len(g.member_set() & {f"person:{p}" for p in regulars}) >= 4 for g in cot)
+    assert covers(cot, {f"person:{c}" for c in cards})
+
+
 def test_card_lending_cohort_without_faces():
     """Lent cards used independently over the same months at one pharmacy without terminal."""
     b = CityBuilder(seed=12)

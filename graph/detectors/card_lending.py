@@ -51,6 +51,8 @@ class CardLendingDetector(BaseDetector):
         (raises the score).
     cotime_window, cotime_min_common : fallback lockstep window and number of distinct occasions.
     cotime_min_size : smallest fallback group.
+    cotime_together : share of the days both credentials were used at the institution on which they were
+        used within ``cotime_window`` of each other (a crowd's regulars meet by chance on some of them).
     cohort_days, cohort_min_visits, cohort_z : cohort fallback -- credentials whose first and last use of one
         institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
         Poisson surprise of at least cohort_z against the other institutions of the same kind.
@@ -72,13 +74,13 @@ class CardLendingDetector(BaseDetector):
 
     def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
                  inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
-                 cotime_min_size: int = 4, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 3.0,
+                 cotime_min_size: int = 4, cotime_together: float = 0.6, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 3.0,
                  regular_days: int = 45, history_min_visits: int = 3, history_share: float = 0.5,
                  history_z: float = 3.0, history_min_repeat: int = 10, history_floor: float = 0.005,
                  use_cotiming: str | bool = "auto", caregiver_share: float = 0.3, seed: int = 0):
         super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
                          inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
-                         cotime_min_size=cotime_min_size, cohort_days=cohort_days,
+                         cotime_min_size=cotime_min_size, cotime_together=cotime_together, cohort_days=cohort_days,
                          cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, regular_days=regular_days,
                          history_min_visits=history_min_visits, history_share=history_share, history_z=history_z,
                          history_min_repeat=history_min_repeat, history_floor=history_floor,
@@ -191,7 +193,9 @@ class CardLendingDetector(BaseDetector):
         e = covisit_edges(ctx, window=p["cotime_window"], min_common=p["cotime_min_common"],
                           visit_types=("outpatient", "inpatient"), exclude_kinds=("pharmacy",),
                           without_terminal=only_without_terminal)
-        e = e[~e["family"]]
+        # used together on most of the days both were used there: a refill morning's regulars share the
+        # day every month and the same half hour only now and then (by chance, in the crowd)
+        e = e[~e["family"] & (e["n_sync"] >= p["cotime_together"] * e["shared_days"].clip(lower=1))]
         if e.empty:
             return []
         comms = leiden_communities(e[["a", "b"]].to_numpy(dtype=object), e["weighted"].to_numpy(), seed=p["seed"])

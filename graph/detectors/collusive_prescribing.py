@@ -83,7 +83,7 @@ class CollusivePrescribingDetector(BaseDetector):
     name = "collusive_prescribing"
     scheme = "collusive_prescribing"
 
-    def __init__(self, resolution: float = 1.0, min_patients: int = 3, min_score: float = 0.3,
+    def __init__(self, resolution: float = 1.0, min_patients: int = 5, min_score: float = 0.3,
                  max_blocks: int = 3, max_pairs: int = 10, max_core_physicians: int = 5,
                  max_core_dispensers: int = 3, seed: int = 0):
         super().__init__(resolution=resolution, min_patients=min_patients, min_score=min_score,
