@@ -275,14 +275,16 @@ def face_links(ctx: Context) -> pd.DataFrame:
 
     One row per (face_id, claimed person): ``n_captures``, ``n_mismatch``, ``n_strong``
     (mismatches at least half way from the threshold to a stranger's distance),
-    ``n_match``, ``n_related``, ``institutions`` (tuple), ``first``, ``last``,
+    ``n_match``, ``n_related``, ``n_unverified`` (the claimed person has no
+    enrolment to compare with; a minor's credential never counts -- a guardian
+    presents it), ``institutions`` (tuple), ``first``, ``last``,
     ``enrolled_person_id`` of the face (when the identity matched an enrolment),
     and ``family`` (the claimed credential is a registered relative/proxy of the
     face's enrolled person). Empty when there are no face tables."""
     def build() -> pd.DataFrame:
         fm = ctx.face_matches
-        cols = ["face_id", "person_id", "n_captures", "n_mismatch", "n_strong", "n_match", "n_related", "institutions",
-                "first", "last", "enrolled_person_id", "family"]
+        cols = ["face_id", "person_id", "n_captures", "n_mismatch", "n_strong", "n_match", "n_related", "n_unverified",
+                "institutions", "first", "last", "enrolled_person_id", "family"]
         if fm is None or len(fm) == 0 or "face_id" not in fm.columns:
             return pd.DataFrame(columns=cols)
         f = fm[fm["face_id"].notna() & fm["claimed_person_id"].notna()].copy()
@@ -291,10 +293,12 @@ def face_links(ctx: Context) -> pd.DataFrame:
         f["is_strong"] = f["is_mm"] & (f["strength"] >= 0.5 if "strength" in f.columns else True)
         f["is_m"] = f["verdict"].eq("match")
         f["is_rel"] = f["verdict"].eq("related")
+        minor = f["minor"].astype(bool) if "minor" in f.columns else pd.Series(False, index=f.index)
+        f["is_unv"] = f["verdict"].eq("no_enrollment") & ~minor
         g = f.groupby(["face_id", "claimed_person_id"]).agg(
             n_captures=("capture_id", "size"), n_mismatch=("is_mm", "sum"), n_strong=("is_strong", "sum"),
             n_match=("is_m", "sum"),
-            n_related=("is_rel", "sum"), institutions=("institution_id", lambda s: tuple(sorted(set(s)))),
+            n_related=("is_rel", "sum"), n_unverified=("is_unv", "sum"), institutions=("institution_id", lambda s: tuple(sorted(set(s)))),
             first=("capture_time", "min"), last=("capture_time", "max")).reset_index()
         g = g.rename(columns={"claimed_person_id": "person_id"})
         fi = ctx.face_identities

@@ -857,7 +857,7 @@ class FaceMatchDetector(BaseDetector):
     clearly the face is a stranger's rather than a poor capture of the
     holder), set to 0 for a minor's credential (under ``minor_age``: a
     guardian presents it); groups use only mismatches of strength at least
-    ``min_strength``. ``matches_`` carries the ``strength`` column.
+    ``min_strength``. ``matches_`` carries the ``strength`` and ``minor`` columns.
 
     A caregiver is not a lender: a face whose credentials (those it matched as
     ``related`` included) are in at least ``caregiver_share`` registered
@@ -926,7 +926,10 @@ class FaceMatchDetector(BaseDetector):
             when = pd.to_datetime(self.matches_["capture_time"], errors="coerce")
             minor = ((when - born).dt.days / 365.25 < float(self.minor_age)).fillna(False).to_numpy(dtype=bool)
             strength = np.where(minor, 0.0, strength)
+        else:
+            minor = np.zeros(len(self.matches_), dtype=bool)
         self.matches_["strength"] = strength
+        self.matches_["minor"] = minor
         self._score(ctx)
         return self
 

@@ -29,7 +29,8 @@ Leads
 Groups of the same scheme that overlap (Jaccard ≥ ``merge_jaccard`` or
 containment ≥ ``merge_containment``) are merged (connected components of the
 overlap graph, computed as a sparse incidence product). A merged lead keeps
-the members supported by at least half of its groups' total score. Groups of
+the members supported by at least half of its detectors' votes (each detector
+votes once, with the best score of its groups holding the member). Groups of
 guilt by association (nearness to closed cases) only corroborate: they join
 the leads they mostly hold, never make one or add members
 (``association_corroborates``). Its score
@@ -494,10 +495,19 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
     _, comp = sp.csgraph.connected_components(A, directed=False)
     out = []
     sc = np.array([max(float(g.score), 1e-6) for g in gs])
+    dets = np.array([g.detector for g in gs], dtype=object)
     for c in np.unique(comp):
         idx = np.flatnonzero(comp == c)
-        sub = M[idx]
-        support = np.asarray(sub.T @ sc[idx]).ravel() / sc[idx].sum()
+        # each detector votes once: a member's support from a detector is the best score of that
+        # detector's groups holding it (one detector reporting one face per group must not outvote
+        # another that reports the whole ring as one group)
+        support = np.zeros(M.shape[1])
+        total = 0.0
+        for d in np.unique(dets[idx]):
+            rows = idx[dets[idx] == d]
+            support += np.asarray(M[rows].multiply(sc[rows][:, None]).max(axis=0).todense()).ravel()
+            total += float(sc[rows].max())
+        support /= total
         cols = np.flatnonzero(support >= 0.5 - 1e-9)
         members = sorted(vocab[k] for k in cols)
         out.append({"scheme": scheme[idx[0]], "members": members,

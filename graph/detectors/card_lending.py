@@ -45,6 +45,8 @@ class CardLendingDetector(BaseDetector):
     ----------
     min_credentials : distinct non-family credentials a face must present (mismatch) to be suspicious.
     min_mismatch : impersonated captures a face needs in all.
+    min_credentials_unverified : distinct credentials a face must present to be suspicious when fewer than
+        ``min_mismatch`` of its captures are verified mismatches (the rest: credentials without enrolment).
     inst_share : share of a ring's impersonated visits an institution (or attending physician) must hold
         to join the ring.
     inst_z : robust z of the institution's mismatch rate (vs peers of the same kind) to be called complicit
@@ -72,13 +74,15 @@ class CardLendingDetector(BaseDetector):
     name = "card_lending"
     scheme = "card_lending"
 
-    def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, inst_share: float = 0.3,
+    def __init__(self, min_credentials: int = 3, min_mismatch: int = 3, min_credentials_unverified: int = 5,
+                 inst_share: float = 0.3,
                  inst_z: float = 2.0, cotime_window: str = "30min", cotime_min_common: int = 3,
                  cotime_min_size: int = 4, cotime_together: float = 0.6, cohort_days: int = 21, cohort_min_visits: int = 3, cohort_z: float = 3.0,
                  regular_days: int = 45, history_min_visits: int = 3, history_share: float = 0.5,
                  history_z: float = 3.0, history_min_repeat: int = 10, history_floor: float = 0.005,
                  use_cotiming: str | bool = "auto", caregiver_share: float = 0.3, seed: int = 0):
-        super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch, inst_share=inst_share,
+        super().__init__(min_credentials=min_credentials, min_mismatch=min_mismatch,
+                         min_credentials_unverified=min_credentials_unverified, inst_share=inst_share,
                          inst_z=inst_z, cotime_window=cotime_window, cotime_min_common=cotime_min_common,
                          cotime_min_size=cotime_min_size, cotime_together=cotime_together, cohort_days=cohort_days,
                          cohort_min_visits=cohort_min_visits, cohort_z=cohort_z, regular_days=regular_days,
@@ -104,10 +108,15 @@ class CardLendingDetector(BaseDetector):
         links = face_links(ctx)
         if links.empty:
             return []
-        # clear mismatches only: a poor capture of the holder is not another person
-        ev = links[(links["n_strong"] > 0) & ~links["family"]]
-        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_strong", "sum"))
-        faces = per_face[(per_face["n_cred"] >= p["min_credentials"]) & (per_face["n_mm"] >= p["min_mismatch"])]
+        # clear mismatches only (a poor capture of the holder is not another person), and credentials
+        # without an enrolment to compare with: one face presenting several of those is the same fact
+        # seen without verification
+        ev = links[((links["n_strong"] > 0) | (links["n_unverified"] > 0)) & ~links["family"]]
+        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_strong", "sum"),
+                                             n_unv=("n_unverified", "sum"))
+        faces = per_face[(per_face["n_cred"] >= p["min_credentials"])
+                         & ((per_face["n_mm"] >= p["min_mismatch"])
+                            | (per_face["n_cred"] >= p["min_credentials_unverified"]))]
         if faces.empty:
             return []
         # a carer registered for many of the credentials a face presents (a nursing home's, an
@@ -128,7 +137,8 @@ class CardLendingDetector(BaseDetector):
             fids = sorted(c[5:] for c in comp if c.startswith("face:"))
             creds = sorted(c[7:] for c in comp if c.startswith("person:"))
             sub = ev[ev["face_id"].isin(fids)]
-            caps = fm[fm["face_id"].isin(fids) & fm["claimed_person_id"].isin(creds) & (fm["verdict"] == "mismatch")]
+            caps = fm[fm["face_id"].isin(fids) & fm["claimed_person_id"].isin(creds)
+                      & fm["verdict"].isin(["mismatch", "no_enrollment"])]
             share = caps["institution_id"].value_counts(normalize=True)
             # where the ring operates: institutions holding a large share of its impersonated visits;
             # complicit when, in addition, their own mismatch rate stands out among peers
@@ -141,7 +151,8 @@ class CardLendingDetector(BaseDetector):
             vids = caps["visit_id"].dropna()
             amount = float(v["amount"].reindex(vids[vids.isin(v.index)]).sum())
             n_cred, n_mm = len(creds), int(sub["n_strong"].sum())
-            raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm) + 0.5 * len(complicit)
+            n_unv = int(sub["n_unverified"].sum())
+            raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm + 0.5 * n_unv) + 0.5 * len(complicit)
             score = float(squash(raw, mid=2.5, scale=0.8))
             members = typed("person", sorted(set(creds) | set(owners))) + typed("institution", insts) + \
                 typed("physician", docs)
@@ -165,7 +176,7 @@ class CardLendingDetector(BaseDetector):
         p = self.params
         if len(comps) < 2:
             return comps
-        bad = fm[fm["verdict"] == "mismatch"]
+        bad = fm[fm["verdict"].isin(["mismatch", "no_enrollment"])]
         where = []
         for comp in comps:
             fids = {c[5:] for c in comp if c.startswith("face:")}
