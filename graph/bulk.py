@@ -60,7 +60,7 @@ __all__ = ["BulkLoadRefused", "ImportFile", "ImportPlan", "write_import_files", 
 
 # ``--mode auto`` picks the bulk path from this many accepted rows up: below it
 # the server restart costs more than the batched loader needs (bench/RESULTS.md).
-BULK_MIN_ROWS = 300_000
+BULK_MIN_ROWS = 500_000
 
 # Between list elements. Contract lists are split on ';' and stripped, so no
 # element holds this control character; write_import_files checks anyway.
