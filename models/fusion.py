@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ringscope.models.base import ENTITY_TYPES, Finding, Group, parse_member
+from ringscope.models.base import ENTITY_TYPES, Finding, Group
 
 __all__ = [
     "FusionConfig",

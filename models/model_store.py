@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ringscope.models.base import ENTITY_TYPES, BaseDetector, Context
-from ringscope.models.features import EntityFeatures, build_features, labels_from_cases, to_hetero_data
+from ringscope.models.features import build_features, labels_from_cases, to_hetero_data
 
 __all__ = ["MODEL_FORMAT_VERSION", "LearnedDetector", "load", "labels_to_dict"]
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ringscope.graph.algorithms import burst_sessions, connected_components
 from ringscope.graph.detectors._util import finalize, poisson_sf_z, squash, typed
 from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
