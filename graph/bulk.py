@@ -207,6 +207,13 @@ class _Writer:
             pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
         self.plan.files.append(ImportFile(kind, name, path, n))
 
+    def link(self, typ: str, frame: pd.DataFrame, start: tuple[str, str], end: tuple[str, str]) -> None:
+        """A relationship file without properties: ``(label, column)`` of each end, one row per
+        distinct pair (what a ``MERGE`` of the relationship leaves)."""
+        (sl, sc), (el, ec) = start, end
+        r = frame.drop_duplicates([sc, ec])
+        self.add("relationships", typ, [(f":START_ID({sl})", _strings(r[sc])), (f":END_ID({el})", _strings(r[ec]))])
+
 
 def _quote(h: str) -> str:
     return '"' + h.replace('"', '""') + '"'
@@ -247,11 +254,8 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
         w.add("nodes", "Physician", [
             ("physician_id:ID(Physician)", _strings(ph["physician_id"])),
             *[_prop(ph, "physicians", c) for c in ("name", "specialty", "institution_id")]])
-        r = t["physicians"][_in(t["physicians"], "institution_id", inst_ids)]
-        r = r.drop_duplicates(["physician_id", "institution_id"])
-        w.add("relationships", "PRACTISES_AT", [
-            (":START_ID(Physician)", _strings(r["physician_id"])),
-            (":END_ID(Institution)", _strings(r["institution_id"]))])
+        w.link("PRACTISES_AT", t["physicians"][_in(t["physicians"], "institution_id", inst_ids)],
+               ("Physician", "physician_id"), ("Institution", "institution_id"))
     phys_ids = keys("physicians", "physician_id")
 
     # persons.cypher: MERGE (p:Person) SET ...; face_enrollments.cypher: MATCH person SET
@@ -304,19 +308,15 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
         ok = _in(vi, "person_id", person_ids) & _in(vi, "institution_id", inst_ids)
         v = vi[ok]
 
-        def rel(typ: str, frame: pd.DataFrame, end_col: str, end_label: str) -> None:
-            frame = frame.drop_duplicates(["visit_id", end_col])
-            w.add("relationships", typ, [(":START_ID(Visit)", _strings(frame["visit_id"])),
-                                         (f":END_ID({end_label})", _strings(frame[end_col]))])
-
-        rel("FOR_PERSON", v, "person_id", "Person")
-        rel("AT", v, "institution_id", "Institution")
+        visit = ("Visit", "visit_id")
+        w.link("FOR_PERSON", v, visit, ("Person", "person_id"))
+        w.link("AT", v, visit, ("Institution", "institution_id"))
         if "physician_id" in v.columns:
-            rel("BY", v[_in(v, "physician_id", phys_ids)], "physician_id", "Physician")
+            w.link("BY", v[_in(v, "physician_id", phys_ids)], visit, ("Physician", "physician_id"))
         if "payer_person_id" in v.columns:
             payer = v[_in(v, "payer_person_id", person_ids)
                       & (v["payer_person_id"] != v["person_id"]).to_numpy()]
-            rel("PAID_BY", payer, "payer_person_id", "Person")
+            w.link("PAID_BY", payer, visit, ("Person", "payer_person_id"))
 
     # claim_lines.cypher: MATCH visit, MATCH item (else nothing at all); MERGE (l:ClaimLine)
     # SET ...; MERGE HAS_LINE, OF_ITEM; ORDERED_BY when the physician exists.
@@ -328,16 +328,11 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             ("line_id:ID(ClaimLine)", _strings(ll["line_id"])),
             *[_prop(ll, "claim_lines", c) for c in
               ("quantity", "unit_price", "amount", "days_supply", "item_code", "service_time")]])
-        r = cl.drop_duplicates(["visit_id", "line_id"])
-        w.add("relationships", "HAS_LINE", [(":START_ID(Visit)", _strings(r["visit_id"])),
-                                            (":END_ID(ClaimLine)", _strings(r["line_id"]))])
-        r = cl.drop_duplicates(["line_id", "item_code"])
-        w.add("relationships", "OF_ITEM", [(":START_ID(ClaimLine)", _strings(r["line_id"])),
-                                           (":END_ID(Item)", _strings(r["item_code"]))])
+        line = ("ClaimLine", "line_id")
+        w.link("HAS_LINE", cl, ("Visit", "visit_id"), line)
+        w.link("OF_ITEM", cl, line, ("Item", "item_code"))
         if "physician_id" in cl.columns:
-            r = cl[_in(cl, "physician_id", phys_ids)].drop_duplicates(["line_id", "physician_id"])
-            w.add("relationships", "ORDERED_BY", [(":START_ID(ClaimLine)", _strings(r["line_id"])),
-                                                  (":END_ID(Physician)", _strings(r["physician_id"]))])
+            w.link("ORDERED_BY", cl[_in(cl, "physician_id", phys_ids)], line, ("Physician", "physician_id"))
 
     # face_captures.cypher: MERGE (c:FaceCapture) SET ...; MATCH institution (else no
     # relationship); MERGE AT; DURING when the visit exists; CLAIMED when the person exists.
@@ -349,17 +344,12 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             *[_prop(fl, "face_captures", c) for c in
               ("location", "capture_time", "image_path", "claimed_person_id")]])
         c = fc[_in(fc, "institution_id", inst_ids)]
-        r = c.drop_duplicates(["capture_id", "institution_id"])
-        w.add("relationships", "AT", [(":START_ID(FaceCapture)", _strings(r["capture_id"])),
-                                      (":END_ID(Institution)", _strings(r["institution_id"]))])
+        cap = ("FaceCapture", "capture_id")
+        w.link("AT", c, cap, ("Institution", "institution_id"))
         if "visit_id" in c.columns:
-            r = c[_in(c, "visit_id", visit_ids)].drop_duplicates(["capture_id", "visit_id"])
-            w.add("relationships", "DURING", [(":START_ID(FaceCapture)", _strings(r["capture_id"])),
-                                              (":END_ID(Visit)", _strings(r["visit_id"]))])
+            w.link("DURING", c[_in(c, "visit_id", visit_ids)], cap, ("Visit", "visit_id"))
         if "claimed_person_id" in c.columns:
-            r = c[_in(c, "claimed_person_id", person_ids)].drop_duplicates(["capture_id", "claimed_person_id"])
-            w.add("relationships", "CLAIMED", [(":START_ID(FaceCapture)", _strings(r["capture_id"])),
-                                               (":END_ID(Person)", _strings(r["claimed_person_id"]))])
+            w.link("CLAIMED", c[_in(c, "claimed_person_id", person_ids)], cap, ("Person", "claimed_person_id"))
 
     # inventory.cypher: MATCH institution, MATCH item; MERGE STOCKED {period} SET qty_* (last wins)
     if "inventory" in t:
@@ -392,10 +382,8 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             *[_prop(kl, "known_cases", c) for c in ("label", "scheme", "entity_type", "entity_id", "closed_on")]])
         for etype, label, ids in (("person", "Person", person_ids), ("physician", "Physician", phys_ids),
                                   ("institution", "Institution", inst_ids)):
-            r = kc[(kc["entity_type"] == etype).to_numpy() & _in(kc, "entity_id", ids)]
-            r = r.drop_duplicates(["case_id", "entity_id"])
-            w.add("relationships", "CONCERNS", [(":START_ID(Case)", _strings(r["case_id"])),
-                                                (f":END_ID({label})", _strings(r["entity_id"]))])
+            w.link("CONCERNS", kc[(kc["entity_type"] == etype).to_numpy() & _in(kc, "entity_id", ids)],
+                   ("Case", "case_id"), (label, "entity_id"))
     return w.plan
 
 
