@@ -330,12 +330,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             es = res.entity_scores.drop(columns=[c for c in res.entity_scores.columns if c.startswith("src:")])
             _write_csv(es, out / "entity_scores.csv", ENTITY_SCORES_COLUMNS)
             _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
-            with open(out / "lead_evidence.jsonl", "w", encoding="utf-8") as fh:
-                for ev in res.evidence:
-                    fh.write(json.dumps(ev, ensure_ascii=False, default=str, sort_keys=True) + "\n")
-            with open(out / "model_explanations.jsonl", "w", encoding="utf-8") as fh:
-                for ex in explanations:
-                    fh.write(json.dumps(ex, ensure_ascii=False, default=_json_default, sort_keys=True) + "\n")
+            _write_jsonl(out / "lead_evidence.jsonl", res.evidence)
+            _write_jsonl(out / "model_explanations.jsonl", explanations)
             fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
                 columns=["capture_id", "claimed_person_id", "distance", "verdict", "face_id"])
             _write_csv(fm, out / "face_matches.csv", ["capture_id"])
@@ -381,14 +377,10 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     return summary
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, float) and o != o:
-        return None
-    return str(o)
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False, default=str, sort_keys=True) + "\n")
 
 
 class _CallbackHandler(logging.Handler):

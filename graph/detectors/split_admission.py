@@ -82,7 +82,7 @@ class SplitAdmissionDetector(BaseDetector):
             (st["person_id"] == st["person_id"].shift(-1)) & (st["institution_id"] == st["institution_id"].shift(-1))
         st["eligible"] = ~planned & st["dx3"].notna() & \
             ((st["end"] - st["start_time"]).dt.total_seconds() / 86400.0 <= p["max_prev_los"])
-        inst = _institution_surprise(st, ctx, threshold=p["min_institution_surprise"])
+        inst = _institution_surprise(st, threshold=p["min_institution_surprise"])
         sp_ = st[st["split"]]
         if sp_.empty:
             return finalize(self, [])
@@ -133,7 +133,7 @@ class SplitAdmissionDetector(BaseDetector):
         return finalize(self, groups, extra)
 
 
-def _institution_surprise(st: pd.DataFrame, ctx: Context, prior: float = 20.0, threshold: float = 3.0,
+def _institution_surprise(st: pd.DataFrame, prior: float = 20.0, threshold: float = 3.0,
                           rounds: int = 3) -> pd.DataFrame:
     """Per institution: stays, splits, split patients, the splits its case mix predicts
     and the Poisson surprise.
