@@ -238,7 +238,7 @@ def access_log_path() -> Path:
     env = os.environ.get("RINGSCOPE_ACCESS_LOG")
     if env:
         return Path(env)
-    from ringscope.config import state_dir
+    from ringscope.settings import state_dir
 
     return state_dir() / "app" / "access_log.jsonl"
 
@@ -268,7 +268,7 @@ def _last_line(fh) -> str | None:
 class AccessLogger:
     """Writes :class:`AccessEvent` records to Neo4j and to the JSONL file.
 
-    ``runner`` is a :class:`ringscope.graph.db.QueryRunner` (or ``None`` to
+    ``runner`` is a :class:`ringscope.store.db.QueryRunner` (or ``None`` to
     write the file only, e.g. when the server is down -- the file is the log of
     record then). The file is opened in append mode under an exclusive
     ``flock`` so concurrent sessions never interleave or break the chain.

@@ -3,7 +3,7 @@
 The app never runs a detector: every page reads what ``ringscope detect``
 wrote to Neo4j (and, optionally, the results directory named by
 ``$RINGSCOPE_RESULTS``). All Cypher comes from ``cypher/app/*.cypher`` through
-the one :class:`ringscope.graph.db.QueryRunner`, held by
+the one :class:`ringscope.store.db.QueryRunner`, held by
 ``st.cache_resource``; query results are cached with ``st.cache_data`` keyed
 by the query name and its parameters, and dropped after any write.
 """
@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from ringscope.app.access import AccessEvent, AccessLogger, fields_shown, mask_frame, policy
-from ringscope.graph.db import QueryRunner, cypher
+from ringscope.store.db import QueryRunner, cypher
 
 __all__ = [
     "get_runner",

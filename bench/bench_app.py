@@ -129,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import tempfile
 
-    from ringscope.graph.db import QueryRunner
+    from ringscope.store.db import QueryRunner
 
     os.environ.setdefault("RINGSCOPE_ACCESS_LOG", str(Path(tempfile.mkdtemp()) / "access_log.jsonl"))
     runner = QueryRunner()
     if a.load:
-        from ringscope.graph.load import apply_schema
-        from ringscope.graph.server import reset_database
-        from ringscope.models.pipeline import detect
+        from ringscope.store.load import apply_schema
+        from ringscope.store.server import reset_database
+        from ringscope.pipeline import detect
 
         reset_database(runner)
         apply_schema(runner)

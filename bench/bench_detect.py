@@ -9,7 +9,7 @@ is its own:
 
 - ``parse``: every table file read by pyarrow's CSV reader (no validation) --
   the peer every stage is compared with;
-- ``detect``: :func:`ringscope.models.pipeline.detect` with the stage timings
+- ``detect``: :func:`ringscope.pipeline.detect` with the stage timings
   from its manifest.
 
 It prints markdown rows (one per stage, with the ratio to the parse time) and
@@ -45,7 +45,7 @@ def _count_rows(city: Path, table: str) -> int:
 
 def ensure_city(work: Path, visits: int, seed: int) -> tuple[Path, int]:
     """A generated city with about ``visits`` visits (persons estimated from a pilot)."""
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     work.mkdir(parents=True, exist_ok=True)
     pilot = work / "pilot-2000"
@@ -77,7 +77,7 @@ def child_parse(city: Path) -> dict:
 
 
 def child_detect(city: Path, out: Path, neo4j: bool, gnn: bool) -> dict:
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     t0 = time.perf_counter()
     summary = detect(city, out, neo4j=neo4j, gnn=gnn)

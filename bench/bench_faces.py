@@ -1,4 +1,4 @@
-"""Face clustering at scale: ANN k-NN graph (ringscope.ingest.faces.cluster_faces)
+"""Face clustering at scale: ANN k-NN graph (ringscope.graph.faces.cluster_faces)
 against its exact all-pairs peer, measured in the same run.
 
 Peer: scikit-learn ``radius_neighbors_graph`` (brute force, every pair's
@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import NearestNeighbors
 
-from ringscope.ingest.faces import cluster_faces
+from ringscope.graph.faces import cluster_faces
 
 __all__ = ["synthetic_encodings", "exact_components", "run"]
 

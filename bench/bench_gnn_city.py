@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_gnn_city.py --persons 3000 --city-seed 7 --seeds 3 \
         --models gnn-sage,gnn-rgcn,gnn-gat,gnn-hgt,xgb,gae [--labels default|rich] [--no-rules]
 
-The script generates a city with :func:`ringscope.ingest.generator.generate`
+The script generates a city with :func:`ringscope.synth.generator.generate`
 (cached under ``--work``), reads it with
 :func:`ringscope.ingest.reader.read_dataset` (no face encoding), runs the rule
 library (:func:`ringscope.models.rules.registry.run_rules`) so the rule-hit
@@ -44,7 +44,7 @@ RICH_LABELS = {"known_cases": {"fraud_ring_share": 0.6, "fraud_lone_share": 0.5,
 
 def load_city(work: Path, persons: int, seed: int, labels: str, rules: bool):
     """(Context, truth entities) of a generated city, generated once under ``work``."""
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
     from ringscope.ingest.reader import read_dataset
     from ringscope.models.base import Context
 
@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ringscope.models.benchmarks import make_model
-    from ringscope.models.features import build_features, labels_from_cases, to_hetero_data
-    from ringscope.models.model_store import labels_to_dict
+    from ringscope.models.learned.features import build_features, labels_from_cases, to_hetero_data
+    from ringscope.models.learned.persist import labels_to_dict
 
     ctx, truth = load_city(a.work, a.persons, a.city_seed, a.labels, not a.no_rules)
     feats = build_features(ctx)
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         # detectors keep their own default (positive-unlabelled with scarce cases), as in detect
         for s in range(a.seeds):
             det = make_model(spec, s)
-            if "unlabeled_weight" in det.params:
-                det.params["unlabeled_weight"] = None
+            if "unlabeled_weight" in det.get_params():
+                det.set_params(unlabeled_weight=None)
             torch.set_num_threads(max(1, int(os.environ.get("RINGSCOPE_TORCH_THREADS", "1"))))
             t0 = time.perf_counter()
             det.fit_data(data, y_dict)

@@ -95,7 +95,7 @@ def _context(dataset: Path | None, persons: int, seed: int) -> tuple[Context, st
     from ringscope.ingest.reader import read_dataset
 
     if dataset is None:
-        from ringscope.ingest.generator import generate
+        from ringscope.synth.generator import generate
 
         dataset = Path(tempfile.mkdtemp(prefix="ringscope-bench-")) / "city"
         generate(dataset, persons=persons, seed=seed, fmt="parquet")

@@ -3,12 +3,12 @@
 All three run in one process, on the same accepted rows, against the same local
 Neo4j, so the ratios are measured like for like:
 
-- **bulk** -- :func:`ringscope.graph.bulk.bulk_ingest` into the empty graph:
+- **bulk** -- :func:`ringscope.store.bulk.bulk_ingest` into the empty graph:
   writing the import files, stopping the server, ``neo4j-admin database import
   full`` (its own JVM), starting the server again, the schema, the empty-list
   fix-up and the ``LoadState`` bookkeeping are all inside the timed span. The
   importer's own step (JVM start included) is also reported alone.
-- **batched** -- :func:`ringscope.graph.load.ingest_dataset` into the empty
+- **batched** -- :func:`ringscope.store.load.ingest_dataset` into the empty
   graph (schema already there), ``--batch-size`` rows per transaction.
 - **naive** -- one auto-commit transaction per row, the same Cypher with a
   one-row ``$rows``; timed on a sample of each table (``--naive-rows`` per table)
@@ -36,12 +36,12 @@ from pathlib import Path
 os.environ.setdefault("RINGSCOPE_HOME", str(Path(__file__).resolve().parent.parent / ".state" / "bench"))
 os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7689")
 
-from ringscope.graph import server  # noqa: E402
-from ringscope.graph.bulk import bulk_ingest  # noqa: E402
-from ringscope.graph.db import QueryRunner, cypher  # noqa: E402
-from ringscope.graph.load import apply_schema, graph_counts, ingest_dataset, table_rows  # noqa: E402
+from ringscope.store import server  # noqa: E402
+from ringscope.store.bulk import bulk_ingest  # noqa: E402
+from ringscope.store.db import QueryRunner, cypher  # noqa: E402
+from ringscope.store.load import apply_schema, graph_counts, ingest_dataset, table_rows  # noqa: E402
 from ringscope.ingest.contract import LOAD_ORDER  # noqa: E402
-from ringscope.ingest.generator import generate  # noqa: E402
+from ringscope.synth.generator import generate  # noqa: E402
 from ringscope.ingest.reader import read_dataset  # noqa: E402
 
 REL_COUNTS = "MATCH ()-[r]->() RETURN type(r) AS t, count(r) AS n"

@@ -55,16 +55,16 @@ CONFIGS = {
 }
 # the ablation of issue 6: what each family of detectors adds
 ABLATION = {
-    "rules only": {"detectors": [], "gnn": False},
-    "rules + graph detectors": {"detectors": None, "gnn": False},
+    "rules only": {"graph": False, "gnn": False},
+    "rules + graph detectors": {"graph": True, "gnn": False},
     # the GNN the pipeline picks: supervised with enough closed cases, else the autoencoder
-    "+ GNN": {"detectors": None, "gnn": True, "learned": ["gnn_hetero", "gnn_autoencoder"]},
-    "+ GNN + trees": {"detectors": None, "gnn": True, "learned": None},
+    "+ GNN": {"graph": True, "gnn": True, "off": ["xgb_neighbour"]},
+    "+ GNN + trees": {"graph": True, "gnn": True},
 }
 
 
 def ensure_city(work: Path, name: str, persons: int | None = None) -> Path:
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     c = dict(CONFIGS[name])
     if persons:
@@ -121,16 +121,19 @@ def diagnose(results: Path, truth: Path) -> str:
     return "\n".join(lines)
 
 
-def run_one(city: Path, out: Path, *, detectors: list[str] | None, gnn: bool, learned: list[str] | None = None,
-            neo4j: bool = False) -> dict:
+def run_one(city: Path, out: Path, *, graph: bool = True, gnn: bool = True, off: list[str] | None = None,
+            neo4j: bool = False, config: str | None = None) -> dict:
+    """``detect`` (graph detectors on or off, learned models on or off, detectors in ``off``
+    disabled; ``config``: a configuration file merged first) then ``evaluate``."""
+    from ringscope.models.config import load_config
     from ringscope.models.evaluate import evaluate
-    from ringscope.models.pipeline import detect
+    from ringscope.models.registry import builtin
+    from ringscope.pipeline import detect
 
-    cfg: dict = {}
-    if detectors is not None:
-        cfg["detectors"] = detectors
-    if learned is not None:
-        cfg["learned"] = learned
+    off = set(off or ())
+    if not graph:
+        off |= {n for n, c in builtin().items() if c.kind == "graph"}
+    cfg = load_config(config, overrides={"detectors": {n: {"enabled": False} for n in sorted(off)}})
     t0 = time.perf_counter()
     detect(city, out, neo4j=neo4j, gnn=gnn, config=cfg)
     secs = time.perf_counter() - t0
@@ -154,18 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--diagnose", action="store_true")
     ap.add_argument("--json", help="append the rows to this JSONL file")
+    ap.add_argument("--detect-config", help="a configuration file for detect (merged over the defaults)")
     a = ap.parse_args(argv)
     work = Path(a.work)
     rows = []
     for name in a.config or ["default", "alt", "holdout", "county", "county2", "province", "province2"]:
         city = ensure_city(work, name, a.persons)
         variants = ABLATION if a.ablation else {"full" if not a.no_gnn else "no GNN":
-                                                {"detectors": None, "gnn": not a.no_gnn}}
+                                                {"graph": True, "gnn": not a.no_gnn}}
         for vname, v in variants.items():
             out = work / "results" / f"{city.name}-{vname.replace(' ', '_').replace('+', 'p')}"
             row = {"config": name, "city": city.name, "variant": vname,
-                   **run_one(city, out, detectors=v["detectors"], gnn=v["gnn"], learned=v.get("learned"),
-                             neo4j=a.neo4j)}
+                   **run_one(city, out, graph=v["graph"], gnn=v["gnn"], off=v.get("off"), neo4j=a.neo4j,
+                             config=a.detect_config)}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if a.diagnose:

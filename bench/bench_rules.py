@@ -38,7 +38,7 @@ def _count_rows(city: Path, table: str) -> int:
 
 def ensure_city(work: Path, visits: int, seed: int) -> Path:
     """A generated city with about ``visits`` visits (persons estimated from a pilot)."""
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     work.mkdir(parents=True, exist_ok=True)
     pilot = work / "pilot-2000"

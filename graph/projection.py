@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ringscope.graph.algorithms import temporal_synchrony
-from ringscope.models.base import Context
+from ringscope.graph.context import Context
 
 __all__ = [
     "Bipartite",

@@ -26,15 +26,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Column", "Table", "TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES", "LOAD_ORDER", "SCHEMES"]
 
-SCHEMES = (
-    "card_lending",
-    "card_cashout",
-    "collusive_prescribing",
-    "ghost_admission",
-    "split_admission",
-    "doctor_shopping",
-    "other",
-)
+from ringscope.ingest.vocab import SCHEMES  # noqa: E402  (one copy of the scheme names)
 
 
 @dataclass(frozen=True)

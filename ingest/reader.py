@@ -772,7 +772,7 @@ def _encode_images(root: Path, values: dict[str, pd.Series], errs: _Errors) -> N
     todo = np.flatnonzero(errs.ok() & paths.notna().to_numpy() & enc.isna().to_numpy())
     if not len(todo):
         return
-    from ringscope.ingest.faces import encode_image_file   # heavy (dlib): only when needed
+    from ringscope.ingest.images import encode_image_file   # heavy (dlib): only when needed
 
     cache: dict[Path, list[np.ndarray] | str] = {}
     reasons = np.full(len(enc), None, dtype=object)
@@ -859,7 +859,7 @@ def read_dataset(path: str | os.PathLike, *, encode_images: bool = True,
     ``tables`` limits the read to those tables and the tables they reference
     (so foreign keys are still checked); by default every table present is
     read. With ``encode_images`` (default) face photos named by ``image_path``
-    are encoded with :func:`ringscope.ingest.faces.encode_image_file`; without
+    are encoded with :func:`ringscope.ingest.images.encode_image_file`; without
     it such rows are accepted with a null ``encoding``.
 
     Optional columns absent from a file are added, all null, in their

@@ -1,9 +1,19 @@
 """The one small interface every detector shares, and the records they emit.
 
-Modelled on PyOD/PyGOD: a detector is configured in ``__init__`` (plain
-parameters, no data), learns in :meth:`BaseDetector.fit`, and scores with
-:meth:`BaseDetector.decision_function` (higher = more suspicious). Attributes
-learnt by ``fit`` end in ``_``.
+Modelled on scikit-learn and PyOD/PyGOD: a detector *declares* its parameters
+once, as typed class attributes with defaults (``min_size: int = 3``); they
+become keyword arguments of the constructor, are validated against their
+types, and are read back with :meth:`BaseDetector.get_params` and changed with
+:meth:`BaseDetector.set_params` (unknown names are errors). It learns in
+:meth:`BaseDetector.fit`; attributes learnt by ``fit`` end in ``_``;
+:meth:`BaseDetector.decision_function` returns the fitted scores (higher = more
+suspicious) and never refits.
+
+Each detector also declares what it is, for the registry
+(:mod:`ringscope.models.registry`) and fusion: ``name`` (stable id, the key of
+its configuration section), ``scheme``, ``kind`` (``face``, ``rule``,
+``graph``, ``warning`` or ``learned``: the pipeline's stage and fusion's
+weight family) and ``needs`` (contract tables that must be present for it to run).
 
 Rules, graph algorithms, face matching, GNNs and tree models all emit the same
 two records:
@@ -20,10 +30,14 @@ Detectors never talk to Neo4j themselves; the graph is already in the tables.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,57 +53,8 @@ __all__ = [
     "parse_member",
 ]
 
-from ringscope.ingest.contract import SCHEMES  # noqa: E402  (one copy of the scheme names)
-
-ENTITY_TYPES = ("person", "physician", "institution")
-
-
-def member_key(entity_type: str, entity_id: str) -> str:
-    """Typed id as used in ``leads.csv``'s members.
-
-    >>> member_key("person", "P001")
-    'person:P001'
-    """
-    return f"{entity_type}:{entity_id}"
-
-
-def parse_member(key: str) -> tuple[str, str]:
-    """>>> parse_member("institution:H03")
-    ('institution', 'H03')
-    """
-    t, _, i = key.partition(":")
-    if t not in ENTITY_TYPES or not i:
-        raise ValueError(f"bad member {key!r}: want <person|physician|institution>:<id>")
-    return t, i
-
-
-@dataclass
-class Context:
-    """What a detector may read.
-
-    ``tables`` are the validated contract tables (see
-    ``ringscope.ingest.contract`` for dtypes). Later stages fill the rest.
-    """
-
-    tables: dict[str, pd.DataFrame]
-    rule_hits: pd.DataFrame | None = None          # rule_hits.csv columns + category, violation_class, parties
-    # capture-level verification (ingest.faces.verify_captures): capture_id, visit_id,
-    # claimed_person_id, distance, related_person_id, related_distance, verdict, face_id
-    face_matches: pd.DataFrame | None = None
-    # one row per capture: capture_id, face_id, joined with its identity's attributes
-    # (n_captures, n_credentials, enrolled_person_id, first_seen, last_seen, institutions)
-    face_identities: pd.DataFrame | None = None
-    scores: dict[str, pd.DataFrame] = field(default_factory=dict)  # detector -> entity scores
-    cache: dict[str, Any] = field(default_factory=dict)            # shared projections
-
-    def table(self, name: str) -> pd.DataFrame:
-        """A table, or an empty frame when the optional table is absent."""
-        df = self.tables.get(name)
-        return df if df is not None else pd.DataFrame()
-
-    def has(self, name: str) -> bool:
-        df = self.tables.get(name)
-        return df is not None and len(df) > 0
+from ringscope.graph.context import Context  # noqa: E402  (what a detector reads)
+from ringscope.ingest.vocab import ENTITY_TYPES, SCHEMES, member_key, parse_member  # noqa: E402
 
 
 @dataclass
@@ -135,32 +100,121 @@ class Group:
 class BaseDetector(ABC):
     """Base class of every detector.
 
-    Subclasses set ``name`` (stable id) and ``scheme``, take their parameters
-    as keyword arguments in ``__init__`` and implement :meth:`fit`.
-    ``fit`` must set ``decision_scores_``: a DataFrame with columns
-    ``entity_type, entity_id, score`` (score in [0, 1], higher = worse) and may
-    set ``findings_`` (list of :class:`Finding`) and ``groups_`` (list of
-    :class:`Group`).
+    Subclasses set the class variables ``name``, ``scheme``, ``kind`` and
+    ``needs``, declare their parameters as annotated class attributes with
+    defaults, and implement :meth:`fit`. ``fit`` must set ``decision_scores_``:
+    a DataFrame with columns ``entity_type, entity_id, score`` (score in
+    [0, 1], higher = worse) and may set ``findings_`` (list of
+    :class:`Finding`) and ``groups_`` (list of :class:`Group`).
+
+    >>> class Tiny(BaseDetector):
+    ...     name = "tiny"
+    ...     min_size: int = 3
+    ...     def fit(self, ctx, y=None):
+    ...         self.decision_scores_ = empty_scores()
+    ...         return self
+    >>> Tiny(min_size=5).get_params()
+    {'min_size': 5}
+    >>> Tiny(min_sise=5)
+    Traceback (most recent call last):
+    ...
+    TypeError: Tiny has no parameter 'min_sise' (its parameters: min_size)
     """
 
-    name: str = "base"
-    scheme: str = "other"
+    name: ClassVar[str] = "base"
+    scheme: ClassVar[str] = "other"
+    kind: ClassVar[str] = "graph"
+    needs: ClassVar[tuple[str, ...]] = ()
+    corroborates: ClassVar[bool] = False   # its groups only corroborate other detectors' leads
+    supervised: ClassVar[bool] = False     # learned from closed cases (run only with enough labels)
 
     def __init__(self, **params: Any):
-        self.params = params
+        specs = self.param_specs()
+        for k in params:
+            if k not in specs:
+                raise TypeError(f"{type(self).__name__} has no parameter {k!r} "
+                                f"(its parameters: {', '.join(specs) or 'none'})")
+        for k, (_, default) in specs.items():
+            setattr(self, k, self._check(k, params[k] if k in params else copy.deepcopy(default)))
 
-    def get_params(self) -> dict[str, Any]:
-        return dict(self.params)
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def param_specs(cls) -> dict[str, tuple[Any, Any]]:
+        """``{name: (type, default)}`` of the declared parameters (annotated class attributes).
 
+        A built-in detector's defaults live in ``models/defaults.yaml`` (section
+        ``detectors.<name>``), the one file of defaults; a detector without a
+        section there (one of your own) gives them in the class body.
+        """
+        cached = cls.__dict__.get("_param_specs_cache")
+        if cached is not None:
+            return cached
+        hints = typing.get_type_hints(cls)
+        section = load_defaults()["detectors"].get(cls.name) or {}
+        specs: dict[str, tuple[Any, Any]] = {}
+        for klass in reversed(cls.__mro__):
+            for k in getattr(klass, "__annotations__", {}):
+                if k.startswith("_") or k.endswith("_") or k not in hints:
+                    continue
+                t = hints[k]
+                if typing.get_origin(t) is ClassVar:
+                    continue
+                if k in section:
+                    default = section[k]
+                elif hasattr(cls, k):
+                    default = getattr(cls, k)
+                else:
+                    raise TypeError(f"{cls.__name__}.{k} has no default (models/defaults.yaml, "
+                                    f"detectors.{cls.name}.{k}, or the class body)")
+                specs[k] = (t, default)
+        cls._param_specs_cache = specs
+        return specs
+
+    def _check(self, key: str, value: Any) -> Any:
+        from pydantic import TypeAdapter, ValidationError
+
+        t = self.param_specs()[key][0]
+        try:
+            return TypeAdapter(t).validate_python(value)
+        except ValidationError as e:
+            msg = e.errors()[0].get("msg", str(e))
+            raise TypeError(f"{type(self).__name__}.{key}: {value!r} is not a valid {_type_name(t)} ({msg})") from None
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """The parameters as set (scikit-learn's ``get_params``)."""
+        return {k: getattr(self, k) for k in self.param_specs()}
+
+    def set_params(self, **params: Any) -> BaseDetector:
+        """Change parameters (validated; unknown names are errors); returns ``self``."""
+        specs = self.param_specs()
+        for k, v in params.items():
+            if k not in specs:
+                raise TypeError(f"{type(self).__name__} has no parameter {k!r} "
+                                f"(its parameters: {', '.join(specs) or 'none'})")
+            setattr(self, k, self._check(k, v))
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters as a dict (read-only view of :meth:`get_params`)."""
+        return self.get_params()
+
+    # ------------------------------------------------------------------ fitting
     @abstractmethod
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> BaseDetector:
         """Learn from ``ctx`` (and labels ``y`` if the detector uses them)."""
 
     def decision_function(self, ctx: Context | None = None) -> pd.DataFrame:
-        """Scores (higher = worse). Without ``ctx``, the scores of the fitted data."""
-        if ctx is not None:
-            self.fit(ctx)
+        """Scores of the fitted data (higher = worse); never refits.
+
+        Most detectors are transductive (they score the graph they were fitted
+        on); those that can score new data without refitting (the learned
+        models) override this to accept ``ctx``.
+        """
         self._check_fitted()
+        if ctx is not None:
+            raise NotImplementedError(f"{type(self).__name__} scores the data it was fitted on: "
+                                      "call fit(ctx) on the new data")
         return self.decision_scores_
 
     def fit_predict(self, ctx: Context, threshold: float = 0.5) -> pd.DataFrame:
@@ -181,8 +235,27 @@ class BaseDetector(ABC):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+DEFAULTS_PATH = Path(__file__).resolve().with_name("defaults.yaml")
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults_text() -> str:
+    return DEFAULTS_PATH.read_text(encoding="utf-8")
+
+
+def load_defaults() -> dict[str, Any]:
+    """``models/defaults.yaml``: the defaults of every parameter of a detection run (a fresh copy)."""
+    import yaml
+
+    return yaml.safe_load(_defaults_text())
+
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 
 def empty_scores() -> pd.DataFrame:

@@ -22,11 +22,11 @@ Datasets
   shipped with the data (unsupervised, from review behaviour) and log
   degrees; target = reviews, label 1 = filtered (fake) review.
 
-Models: ``xgb`` (:class:`~ringscope.models.tabular.NeighbourXGBDetector`,
-1 hop), ``xgb2`` (2 hops), ``gnn`` (:class:`~ringscope.models.gnn.HeteroGNNDetector`
+Models: ``xgb`` (:class:`~ringscope.models.detectors.xgb_neighbour.NeighbourXGBDetector`,
+1 hop), ``xgb2`` (2 hops), ``gnn`` (:class:`~ringscope.models.detectors.gnn_hetero.HeteroGNNDetector`
 with its default convolution, R-GCN), ``gnn-sage`` / ``gnn-rgcn`` /
 ``gnn-gat`` / ``gnn-hgt`` (that convolution), ``gae``
-(:class:`~ringscope.models.gnn.GraphAEDetector`, unsupervised; the training
+(:class:`~ringscope.models.detectors.gnn_autoencoder.GraphAEDetector`, unsupervised; the training
 and validation labels only give its fraud prototypes). ``all`` runs ``xgb,
 gnn, gae``. Any model name takes constructor overrides after colons, e.g.
 ``gnn:hidden=32:epochs=100`` (:func:`parse_model`).
@@ -163,8 +163,9 @@ def parse_model(spec: str) -> tuple[str, dict]:
 
 def make_model(model: str, seed: int):
     """A fresh detector for a benchmark model spec (name plus optional ``:key=value`` overrides)."""
-    from ringscope.models.gnn import GraphAEDetector, HeteroGNNDetector
-    from ringscope.models.tabular import NeighbourXGBDetector
+    from ringscope.models.detectors.gnn_autoencoder import GraphAEDetector
+    from ringscope.models.detectors.gnn_hetero import HeteroGNNDetector
+    from ringscope.models.detectors.xgb_neighbour import NeighbourXGBDetector
 
     name, params = parse_model(model)
     if name in ("xgb", "xgb2"):

@@ -74,14 +74,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ringscope.models.base import ENTITY_TYPES, Finding, Group
+from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS
+from ringscope.ingest.vocab import ENTITY_TYPES, col_or, scheme_label
+from ringscope.models.base import Finding, Group, load_defaults
+from ringscope.models.detectors.rules import SEVERITY_WEIGHT
 
 __all__ = [
     "FusionConfig",
     "FusionResult",
-    "SEVERITY_WEIGHT",
+    "Sources",
     "collect_sources",
-    "rule_source",
     "entity_universe",
     "noisy_or",
     "learn_noisy_or_weights",
@@ -91,56 +93,47 @@ __all__ = [
     "assign_lead_ids",
     "build_leads",
     "fuse",
-    "read_previous_leads",
 ]
 
-LEADS_COLUMNS = ["lead_id", "scheme", "score", "amount_at_risk", "members", "summary"]
-ENTITY_SCORES_COLUMNS = ["entity_type", "entity_id", "score", "reasons"]
-SEVERITY_WEIGHT = {"low": 0.2, "medium": 0.5, "high": 0.8}
-_KEY = {"person": "person_id", "physician": "physician_id", "institution": "institution_id"}
-SCHEME_LABEL = {
-    "card_lending": "Card-lending ring (借卡/冒名就医)",
-    "card_cashout": "Card cash-out (聚敛盗刷/套现)",
-    "collusive_prescribing": "Collusive prescribing (医患合谋)",
-    "ghost_admission": "Ghost admissions (挂床/虚假住院)",
-    "split_admission": "Split admissions (分解住院)",
-    "doctor_shopping": "Doctor shopping (多处开药)",
-    "other": "Suspicious network",
-}
+_FD = load_defaults()["fusion"]     # the defaults live in models/defaults.yaml (section fusion)
+
+
+def _scheme_title(scheme: str) -> str:
+    return f"{scheme_label(scheme, 'en').capitalize()} ({scheme_label(scheme)})"
 
 
 @dataclass
 class FusionConfig:
-    """Parameters of fusion (all plain values, recorded in the run manifest)."""
+    """Parameters of fusion (all plain values, recorded in the run manifest); defaults in
+    ``models/defaults.yaml``, section ``fusion``."""
 
-    weights: dict[str, float] = field(default_factory=dict)   # per source name, override defaults
-    default_weight: float = 0.7          # a detector's own scores
-    group_weight: float = 0.85           # "<detector>:group" (member of a group the detector reports)
-    rules_weight: float = 0.6            # ordinary rule hits (excess over exposure)
-    learned_weight: float = 0.6          # gnn / tabular models
-    association_weight: float = 0.4      # guilt by association (PPR from known cases)
-    association_corroborates: bool = True  # its groups only corroborate other detectors' leads
-    leak: float = 0.0
-    rule_scale: float = 1.5              # severity units of excess giving 1 - 1/e
-    lead_weight: float = 0.5             # final entity score: noisy-OR with the best lead holding it
-    min_pos: int = 8                     # fraud labels (per type, else pooled) needed to learn weights
-    unlabelled_per_pos: int = 20
-    l2: float = 1.0
-    merge_jaccard: float = 0.5
-    merge_containment: float = 0.8
-    keep_id_containment: float = 0.5     # old lead's members inside the new one
-    keep_id_share: float = 0.34          # new lead's members from the old one
-    w_group: float = 0.6
-    w_members: float = 0.6
-    w_rules: float = 0.3
-    family_penalty: float = 0.8
-    dilution_penalty: float = 0.5
-    absorb_containment: float = 0.8      # a lead this much inside another is folded into it ...
-    absorb_margin: float = 0.1           # ... unless that one scores this much lower
-    min_lead_score: float = 0.0
-    max_leads: int | None = None
-    max_evidence_rows: int = 200
-    seed: int = 0
+    weights: dict[str, float] = field(default_factory=lambda: dict(_FD["weights"]))
+    default_weight: float = _FD["default_weight"]
+    group_weight: float = _FD["group_weight"]
+    rules_weight: float = _FD["rules_weight"]
+    learned_weight: float = _FD["learned_weight"]
+    association_weight: float = _FD["association_weight"]
+    association_corroborates: bool = _FD["association_corroborates"]
+    leak: float = _FD["leak"]
+    lead_weight: float = _FD["lead_weight"]
+    min_pos: int = _FD["min_pos"]
+    unlabelled_per_pos: int = _FD["unlabelled_per_pos"]
+    l2: float = _FD["l2"]
+    merge_jaccard: float = _FD["merge_jaccard"]
+    merge_containment: float = _FD["merge_containment"]
+    keep_id_containment: float = _FD["keep_id_containment"]
+    keep_id_share: float = _FD["keep_id_share"]
+    w_group: float = _FD["w_group"]
+    w_members: float = _FD["w_members"]
+    w_rules: float = _FD["w_rules"]
+    family_penalty: float = _FD["family_penalty"]
+    dilution_penalty: float = _FD["dilution_penalty"]
+    absorb_containment: float = _FD["absorb_containment"]
+    absorb_margin: float = _FD["absorb_margin"]
+    min_lead_score: float = _FD["min_lead_score"]
+    max_leads: int | None = _FD["max_leads"]
+    max_evidence_rows: int = _FD["max_evidence_rows"]
+    seed: int = _FD["seed"]
 
 
 @dataclass
@@ -152,10 +145,6 @@ class FusionResult:
 
 
 # --------------------------------------------------------------------------- helpers
-def _s(df: pd.DataFrame, col: str, default: Any = None) -> pd.Series:
-    return df[col] if col in df.columns else pd.Series(default, index=df.index, dtype=object)
-
-
 def noisy_or(x: np.ndarray, w: np.ndarray, leak: float = 0.0) -> np.ndarray:
     """Leaky noisy-OR of the columns of ``x`` (n × d) with weights ``w`` (d).
 
@@ -222,87 +211,49 @@ def entity_universe(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _exposure(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Settlements per entity (persons, physicians, institutions)."""
-    v = tables.get("visits")
-    if v is None or v.empty:
-        return pd.DataFrame(columns=["entity_type", "entity_id", "n_visits"])
-    parts = []
-    for et, key in _KEY.items():
-        if key in v.columns:
-            c = v[key].dropna().astype(str).value_counts()
-            parts.append(pd.DataFrame({"entity_type": et, "entity_id": c.index, "n_visits": c.to_numpy()}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def rule_source(rule_hits: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame],
-                scale: float = 1.5) -> pd.DataFrame:
-    """Rule hits as one source: ``entity_type, entity_id, score, reason``.
-
-    Severity-weighted hits in excess of what the entity's volume predicts.
-    """
-    cols = ["entity_type", "entity_id", "score", "reason"]
-    if rule_hits is None or rule_hits.empty or "entity_id" not in rule_hits.columns:
-        return pd.DataFrame(columns=cols)
-    h = rule_hits[rule_hits["entity_id"].notna()].copy()
-    h["entity_id"] = h["entity_id"].astype(str)
-    h["w"] = _s(h, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
-    h["high"] = _s(h, "severity").eq("high")
-    name = _s(h, "rule_name_en")
-    name = name.where(name.notna() & (name.astype(str) != ""), _s(h, "rule_name"))
-    h["label"] = _s(h, "rule_id").astype(str) + " " + name.fillna("").astype(str)
-    agg = h.groupby(["entity_type", "entity_id"]).agg(h=("w", "sum"), n=("w", "size"), n_high=("high", "sum"))
-    top = (h.groupby(["entity_type", "entity_id", "label"]).size().rename("k").reset_index()
-           .sort_values(["entity_type", "entity_id", "k", "label"], ascending=[True, True, False, True])
-           .groupby(["entity_type", "entity_id"]).head(2))
-    top["t"] = top["label"].str.strip() + " ×" + top["k"].astype(str)
-    agg["top"] = top.groupby(["entity_type", "entity_id"])["t"].agg("; ".join)
-    expo = _exposure(tables)
-    agg = agg.reset_index().merge(expo, on=["entity_type", "entity_id"], how="left")
-    agg["n_visits"] = agg["n_visits"].fillna(0.0)
-    # the type's overall rate per settlement (entities without hits count in the exposure)
-    rate = (agg.groupby("entity_type")["h"].sum() / expo.groupby("entity_type")["n_visits"].sum()) \
-        .replace([np.inf, -np.inf], np.nan)
-    lam = agg["entity_type"].map(rate).fillna(0.0)
-    excess = (agg["h"] - lam * agg["n_visits"]).clip(lower=0)
-    agg["score"] = 1 - np.exp(-excess / scale)
-    agg["reason"] = ("rule hits " + agg["n"].astype(int).astype(str) + " (" + agg["n_high"].astype(int).astype(str)
-                     + " high) on " + agg["n_visits"].astype(int).astype(str) + " settlements: " + agg["top"])
-    return agg[cols]
-
-
-def _kind_of(name: str) -> str:
-    n = name.lower()
-    if n == "rules":
-        return "rules"
-    if n.endswith(":group"):
-        return "group"
-    if "association" in n or "pagerank" in n or n.startswith("gba"):
-        return "association"
-    if any(k in n for k in ("gnn", "hgt", "rgcn", "sage", "tabular", "xgb", "tree", "learned", "gae")):
-        return "learned"
-    return "detector"
-
-
-def _default_weight(name: str, cfg: FusionConfig) -> float:
+def _default_weight(name: str, kinds: Mapping[str, str], corroborating: set[str], cfg: FusionConfig) -> float:
+    """A source's weight: configured by name, else by the family its detector declares."""
     if name in cfg.weights:
         return float(cfg.weights[name])
-    return {"rules": cfg.rules_weight, "group": cfg.group_weight, "association": cfg.association_weight,
-            "learned": cfg.learned_weight}.get(_kind_of(name), cfg.default_weight)
+    if name.endswith(":group"):
+        return cfg.group_weight
+    if name in corroborating:
+        return cfg.association_weight
+    return {"rule": cfg.rules_weight, "learned": cfg.learned_weight}.get(kinds.get(name, ""), cfg.default_weight)
 
 
-def collect_sources(detectors: Iterable[Any]) -> tuple[dict[str, pd.DataFrame], list[Group],
-                                                       dict[str, pd.DataFrame], dict[str, dict]]:
-    """From fitted detectors: score frames by name (plus ``<name>:group`` membership
-    scores), all groups, finding reasons by name and parameters by name."""
+@dataclass
+class Sources:
+    """What fitted detectors bring to fusion, by detector name."""
+
+    scores: dict[str, pd.DataFrame]        # decision_scores_
+    groups: list[Group]
+    reasons: dict[str, pd.DataFrame]       # findings' reasons
+    params: dict[str, dict]                # class and parameters (the lead evidence's "rerun")
+    kinds: dict[str, str]                  # declared kind (face, rule, graph, warning, learned)
+    corroborating: set[str]                # detectors whose groups only corroborate
+    rule_hits: pd.DataFrame | None         # the rules detector's hits
+
+
+def collect_sources(detectors: Iterable[Any]) -> Sources:
+    """From fitted detectors: score frames, groups, finding reasons, parameters and the
+    declared kinds by name; the rule hits of the (one) rules detector."""
     scores: dict[str, pd.DataFrame] = {}
     groups: list[Group] = []
     reasons: dict[str, pd.DataFrame] = {}
     params: dict[str, dict] = {}
+    kinds: dict[str, str] = {}
+    corroborating: set[str] = set()
+    rule_hits = None
     for det in detectors:
-        name = getattr(det, "name", type(det).__name__)
+        name = det.name
+        kinds[name] = det.kind
+        if det.corroborates:
+            corroborating.add(name)
+        if det.kind == "rule":
+            rule_hits = det.hits_
         params[name] = {"class": f"{type(det).__module__}.{type(det).__name__}",
-                        "params": _jsonable(det.get_params() if hasattr(det, "get_params") else {})}
+                        "params": _jsonable(det.get_params())}
         ds = getattr(det, "decision_scores_", None)
         if ds is not None and len(ds):
             scores[name] = ds[["entity_type", "entity_id", "score"]].copy()
@@ -316,7 +267,7 @@ def collect_sources(detectors: Iterable[Any]) -> tuple[dict[str, pd.DataFrame], 
             reasons[name] = pd.DataFrame({"entity_type": [f.entity_type for f in fs],
                                           "entity_id": [str(f.entity_id) for f in fs],
                                           "score": [f.score for f in fs], "reason": [f.reason for f in fs]})
-    return scores, groups, reasons, params
+    return Sources(scores, groups, reasons, params, kinds, corroborating, rule_hits)
 
 
 def _jsonable(d: Any) -> Any:
@@ -350,7 +301,8 @@ def _labels(known_cases: pd.DataFrame | None) -> pd.DataFrame:
 def entity_scores(sources: Mapping[str, pd.DataFrame], universe: pd.DataFrame, *,
                   reasons: Mapping[str, pd.DataFrame] | None = None,
                   known_cases: pd.DataFrame | None = None,
-                  config: FusionConfig | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+                  config: FusionConfig | None = None, kinds: Mapping[str, str] | None = None,
+                  corroborating: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Noisy-OR fusion of the sources for every entity of ``universe`` (plus any
     entity a source scored). Returns the scores (``entity_type, entity_id,
     score, reasons`` + one column per source) and the weights used."""
@@ -366,7 +318,7 @@ def entity_scores(sources: Mapping[str, pd.DataFrame], universe: pd.DataFrame, *
         if len(s):
             ser = s.assign(entity_id=s["entity_id"].astype(str)).groupby(["entity_type", "entity_id"])["score"].max()
             X[:, j] = np.clip(ser.reindex(idx).fillna(0.0).to_numpy(dtype=float), 0, 1)
-    w0 = np.array([_default_weight(n, cfg) for n in names])
+    w0 = np.array([_default_weight(n, kinds or {}, set(corroborating), cfg) for n in names])
     labels = _labels(known_cases)
     info: dict[str, Any] = {"sources": names, "default": dict(zip(names, w0.round(4).tolist())), "by_type": {}}
     score = np.zeros(len(ents))
@@ -584,7 +536,7 @@ def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     fl = tables.get("family_links")
     if fl is not None and len(fl):
         parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
-                                   "relation": _s(fl, "relation").fillna("family").astype(str)}))
+                                   "relation": col_or(fl, "relation").fillna("family").astype(str)}))
     v = tables.get("visits")
     if v is not None and "payer_person_id" in v.columns:
         pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
@@ -753,7 +705,7 @@ def _summary(row: pd.Series, n_types: dict[str, int], detectors: list[str], focu
         parts.append(f"{n_types['physician']} physicians")
     if n_types.get("institution"):
         parts.append(f"{n_types['institution']} institutions")
-    s = (f"{SCHEME_LABEL.get(row['scheme'], row['scheme'])}: {', '.join(parts)}, CNY {row['amount_at_risk']:,.0f} "
+    s = (f"{_scheme_title(row['scheme'])}: {', '.join(parts)}, CNY {row['amount_at_risk']:,.0f} "
          f"at risk; found by {', '.join(detectors)}")
     if row["n_rule_hits"]:
         s += f", {int(row['n_rule_hits'])} rule hits inside ({top_rules})" if top_rules else \
@@ -767,13 +719,16 @@ def _summary(row: pd.Series, n_types: dict[str, int], detectors: list[str], focu
 def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *,
                 rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
                 previous: pd.DataFrame | None = None, params: Mapping[str, dict] | None = None,
-                config: FusionConfig | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Merge, score, rank and identify leads; return ``leads`` and their evidence."""
+                config: FusionConfig | None = None, corroborating: set[str] | frozenset[str] = frozenset()
+                ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Merge, score, rank and identify leads; return ``leads`` and their evidence.
+
+    ``corroborating``: detectors whose groups only corroborate others' leads (when
+    ``config.association_corroborates``)."""
     cfg = config or FusionConfig()
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
                   "family_share", "dilution", "n_rule_hits"]
-    corro = {g.detector for g in groups if _kind_of(g.detector) == "association"} if cfg.association_corroborates \
-        else set()
+    corro = set(corroborating) if cfg.association_corroborates else set()
     merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro)
     if not merged:
         return pd.DataFrame(columns=LEADS_COLUMNS + extra_cols), []
@@ -803,7 +758,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     # rule hits inside
     lh = _lead_rule_hits(lm, rule_hits, tables)
     if len(lh):
-        lh["w"] = _s(lh, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
+        lh["w"] = col_or(lh, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
         agg = lh.groupby("lead_id").agg(sev=("w", "sum"), n_rule_hits=("w", "size"),
                                         amount_rules=("amount_at_risk", lambda x: pd.to_numeric(x, errors="coerce").sum()))
         agg = agg.reindex(L["lead_id"]).fillna(0.0)
@@ -873,8 +828,8 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
     focus = org.combine_first(focus)
     top_rules = pd.Series(dtype=object)
     if len(lh):
-        nm = _s(lh, "rule_name_en")
-        nm = nm.where(nm.notna() & (nm.astype(str) != ""), _s(lh, "rule_name")).fillna(_s(lh, "rule_id")).astype(str)
+        nm = col_or(lh, "rule_name_en")
+        nm = nm.where(nm.notna() & (nm.astype(str) != ""), col_or(lh, "rule_name")).fillna(col_or(lh, "rule_id")).astype(str)
         t = lh.assign(nm=nm).groupby(["lead_id", "nm"]).size().rename("k").reset_index() \
             .sort_values(["lead_id", "k"], ascending=[True, False]).groupby("lead_id").head(2)
         top_rules = (t["nm"] + " ×" + t["k"].astype(str)).groupby(t["lead_id"]).agg(", ".join)
@@ -921,56 +876,30 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
 
 
 # --------------------------------------------------------------------------- previous runs
-def read_previous_leads(out_dir=None, runner=None) -> pd.DataFrame | None:
-    """Leads of a previous run: ``leads.csv`` in ``out_dir`` if present, else the
-    ``Lead`` nodes in Neo4j (through ``runner``), else None."""
-    from pathlib import Path
-
-    if out_dir is not None:
-        p = Path(out_dir) / "leads.csv"
-        if p.exists():
-            try:
-                df = pd.read_csv(p, dtype=str, keep_default_na=False)
-            except pd.errors.EmptyDataError:
-                df = pd.DataFrame()
-            if {"lead_id", "scheme", "members"} <= set(df.columns):
-                return df[["lead_id", "scheme", "members"]]
-    if runner is not None:
-        from ringscope.graph.findings import read_previous_leads as from_graph
-
-        try:
-            prev = from_graph(runner)
-        except Exception as e:  # noqa: BLE001 - an unreachable/empty graph means no previous run
-            import logging
-
-            logging.getLogger(__name__).warning("could not read previous leads from Neo4j: %s", e)
-            return None
-        return None if prev is None else prev[["lead_id", "scheme", "members"]]
-    return None
-
-
 # --------------------------------------------------------------------------- top level
 def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
-         rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
-         previous: pd.DataFrame | None = None, extra_sources: Mapping[str, pd.DataFrame] | None = None,
-         extra_groups: Sequence[Group] = (), config: FusionConfig | None = None) -> FusionResult:
-    """Entity scores, leads and lead evidence from fitted detectors and rule hits."""
+         face_matches: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
+         config: FusionConfig | None = None) -> FusionResult:
+    """Entity scores, leads and lead evidence from fitted detectors.
+
+    Each detector enters as what it declares (its ``kind`` picks its weight family);
+    ordinary rule hits enter through the one rules detector (``kind == "rule"``), whose
+    ``hits_`` are also the rule hits counted inside leads. ``previous``: an earlier
+    run's leads (``lead_id, scheme, members``), so lead ids carry over.
+    """
     cfg = config or FusionConfig()
-    det_scores, groups, reasons, params = collect_sources(detectors)
-    groups = list(groups) + list(extra_groups)
-    sources: dict[str, pd.DataFrame] = dict(det_scores)
-    sources.update(extra_sources or {})
+    src = collect_sources(detectors)
+    groups, reasons, params, rule_hits = src.groups, src.reasons, src.params, src.rule_hits
+    sources: dict[str, pd.DataFrame] = dict(src.scores)
     sources.update(_group_source(groups))
-    rs = rule_source(rule_hits, tables, cfg.rule_scale)
-    if len(rs):
-        sources["rules"] = rs[["entity_type", "entity_id", "score"]]
-        reasons = {**reasons, "rules": rs}
+    weigh = {"kinds": src.kinds, "corroborating": src.corroborating}
     universe = entity_universe(tables)
     # base scores: the detectors' own scores and rules (group membership enters via the lead score)
     base_src = {k: v for k, v in sources.items() if not k.endswith(":group")}
-    base, _ = entity_scores(base_src, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg)
+    base, _ = entity_scores(base_src, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg,
+                            **weigh)
     leads, evidence = build_leads(groups, base, tables, rule_hits=rule_hits, face_matches=face_matches,
-                                  previous=previous, params=params, config=cfg)
+                                  previous=previous, params=params, config=cfg, corroborating=src.corroborating)
     # final entity scores: every source, plus the best lead each entity belongs to
     if len(leads):
         lm = _long_members(leads.assign(members=leads["members"]))
@@ -980,7 +909,8 @@ def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
         cfg = replace(cfg, weights={"lead": cfg.lead_weight, **cfg.weights})
         reasons = {**reasons, "lead": best.assign(reason="lead " + best["lead_id"])[
             ["entity_type", "entity_id", "score", "reason"]]}
-    final, info = entity_scores(sources, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg)
+    final, info = entity_scores(sources, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg,
+                                **weigh)
     final["score"] = final["score"].clip(0, 1).round(6)
     final = final.sort_values(["entity_type", "score", "entity_id"], ascending=[True, False, True]).reset_index(drop=True)
     extras = [c for c in final.columns if c not in ENTITY_SCORES_COLUMNS]

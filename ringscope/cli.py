@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ringscope.config import REPO_ROOT, state_dir
+from ringscope.settings import state_dir
 
 __all__ = ["main"]
 
@@ -23,7 +23,7 @@ def _p(path: str) -> Path:
 
 # --------------------------------------------------------------------------- neo4j
 def cmd_neo4j(a: argparse.Namespace) -> int:
-    from ringscope.graph import server
+    from ringscope.store import server
 
     if a.action == "install":
         server.install()
@@ -46,7 +46,7 @@ def cmd_neo4j(a: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- data
 def cmd_generate(a: argparse.Namespace) -> int:
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config,
                        fmt=a.format)
@@ -70,9 +70,9 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
-    from ringscope.graph import bulk
-    from ringscope.graph.db import QueryRunner
-    from ringscope.graph.load import ingest_dataset
+    from ringscope.store import bulk
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.load import ingest_dataset
     from ringscope.ingest.reader import ContractError, read_dataset
 
     try:
@@ -103,14 +103,37 @@ def cmd_ingest(a: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- detection
 def cmd_detect(a: argparse.Namespace) -> int:
     from ringscope.ingest.reader import ContractError
-    from ringscope.models.pipeline import detect
+    from ringscope.models.config import ConfigError
+    from ringscope.pipeline import detect
 
     try:
-        summary = detect(_p(a.dataset), _p(a.out), neo4j=not a.no_neo4j, gnn=not a.no_gnn)
-    except ContractError as e:
+        summary = detect(_p(a.dataset), _p(a.out), neo4j=not a.no_neo4j, gnn=False if a.no_gnn else None,
+                         config=_p(a.config) if a.config else None)
+    except (ContractError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_config(a: argparse.Namespace) -> int:
+    from ringscope.models.config import ConfigError, load_config, to_yaml
+
+    try:
+        cfg = load_config(_p(a.config) if a.config else None)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.action == "show":
+        print(to_yaml(cfg), end="")
+    elif a.action == "detectors":
+        from ringscope.models.registry import builtin
+
+        for name, sec in cfg.detectors.items():
+            cls = cfg.detector_class(name)
+            state = "on " if sec.get("enabled", True) else "off"
+            print(f"{state} {name:<24} {cls.kind:<8} {cls.scheme:<22} needs {', '.join(cls.needs) or '-'}"
+                  + ("" if name in builtin() else f"  ({sec['class']})"))
     return 0
 
 
@@ -138,7 +161,9 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- app
 def cmd_app(a: argparse.Namespace) -> int:
-    entry = REPO_ROOT / "app" / "streamlit_app.py"
+    import ringscope.app
+
+    entry = Path(ringscope.app.__file__).resolve().with_name("streamlit_app.py")
     env = dict(os.environ)
     if a.results:
         env["RINGSCOPE_RESULTS"] = str(_p(a.results))
@@ -152,10 +177,10 @@ def cmd_app(a: argparse.Namespace) -> int:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """Generated city -> Neo4j -> detection -> the app."""
-    from ringscope.graph import server
-    from ringscope.ingest.generator import generate
+    from ringscope.store import server
+    from ringscope.synth.generator import generate
     from ringscope.models.evaluate import evaluate, format_report
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     home = state_dir() / "demo"
     city = home / "city"
@@ -214,7 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--no-neo4j", action="store_true", help="do not load or write Neo4j")
     s.add_argument("--no-gnn", action="store_true", help="skip the learned models")
+    s.add_argument("--config", help="YAML configuration merged over the defaults (models/defaults.yaml); "
+                                    "unknown keys are errors; a results directory's config.yaml reproduces its run")
     s.set_defaults(fn=cmd_detect)
+
+    s = sub.add_parser("config", help="the effective detection configuration")
+    s.add_argument("action", choices=["show", "detectors"],
+                   help="show: the whole configuration as YAML; detectors: one line per detector")
+    s.add_argument("--config", help="YAML configuration merged over the defaults")
+    s.set_defaults(fn=cmd_config)
 
     s = sub.add_parser("evaluate", help="score results against a truth/ directory")
     s.add_argument("results")

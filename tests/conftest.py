@@ -50,8 +50,8 @@ def benchmarks_dir() -> Path:
 @pytest.fixture(scope="session")
 def neo4j_server():
     """Settings of a running real Neo4j; starts the local one if needed."""
-    from ringscope.config import neo4j_settings, state_dir
-    from ringscope.graph import server
+    from ringscope.settings import neo4j_settings, state_dir
+    from ringscope.store import server
 
     lock_path = state_dir() / "pytest-neo4j.lock"
     lock = open(lock_path, "w")
@@ -74,10 +74,10 @@ def neo4j_server():
 @pytest.fixture()
 def neo4j_runner(neo4j_server):
     """A QueryRunner on an empty database with the project's schema applied."""
-    from ringscope.config import neo4j_settings
-    from ringscope.graph.db import QueryRunner
-    from ringscope.graph.load import apply_schema
-    from ringscope.graph.server import reset_database
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.load import apply_schema
+    from ringscope.store.server import reset_database
 
     runner = QueryRunner(neo4j_settings())
     reset_database(runner)
@@ -91,7 +91,7 @@ def neo4j_runner(neo4j_server):
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory) -> Path:
     """A small generated city (2,000 persons) shared by the tests that read it."""
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     out = tmp_path_factory.mktemp("city") / "city"
     generate(out, persons=2000, seed=11)
@@ -107,8 +107,8 @@ def local_neo4j_empty(neo4j_server):
     test did."""
     if os.environ.get("NEO4J_URI"):
         pytest.skip("the bulk import needs the project's local server (NEO4J_URI is set)")
-    from ringscope.graph import server
-    from ringscope.graph.db import QueryRunner
+    from ringscope.store import server
+    from ringscope.store.db import QueryRunner
 
     with QueryRunner(neo4j_server) as q:
         server.reset_database(q)

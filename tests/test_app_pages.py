@@ -1,6 +1,6 @@
 """Every page of the investigation app, run with Streamlit's ``AppTest`` against
 the real Neo4j loaded with a small generated city and its findings
-(``ringscope.models.pipeline.detect`` with Neo4j on); masking and the access
+(``ringscope.pipeline.detect`` with Neo4j on); masking and the access
 log per role; the lead disposal workflow; every ``cypher/app/*.cypher`` run
 against the server.
 """
@@ -29,9 +29,9 @@ def _loaded(runner, token: str) -> bool:
 
 def load_city(runner, city: Path, results: Path, token: str) -> None:
     """Empty the database, load ``city`` and write its findings (once per token)."""
-    from ringscope.graph.load import apply_schema
-    from ringscope.graph.server import reset_database
-    from ringscope.models.pipeline import detect
+    from ringscope.store.load import apply_schema
+    from ringscope.store.server import reset_database
+    from ringscope.pipeline import detect
 
     if _loaded(runner, token):
         return
@@ -48,7 +48,7 @@ _CITY: dict[str, tuple[Path, Path, str]] = {}
 def app_city(neo4j_server, tmp_path_factory):
     """(city, results, token): a generated city, detected into Neo4j by
     :func:`load_city`. Shared with ``test_browser.py`` (module-level cache)."""
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     if "city" not in _CITY:
         keep = os.environ.get("RINGSCOPE_APP_TEST_CITY")  # a folder to reuse between runs (development)
@@ -69,8 +69,8 @@ def app_city(neo4j_server, tmp_path_factory):
 def app_env(app_city, tmp_path, monkeypatch):
     """The database holds the city; env points the app at its results, dataset
     and a fresh access log. Yields a QueryRunner."""
-    from ringscope.config import neo4j_settings
-    from ringscope.graph.db import QueryRunner
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
 
     city, results, token = app_city
     runner = QueryRunner(neo4j_settings())
@@ -403,7 +403,7 @@ NON_EMPTY = {"briefing_fund_monthly", "briefing_leads", "briefing_rule_hits_mont
 
 
 def test_every_app_cypher_file_runs_against_the_server(app_env):
-    from ringscope.graph.db import cypher_names
+    from ringscope.store.db import cypher_names
 
     params = cypher_params(app_env)
     names = [n.split("/", 1)[1] for n in cypher_names() if n.startswith("app/")]

@@ -41,7 +41,7 @@ def _fit_score(det, amazon, seed: int = 0) -> float:
 
 def test_amazon_gnn_short_run_auc(amazon) -> None:
     """A small, short GNN run (the benchmark uses 200 epochs); threshold = measured minus a margin."""
-    from ringscope.models.gnn import HeteroGNNDetector
+    from ringscope.models.detectors.gnn_hetero import HeteroGNNDetector
 
     auc = _fit_score(HeteroGNNDetector(seed=0, hidden=32, epochs=GNN_EPOCHS, patience=GNN_EPOCHS), amazon)
     print("amazon gnn auc", auc)

@@ -60,8 +60,8 @@ def _wait_http(port: int, timeout: float = 90) -> None:
 
 @pytest.fixture()
 def app_server(app_city, tmp_path):
-    from ringscope.config import neo4j_settings
-    from ringscope.graph.db import QueryRunner
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
 
     city, results, token = app_city
     with QueryRunner(neo4j_settings()) as runner:

@@ -12,16 +12,16 @@ import shutil
 import pandas as pd
 import pytest
 
-from ringscope.graph import server
-from ringscope.graph.bulk import (
+from ringscope.store import server
+from ringscope.store.bulk import (
     BulkLoadRefused,
     bulk_ingest,
     choose_mode,
     graph_is_empty,
     write_import_files,
 )
-from ringscope.graph.db import QueryRunner
-from ringscope.graph.load import NODE_TABLES, graph_counts, ingest_dataset
+from ringscope.store.db import QueryRunner
+from ringscope.store.load import NODE_TABLES, graph_counts, ingest_dataset
 from ringscope.ingest.reader import read_dataset
 
 pytestmark = pytest.mark.neo4j

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from ringscope.config import SHARED_DIR
-from ringscope.ingest import faces as F
+from ringscope.settings import SHARED_DIR
+from ringscope.graph import faces as F
+from ringscope.ingest import images as IMG
+from ringscope.models.detectors import face_match as DET
 from ringscope.models.base import Context
 
 FACES = SHARED_DIR / "data" / "faces"
@@ -29,7 +31,7 @@ def enc() -> dict[str, list[np.ndarray]]:
              "test_images/biden.jpg", "test_images/32bit.png", "two_people.jpg"]
     names += sorted(str(p.relative_to(FACES)) for p in (FACES / "knn_examples" / "train").rglob("*")
                     if p.is_file())
-    return {n: F.encode_image_file(FACES / n) for n in dict.fromkeys(names)}
+    return {n: IMG.encode_image_file(FACES / n) for n in dict.fromkeys(names)}
 
 
 def _d(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +72,7 @@ def test_png_with_alpha_handled(enc):
 
     with Image.open(FACES / "test_images/32bit.png") as im:
         assert im.mode == "RGBA"
-    rgb = F.load_rgb(FACES / "test_images/32bit.png")
+    rgb = IMG.load_rgb(FACES / "test_images/32bit.png")
     assert rgb.dtype == np.uint8 and rgb.shape[2] == 3
     (e,) = enc["test_images/32bit.png"]
     assert _d(e, enc["test_images/obama2.jpg"][0]) < 0.1     # the same picture as a JPEG
@@ -86,26 +88,26 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6                                # ... and EXIF says "rotate 90 CW to view"
     p = tmp_path / "sideways.jpg"
     side.save(p, exif=exif, quality=95)
-    (e,) = F.encode_image_file(p)
-    assert _d(e, F.encode_image_file(FACES / "test_images/obama2.jpg")[0]) < 0.15
+    (e,) = IMG.encode_image_file(p)
+    assert _d(e, IMG.encode_image_file(FACES / "test_images/obama2.jpg")[0]) < 0.15
 
 
 def test_unreadable_files_raise_face_image_error(tmp_path):
     txt = tmp_path / "notes.jpg"
     txt.write_text("not an image")
-    with pytest.raises(F.FaceImageError, match="notes.jpg"):
-        F.encode_image_file(txt)
-    with pytest.raises(F.FaceImageError, match="no such image"):
-        F.encode_image_file(tmp_path / "missing.png")
+    with pytest.raises(IMG.FaceImageError, match="notes.jpg"):
+        IMG.encode_image_file(txt)
+    with pytest.raises(IMG.FaceImageError, match="no such image"):
+        IMG.encode_image_file(tmp_path / "missing.png")
     if FACES.is_dir():
         cut = tmp_path / "truncated.jpg"
         cut.write_bytes((FACES / "test_images/biden.jpg").read_bytes()[:300])
-        with pytest.raises(F.FaceImageError):
-            F.encode_image_file(cut)
+        with pytest.raises(IMG.FaceImageError):
+            IMG.encode_image_file(cut)
         lic = tmp_path / "license.png"
         shutil.copy(FACES / "LICENSE.face_recognition.txt", lic)
-        with pytest.raises(F.FaceImageError):
-            F.encode_image_file(lic)
+        with pytest.raises(IMG.FaceImageError):
+            IMG.encode_image_file(lic)
 
 
 def test_image_without_face_gives_no_encoding(tmp_path):
@@ -114,7 +116,7 @@ def test_image_without_face_gives_no_encoding(tmp_path):
     p = tmp_path / "wall.png"
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((300, 400, 3)) * 40 + 100).astype(np.uint8)).save(p)
-    assert F.encode_image_file(p) == []
+    assert IMG.encode_image_file(p) == []
 
 
 @needs_photos
@@ -300,7 +302,7 @@ def test_face_identities_unknown_face_with_many_credentials():
     # the detector: one card_lending group, the lent credentials scored
     visits = pd.DataFrame({"visit_id": caps["visit_id"], "total_amount": 100.0})
     ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "visits": visits})
-    det = F.FaceMatchDetector(threshold=0.6).fit(ctx)
+    det = DET.FaceMatchDetector(threshold=0.6).fit(ctx)
     assert len(det.groups_) == 1
     g = det.groups_[0]
     assert g.scheme == "card_lending" and g.amount_at_risk == 600.0
@@ -331,7 +333,7 @@ def test_detector_guardian_of_minors_and_grey_zone_not_lending():
                          "encoding": [face(w, sd) for w, _, sd in rows], "visit_id": [f"V{i}" for i in range(len(rows))],
                          "claimed_person_id": [c for _, c, _ in rows]})
     ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "persons": persons})
-    det = F.FaceMatchDetector(threshold=0.6).fit(ctx)
+    det = DET.FaceMatchDetector(threshold=0.6).fit(ctx)
     m = det.matches_
     assert (m.loc[m["claimed_person_id"].isin(["P0", "P1", "P2"]), "strength"] == 0).all()
     assert (m.loc[m["claimed_person_id"].isin(["P3", "P4", "P5"]), "strength"] > 0.5).all()
@@ -339,7 +341,7 @@ def test_detector_guardian_of_minors_and_grey_zone_not_lending():
     assert {"person:P3", "person:P4", "person:P5", "person:P8"} <= set(det.groups_[0].members)
     assert not set(det.groups_[0].members) & {"person:P0", "person:P1", "person:P2"}
     # without the birth dates the children's credentials count like anyone's
-    det2 = F.FaceMatchDetector(threshold=0.6).fit(Context(tables={"face_captures": caps, "face_enrollments": enrol}))
+    det2 = DET.FaceMatchDetector(threshold=0.6).fit(Context(tables={"face_captures": caps, "face_enrollments": enrol}))
     assert len(det2.groups_) == 2
     # grey zone: just over the threshold is barely evidence, a stranger's distance is full evidence
     assert 0.7 < det.threshold_.impostor_mean < 1.2
@@ -351,7 +353,7 @@ def test_detector_guardian_of_minors_and_grey_zone_not_lending():
 def test_detector_family_confounder_not_flagged():
     caps, enrol, links = _family_case()
     ctx = Context(tables={"face_captures": caps, "face_enrollments": enrol, "family_links": links})
-    det = F.FaceMatchDetector(threshold=0.6).fit(ctx)
+    det = DET.FaceMatchDetector(threshold=0.6).fit(ctx)
     flagged = set(det.decision_scores_["entity_id"])
     assert flagged == {"P3", "P4", "P5"}          # P3's card lent twice; P4, P5 borrowed it
     assert "P1" not in flagged and "P6" not in flagged
@@ -363,6 +365,6 @@ def test_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, ringscope.ingest.faces; print('face_recognition' in sys.modules or 'dlib' in sys.modules)"
+    code = "import sys, ringscope.ingest.images, ringscope.graph.faces; print('face_recognition' in sys.modules or 'dlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

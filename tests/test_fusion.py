@@ -16,8 +16,8 @@ from ringscope.models.fusion import (
     lead_id_for,
     learn_noisy_or_weights,
     merge_groups,
-    rule_source,
 )
+from ringscope.models.detectors.rules import RulesDetector, excess_over_exposure
 
 LEADS_COLUMNS = ["lead_id", "scheme", "score", "amount_at_risk", "members", "summary"]
 
@@ -86,12 +86,12 @@ def test_universe_and_every_entity_scored(tables):
     assert info["by_type"]["person"]["how"] == "default"
 
 
-def test_rule_source_is_excess_over_exposure(tables):
+def test_rule_scores_are_excess_over_exposure(tables):
     v = tables["visits"]
     h1 = v.loc[v["institution_id"] == "H1", "visit_id"].head(6).tolist()    # 6 hits on 100 settlements
     c3 = v.loc[v["institution_id"] == "C3", "visit_id"].tolist()            # 2 hits on 2 settlements
     hits = pd.concat([_hits(h1, "H1", "institution", "medium"), _hits(c3, "C3", "institution", "medium")])
-    rs = rule_source(hits, tables).set_index("entity_id")
+    rs = excess_over_exposure(hits, tables).set_index("entity_id")
     # rate λ = 4 severity units / 126 settlements; H1: 3 - λ·100 ≈ 0 excess; C3: 1 - 2λ > 0.9
     assert rs.loc["H1", "score"] < 0.05
     assert rs.loc["C3", "score"] > 0.4
@@ -182,7 +182,7 @@ def test_build_leads_scores_ranks_and_evidence(tables):
     fam = leads.iloc[1]
     assert fam["family_share"] == pytest.approx(1.0) and fam["score"] < 0.5 * ring["score"]
     assert ring["amount_at_risk"] == pytest.approx(3600.0)
-    assert "Card-lending" in ring["summary"] and "5 rule hits" in ring["summary"] and "C1" in ring["summary"]
+    assert "借卡/冒名就医" in ring["summary"] and "5 rule hits" in ring["summary"] and "C1" in ring["summary"]
     e = {x["lead_id"]: x for x in ev}[ring["lead_id"]]
     assert e["n_rule_hits"] == 5 and {h["visit_id"] for h in e["rule_hits"]} == set(ring_visits[:5])
     rels = {(x["src"], x["rel"], x["dst"]): x["n"] for x in e["edges"]}
@@ -209,6 +209,7 @@ class _Fixed(BaseDetector):
 
     name = "fixed"
     scheme = "card_lending"
+    window: int = 7
 
     def fit(self, ctx: Context, y=None):
         self.decision_scores_ = pd.DataFrame({"entity_type": "person", "entity_id": ["P01", "P02", "P03", "P04"],
@@ -220,7 +221,8 @@ class _Fixed(BaseDetector):
 
 def test_fuse_end_to_end(tables):
     det = _Fixed(window=7).fit(Context(tables=tables))
-    res = fuse(tables, [det], rule_hits=_hits(["V0101"], "P01"))
+    rules = RulesDetector().fit_hits(_hits(["V0101"], "P01"), tables)     # the one path for rule hits
+    res = fuse(tables, [det, rules])
     es = res.entity_scores
     assert list(es.columns[:4]) == ["entity_type", "entity_id", "score", "reasons"]
     assert len(es) == 29 and es["score"].between(0, 1).all()
@@ -229,6 +231,6 @@ def test_fuse_end_to_end(tables):
     d1 = es.set_index(["entity_type", "entity_id"]).loc[("physician", "D1")]
     assert d1["score"] > 0 and "lead L-card_lending-" in d1["reasons"]     # only the lead speaks for D1
     assert len(res.leads) == 1 and res.evidence[0]["groups"][0]["rerun"]["params"] == {"window": 7}
-    res2 = fuse(tables, [det], rule_hits=_hits(["V0101"], "P01"))
+    res2 = fuse(tables, [det, rules])
     assert res2.leads["lead_id"].tolist() == res.leads["lead_id"].tolist()
     pd.testing.assert_frame_equal(res2.entity_scores, res.entity_scores)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic city generator (ringscope.ingest.generator).
+"""Tests of the synthetic city generator (ringscope.synth.generator).
 
 Every check reads the generated files back through the real contract reader
 (``read_dataset``) and recomputes what it asserts from the tables themselves,
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from ringscope.ingest.contract import SCHEMES, TABLES
-from ringscope.ingest.generator import RULES, generate, load_config
+from ringscope.synth.generator import RULES, generate, load_config
 from ringscope.ingest.reader import read_dataset
 
-FRAUD_SCHEMES = [s for s in SCHEMES if s != "other"]
+FRAUD_SCHEMES = [s for s in SCHEMES if s not in ("other", "drug_resale")]   # drug_resale: issue 19 brings it to the generator
 
 
 def _truth(root: Path) -> dict[str, pd.DataFrame]:

@@ -1,7 +1,7 @@
 """Learned models on the project's own data: features, HeteroData export, training, persistence.
 
 Real training (small, seeded, CPU). The generated-city tests need
-``ringscope.ingest.generator``; they build a small city once per module.
+``ringscope.synth.generator``; they build a small city once per module.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ringscope.models.base import Context
-from ringscope.models.features import EDGE_TYPES, build_features, labels_from_cases, node_index, to_hetero_data
+from ringscope.models.learned.features import EDGE_TYPES, build_features, labels_from_cases, node_index, to_hetero_data
 
 torch.set_num_threads(1)
 
@@ -131,8 +131,9 @@ def test_every_convolution_trains_saves_and_reloads(tiny: Context, tmp_path: Pat
     R-GCN once was ``GraphConv`` with mean aggregation -- the same function as
     hetero SAGE, with bit-identical scores; it must differ from SAGE now.
     """
-    from ringscope.models.gnn import CONVS, HeteroGNNDetector
-    from ringscope.models.model_store import load
+    from ringscope.models.detectors.gnn_hetero import HeteroGNNDetector
+    from ringscope.models.learned.nn import CONVS
+    from ringscope.models.learned.persist import load
 
     scores = {}
     for conv in CONVS:
@@ -152,7 +153,7 @@ def test_every_convolution_trains_saves_and_reloads(tiny: Context, tmp_path: Pat
 # ----------------------------------------------------------------------------- a generated city
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> tuple[Context, pd.DataFrame]:
-    gen = pytest.importorskip("ringscope.ingest.generator")
+    gen = pytest.importorskip("ringscope.synth.generator")
     from ringscope.ingest.reader import read_dataset
 
     out = tmp_path_factory.mktemp("city")
@@ -175,9 +176,10 @@ def _auc_on_unlabelled(ctx: Context, truth: pd.DataFrame, scores: pd.DataFrame) 
 
 
 def test_city_models_rank_truth_above_clean(city, tmp_path: Path) -> None:
-    from ringscope.models.gnn import GraphAEDetector, HeteroGNNDetector
-    from ringscope.models.model_store import load
-    from ringscope.models.tabular import NeighbourXGBDetector
+    from ringscope.models.detectors.gnn_autoencoder import GraphAEDetector
+    from ringscope.models.detectors.gnn_hetero import HeteroGNNDetector
+    from ringscope.models.learned.persist import load
+    from ringscope.models.detectors.xgb_neighbour import NeighbourXGBDetector
 
     ctx, truth = city
     assert len(ctx.table("known_cases")) > 0

@@ -15,9 +15,16 @@ import pandas as pd
 import pytest
 
 from ringscope.graph import projection as proj
-from ringscope.graph.detectors import (DETECTORS, CardCashoutDetector, CardLendingDetector,
-                                       CollusivePrescribingDetector, DoctorShoppingDetector,
-                                       GhostAdmissionDetector, GuiltByAssociationDetector, SplitAdmissionDetector)
+from ringscope.models.detectors.card_cashout import CardCashoutDetector
+from ringscope.models.detectors.card_lending import CardLendingDetector
+from ringscope.models.detectors.collusive_prescribing import CollusivePrescribingDetector
+from ringscope.models.detectors.doctor_shopping import DoctorShoppingDetector
+from ringscope.models.detectors.ghost_admission import GhostAdmissionDetector
+from ringscope.models.detectors.guilt_by_association import GuiltByAssociationDetector
+from ringscope.models.detectors.split_admission import SplitAdmissionDetector
+from ringscope.models.registry import builtin
+
+GRAPH_DETECTORS = {n: c for n, c in builtin().items() if c.kind == "graph"}
 from ringscope.models.base import Context
 
 T0 = pd.Timestamp("2024-01-01")
@@ -431,7 +438,7 @@ def test_ghost_admission_waves_without_ward_presence():
 def test_ghost_ward_camera_outage_is_not_absence():
     """A pneumonia wave admitted while the ward camera was down (it captured nobody at all) is not
     'never on the ward': presence is unknown, and the wave alone does not make a strong lead."""
-    from ringscope.graph.detectors.ghost_admission import ward_presence
+    from ringscope.models.detectors.ghost_admission import ward_presence
 
     b = CityBuilder(seed=15)
     t = T0 + pd.Timedelta(days=100, hours=8)
@@ -538,7 +545,7 @@ def test_projections_cached_and_typed():
     assert proj.drug_group(pd.DataFrame({"item_code": ["a", "b"], "name": ["Atorvastatin 20mg x 7", "Atorvastatin (Lipitor) 40 mg"]})).tolist() == ["atorvastatin", "atorvastatin"]
 
 
-@pytest.mark.parametrize("name", sorted(DETECTORS))
+@pytest.mark.parametrize("name", sorted(GRAPH_DETECTORS))
 def test_every_detector_runs_on_minimal_tables(name):
     """Only the required tables, no faces, no optional columns: fit works."""
     b = CityBuilder(seed=11, n_persons=150)
@@ -546,6 +553,6 @@ def test_every_detector_runs_on_minimal_tables(name):
     for t in ("family_links", "known_cases", "face_captures"):
         ctx.tables.pop(t, None)
     ctx.tables["visits"] = ctx.tables["visits"].drop(columns=["payer_person_id", "terminal_id", "fund_paid"])
-    det = DETECTORS[name]().fit(ctx)
+    det = GRAPH_DETECTORS[name]().fit(ctx)
     assert set(det.decision_scores_.columns) >= {"entity_type", "entity_id", "score"}
     assert isinstance(det.groups_, list)

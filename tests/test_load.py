@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from ringscope.graph.load import NODE_TABLES, graph_counts, ingest_dataset
+from ringscope.store.load import NODE_TABLES, graph_counts, ingest_dataset
 from ringscope.ingest.reader import read_dataset
 
 pytestmark = pytest.mark.neo4j

@@ -1,4 +1,4 @@
-"""The real local Neo4j: versions, plugins, authentication, durability."""
+"""The real local Neo4j: version, no plugins, authentication, durability."""
 from __future__ import annotations
 
 import os
@@ -12,33 +12,32 @@ local_only = pytest.mark.skipif(bool(os.environ.get("NEO4J_URI")),
                                 reason="NEO4J_URI points at another server; these check the local one")
 
 
-def test_status_reports_server_apoc_and_gds(neo4j_server):
-    from ringscope.graph import server
+def test_status_reports_the_server_and_no_plugins(neo4j_server):
+    """The server answers; no APOC/GDS is installed or on the server (nothing uses them)."""
+    from ringscope.store import server
+    from ringscope.store.db import QueryRunner
 
     st = server.status()
     assert st["bolt"] == "up"
     assert any(v.startswith("5.26") for v in st["server"].values()), st
-    assert st["apoc"].startswith("5.26"), st["apoc"]
-    assert st["gds"].startswith("2.13"), st["gds"]
+    with QueryRunner(neo4j_server) as q:
+        procs = q.read("SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'apoc.' OR name STARTS WITH 'gds.' "
+                       "RETURN count(*) AS n")
+    assert procs == [{"n": 0}]
 
 
-def test_gds_algorithm_runs(neo4j_runner):
-    """GDS is not only loaded: a projection and an algorithm run on it."""
+def test_shortest_path_without_plugins(neo4j_runner):
+    """The app's path question (who links two entities) is plain Cypher, no GDS needed."""
     q = neo4j_runner
     q.run("UNWIND range(0, 5) AS i CREATE (:Person {person_id: toString(i)})")
     q.run("MATCH (a:Person), (b:Person) WHERE toInteger(a.person_id) + 1 = toInteger(b.person_id) "
           "AND toInteger(a.person_id) <> 2 CREATE (a)-[:FAMILY]->(b)")
-    q.run_auto("CALL gds.graph.drop('t', false) YIELD graphName RETURN graphName")
-    q.run_auto("CALL gds.graph.project('t', 'Person', {FAMILY: {orientation: 'UNDIRECTED'}})")
-    rows = q.run_auto("CALL gds.wcc.stream('t') YIELD nodeId, componentId "
-                      "RETURN count(DISTINCT componentId) AS n")
-    q.run_auto("CALL gds.graph.drop('t')")
-    assert rows[0]["n"] == 2  # 0-1-2 and 3-4-5
-
-
-def test_apoc_procedure_runs(neo4j_runner):
-    rows = neo4j_runner.read("RETURN apoc.text.join(['a', 'b'], '-') AS s")
-    assert rows == [{"s": "a-b"}]
+    rows = q.read("MATCH (a:Person {person_id: '0'}), (b:Person {person_id: $b}) "
+                  "OPTIONAL MATCH p = shortestPath((a)-[*..6]-(b)) RETURN length(p) AS hops", {"b": "2"})
+    assert rows == [{"hops": 2}]
+    rows = q.read("MATCH (a:Person {person_id: '0'}), (b:Person {person_id: $b}) "
+                  "OPTIONAL MATCH p = shortestPath((a)-[*..6]-(b)) RETURN length(p) AS hops", {"b": "4"})
+    assert rows == [{"hops": None}]
 
 
 def test_wrong_password_is_refused(neo4j_server):
@@ -52,7 +51,7 @@ def test_wrong_password_is_refused(neo4j_server):
 
 @local_only
 def test_password_file_is_private(neo4j_server):
-    from ringscope.graph import server
+    from ringscope.store import server
 
     mode = stat.S_IMODE(os.stat(server._password_file()).st_mode)
     assert mode == 0o600
@@ -61,8 +60,8 @@ def test_password_file_is_private(neo4j_server):
 
 @local_only
 def test_data_survives_stop_and_restart(neo4j_runner):
-    from ringscope.graph import server
-    from ringscope.graph.db import QueryRunner
+    from ringscope.store import server
+    from ringscope.store.db import QueryRunner
 
     neo4j_runner.run("CREATE (:Institution {institution_id: 'H-durable', name: '太原市第一医院'})")
     neo4j_runner.close()
@@ -99,7 +98,7 @@ def test_query_runner_batches_and_parameters(neo4j_runner):
 
 
 def test_named_cypher_files_load():
-    from ringscope.graph.db import cypher, cypher_names
+    from ringscope.store.db import cypher, cypher_names
 
     names = cypher_names()
     assert "schema/constraints" in names and "load/visits" in names

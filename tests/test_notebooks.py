@@ -115,7 +115,7 @@ def _errors(nb) -> list[str]:
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
-    from ringscope.ingest.generator import generate
+    from ringscope.synth.generator import generate
 
     out = tmp_path_factory.mktemp("nbcity") / "city"
     generate(out, persons=PERSONS, seed=SEED)
@@ -125,10 +125,10 @@ def city(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def detected(neo4j_server, city, kernel_env, tmp_path_factory):
     """Notebook 02 run on ``city`` into a clean database: (key figures, executed notebook, results dir)."""
-    from ringscope.config import neo4j_settings
-    from ringscope.graph.db import QueryRunner
-    from ringscope.graph.load import apply_schema
-    from ringscope.graph.server import reset_database
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.load import apply_schema
+    from ringscope.store.server import reset_database
 
     with QueryRunner(neo4j_settings()) as runner:
         reset_database(runner)
@@ -142,8 +142,8 @@ def detected(neo4j_server, city, kernel_env, tmp_path_factory):
 
 @pytest.fixture()
 def runner(neo4j_server):
-    from ringscope.config import neo4j_settings
-    from ringscope.graph.db import QueryRunner
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
 
     with QueryRunner(neo4j_settings()) as r:
         yield r

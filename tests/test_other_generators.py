@@ -29,7 +29,7 @@ FLOORS = {
 
 @pytest.fixture(scope="module", params=sorted(FLOORS))
 def judged(request, tmp_path_factory):
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     name = request.param
     city = tmp_path_factory.mktemp(name) / "city"

@@ -27,9 +27,9 @@ MIN_ENTITY_AP = {"person": 0.9, "physician": 0.6, "institution": 0.85}
 
 def _generate(out: Path) -> Path:
     try:
-        from ringscope.ingest.generator import generate
+        from ringscope.synth.generator import generate
     except ImportError as e:  # only while the generator is being written
-        pytest.skip(f"ringscope.ingest.generator not importable yet: {e}")
+        pytest.skip(f"ringscope.synth.generator not importable yet: {e}")
     generate(out, persons=PERSONS, seed=SEED)
     return out
 
@@ -53,7 +53,7 @@ def _table(city: Path, name: str) -> pd.DataFrame | None:
 
 @pytest.fixture(scope="module")
 def run1(city, tmp_path_factory) -> tuple[Path, dict]:
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     out = tmp_path_factory.mktemp("results") / "r1"
     return out, detect(city, out, neo4j=False, gnn=False)
@@ -99,7 +99,7 @@ def test_contract_files(city, run1):
 
 
 def test_same_data_same_lead_ids(city, run1, tmp_path):
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     out1, _ = run1
     out2 = tmp_path / "r2"
@@ -138,7 +138,7 @@ def _truncate(city: Path, dst: Path, months: int = 1) -> None:
 
 
 def test_lead_keeps_id_when_city_grows(city, tmp_path):
-    from ringscope.models.pipeline import detect
+    from ringscope.pipeline import detect
 
     early = tmp_path / "early"
     _truncate(city, early)
@@ -197,8 +197,8 @@ def runner(request):
 
 @pytest.mark.neo4j
 def test_detect_with_neo4j_keeps_lead_state(city, run1, runner, tmp_path):
-    from ringscope.graph.findings import write_findings
-    from ringscope.models.pipeline import detect
+    from ringscope.store.findings import write_findings
+    from ringscope.pipeline import detect
 
     out = tmp_path / "neo"
     s1 = detect(city, out, neo4j=True, gnn=False, runner=runner)

@@ -565,9 +565,9 @@ def _faces_or_skip() -> None:
     if not FACES.is_dir():
         pytest.skip(f"face photos not found at {FACES} (shared/data/faces)")
     try:
-        import ringscope.ingest.faces  # noqa: F401
+        import ringscope.ingest.images  # noqa: F401
     except ImportError as e:
-        pytest.skip(f"ringscope.ingest.faces is not available yet: {e}")
+        pytest.skip(f"ringscope.ingest.images is not available yet: {e}")
 
 
 def test_face_photos_are_encoded_or_quarantined(tmp_path: Path) -> None:

@@ -6,16 +6,16 @@ True
 
 Public API: :func:`run_rules` (rule hits in the ``rule_hits.csv`` shape plus
 linking columns), :data:`RULES` / :func:`list_rules` (the registry),
-:func:`load_config` (``rules.yaml``) and :class:`RuleDetector` (per-entity
-scores). Each rule is a vectorised function in one of the family modules
+:func:`load_config` (the ``rules`` section of ``models/defaults.yaml``). The
+library reaches fusion through one detector,
+:class:`ringscope.models.detectors.rules.RulesDetector`. Each rule is a vectorised function in one of the family modules
 (``items``, ``duplicates``, ``identity``, ``settlement``, ``scope``,
 ``inpatient``, ``inventory``, ``prescribing``).
 """
 from __future__ import annotations
 
 from . import duplicates, identity, inpatient, inventory, items, prescribing, scope, settlement  # noqa: F401
-from .detector import RuleDetector
-from .registry import CONFIG_PATH, EXTRA_COLUMNS, HIT_COLUMNS, RULES, Rule, list_rules, load_config, run_rules
+from .registry import EXTRA_COLUMNS, HIT_COLUMNS, RULES, Rule, list_rules, load_config, rule_defaults, run_rules
 
-__all__ = ["run_rules", "list_rules", "load_config", "RULES", "Rule", "RuleDetector", "HIT_COLUMNS",
-           "EXTRA_COLUMNS", "CONFIG_PATH"]
+__all__ = ["run_rules", "list_rules", "load_config", "rule_defaults", "RULES", "Rule", "HIT_COLUMNS",
+           "EXTRA_COLUMNS"]

@@ -138,7 +138,7 @@ def identity_mismatch(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
       description="A face-stage 'mismatch' that R-MGT-003 leaves out because it may be benign: distance in the "
                   "grey zone above the verification threshold, a minor's credential, an inpatient settlement, "
                   "or an elderly person's pharmacy purchase; the evidence says which. Parameters are shared "
-                  "with R-MGT-003 (its section of rules.yaml).")
+                  "with R-MGT-003 (its section of models/defaults.yaml).")
 def identity_mismatch_benign(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     fm = _mismatches(fr, p)
     return _mismatch_hits(fm[fm["benign"] != ""])

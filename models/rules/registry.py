@@ -5,8 +5,8 @@ works on whole tables and returns one row per violation with (some of) the
 columns ``visit_id, line_id, entity_id, amount_at_risk, evidence, key,
 person_id, institution_id, physician_id``. Its metadata (stable ``rule_id``,
 Chinese/English names, category, severity, responsible entity, truth class)
-is declared with :func:`rule`; its parameters live in ``rules.yaml`` under
-its ``rule_id`` (never in code).
+is declared with :func:`rule`; its parameters live in the ``rules`` section of
+``models/defaults.yaml`` under its ``rule_id`` (never in code).
 
 The categories follow the national smart-monitoring rule base (医保智能监管
 "两库" 规则库): ``policy`` (政策类: catalogue and payment rules), ``management``
@@ -26,14 +26,12 @@ import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from ringscope.models.base import Context
+from ringscope.models.base import Context, load_defaults
 
 from .frames import Frames, frames_for
 
@@ -43,15 +41,14 @@ __all__ = [
     "rule",
     "list_rules",
     "load_config",
+    "rule_defaults",
     "run_rules",
     "HIT_COLUMNS",
     "EXTRA_COLUMNS",
-    "CONFIG_PATH",
     "SEVERITIES",
     "CATEGORIES",
 ]
 
-CONFIG_PATH = Path(__file__).with_name("rules.yaml")
 SEVERITIES = ("low", "medium", "high")
 CATEGORIES = ("policy", "management", "medical")
 HIT_COLUMNS = ["hit_id", "rule_id", "rule_name", "severity", "entity_type", "entity_id", "visit_id",
@@ -122,10 +119,14 @@ def list_rules() -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("rule_id", ignore_index=True)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``rules.yaml`` (or ``path``) with ``overrides`` deep-merged over it."""
-    with open(path or CONFIG_PATH, encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh) or {}
+def rule_defaults() -> dict[str, Any]:
+    """The ``rules`` section of ``models/defaults.yaml``: every rule's default parameters."""
+    return load_defaults()["rules"]
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rule defaults with ``overrides`` deep-merged over them."""
+    cfg = rule_defaults()
     if overrides:
         cfg = _deep_merge(cfg, overrides)
     return cfg
@@ -208,7 +209,7 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
     ctx:
         validated tables (and ``face_matches`` when the face stage ran).
     config:
-        overrides deep-merged over ``rules.yaml`` (e.g. ``{"R-MED-001": {"window_days": 30}}``
+        overrides deep-merged over the rule defaults (e.g. ``{"R-MED-001": {"window_days": 30}}``
         or ``{"R-MGT-003": {"enabled": False}}``).
     only:
         run just these rule ids.

@@ -3,7 +3,7 @@
 An institution may only settle what its designation covers: a pharmacy sells
 drugs and materials; clinics do not admit inpatients; surgery belongs to
 hospitals. The allowed visit types, item types and keyword-defined service
-groups per institution kind are configuration (``rules.yaml``), since they
+groups per institution kind are configuration (``models/defaults.yaml``, section ``rules``), since they
 follow each city's designation agreements (定点协议).
 """
 from __future__ import annotations

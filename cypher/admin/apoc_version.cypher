@@ -1,1 +1,0 @@
-RETURN apoc.version() AS v

@@ -1,1 +1,0 @@
-RETURN gds.version() AS v

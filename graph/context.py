@@ -1,0 +1,44 @@
+"""What a detector may read: the :class:`Context` of one detection run.
+
+It carries the validated contract tables and, as the pipeline's stages run,
+what earlier stages produced (face verification, rule hits, detector scores)
+plus a cache of projections built once and shared (:func:`ringscope.graph.projection.cached`).
+Projections and detectors read it; only the pipeline fills it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    """What a detector may read.
+
+    ``tables`` are the validated contract tables (see
+    ``ringscope.ingest.contract`` for dtypes). Later stages fill the rest.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    rule_hits: pd.DataFrame | None = None          # rule_hits.csv columns + category, violation_class, parties
+    # capture-level verification (graph.faces.verify_captures): capture_id, visit_id,
+    # claimed_person_id, distance, related_person_id, related_distance, verdict, face_id
+    face_matches: pd.DataFrame | None = None
+    # one row per capture: capture_id, face_id, joined with its identity's attributes
+    # (n_captures, n_credentials, enrolled_person_id, first_seen, last_seen, institutions)
+    face_identities: pd.DataFrame | None = None
+    scores: dict[str, pd.DataFrame] = field(default_factory=dict)  # detector -> entity scores
+    cache: dict[str, Any] = field(default_factory=dict)            # shared projections
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A table, or an empty frame when the optional table is absent."""
+        df = self.tables.get(name)
+        return df if df is not None else pd.DataFrame()
+
+    def has(self, name: str) -> bool:
+        df = self.tables.get(name)
+        return df is not None and len(df) > 0

@@ -1,1 +1,0 @@
-"""Reference data and parts of the synthetic city generator (:mod:`ringscope.ingest.generator`)."""

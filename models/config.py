@@ -1,0 +1,265 @@
+"""One validated configuration for a detection run: pipeline, detectors, rules, fusion.
+
+The defaults are one file, ``models/defaults.yaml``. A user's file (``ringscope
+detect --config FILE``) is deep-merged over them and validated against a schema
+built from the code -- each registered detector's typed parameters, each
+rule's declared parameters, the fields of :class:`~ringscope.models.fusion.FusionConfig`
+and the pipeline's options -- with pydantic: unknown keys and values of the
+wrong type are errors that name the key. ``ringscope config show`` prints the
+effective configuration; a run writes it to ``config.yaml`` in its results
+directory (and its hash to the manifest), so that file reproduces the run.
+
+A detector of your own is one file plus one entry::
+
+    detectors:
+      night_owl:
+        class: path/to/night_owl.py:NightOwlDetector   # or package.module:Class
+        min_visits: 5
+
+>>> cfg = load_config({"detectors": {"card_lending": {"min_credentials": 4}}})
+>>> cfg.detectors["card_lending"]["min_credentials"], cfg.detectors["card_lending"]["inst_z"]
+(4, 2.0)
+>>> load_config({"detectors": {"card_lending": {"min_credentalz": 4}}})
+Traceback (most recent call last):
+...
+ringscope.models.config.ConfigError: invalid configuration: detectors.card_lending.min_credentalz: unknown key (card_lending takes: enabled, min_credentials, ...)
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ringscope.models.base import BaseDetector, load_defaults
+from ringscope.models.fusion import FusionConfig
+from ringscope.models.registry import builtin, resolve_class
+from ringscope.models.rules.registry import RULES, _load_all
+
+__all__ = ["ConfigError", "RunConfig", "load_config", "deep_merge", "to_yaml"]
+
+
+class ConfigError(ValueError):
+    """The configuration breaks its schema (the message names the key)."""
+
+
+class PipelineOptions(BaseModel):
+    """The ``pipeline`` section: options of the run itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    gnn: bool
+    strict: bool
+    encode_images: bool
+    batch_size: int = Field(gt=0)
+    min_labels: int = Field(ge=0)
+    explain_leads: int = Field(ge=0)
+    explain_top: int = Field(ge=0)
+    explain_max: int = Field(ge=0)
+
+
+@dataclass
+class RunConfig:
+    """A validated configuration (plain dicts inside, as the YAML reads)."""
+
+    pipeline: dict[str, Any]
+    detectors: dict[str, dict[str, Any]]
+    rules: dict[str, dict[str, Any]]
+    fusion: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pipeline": self.pipeline, "detectors": self.detectors, "rules": self.rules,
+                "fusion": self.fusion}
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form (recorded in the manifest)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+    def detector_class(self, name: str) -> type[BaseDetector]:
+        spec = self.detectors[name].get("class")
+        return resolve_class(spec) if spec else builtin()[name]
+
+    def make(self, name: str) -> BaseDetector:
+        """An instance of detector ``name`` with its configured parameters."""
+        params = {k: v for k, v in self.detectors[name].items() if k not in ("enabled", "class")}
+        if self.detector_class(name).kind == "rule":
+            params["config"] = self.rules
+        return self.detector_class(name)(**params)
+
+    def enabled(self) -> list[str]:
+        return [n for n, d in self.detectors.items() if d.get("enabled", True)]
+
+    def fusion_config(self) -> FusionConfig:
+        return FusionConfig(**self.fusion)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` (mappings recursively, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+# --------------------------------------------------------------------------- schema
+def _detector_model(name: str, cls: type[BaseDetector], external: bool) -> type[BaseModel]:
+    fields: dict[str, Any] = {"enabled": (bool, True)}
+    if external:
+        fields["class"] = (str, ...)
+    params = cls.param_specs()
+    if cls.kind == "rule":
+        params = {k: v for k, v in params.items() if k != "config"}   # the rules section is theirs
+    for k, (t, default) in params.items():
+        fields[k] = (t, default)
+    return create_model(f"detectors.{name}", __config__=ConfigDict(extra="forbid", protected_namespaces=()),
+                        **fields)
+
+
+def _rule_value_type(default: Any) -> Any:
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float):
+        return float
+    if isinstance(default, str):
+        return str
+    if isinstance(default, list):
+        return list
+    if isinstance(default, dict):
+        return dict
+    return Any
+
+
+def _rule_model(rule_id: str, defaults: dict[str, Any]) -> type[BaseModel]:
+    fields: dict[str, Any] = {"enabled": (bool, True),
+                              "severity": (typing.Literal["low", "medium", "high"] | None, None)}
+    for k, d in defaults.items():
+        if k in ("enabled", "severity"):
+            continue
+        fields[k] = (_rule_value_type(d), d)
+    return create_model(f"rules.{rule_id}", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _fusion_model() -> type[BaseModel]:
+    hints = typing.get_type_hints(FusionConfig)
+    fields = {f.name: (hints[f.name], ...) for f in dataclasses.fields(FusionConfig)}
+    return create_model("fusion", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _errors(e: ValidationError, prefix: str, allowed: list[str] | None = None, who: str = "") -> list[str]:
+    out = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in (prefix, *err["loc"]) if x != "")
+        if err["type"] == "extra_forbidden":
+            hint = f" ({who} takes: {', '.join(allowed[:2])}, ...)" if allowed else ""
+            out.append(f"{loc}: unknown key{hint}")
+        else:
+            out.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+    return out
+
+
+def _validate(merged: dict[str, Any]) -> RunConfig:
+    problems: list[str] = []
+    unknown_top = set(merged) - {"pipeline", "detectors", "rules", "fusion"}
+    for k in sorted(unknown_top):
+        problems.append(f"{k}: unknown section (sections: pipeline, detectors, rules, fusion)")
+    try:
+        pipeline = PipelineOptions(**(merged.get("pipeline") or {})).model_dump()
+    except ValidationError as e:
+        problems += _errors(e, "pipeline")
+        pipeline = {}
+    detectors: dict[str, dict[str, Any]] = {}
+    known = builtin()
+    for name, sec in (merged.get("detectors") or {}).items():
+        sec = dict(sec or {})
+        external = "class" in sec
+        try:
+            cls = resolve_class(sec["class"]) if external else known[name]
+        except KeyError:
+            problems.append(f"detectors.{name}: no detector of that name (built in: {', '.join(sorted(known))}; "
+                            f"a detector of your own needs 'class: module:Class')")
+            continue
+        except (ValueError, ImportError) as e:
+            problems.append(f"detectors.{name}.class: {e}")
+            continue
+        if cls.name != name:
+            problems.append(f"detectors.{name}: the class {cls.__name__} is named {cls.name!r}; "
+                            f"its section must be detectors.{cls.name}")
+            continue
+        model = _detector_model(name, cls, external)
+        try:
+            detectors[name] = model(**sec).model_dump(by_alias=True)
+        except ValidationError as e:
+            problems += _errors(e, f"detectors.{name}", list(model.model_fields), name)
+        except TypeError as e:
+            problems.append(f"detectors.{name}: {e}")
+    _load_all()
+    rule_defaults = load_defaults()["rules"]
+    rules: dict[str, dict[str, Any]] = {}
+    for rid, sec in (merged.get("rules") or {}).items():
+        if rid not in RULES:
+            problems.append(f"rules.{rid}: no rule of that id (see `ringscope config show` for the list)")
+            continue
+        model = _rule_model(rid, rule_defaults.get(rid) or {})
+        try:
+            rules[rid] = model(**(sec or {})).model_dump(exclude_none=False)
+        except ValidationError as e:
+            problems += _errors(e, f"rules.{rid}", list(model.model_fields), rid)
+    for rid in rules:   # severity None = the rule's registered severity
+        if rules[rid].get("severity") is None:
+            rules[rid].pop("severity", None)
+    try:
+        fusion = _fusion_model()(**(merged.get("fusion") or {})).model_dump()
+    except ValidationError as e:
+        problems += _errors(e, "fusion")
+        fusion = {}
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return RunConfig(*(_plain(x) for x in (pipeline, detectors, rules, fusion)))
+
+
+def _plain(x: Any) -> Any:
+    """Validated values as YAML/JSON read them (tuples as lists), so a saved file round-trips."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def load_config(config: str | Path | dict[str, Any] | RunConfig | None = None,
+                overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The defaults with ``config`` (a YAML file, a mapping or a :class:`RunConfig`) and then
+    ``overrides`` deep-merged over them, validated. Raises :class:`ConfigError`."""
+    if isinstance(config, RunConfig):
+        config = config.as_dict()
+    if isinstance(config, (str, Path)):
+        p = Path(config)
+        if not p.is_file():
+            raise ConfigError(f"configuration file {p} does not exist")
+        try:
+            config = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p} is not valid YAML: {e}") from e
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError("a configuration is a mapping of sections (pipeline, detectors, rules, fusion)")
+    merged = deep_merge(load_defaults(), config or {})
+    merged = deep_merge(merged, overrides or {})
+    return _validate(merged)
+
+
+def to_yaml(cfg: RunConfig) -> str:
+    """The configuration as YAML (the form ``config show`` prints and a run saves)."""
+    head = ("# the effective configuration of ringscope detect (models/defaults.yaml with overrides);\n"
+            "# pass it back with --config to reproduce a run\n")
+    return head + yaml.safe_dump(cfg.as_dict(), sort_keys=False, allow_unicode=True, width=110)

@@ -1,0 +1,443 @@
+"""Card-lending rings (借卡/冒名就医): one face, many credentials.
+
+An organiser (or a few) presents other people's insurance credentials. With
+face verification, the fact is direct: one face identity is captured at
+settlement under several credentials that are not its own (verdict
+``mismatch``), and the credentials are not registered relatives or proxies of
+the face's owner (verdict ``related`` and family/proxy/payer links are
+discounted as legitimate). Face identities that share lent credentials are
+joined (connected components of the face--credential graph); an institution
+joins the ring when it concentrates the ring's impersonated visits *and* its
+own mismatch rate stands out among peers of the same kind.
+
+Without faces (no face tables, or institutions without terminals) the
+fallback is co-timing: the same set of credentials used at the same
+institution within minutes of each other on several different days
+(CopyCatch-style lockstep, :func:`ringscope.graph.algorithms.temporal_synchrony`),
+family pairs excluded, clustered with Leiden; and *history*: a lent
+credential is treated for someone else's illness, so its visits at the
+complicit institution carry chronic diagnoses the holder has not registered
+(门慢 registration, ``persons.chronic_conditions``) -- counted per institution
+against the typical institution's rate (Poisson surprise; a city where much
+chronic care is unregistered raises that baseline everywhere), institutions that share such credentials joined into
+one ring. Datasets without registrations skip this signal.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ringscope.graph.algorithms import connected_components, leiden_communities, robust_z
+from ringscope.models.detectors._util import finalize, poisson_sf_z, squash, typed
+from ringscope.graph.projection import covisit_edges, face_links, family_pairs, visit_frame
+from ringscope.graph.faces import caregiver_shares
+from ringscope.models.base import BaseDetector, Context, Group
+
+__all__ = ["CardLendingDetector"]
+
+
+class CardLendingDetector(BaseDetector):
+    """Find card-lending rings from face identities and co-timed credential use.
+
+    Parameters
+    ----------
+    min_credentials : distinct non-family credentials a face must present (mismatch) to be suspicious.
+    min_mismatch : impersonated captures a face needs in all.
+    min_credentials_unverified : distinct credentials a face must present to be suspicious when fewer than
+        ``min_mismatch`` of its captures are verified mismatches (the rest: credentials without enrolment).
+    inst_share : share of a ring's impersonated visits an institution (or attending physician) must hold
+        to join the ring.
+    inst_z : robust z of the institution's mismatch rate (vs peers of the same kind) to be called complicit
+        (raises the score).
+    cotime_window, cotime_min_common : fallback lockstep window and number of distinct occasions.
+    cotime_min_size : smallest fallback group.
+    cotime_together : share of the days both credentials were used at the institution on which they were
+        used within ``cotime_window`` of each other (a crowd's regulars meet by chance on some of them).
+    cohort_days, cohort_min_visits, cohort_z : cohort fallback -- credentials whose first and last use of one
+        institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
+        Poisson surprise of at least cohort_z against the other institutions of the same kind.
+    regular_days : a visitor seen within this many days of both ends of the data is a regular, not a cohort.
+    history_min_visits, history_share, history_z : history fallback -- credentials with at least
+        history_min_visits visits at one institution of which at least history_share carry chronic
+        diagnoses the holder has not registered, counted per institution with a Poisson surprise of at
+        least history_z against the median institution's rate (over institutions with at least
+        history_min_repeat repeat visitors; with fewer than five such, the pooled rate of all the
+        others; at least history_floor).
+    caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
+        often is a carer, not a lender (:func:`ringscope.graph.faces.caregiver_shares`).
+    use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
+        or when there are no face tables; True: always; False: never).
+    """
+
+    name = "card_lending"
+    scheme = "card_lending"
+    kind = "graph"
+    needs = ("visits",)
+
+    min_credentials: int
+    min_mismatch: int
+    min_credentials_unverified: int
+    inst_share: float
+    inst_z: float
+    cotime_window: str
+    cotime_min_common: int
+    cotime_min_size: int
+    cotime_together: float
+    cohort_days: int
+    cohort_min_visits: int
+    cohort_z: float
+    regular_days: int
+    history_min_visits: int
+    history_share: float
+    history_z: float
+    history_min_repeat: int
+    history_floor: float
+    use_cotiming: str | bool
+    caregiver_share: float
+    seed: int
+
+    # ------------------------------------------------------------------ faces
+    def _institution_mismatch_z(self, ctx: Context) -> pd.Series:
+        fm = ctx.face_matches
+        inst = ctx.table("institutions").set_index("institution_id")
+        s = fm[fm["verdict"].isin(["match", "mismatch", "related"])]
+        rate = s.groupby("institution_id")["verdict"].apply(lambda v: float((v == "mismatch").mean()))
+        n = s.groupby("institution_id").size()
+        # shrink small samples towards the city rate (empirical Bayes, 20 pseudo-captures)
+        city = float((s["verdict"] == "mismatch").mean()) if len(s) else 0.0
+        rate = (rate * n + city * 20) / (n + 20)
+        kinds = rate.index.map(inst["kind"]).fillna("unknown")
+        return pd.Series(robust_z(rate.to_numpy(), kinds.to_numpy()), index=rate.index)
+
+    def _face_groups(self, ctx: Context) -> list[Group]:
+        p = self.params
+        links = face_links(ctx)
+        if links.empty:
+            return []
+        # clear mismatches only (a poor capture of the holder is not another person), and credentials
+        # without an enrolment to compare with: one face presenting several of those is the same fact
+        # seen without verification
+        ev = links[((links["n_strong"] > 0) | (links["n_unverified"] > 0)) & ~links["family"]]
+        per_face = ev.groupby("face_id").agg(n_cred=("person_id", "nunique"), n_mm=("n_strong", "sum"),
+                                             n_unv=("n_unverified", "sum"))
+        faces = per_face[(per_face["n_cred"] >= p["min_credentials"])
+                         & ((per_face["n_mm"] >= p["min_mismatch"])
+                            | (per_face["n_cred"] >= p["min_credentials_unverified"]))]
+        if faces.empty:
+            return []
+        # a carer registered for many of the credentials a face presents (a nursing home's, an
+        # adult child's for both parents) is not a lender: the unregistered rest are likely its charges
+        carer = caregiver_shares(ctx.face_matches, ctx.table("family_links") if ctx.has("family_links") else None,
+                                 faces.index)
+        faces = faces[[carer.get(str(f), 0.0) < p["caregiver_share"] for f in faces.index]]
+        ev = ev[ev["face_id"].isin(faces.index)]
+        if ev.empty:
+            return []
+        comps = connected_components(list(zip("face:" + ev["face_id"].astype(str), "person:" + ev["person_id"])))
+        fm = ctx.face_matches
+        inst_z = self._institution_mismatch_z(ctx)
+        v = visit_frame(ctx).set_index("visit_id")
+        comps = self._join_at_complicit(comps, fm, inst_z)
+        groups = []
+        for comp in comps:
+            fids = sorted(c[5:] for c in comp if c.startswith("face:"))
+            creds = sorted(c[7:] for c in comp if c.startswith("person:"))
+            sub = ev[ev["face_id"].isin(fids)]
+            caps = fm[fm["face_id"].isin(fids) & fm["claimed_person_id"].isin(creds)
+                      & fm["verdict"].isin(["mismatch", "no_enrollment"])]
+            share = caps["institution_id"].value_counts(normalize=True)
+            # where the ring operates: institutions holding a large share of its impersonated visits;
+            # complicit when, in addition, their own mismatch rate stands out among peers
+            insts = [i for i, s in share.items() if s >= p["inst_share"]]
+            complicit = [i for i in insts if inst_z.get(i, 0.0) >= p["inst_z"]]
+            vph = v["physician_id"].reindex(caps["visit_id"].dropna()).dropna()
+            pshare = vph.value_counts(normalize=True)
+            docs = [d for d, s in pshare.items() if s >= p["inst_share"]] if len(vph) >= p["min_mismatch"] else []
+            owners = sorted({e for e in sub["enrolled_person_id"].dropna().astype(str)})
+            vids = caps["visit_id"].dropna()
+            amount = float(v["amount"].reindex(vids[vids.isin(v.index)]).sum())
+            n_cred, n_mm = len(creds), int(sub["n_strong"].sum())
+            n_unv = int(sub["n_unverified"].sum())
+            raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm + 0.5 * n_unv) + 0.5 * len(complicit)
+            score = float(squash(raw, mid=2.5, scale=0.8))
+            members = typed("person", sorted(set(creds) | set(owners))) + typed("institution", insts) + \
+                typed("physician", docs)
+            where = ", ".join(insts) if insts else f"{share.size} institution(s)"
+            groups.append(Group(
+                self.name, self.scheme, members, score, amount,
+                f"{len(fids)} face identit{'y' if len(fids) == 1 else 'ies'} presented {n_cred} other people's "
+                f"credentials {n_mm} times at {where}; owner(s): {', '.join(owners) or 'not enrolled'}. "
+                f"Check the settlement captures against the credential holders.",
+                {"faces": fids, "owners": owners, "credentials": creds, "n_mismatch": n_mm,
+                 "institution_share": share.round(3).to_dict(), "complicit_institutions": complicit,
+                 "physician_share": pshare.head(5).round(3).to_dict(),
+                 "visits": vids.astype(str).tolist()[:200], "params": self.get_params(), "source": "faces"}))
+        return groups
+
+    def _join_at_complicit(self, comps: list[set], fm: pd.DataFrame, inst_z: pd.Series) -> list[set]:
+        """Face--credential components that work the same complicit institution are one ring:
+        several users (faces) with their own sets of lent cards at one clinic or pharmacy whose
+        mismatch rate stands out. Components are joined when they share an institution holding at
+        least ``inst_share`` of each one's impersonated captures and with robust z >= ``inst_z``."""
+        p = self.params
+        if len(comps) < 2:
+            return comps
+        bad = fm[fm["verdict"].isin(["mismatch", "no_enrollment"])]
+        where = []
+        for comp in comps:
+            fids = {c[5:] for c in comp if c.startswith("face:")}
+            creds = {c[7:] for c in comp if c.startswith("person:")}
+            caps = bad[bad["face_id"].isin(fids) & bad["claimed_person_id"].isin(creds)]
+            share = caps["institution_id"].value_counts(normalize=True)
+            where.append({i for i, sh in share.items() if sh >= p["inst_share"] and inst_z.get(i, 0.0) >= p["inst_z"]})
+        edges = [(f"c{k}", f"i:{i}") for k, w in enumerate(where) for i in w]
+        joined = connected_components(edges, nodes=[f"c{k}" for k in range(len(comps))])
+        out = []
+        for part in joined:
+            ks = [int(x[1:]) for x in part if x.startswith("c")]
+            out.append(set().union(*(comps[k] for k in ks)))
+        return out
+
+    # --------------------------------------------------------------- co-timing
+    def _cotime_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        p = self.params
+        v = visit_frame(ctx)
+        v = v[v["visit_type"].isin(["outpatient", "inpatient"]) & (v["inst_kind"] != "pharmacy")]
+        if only_without_terminal:
+            v = v[~v["has_face_terminal"]]
+        if v.empty:
+            return []
+        e = covisit_edges(ctx, window=p["cotime_window"], min_common=p["cotime_min_common"],
+                          visit_types=("outpatient", "inpatient"), exclude_kinds=("pharmacy",),
+                          without_terminal=only_without_terminal)
+        # used together on most of the days both were used there: a refill morning's regulars share the
+        # day every month and the same half hour only now and then (by chance, in the crowd)
+        e = e[~e["family"] & (e["n_sync"] >= p["cotime_together"] * e["shared_days"].clip(lower=1))]
+        if e.empty:
+            return []
+        comms = leiden_communities(e[["a", "b"]].to_numpy(dtype=object), e["weighted"].to_numpy(), seed=p["seed"])
+        groups = []
+        for c in comms:
+            if len(c) < p["cotime_min_size"]:
+                continue
+            persons = sorted(c)
+            inner = e[e["a"].isin(c) & e["b"].isin(c)]
+            vv = v[v["person_id"].isin(c)]
+            share = vv["institution_id"].value_counts(normalize=True)
+            insts = [i for i, s in share.items() if s >= p["inst_share"]][:2]
+            dens = 2 * len(inner) / (len(c) * (len(c) - 1))
+            raw = np.log2(len(c)) * dens + 0.3 * float(inner["n_sync"].mean())
+            score = float(squash(raw, mid=2.5, scale=0.8)) * 0.9   # indirect evidence: capped below face proof
+            amount = float(vv[vv["institution_id"].isin(insts)]["amount"].sum())
+            groups.append(Group(
+                self.name, self.scheme, typed("person", persons) + typed("institution", insts), score, amount,
+                f"{len(c)} credentials were used at {', '.join(insts) or 'the same institutions'} within "
+                f"{p['cotime_window']} of each other on up to {int(inner['n_sync'].max())} separate occasions "
+                f"(no registered family link). Check who presented them.",
+                {"pairs": inner[["a", "b", "n_sync"]].head(200).to_dict("records"), "density": round(dens, 3),
+                 "institution_share": share.head(5).round(3).to_dict(), "params": self.get_params(),
+                 "source": "co-timing"}))
+        return groups
+
+    # ----------------------------------------------------------------- cohorts
+    def _cohort_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials that start and stop using one institution together.
+
+        Lent cards are used while the ring runs and not before or after, so
+        their (first use, last use) at the complicit institution fall in the
+        same box of +-``cohort_days``. For each repeat visitor the number of
+        other repeat visitors of the same institution in its box is compared
+        (Poisson surprise) with what the joint (first, last) distribution of
+        repeat visitors of the *other* institutions of the same kind predicts
+        for an institution with as many repeat visitors. Year-round
+        regulars (active over the whole data span) are left out. (The
+        institution's own marginals are not a usable baseline: a ring can be
+        most of a small pharmacy's repeat customers.)
+        """
+        p = self.params
+        v = visit_frame(ctx)
+        v = v[v["visit_type"] != "inpatient"]
+        if only_without_terminal:
+            v = v[~v["has_face_terminal"]]
+        if v.empty:
+            return []
+        t0 = visit_frame(ctx)["start_time"].min().normalize()
+        span = int((visit_frame(ctx)["start_time"].max() - t0).days) + 1
+        pi = v.groupby(["institution_id", "person_id"]).agg(
+            n=("visit_id", "size"), f=("start_time", "min"), l=("start_time", "max"),
+            kind=("inst_kind", "first"), amount=("amount", "sum")).reset_index()
+        pi = pi[pi["n"] >= p["cohort_min_visits"]]
+        pi["fd"] = (pi["f"] - t0).dt.days.clip(0, span - 1)
+        pi["ld"] = (pi["l"] - t0).dt.days.clip(0, span - 1)
+        edge = p["regular_days"]
+        pi = pi[~((pi["fd"] < edge) & (pi["ld"] > span - 1 - edge))].reset_index(drop=True)
+        if len(pi) < p["cotime_min_size"]:
+            return []
+        d = p["cohort_days"]
+        # neighbours in the box, within the institution (self-join per institution)
+        m = pi.reset_index().merge(pi.reset_index(), on="institution_id", suffixes=("", "_o"))
+        m = m[(m["index"] != m["index_o"]) & ((m["fd"] - m["fd_o"]).abs() <= d) & ((m["ld"] - m["ld_o"]).abs() <= d)]
+        obs = m.groupby("index").size().reindex(pi.index).fillna(0).to_numpy()
+        # expectation 1: the kind's joint (first, last) density, by 2-D prefix sums
+        exp_kind = np.zeros(len(pi))
+        n_inst = pi.groupby("institution_id")["person_id"].transform("size").to_numpy()
+        for kind, sub in pi.groupby("kind"):
+            H = np.zeros((span + 1, span + 1))
+            np.add.at(H, (sub["fd"].to_numpy() + 1, sub["ld"].to_numpy() + 1), 1.0)
+            S = H.cumsum(0).cumsum(1)
+            lo_f = np.clip(sub["fd"].to_numpy() - d, 0, span); hi_f = np.clip(sub["fd"].to_numpy() + d + 1, 0, span)
+            lo_l = np.clip(sub["ld"].to_numpy() - d, 0, span); hi_l = np.clip(sub["ld"].to_numpy() + d + 1, 0, span)
+            box = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l]
+            # leave the institution itself out of its baseline (a ring must not explain itself)
+            others = box - (obs[sub.index] + 1)
+            n_out = len(sub) - n_inst[sub.index]
+            exp_kind[sub.index] = np.where(n_out > 0, others / np.maximum(n_out, 1), 0.0) * (n_inst[sub.index] - 1)
+        pi["surprise"] = poisson_sf_z(obs + 1, exp_kind + 1)
+        hot = pi[(pi["surprise"] >= p["cohort_z"]) & (obs + 1 >= p["cotime_min_size"])]
+        if hot.empty:
+            return []
+        hm = m[m["index"].isin(hot.index) & m["index_o"].isin(hot.index)]
+        groups = []
+        fam = family_pairs(ctx)
+        for comp in connected_components(list(zip(hm["index"], hm["index_o"]))):
+            rows = pi.loc[sorted(comp)]
+            if len(rows) < p["cotime_min_size"]:
+                continue
+            inst = rows["institution_id"].iloc[0]
+            persons = sorted(rows["person_id"])
+            n_fam = int((fam["a"].isin(persons) & fam["b"].isin(persons)).sum())
+            if n_fam >= len(persons) / 2:      # a household, not a ring
+                continue
+            raw = float(rows["surprise"].mean())
+            score = float(squash(raw, mid=2.0, scale=1.0)) * 0.6    # indirect evidence: below face proof
+            f0, f1, l1 = rows["f"].min(), rows["f"].max(), rows["l"].max()
+            # the physician behind most of the cohort's visits joins it; one practising elsewhere
+            # (external prescriptions filled here) makes it a prescribing structure, not card lending
+            cv = v[(v["institution_id"] == inst) & v["person_id"].isin(persons)]
+            ph = cv["physician_id"].dropna()
+            docs, scheme = [], self.scheme
+            if len(ph) >= p["cotime_min_size"] and ph.value_counts(normalize=True).iloc[0] >= 0.5:
+                top_doc = ph.value_counts().index[0]
+                docs = [top_doc]
+                if cv.loc[cv["physician_id"] == top_doc, "external_rx"].mean() >= 0.5:
+                    scheme = "collusive_prescribing"
+            groups.append(Group(
+                self.name, scheme, typed("person", persons) + typed("institution", [inst]) + typed("physician", docs),
+                score,
+                float(rows["amount"].sum()),
+                f"{len(persons)} credentials began using {inst} between {f0:%Y-%m-%d} and {f1:%Y-%m-%d} and "
+                f"stopped together by {l1:%Y-%m-%d} ({int(rows['n'].sum())} visits), far more than the "
+                f"institution's and its peers' patterns explain. Check who presented them.",
+                {"cohort": rows[["person_id", "n", "f", "l"]].astype(str).to_dict("records"),
+                 "surprise": round(raw, 2), "params": self.get_params(), "source": "cohort"}))
+        return groups
+
+    # ----------------------------------------------------------------- history
+    def _history_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials treated at one institution for chronic illnesses that are not theirs."""
+        p = self.params
+        persons = ctx.table("persons")
+        if "chronic_conditions" not in persons.columns or not len(persons):
+            return []
+        reg = persons[["person_id", "chronic_conditions"]].explode("chronic_conditions").dropna()
+        if reg.empty:
+            return []      # no registrations in this dataset: nothing to be inconsistent with
+        reg_codes = set(zip(reg["person_id"].astype(str), reg["chronic_conditions"].astype(str).str[:3]))
+        chronic = {c for _, c in reg_codes}   # the codes this city registers as chronic
+        v = visit_frame(ctx)
+        v = v[v["visit_type"] != "inpatient"]
+        if "diagnosis_codes" not in v.columns or v.empty:
+            return []
+        d = v[["visit_id", "person_id", "institution_id", "start_time", "inst_kind", "has_face_terminal",
+               "physician_id", "external_rx", "amount", "diagnosis_codes"]].explode("diagnosis_codes")
+        d = d[d["diagnosis_codes"].notna()]
+        d["code"] = d["diagnosis_codes"].astype(str).str[:3]
+        d = d[d["code"].isin(chronic)]
+        if d.empty:
+            return []
+        pid = d["person_id"].astype(str)
+        d["registered"] = [(a, b) in reg_codes for a, b in zip(pid, d["code"])]
+        # (treatment of the same code elsewhere is no excuse: a ring working two institutions would
+        # excuse itself; the peer baseline absorbs the city's rate of unregistered chronic care)
+        bad_visit = d.assign(bad=~d["registered"]).groupby("visit_id")["bad"].all()
+        vv = v.assign(bad=v["visit_id"].map(bad_visit).astype("boolean").fillna(False).astype(bool))
+        pi = vv.groupby(["institution_id", "person_id"]).agg(
+            n=("visit_id", "size"), n_bad=("bad", "sum"), kind=("inst_kind", "first"),
+            terminal=("has_face_terminal", "first")).reset_index()
+        pi = pi[pi["n"] >= p["history_min_visits"]]
+        if pi.empty:
+            return []
+        pi["flag"] = pi["n_bad"] >= p["history_share"] * pi["n"]
+        inst = pi.groupby("institution_id").agg(repeat=("person_id", "size"), flagged=("flag", "sum"),
+                                                kind=("kind", "first"), terminal=("terminal", "first"))
+        # baseline: the typical institution's rate -- the median over institutions with enough repeat
+        # visitors, so that rings (a few institutions, often of one kind) cannot raise their own
+        # baseline; floored at history_floor
+        r = inst["flagged"] / inst["repeat"]
+        big = inst["repeat"] >= p["history_min_repeat"]
+        if big.sum() >= 5:
+            rate = pd.Series(float(r[big].median()), index=inst.index)
+        else:   # too few institutions for a median: the pooled rate of all the others
+            rate = (inst["flagged"].sum() - inst["flagged"]) / (inst["repeat"].sum() - inst["repeat"]).clip(lower=1)
+        inst["expected"] = rate.fillna(0.0).clip(lower=p["history_floor"]) * inst["repeat"]
+        inst["z"] = poisson_sf_z(inst["flagged"].to_numpy(), inst["expected"].to_numpy())
+        hot = inst[(inst["z"] >= p["history_z"]) & (inst["flagged"] >= p["cotime_min_size"])]
+        self.history_institutions_ = inst
+        if only_without_terminal:
+            hot = hot[~hot["terminal"].astype(bool)]
+        if hot.empty:
+            return []
+        fl = pi[pi["flag"] & pi["institution_id"].isin(hot.index)]
+        # institutions sharing flagged credentials are one ring
+        edges = list(zip("institution:" + fl["institution_id"], "person:" + fl["person_id"].astype(str)))
+        fam = family_pairs(ctx)
+        groups = []
+        for comp in connected_components(edges):
+            insts = sorted(c[12:] for c in comp if c.startswith("institution:"))
+            creds = sorted(c[7:] for c in comp if c.startswith("person:"))
+            if len(creds) < p["cotime_min_size"]:
+                continue
+            n_fam = int((fam["a"].isin(creds) & fam["b"].isin(creds)).sum())
+            if n_fam >= len(creds) / 2:      # a household, not a ring
+                continue
+            z = float(hot["z"].reindex(insts).max())
+            cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds) & vv["bad"]]
+            ph = cv["physician_id"].dropna()
+            docs = [ph.value_counts().index[0]] if len(ph) >= p["cotime_min_size"] and \
+                ph.value_counts(normalize=True).iloc[0] >= 0.5 else []
+            scheme = self.scheme
+            if docs and cv.loc[cv["physician_id"] == docs[0], "external_rx"].mean() >= 0.5:
+                scheme = "collusive_prescribing"    # prescriptions from elsewhere: a prescribing structure
+            score = float(squash(z, mid=3.0, scale=1.0)) * 0.85   # indirect evidence: below face proof
+            top = cv.explode("diagnosis_codes")["diagnosis_codes"].astype(str).value_counts().head(3)
+            groups.append(Group(
+                self.name, scheme, typed("person", creds) + typed("institution", insts) + typed("physician", docs),
+                score, float(cv["amount"].sum()),
+                f"{len(creds)} credentials were treated at {', '.join(insts)} for chronic illnesses their holders "
+                f"have not registered ({', '.join(top.index)}; "
+                f"{len(cv)} visits), {z:.1f} sigma above the typical institution. Check who presented them.",
+                {"institutions": {i: {k: (round(float(x), 3) if isinstance(x, float) else x)
+                                      for k, x in hot.loc[i, ["repeat", "flagged", "expected", "z"]].items()}
+                                  for i in insts},
+                 "visits": cv["visit_id"].astype(str).head(200).tolist(), "top_diagnoses": top.to_dict(),
+                 "params": self.get_params(), "source": "history"}))
+        return groups
+
+    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardLendingDetector:
+        has_faces = ctx.face_matches is not None and len(ctx.face_matches) > 0 and \
+            "face_id" in ctx.face_matches.columns
+        groups = self._face_groups(ctx) if has_faces else []
+        mode: Any = self.params["use_cotiming"]
+        if mode is True or (mode == "auto"):
+            only = has_faces and mode == "auto"
+            cg = self._history_groups(ctx, only_without_terminal=only) + \
+                self._cotime_groups(ctx, only_without_terminal=only) + \
+                self._cohort_groups(ctx, only_without_terminal=only)
+            seen = [g.member_set() for g in groups]
+            for g in cg:   # keep a co-timing group only if faces did not already explain it
+                ms = g.member_set()
+                if not any(len(ms & s) >= 0.5 * len(ms) for s in seen):
+                    groups.append(g)
+        return finalize(self, groups)

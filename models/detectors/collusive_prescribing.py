@@ -1,0 +1,259 @@
+"""Collusive prescribing (医患合谋/串换药品): physician--patient--pharmacy structures.
+
+No template of a ring is coded. The prescribing graph is built from drug
+claim lines: physician -- patient (prescribed), patient -- dispensing
+institution and physician -- dispensing institution (external prescriptions
+filled elsewhere), edge weights ``log1p(amount)``. Then:
+
+1. **Leiden** communities of that graph (Traag et al. 2019) propose candidate
+   structures;
+2. inside each community **FRAUDAR** (Hooi et al. 2016) peels down to the
+   densest patient x (physician, dispenser) block, with column weights
+   ``1/log(global degree + 5)`` from the whole city, so a famous physician or a
+   busy pharmacy is cheap camouflage rather than evidence; the block's patients
+   are then removed and the peeling repeated (up to ``max_blocks`` blocks per
+   community), because one community can hold a hospital's ordinary
+   prescribing *and* a ring hidden in it;
+3. a block is a union of physician--dispenser channels; each channel of the
+   block with the highest lifts (at most ``max_pairs``) is scored on its own,
+   with all the patients it serves, and the block keeps the best-scoring
+   structure (the whole block or one channel), so a ring inside a busy
+   hospital's cluster is not averaged away by its colleagues;
+4. the structure is scored by rates, each against a baseline:
+   - *pair lift*: the share of the core physicians' external prescriptions
+     filled at the core dispensers, divided by the share of their colleagues
+     (same institution) and of the city -- a pharmacy next door to a hospital
+     is popular with all its physicians, a colluding one with a few;
+   - *capture*: the share of the core patients' drug spending that stays
+     inside the structure;
+   - *drug concentration*: the top drug group's share of the core's amount, and
+     its *drug lift*: that share against the drug's share of all external
+     prescriptions' amount in the city (a ring moves one high-value drug; a
+     chronic clinic's everyday drugs are everyone's);
+   - *synchrony*: fills at the core dispensers bunched on the same days beyond
+     what the same number of fills spread over the same span would give
+     (chronic patients' monthly refills are regular per person, not in step
+     across persons);
+   - *price level*: the core's amount per line against the city's median for
+     the same drug groups.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ringscope.graph.algorithms import fraudar, leiden_communities
+from ringscope.models.detectors._util import finalize, squash, typed
+from ringscope.graph.projection import drug_lines
+from ringscope.models.base import BaseDetector, Context, Group
+
+__all__ = ["CollusivePrescribingDetector", "prescribing_edges"]
+
+
+def prescribing_edges(dl: pd.DataFrame) -> pd.DataFrame:
+    """Typed, aggregated edges ``u, v, amount, n`` of the prescribing graph."""
+    d = dl[dl["prescriber"].notna()]
+    ext = d[d["phys_institution"].notna() & (d["institution_id"] != d["phys_institution"])]
+    parts = [
+        pd.DataFrame({"u": "physician:" + d["prescriber"].astype(str), "v": "person:" + d["person_id"].astype(str),
+                      "amount": d["amount"]}),
+        pd.DataFrame({"u": "person:" + ext["person_id"].astype(str), "v": "institution:" + ext["institution_id"],
+                      "amount": ext["amount"]}),
+        pd.DataFrame({"u": "physician:" + ext["prescriber"].astype(str), "v": "institution:" + ext["institution_id"],
+                      "amount": ext["amount"]}),
+    ]
+    e = pd.concat(parts, ignore_index=True)
+    return e.groupby(["u", "v"], as_index=False).agg(amount=("amount", "sum"), n=("amount", "size"))
+
+
+class CollusivePrescribingDetector(BaseDetector):
+    """Find physician--patient--pharmacy rings by Leiden + FRAUDAR on the prescribing graph.
+
+    Parameters
+    ----------
+    resolution : Leiden resolution (higher = smaller communities).
+    min_patients : smallest core (patients).
+    min_score : cores scoring below are dropped.
+    max_core_physicians, max_core_dispensers : largest block kept whole (larger ones are judged only by
+        their channels).
+    seed : Leiden seed.
+    """
+
+    name = "collusive_prescribing"
+    scheme = "collusive_prescribing"
+    kind = "graph"
+    needs = ("visits", "claim_lines")
+
+    resolution: float
+    min_patients: int
+    min_score: float
+    max_blocks: int
+    max_pairs: int
+    max_core_physicians: int
+    max_core_dispensers: int
+    seed: int
+
+    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CollusivePrescribingDetector:
+        p = self.params
+        dl = drug_lines(ctx)
+        dl = dl[dl["prescriber"].notna()]
+        if dl.empty:
+            return finalize(self, [])
+        e = prescribing_edges(dl)
+        e["w"] = np.log1p(e["amount"].clip(lower=0))
+        comms = leiden_communities(e[["u", "v"]].to_numpy(dtype=object), e["w"].to_numpy(), resolution=p["resolution"],
+                                   seed=p["seed"])
+        # global degrees (distinct neighbours) for FRAUDAR's column weights
+        deg = pd.concat([e["u"], e["v"]]).value_counts()
+        ext = dl[dl["phys_institution"].notna() & (dl["institution_id"] != dl["phys_institution"])]
+        ctxs = _Baselines(dl, ext, ctx.table("persons"))
+        # physician -> dispenser channels of external prescriptions, with their patients
+        fills = ext.drop_duplicates("visit_id")
+        ch = fills.groupby(["prescriber", "institution_id"]).agg(n=("visit_id", "size"),
+                                                                  patients=("person_id", "nunique"))
+        d_tot = fills.groupby("prescriber").size()
+        h_share = fills.groupby("institution_id").size() / max(len(fills), 1)
+        ch["lift"] = (ch["n"] / ch.index.get_level_values(0).map(d_tot).to_numpy()) \
+            / ch.index.get_level_values(1).map(h_share).to_numpy()
+        self._channels = ch[ch["patients"] >= p["min_patients"]]
+        self._channel_patients = fills.groupby(["prescriber", "institution_id"])["person_id"].agg(
+            lambda x: sorted(set(x.astype(str))))
+        groups, seen = [], set()
+        for c in comms:
+            for g in self._score_community(c, e, deg, ctxs):
+                key = frozenset(g.members)
+                if g.score >= p["min_score"] and key not in seen:
+                    seen.add(key)
+                    groups.append(g)
+        return finalize(self, groups)
+
+    def _score_community(self, c: set, e: pd.DataFrame, deg: pd.Series, b: _Baselines) -> list[Group]:
+        p = self.params
+        persons = [x for x in c if x.startswith("person:")]
+        if len(persons) < p["min_patients"] or not any(x.startswith("institution:") for x in c) \
+                or not any(x.startswith("physician:") for x in c):
+            return []
+        sub = e[e["u"].isin(c) & e["v"].isin(c)]
+        pe = sub[sub["v"].str.startswith("person:") | sub["u"].str.startswith("person:")]
+        row = np.where(pe["u"].str.startswith("person:"), pe["u"], pe["v"])
+        col = np.where(pe["u"].str.startswith("person:"), pe["v"], pe["u"])
+        r_codes, r_lab = pd.factorize(row)
+        c_codes, c_lab = pd.factorize(col)
+        A = sp.csr_matrix((pe["w"].to_numpy(), (r_codes, c_codes)), shape=(len(r_lab), len(c_lab)))
+        cw = 1.0 / np.log(deg.reindex(c_lab).to_numpy(dtype=float) + 5.0)
+        out: list[Group] = []
+        alive = np.ones(len(r_lab), dtype=bool)
+        for _ in range(int(p["max_blocks"])):
+            if alive.sum() < p["min_patients"]:
+                break
+            Ab = A.multiply(alive[:, None]).tocsr()
+            rows, cols, density = fraudar(Ab, column_weight=cw)
+            rows = rows[alive[rows]]
+            if len(rows) < p["min_patients"]:
+                break
+            alive[rows] = False
+            core_p = [r[7:] for r in r_lab[rows]]
+            core_c = list(c_lab[cols])
+            core_d = [x[10:] for x in core_c if x.startswith("physician:")]
+            core_h = [x[12:] for x in core_c if x.startswith("institution:")]
+            if not core_d or not core_h:
+                continue
+            # a whole block stands as one structure only while it looks like a ring (a few physicians,
+            # one or two dispensers); a district's prescribing is judged by its channels
+            small = len(core_d) <= p["max_core_physicians"] and len(core_h) <= p["max_core_dispensers"]
+            cands = [(core_p, core_d, core_h, "block")] if small else []
+            # the block's strongest physician -> dispenser channels, each with all its patients
+            key = pd.MultiIndex.from_product([core_d, core_h], names=["prescriber", "institution_id"])
+            chs = self._channels.reindex(key).dropna(subset=["n"])
+            for (d, h) in chs.sort_values("lift", ascending=False).head(int(p["max_pairs"])).index:
+                cands.append((self._channel_patients.loc[(d, h)], [d], [h], "channel"))
+            best = None
+            for cp, cd, chh, kind in cands:
+                g = self._score_structure(cp, cd, chh, b, density, len(c), kind)
+                if g is not None and (best is None or g.score > best.score):
+                    best = g
+            if best is not None:
+                out.append(best)
+        return out
+
+    def _score_structure(self, core_p: list[str], core_d: list[str], core_h: list[str], b: _Baselines,
+                         density: float, community_size: int, kind: str) -> Group | None:
+        p = self.params
+        if len(core_p) < p["min_patients"]:
+            return None
+        f = b.features(core_p, core_d, core_h)
+        if f is None:
+            return None
+        raw = (min(np.log2(max(f["lift"], 1.0)), 3.0) + 2.0 * f["capture"] + 2.0 * f["drug_concentration"]
+               + 2.5 * min(np.log2(max(f["synchrony"], 1.0)), 3.0)
+               + min(max(np.log2(max(f["price_level"], 1e-9)), 0), 2) - 2.5 * f["chronic_share"]
+               + 0.25 * min(np.log2(max(f["drug_lift"], 1.0)), 4.0))
+        score = float(squash(raw, mid=6.0, scale=1.0))
+        members = typed("physician", sorted(core_d)) + typed("institution", sorted(core_h)) + \
+            typed("person", sorted(core_p))
+        return Group(
+            self.name, self.scheme, members, score, f["amount"],
+            f"Physician(s) {', '.join(sorted(core_d))} sent {len(core_p)} patients' prescriptions of "
+            f"{f['top_drug']} ({f['drug_concentration']:.0%} of the amount) to {', '.join(sorted(core_h))}: "
+            f"{f['lift']:.1f}x their colleagues' rate, fills bunched {f['synchrony']:.1f}x on the same days. "
+            f"Review the prescriptions and the dispensing records.",
+            {"structure": kind, "core_density": round(density, 4), "community_size": community_size,
+             **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in f.items()},
+             "params": self.get_params()})
+
+
+class _Baselines:
+    """City-wide rates the cores are compared with."""
+
+    def __init__(self, dl: pd.DataFrame, ext: pd.DataFrame, persons: pd.DataFrame):
+        self.dl = dl
+        # shares are counted in fills (visits), not money, so a ring's own large amounts
+        # cannot inflate the baseline it is compared with
+        self.ext = ext.drop_duplicates("visit_id")
+        self.unit_median = (dl["amount"] / dl["quantity"].where(dl["quantity"] > 0)).groupby(dl["group"]).median()
+        ea = ext.groupby("group")["amount"].sum()
+        self.group_share = ea / max(float(ea.sum()), 1e-9)
+        self.chronic = persons.set_index("person_id")["chronic_conditions"] \
+            if "chronic_conditions" in persons.columns and len(persons) else pd.Series(dtype=object)
+
+    def features(self, persons: list[str], doctors: list[str], dispensers: list[str]) -> dict | None:
+        dl, ext = self.dl, self.ext
+        dx = ext[ext["prescriber"].isin(doctors)]
+        if dx.empty:
+            return None
+        share = float(dx["institution_id"].isin(dispensers).mean())
+        # baseline: colleagues (other physicians of the same institutions), else the rest of the city
+        others = ext[~ext["prescriber"].isin(doctors)]
+        city = float(others["institution_id"].isin(dispensers).mean()) if len(others) else 0.0
+        col = others[others["phys_institution"].isin(dx["phys_institution"].unique())]
+        base = float(col["institution_id"].isin(dispensers).mean()) if len(col) >= 20 else city
+        base = max(base, city, 0.01)
+        lift = share / base
+        mine = dl[dl["person_id"].isin(persons)]
+        inside = mine[mine["prescriber"].isin(doctors) & mine["institution_id"].isin(dispensers)]
+        if inside.empty:
+            return None
+        capture = float(inside["amount"].sum() / max(mine["amount"].sum(), 1e-9))
+        grp = inside.groupby("group")["amount"].sum().sort_values(ascending=False)
+        conc = float(grp.iloc[0] / grp.sum())
+        drug_lift = conc / max(float(self.group_share.get(grp.index[0], 0.0)), 1e-3)
+        # synchrony of fills (visits) at the core dispensers
+        fills = inside.drop_duplicates("visit_id")
+        days = fills["start_time"].dt.normalize()
+        n = len(fills)
+        span = max((days.max() - days.min()).days + 1, 1)
+        distinct = days.nunique()
+        expected = span * (1 - (1 - 1 / span) ** n)
+        sync = float(expected / max(distinct, 1))
+        # registered chronic (门慢) patients refilling for their own condition are expected
+        cc = fills["person_id"].map(self.chronic)
+        dxs = fills["diagnosis_codes"] if "diagnosis_codes" in fills.columns else pd.Series([()] * len(fills))
+        chronic_share = float(np.mean([bool(c) and isinstance(c, tuple) and any(
+            str(d).startswith(str(x)[:3]) for d in (ds or ()) for x in c) for c, ds in zip(cc, dxs)])) if n else 0.0
+        unit = inside["amount"] / inside["quantity"].where(inside["quantity"] > 0)
+        price = float((unit / inside["group"].map(self.unit_median)).median()) if unit.notna().any() else 1.0
+        return {"lift": float(lift), "share_to_core": share, "colleague_share": base, "capture": capture,
+                "drug_concentration": conc, "drug_lift": float(drug_lift), "top_drug": str(grp.index[0]), "synchrony": sync,
+                "price_level": price if np.isfinite(price) else 1.0, "n_fills": int(n), "chronic_share": chronic_share,
+                "amount": float(inside["amount"].sum())}

@@ -1,0 +1,406 @@
+"""``ringscope detect``: the whole detection run, from a dataset directory to a results directory.
+
+Stages (each timed and logged; the manifest records them):
+
+1. **validate** -- :func:`ringscope.ingest.reader.read_dataset`; writes
+   ``load_report.csv`` and ``quarantine.csv``;
+2. **ingest** -- into Neo4j through the store (``neo4j=True``);
+3. the **detectors** of the configuration, stage by stage in the order of their
+   declared ``kind`` (:data:`ringscope.ingest.vocab.DETECTOR_KINDS`): ``face``
+   (verification and face identities, before the rules so the identity rules
+   can use them), ``rule`` (the rule library), ``graph``, ``warning``, then
+   ``learned`` (the supervised ones when ``known_cases`` holds at least
+   ``pipeline.min_labels`` fraud *and* cleared labels, else the unsupervised
+   ones); within a stage, in the configuration's order. A detector is skipped,
+   and the manifest says why, when it is disabled or a table it ``needs`` is absent;
+4. **fusion** -- :func:`ringscope.models.fusion.fuse` (entity scores, leads,
+   evidence), with the previous run's leads (``leads.csv`` already in
+   ``out_dir``, else the ``Lead`` nodes in Neo4j) so lead ids carry over;
+5. **explain** -- the learned models explain what an investigator opens first;
+6. **write** -- the contract's result files (contract columns first, extras
+   after), ``lead_evidence.jsonl``, ``model_explanations.jsonl``,
+   ``face_matches.csv``, ``face_identities.csv``, ``config.yaml`` (the
+   effective configuration: pass it back with ``--config`` to reproduce the
+   run) and ``manifest.json``;
+7. **findings** -- into Neo4j through the store.
+
+A detector that raises is recorded in the manifest's ``errors`` (with its
+traceback's last line) and the run goes on without it;
+``pipeline.strict: true`` makes it fatal instead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ringscope.ingest.vocab import DETECTOR_KINDS
+from ringscope.models.base import BaseDetector, Context
+from ringscope.models.config import RunConfig, load_config, to_yaml
+
+__all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
+
+log = logging.getLogger("ringscope.detect")
+
+RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv",
+                "lead_evidence.jsonl", "model_explanations.jsonl", "face_matches.csv", "face_identities.csv",
+                "config.yaml", "manifest.json")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.rss: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        log.info("stage %s ...", name)
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            self.timings[name] = self.timings.get(name, 0.0) + dt
+            self.rss[name] = _peak_rss_mb()
+            log.info("stage %s: %.2fs (peak RSS %.0f MB)", name, dt, self.rss[name])
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    import importlib.metadata as md
+
+    for p in ("ringscope", "pandas", "numpy", "scipy", "scikit-learn", "igraph", "leidenalg", "torch",
+              "torch-geometric", "xgboost-cpu", "xgboost", "neo4j", "faiss-cpu", "face-recognition-models",
+              "duckdb", "pyarrow", "pydantic"):
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _write_csv(df: pd.DataFrame, path: Path, contract: list[str]) -> None:
+    from ringscope.ingest.io import write_csv
+
+    cols = contract + [c for c in df.columns if c not in contract]
+    write_csv(df, path, columns=cols)
+
+
+def _n_labels(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
+    kc = tables.get("known_cases")
+    if kc is None or kc.empty:
+        return 0, 0
+    lab = kc["label"].astype(str).str.lower()
+    return int((lab == "fraud").sum()), int((lab == "cleared").sum())
+
+
+def _fit_safely(det: BaseDetector, ctx: Context, errors: list[dict[str, str]], strict: bool) -> bool:
+    try:
+        det.fit(ctx)
+        return True
+    except Exception as e:  # noqa: BLE001 - one failing detector must not lose the run
+        if strict:
+            raise
+        last = traceback.format_exc().strip().splitlines()[-1]
+        log.error("detector %s failed: %s", det.name, last)
+        errors.append({"detector": det.name, "error": last, "type": type(e).__name__})
+        return False
+
+
+def plan(cfg: RunConfig, ctx: Context) -> tuple[list[BaseDetector], dict[str, str], str]:
+    """The detectors to run, in run order; why the others are skipped; the learned mode."""
+    skipped: dict[str, str] = {}
+    by_kind: dict[str, list[BaseDetector]] = {k: [] for k in DETECTOR_KINDS}
+    for name in cfg.detectors:
+        if not cfg.detectors[name].get("enabled", True):
+            skipped[name] = "disabled in the configuration"
+            continue
+        cls = cfg.detector_class(name)
+        missing = [t for t in cls.needs if not ctx.has(t)]
+        if missing:
+            skipped[name] = f"needs {', '.join(missing)} (absent or empty)"
+            continue
+        by_kind[cls.kind].append(cfg.make(name))
+    n_fraud, n_cleared = _n_labels(ctx.tables)
+    need = int(cfg.pipeline["min_labels"])
+    learned = by_kind["learned"]
+    if not cfg.pipeline["gnn"]:
+        for d in learned:
+            skipped[d.name] = "learned models off (pipeline.gnn: false)"
+        by_kind["learned"], mode = [], "off"
+    elif n_fraud >= need and n_cleared >= need:
+        for d in learned:
+            if not d.supervised:
+                skipped[d.name] = "unsupervised: not needed, enough labels for the supervised models"
+        by_kind["learned"] = [d for d in learned if d.supervised]
+        mode = f"supervised ({n_fraud} fraud, {n_cleared} cleared labels)"
+    else:
+        for d in learned:
+            if d.supervised:
+                skipped[d.name] = f"too few labels ({n_fraud} fraud / {n_cleared} cleared; need {need} of each)"
+        by_kind["learned"] = [d for d in learned if not d.supervised]
+        mode = f"unsupervised (only {n_fraud} fraud / {n_cleared} cleared labels; need {need} of each)"
+    return [d for k in DETECTOR_KINDS for d in by_kind[k]], skipped, mode
+
+
+def explanation_targets(leads: pd.DataFrame, entity_scores: pd.DataFrame, *, n_leads: int = 30,
+                        per_type: int = 20, cap: int = 200) -> list[tuple[str, str]]:
+    """The entities an investigator opens first, in that order, without repeats: the
+    members of the ``n_leads`` best-ranked leads, then the ``per_type`` highest fused
+    scores of each entity type; at most ``cap``.
+
+    >>> leads = pd.DataFrame({"rank": [2, 1], "members": ["person:B;institution:H", "person:A"]})
+    >>> es = pd.DataFrame({"entity_type": ["person", "person", "physician"], "entity_id": ["A", "C", "D"],
+    ...                    "score": [0.9, 0.8, 0.1]})
+    >>> explanation_targets(leads, es, per_type=1)
+    [('person', 'A'), ('person', 'B'), ('institution', 'H'), ('physician', 'D')]
+    """
+    want: list[tuple[str, str]] = []
+    if leads is not None and len(leads):
+        ranked = leads.sort_values("rank") if "rank" in leads.columns else leads
+        for members in ranked.head(n_leads)["members"].astype(str):
+            for m in members.split(";"):
+                t, _, i = m.partition(":")
+                if t and i:
+                    want.append((t, i))
+    if entity_scores is not None and len(entity_scores):
+        es = entity_scores.sort_values(["score", "entity_id"], ascending=[False, True], kind="stable")
+        for _, g in es.groupby("entity_type", sort=True):
+            want.extend(zip(g["entity_type"].head(per_type), g["entity_id"].astype(str).head(per_type)))
+    return list(dict.fromkeys(want))[:cap]
+
+
+def _explain(learned: list[Any], leads: pd.DataFrame, entity_scores: pd.DataFrame, cfg: RunConfig,
+             errors: list[dict[str, str]], strict: bool) -> list[dict[str, Any]]:
+    """The learned models' explanations of the entities an investigator opens first."""
+    p = cfg.pipeline
+    targets = explanation_targets(leads, entity_scores, n_leads=int(p["explain_leads"]),
+                                  per_type=int(p["explain_top"]), cap=int(p["explain_max"]))
+    out: list[dict[str, Any]] = []
+    for det in learned:
+        try:
+            out.extend(det.explain_many(targets, top=8))
+        except Exception as e:  # an explanation never costs the run its results
+            if strict:
+                raise
+            errors.append({"detector": f"{det.name}.explain", "error": f"{type(e).__name__}: {e}"})
+    return out
+
+
+def previous_leads(out_dir: Path | None = None, runner: Any = None) -> pd.DataFrame | None:
+    """Leads of a previous run (``lead_id, scheme, members``): ``leads.csv`` in ``out_dir``
+    if present, else the ``Lead`` nodes in Neo4j (through the store), else None."""
+    if out_dir is not None:
+        p = Path(out_dir) / "leads.csv"
+        if p.exists():
+            try:
+                df = pd.read_csv(p, dtype=str, keep_default_na=False)
+            except pd.errors.EmptyDataError:
+                df = pd.DataFrame()
+            if {"lead_id", "scheme", "members"} <= set(df.columns):
+                return df[["lead_id", "scheme", "members"]]
+    if runner is not None:
+        from ringscope.store.findings import read_previous_leads
+
+        try:
+            prev = read_previous_leads(runner)
+        except Exception as e:  # noqa: BLE001 - an unreachable/empty graph means no previous run
+            log.warning("could not read previous leads from Neo4j: %s", e)
+            return None
+        return None if prev is None else prev[["lead_id", "scheme", "members"]]
+    return None
+
+
+def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool | None = None,
+           runner: Any = None, config: str | Path | dict[str, Any] | RunConfig | None = None,
+           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run detection on ``dataset_path`` and write the results directory ``out_dir``.
+
+    ``config``: a YAML file, a mapping or a :class:`RunConfig` deep-merged over
+    ``models/defaults.yaml`` and validated (unknown keys are errors); ``gnn``
+    overrides ``pipeline.gnn``. ``runner`` is a
+    :class:`ringscope.store.db.QueryRunner` (one is opened on the configured
+    server when ``neo4j`` and none is given). Returns the run summary (also
+    written as ``manifest.json``).
+    """
+    from ringscope.ingest.reader import read_dataset
+    from ringscope.models.fusion import fuse
+
+    cfg = load_config(config, overrides=None if gnn is None else {"pipeline": {"gnn": bool(gnn)}})
+    strict = bool(cfg.pipeline["strict"])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = _Clock()
+    errors: list[dict[str, str]] = []
+    started = datetime.now().replace(microsecond=0)
+    run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{time.monotonic_ns() % 100000:05d}"
+    summary: dict[str, Any] = {"run_id": run_id, "dataset": str(Path(dataset_path).resolve()),
+                               "out_dir": str(out.resolve()), "started": started.isoformat(),
+                               "neo4j": neo4j, "gnn": cfg.pipeline["gnn"], "config_sha256": cfg.digest(),
+                               "errors": errors}
+    own_runner = False
+    handler = _CallbackHandler(progress) if progress else None
+    if handler:
+        log.addHandler(handler)
+
+    with clock.stage("validate"):
+        ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]))
+        ds.write_reports(out)
+    summary["tables"] = {t: int(len(df)) for t, df in ds.tables.items()}
+    summary["quarantined"] = int(len(ds.quarantine))
+    previous = previous_leads(out_dir=out)
+    try:
+        if neo4j:
+            with clock.stage("ingest"):
+                from ringscope.store.load import ingest_dataset
+
+                if runner is None:
+                    from ringscope.store.db import QueryRunner
+
+                    runner, own_runner = QueryRunner(), True
+                summary["ingest"] = ingest_dataset(ds, runner, batch_size=int(cfg.pipeline["batch_size"]))
+            if previous is None:
+                previous = previous_leads(runner=runner)
+        summary["previous_leads"] = 0 if previous is None else int(len(previous))
+
+        ctx = Context(tables=dict(ds.tables))
+        todo, skipped, mode = plan(cfg, ctx)
+        summary["learned_mode"] = mode
+        summary["skipped_detectors"] = skipped
+        fitted: list[BaseDetector] = []
+        det_timings: dict[str, float] = {}
+        for kind in DETECTOR_KINDS:
+            stage = [d for d in todo if d.kind == kind]
+            if not stage and kind not in ("face", "rule", "graph"):
+                continue
+            with clock.stage({"face": "faces", "rule": "rules", "graph": "graph"}.get(kind, kind)):
+                for det in stage:
+                    t0 = time.perf_counter()
+                    if _fit_safely(det, ctx, errors, strict):
+                        fitted.append(det)
+                        _publish(det, ctx, summary)
+                    det_timings[det.name] = time.perf_counter() - t0
+        summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
+        rule_hits = ctx.rule_hits if ctx.rule_hits is not None else _no_hits()
+
+        with clock.stage("fusion"):
+            res = fuse(ctx.tables, fitted, face_matches=ctx.face_matches, previous=previous,
+                       config=cfg.fusion_config())
+        summary["fusion_weights"] = res.weights
+
+        learned = [d for d in fitted if d.kind == "learned"]
+        explanations: list[dict[str, Any]] = []
+        if learned:
+            with clock.stage("explain"):
+                explanations = _explain(learned, res.leads, res.entity_scores, cfg, errors, strict)
+
+        with clock.stage("write"):
+            from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS
+
+            _write_csv(rule_hits, out / "rule_hits.csv", RULE_HITS_COLUMNS)
+            es = res.entity_scores.drop(columns=[c for c in res.entity_scores.columns if c.startswith("src:")])
+            _write_csv(es, out / "entity_scores.csv", ENTITY_SCORES_COLUMNS)
+            _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
+            _write_jsonl(out / "lead_evidence.jsonl", res.evidence)
+            _write_jsonl(out / "model_explanations.jsonl", explanations)
+            fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
+                columns=["capture_id", "claimed_person_id", "distance", "verdict", "face_id"])
+            _write_csv(fm, out / "face_matches.csv", ["capture_id"])
+            fi = ctx.cache.get("face_identity_table", pd.DataFrame(columns=["face_id"]))
+            _write_csv(fi, out / "face_identities.csv", ["face_id"])
+            (out / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
+
+        if neo4j:
+            with clock.stage("findings"):
+                from ringscope.store.findings import write_findings
+
+                summary["findings"] = write_findings(
+                    runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
+                    face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
+                    explanations=explanations, batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
+    finally:
+        if own_runner and runner is not None:
+            runner.close()
+        if handler:
+            log.removeHandler(handler)
+
+    summary["counts"] = {
+        "rule_hits": int(len(rule_hits)), "entity_scores": int(len(res.entity_scores)),
+        "entities_flagged": int((res.entity_scores["score"] >= 0.5).sum()), "leads": int(len(res.leads)),
+        "groups": int(sum(len(getattr(d, "groups_", []) or []) for d in fitted)),
+        "face_captures": int(len(ctx.face_matches)) if ctx.face_matches is not None else 0,
+        "face_identities": int(len(ctx.cache.get("face_identity_table", ()))),
+        "model_explanations": len(explanations),
+    }
+    summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
+    summary["lead_ids_kept"] = int(res.leads["lead_id"].isin(set(previous["lead_id"])).sum()) \
+        if previous is not None and len(res.leads) else 0
+    summary["detectors"] = {d.name: {"kind": d.kind, "class": f"{type(d).__module__}.{type(d).__name__}",
+                                     "params": json.loads(json.dumps(d.get_params(), default=str))}
+                            for d in fitted if d.kind != "rule"}
+    summary["detectors"].update({d.name: {"kind": d.kind, "class": f"{type(d).__module__}.{type(d).__name__}",
+                                          "params": {"scale": d.scale, "only": d.only, "rules": "config.yaml"}}
+                                 for d in fitted if d.kind == "rule"})
+    summary["timings"] = {k: round(v, 3) for k, v in clock.timings.items()}
+    summary["total_seconds"] = round(sum(clock.timings.values()), 3)
+    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    summary["versions"] = _versions()
+    summary["finished"] = datetime.now().replace(microsecond=0).isoformat()
+    (out / "manifest.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str),
+                                       encoding="utf-8")
+    log.info("detect finished in %.1fs: %s", summary["total_seconds"], summary["counts"])
+    return summary
+
+
+def _publish(det: BaseDetector, ctx: Context, summary: dict[str, Any]) -> None:
+    """What a fitted detector leaves in the context for the stages after it."""
+    if det.kind == "face":
+        ctx.face_matches = det.matches_
+        # Context.face_identities is capture-level (capture_id -> face_id), carrying the
+        # identity's attributes; the one-row-per-identity table is kept for the outputs
+        ctx.face_identities = det.capture_face_.merge(det.identities_, on="face_id", how="left")
+        ctx.cache["capture_face"] = det.capture_face_
+        ctx.cache["face_identity_table"] = det.identities_
+        summary["face_threshold"] = asdict(det.threshold_) if hasattr(det.threshold_, "__dataclass_fields__") \
+            else det.threshold_
+    elif det.kind == "rule":
+        ctx.rule_hits = det.hits_
+        summary["rule_timings"] = {k: round(v, 3) for k, v in getattr(det, "timings_", {}).items()}
+    if det.kind in ("graph", "learned"):
+        ctx.scores[det.name] = det.decision_scores_
+
+
+def _no_hits() -> pd.DataFrame:
+    from ringscope.models.rules.registry import EXTRA_COLUMNS, HIT_COLUMNS
+
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in HIT_COLUMNS + EXTRA_COLUMNS})
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False, default=str, sort_keys=True) + "\n")
+
+
+class _CallbackHandler(logging.Handler):
+    def __init__(self, fn: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.fn = fn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.fn(self.format(record))

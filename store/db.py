@@ -1,0 +1,244 @@
+"""One query runner around the Neo4j driver, used by every part of ringscope.
+
+Modelled on the graphdatascience client's ``QueryRunner``: one object owns the
+driver's life cycle; values travel only as parameters; bulk writes go as
+``UNWIND $rows`` batches; transient errors are retried.
+
+Cypher text lives in ``cypher/<group>/<name>.cypher`` (shipped as package data,
+``ringscope.cypher``) and is loaded by name::
+
+    >>> from ringscope.store.db import cypher
+    >>> "UNWIND $rows" in cypher("load/persons")
+    True
+
+References
+----------
+Neo4j Python driver manual, "Run your own transactions" and "Performance
+recommendations" (batch with UNWIND, always use parameters).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ringscope.settings import Neo4jSettings, neo4j_settings
+
+__all__ = ["QueryRunner", "cypher", "cypher_names", "batched"]
+
+_NAME_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+
+
+@functools.lru_cache(maxsize=None)
+def cypher(name: str) -> str:
+    """Return the text of ``cypher/<name>.cypher`` (comments kept).
+
+    Names are ``group/file`` without the extension. Unknown names raise
+    ``KeyError`` naming the file that was looked for.
+    """
+    if not _NAME_RE.match(name):
+        raise KeyError(f"bad cypher name {name!r}: use lower-case group/name")
+    path = _cypher_root().joinpath(*f"{name}.cypher".split("/"))
+    if not path.is_file():
+        raise KeyError(f"no Cypher file {name}.cypher in the package ringscope.cypher")
+    return path.read_text(encoding="utf-8")
+
+
+def _cypher_root():
+    from importlib.resources import files
+
+    return files("ringscope.cypher")
+
+
+def cypher_names() -> list[str]:
+    """Every named query in ``cypher/`` (``group/name``), sorted."""
+    root = _cypher_root()
+    return sorted(f"{group.name}/{f.name[:-len('.cypher')]}" for group in root.iterdir() if group.is_dir()
+                  for f in group.iterdir() if f.name.endswith(".cypher"))
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a file of several ``;``-terminated statements (schema files).
+
+    >>> split_statements("CREATE INDEX a IF NOT EXISTS FOR (n:A) ON (n.x);\\n// c\\nRETURN 1;")
+    ['CREATE INDEX a IF NOT EXISTS FOR (n:A) ON (n.x)', 'RETURN 1']
+    """
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("//")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most ``size`` items.
+
+    >>> [len(b) for b in batched(range(5), 2)]
+    [2, 2, 1]
+    """
+    batch: list[Any] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class QueryRunner:
+    """Owns a driver; runs parameterised Cypher; batches bulk writes.
+
+    Use as a context manager or call :meth:`close`. ``query`` may be Cypher
+    text or the name of a file in ``cypher/`` (``"app/lead_subgraph"``).
+    """
+
+    def __init__(self, settings: Neo4jSettings | None = None, *, retries: int = 5):
+        import neo4j
+
+        self.settings = settings or neo4j_settings()
+        self.retries = retries
+        self._driver = neo4j.GraphDatabase.driver(
+            self.settings.uri, auth=(self.settings.user, self.settings.password),
+            notifications_min_severity="OFF",
+        )
+
+    # -- life cycle -----------------------------------------------------------------
+    def __enter__(self) -> QueryRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def verify(self) -> None:
+        """Raise if the server cannot be reached or refuses the credentials."""
+        self._driver.verify_connectivity()
+
+    @property
+    def database(self) -> str:
+        return self.settings.database
+
+    # -- queries --------------------------------------------------------------------
+    @staticmethod
+    def _text(query: str) -> str:
+        if "\n" not in query and _NAME_RE.match(query) and "/" in query:
+            return cypher(query)
+        return query
+
+    def _with_retry(self, fn):
+        import neo4j.exceptions as ne
+
+        delay = 0.2
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except (ne.TransientError, ne.ServiceUnavailable, ne.SessionExpired):
+                if attempt == self.retries:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = True) -> list[dict]:
+        """Run one statement in a managed transaction; return records as dicts."""
+        text = self._text(query)
+        params = dict(params or {})
+
+        def work(tx):
+            return [r.data() for r in tx.run(text, params)]
+
+        def go():
+            with self._driver.session(database=self.database) as s:
+                fn = s.execute_write if write else s.execute_read
+                return fn(work)
+
+        return self._with_retry(go)
+
+    def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        return self.run(query, params, write=False)
+
+    def read_df(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Records as a DataFrame; an empty result keeps the statement's columns."""
+        text = self._text(query)
+
+        def work(tx):
+            res = tx.run(text, dict(params or {}))
+            return list(res.keys()), [r.values() for r in res]
+
+        def go():
+            with self._driver.session(database=self.database) as s:
+                return s.execute_read(work)
+
+        keys, rows = self._with_retry(go)
+        return pd.DataFrame(rows, columns=keys)
+
+    def scalar(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> Any:
+        rows = self.run(query, params, write=write)
+        if not rows:
+            return None
+        return next(iter(rows[0].values()))
+
+    def run_script(self, query: str) -> None:
+        """Run each ``;``-separated statement of a file (schema, no parameters)."""
+        for stmt in split_statements(self._text(query)):
+            self._with_retry(lambda s=stmt: self._auto(s))
+
+    def _auto(self, stmt: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        with self._driver.session(database=self.database) as s:
+            return [r.data() for r in s.run(stmt, dict(params or {}))]
+
+    def run_auto(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        """Run in an auto-commit transaction (needed by ``CALL {} IN TRANSACTIONS``)."""
+        text = self._text(query)
+        return self._with_retry(lambda: self._auto(text, params))
+
+    def write_batches(
+        self,
+        query: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = 10_000,
+        params: Mapping[str, Any] | None = None,
+        on_batch=None,
+    ) -> int:
+        """Send ``rows`` as ``$rows`` to an ``UNWIND $rows`` statement, in batches.
+
+        Each batch is one transaction (retried as a whole on transient errors),
+        so an interrupted load leaves whole batches; idempotent statements
+        (MERGE on keys) make a re-run exact. ``on_batch(n_done)`` is called
+        after each committed batch. Returns the number of rows sent.
+        """
+        text = self._text(query)
+        if "$rows" not in text:
+            raise ValueError("a batched write needs a statement that reads $rows")
+        extra = dict(params or {})
+        done = 0
+        for batch in batched(rows, batch_size):
+            self.run(text, {**extra, "rows": batch})
+            done += len(batch)
+            if on_batch:
+                on_batch(done)
+        return done
+
+
+def records(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict]:
+    """DataFrame rows as plain dicts for ``$rows``: NaN/NaT become None,
+    numpy scalars become Python ones, timestamps become ISO strings."""
+    if columns is not None:
+        df = df[list(columns)]
+    out = df.astype(object).where(df.notna(), None)
+    recs = out.to_dict("records")
+    for r in recs:
+        for k, v in r.items():
+            if isinstance(v, pd.Timestamp):
+                r[k] = v.isoformat()
+            elif hasattr(v, "item") and not isinstance(v, (list, tuple, str)):
+                try:
+                    r[k] = v.item()
+                except (ValueError, AttributeError):
+                    pass
+    return recs
