@@ -20,19 +20,35 @@ Conventions of this "county export" (documented in README-generator.txt):
 - truth/violations.csv: one row per fraudulent settlement of a scheme
   (line_id empty: every line of it is part of the scheme) and one row per
   rule-breaking line (line_id set) for the sporadic billing violations.
+- drug_traces.csv (optional table): one row per pack dispensed at a scanning
+  institution (a few village clinics do not scan yet), a 20-digit code per
+  pack; boxed injections billed per vial carry the box's code once, when the
+  box is opened.  drug_resale (倒卖回流药) rings: collectors buy high-value
+  drugs on their own and borrowed credentials from many prescribers (a few
+  prescribers feed them knowingly), recyclers pass the packs to complicit
+  pharmacies/clinics, which settle the same codes again weeks later on other
+  persons' credentials (re-settled lines are truth lines; collectors'
+  purchases truth settlements).  Clean look-alikes: a refunded sale
+  (reversed=true) sold again, a box split over two visits (quantity 0.5 +
+  0.5), a scanner repeating the previous code within minutes, and chronic
+  patients with the same drug monthly from two prescribers.  All of it is
+  drawn last, on random streams of its own: for a given seed everything
+  else is as before, only visit/line/capture numbers shift to make room.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import datetime as dt
+import gc
 import io
 import math
 import os
 import random
 import sys
 import time
-from collections import defaultdict
+import zlib
+from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
@@ -166,6 +182,19 @@ NO_CAP = {"Y0200016", "FY0000001", "FY0000002"}
 CONSULT_HOSP = "011100001"
 CONSULT_BASE = "011100002"
 
+# drug traceability (药品追溯码).  Items with a pack size (pack_days) are billed in packs and every pack
+# carries a code; single-unit items (a pill box, a bottle, a tube, a pen, an infusion bottle, a vial sold
+# on its own) likewise.  These injections are billed per vial/ampoule but come in boxes of this many: the
+# box's code is scanned once, when the box is opened (首次拆零扫码), on the line that opens it.
+BOX_UNITS = {"Y0300003": 10, "Y0300004": 10, "Y0300005": 10, "Y0300007": 10, "Y0300012": 6, "Y0300015": 2}
+# what collectors (职业开药人) collect: code, diagnosis written on the prescription, weight
+RESALE_DRUGS = [("Y0100022", "E11.9", 3), ("Y0100006", "E11.9", 3), ("Y0100010", "J44.9", 3),
+                ("Y0400001", "I69.3", 2), ("Y0300010", "M06.9", 1), ("Y0300013", "B18.1", 1),
+                ("Y0100009", "I25.1", 1)]
+# a box split (拆零) over two visits of one patient: code, diagnosis
+SPLIT_ITEMS = [("Y0200007", "J20.9"), ("Y0200001", "J20.9"), ("Y0100013", "M17.9"), ("Y0100012", "K29.7"),
+               ("Y0200003", "M54.5"), ("Y0100004", "E11.9")]
+
 # chronic conditions: code -> (name, regimens with weights)
 CHRONIC = {
     "I10": [(["Y0100001"], .45), (["Y0100002"], .35), (["Y0100003"], .20)],
@@ -223,7 +252,7 @@ class V:
     """One settlement being built."""
     __slots__ = ("p", "inst", "phys", "vt", "start", "end", "dx", "lines", "payer", "present",
                  "tag", "ring", "capture", "adm_present", "dis_present", "ward", "vid", "book",
-                 "term", "fund", "total", "home")
+                 "term", "fund", "total", "home", "new")
 
     def __init__(self, p, inst, phys, vt, start, end, dx, lines, present, tag=None, ring=None):
         self.p = p
@@ -248,6 +277,7 @@ class V:
         self.fund = None
         self.total = None
         self.home = False
+        self.new = False      # made by the drug-trace pass on its own random stream
 
 
 class County:
@@ -2106,42 +2136,49 @@ class County:
 
     # ============================================================ finalise
     def finalise_visits(self):
-        R = self.R
         self.visits.sort(key=lambda v: (v.start, v.p, v.inst))
+        self.number_visits()
+        for v in self.visits:
+            self._settle(v, self.R)
+
+    def number_visits(self):
         seq = defaultdict(int)
         for v in self.visits:
             y = v.start.year
             seq[y] += 1
             v.vid = f"JS{y}{seq[y]:06d}" if seq[y] < 10 ** 6 else f"JS{y}{seq[y]:07d}"
-            tot = 0.0
-            reimb = 0.0
-            for l in v.lines:
-                amt = round(l[1] * l[2] + 1e-9, 2)
-                l.append(amt)
-                tot += amt
-                cls = self.cat[l[0]]["cls"]
-                reimb += amt if cls == "A" else (amt * 0.9 if cls == "B" else 0.0)
-            v.total = round(tot, 2)
-            I = self.insts[v.inst]
-            emp = self.ins[v.p] == "employee"
-            if v.vt == "inpatient":
-                if I["kind"] == "hospital" and I["role"] != "central":
-                    ratio, ded = (0.85 if emp else 0.72), (600 if I["level"] == 3 else 400)
-                else:
-                    ratio, ded = (0.9 if emp else 0.85), 200
-                fund = max(0.0, reimb - ded) * ratio
-            elif v.vt == "outpatient":
-                ratio = (0.7 if emp else 0.55) if I["kind"] == "hospital" else (0.75 if emp else 0.6)
-                if self.registered[v.p] and any(c in self.chronic[v.p] for c in v.dx):
-                    ratio = max(ratio, 0.65)
-                fund = reimb * ratio
+
+    def _settle(self, v, R):
+        """amounts, fund share and terminal of one settlement"""
+        tot = 0.0
+        reimb = 0.0
+        for l in v.lines:
+            amt = round(l[1] * l[2] + 1e-9, 2)
+            l.append(amt)
+            tot += amt
+            cls = self.cat[l[0]]["cls"]
+            reimb += amt if cls == "A" else (amt * 0.9 if cls == "B" else 0.0)
+        v.total = round(tot, 2)
+        I = self.insts[v.inst]
+        emp = self.ins[v.p] == "employee"
+        if v.vt == "inpatient":
+            if I["kind"] == "hospital" and I["role"] != "central":
+                ratio, ded = (0.85 if emp else 0.72), (600 if I["level"] == 3 else 400)
             else:
-                fund = reimb * (0.0 if emp else (0.5 if v.dx else 0.3))
-            v.fund = round(min(fund, v.total), 2)
-            if I["term"]:
-                v.term = f"ZD{I['num']:04d}-{1 if I['kind'] != 'hospital' else R.randint(1, 3)}"
-            elif I["kind"] == "pharmacy" and R.random() < 0.6:
-                v.term = f"POS{I['num']:04d}"
+                ratio, ded = (0.9 if emp else 0.85), 200
+            fund = max(0.0, reimb - ded) * ratio
+        elif v.vt == "outpatient":
+            ratio = (0.7 if emp else 0.55) if I["kind"] == "hospital" else (0.75 if emp else 0.6)
+            if self.registered[v.p] and any(c in self.chronic[v.p] for c in v.dx):
+                ratio = max(ratio, 0.65)
+            fund = reimb * ratio
+        else:
+            fund = reimb * (0.0 if emp else (0.5 if v.dx else 0.3))
+        v.fund = round(min(fund, v.total), 2)
+        if I["term"]:
+            v.term = f"ZD{I['num']:04d}-{1 if I['kind'] != 'hospital' else R.randint(1, 3)}"
+        elif I["kind"] == "pharmacy" and R.random() < 0.6:
+            v.term = f"POS{I['num']:04d}"
 
     # ================================================================ faces
     def build_faces(self):
@@ -2198,24 +2235,32 @@ class County:
                 d0 = R.randint(20, 300)
                 self.camera_off[i] = (d0, d0 + R.randint(21, 49))
         # captures
-        caps = []   # (time, inst, location, face, visit_id, claimed)
+        caps = self._captures(self.visits, R)
+        caps.sort(key=lambda c: (c[0], c[1]))
+        self.captures = caps
+        self.cap_enc = self._encode_captures(caps, rng)
 
-        def online(inst, t):
-            off = self.camera_off.get(inst)
-            if off is None:
-                return True
-            d = (t.date() - D0).days
-            return not (off[0] <= d < off[1])
+    def _online(self, inst, t):
+        off = self.camera_off.get(inst)
+        if off is None:
+            return True
+        d = (t.date() - D0).days
+        return not (off[0] <= d < off[1])
+
+    def _captures(self, visits, R):
+        """capture events of these settlements: (time, inst, location, face, visit or "", claimed)"""
+        caps = []
+        online = self._online
 
         def link(v):
             x = R.random()
             if x < 0.85:
-                return v.vid, self.pid[v.p]
+                return v, self.pid[v.p]
             if x < 0.93:
                 return "", self.pid[v.p]
             return "", ""
 
-        for v in self.visits:
+        for v in visits:
             I = self.insts[v.inst]
             if not I["term"] or v.home:
                 continue
@@ -2232,7 +2277,7 @@ class County:
                         t = d.replace(hour=R.randint(7, 20), minute=R.randrange(60), second=R.randrange(60))
                         if online(v.inst, t):
                             if R.random() < 0.6:
-                                caps.append((t, v.inst, "ward", f, v.vid, self.pid[v.p]))
+                                caps.append((t, v.inst, "ward", f, v, self.pid[v.p]))
                             else:
                                 caps.append((t, v.inst, "ward", f, "", ""))
                         d += dt.timedelta(days=R.randint(1, 3))
@@ -2257,7 +2302,11 @@ class County:
                 if online(v.inst, t):
                     a, b = link(v)
                     caps.append((t, v.inst, "settlement", f, a, b))
-        caps.sort(key=lambda c: (c[0], c[1]))
+        return caps
+
+    def _encode_captures(self, caps, rng):
+        n = self.N
+        Dm = 128
         m = len(caps)
         faces = np.array([c[3] for c in caps], dtype=int)
         tdist = rng.uniform(0.25, 0.5, m)
@@ -2265,11 +2314,13 @@ class County:
         tdist[poor] = rng.uniform(0.5, 0.65, poor.sum())
         e = np.where(faces >= 0, self.enr_noise[np.clip(faces, 0, n - 1)], 0.14)
         c = np.sqrt(np.maximum(tdist ** 2 - e ** 2, 0.01))
+        if not m:
+            return np.zeros((0, Dm))
         basev = np.where((faces >= 0)[:, None], self.base[np.clip(faces, 0, n - 1)],
                          self.ext_base[np.clip(-faces - 1, 0, max(0, self.ext_count - 1))])
-        enc = basev + rd(m, c) if m else np.zeros((0, Dm))
-        self.captures = caps
-        self.cap_enc = enc
+        x = rng.normal(size=(m, Dm))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return basev + x * np.asarray(c, dtype=float).reshape(-1, 1)
 
     # ============================================================ inventory
     def build_inventory(self):
@@ -2297,6 +2348,7 @@ class County:
             if I["kind"] in ("pharmacy", "clinic", "community"):
                 report[i] = (i in cash_insts) or R.random() < 0.9
                 stock[i] = R.random() < (0.5 if I["kind"] == "pharmacy" else 0.35)
+        self.inv_report, self.inv_stock = report, stock
         rows = []
         for key in sorted(sold.keys(), key=lambda k: (self.insts[k[0]]["id"], k[1])):
             inst, code = key
@@ -2403,6 +2455,796 @@ class County:
             return self.phys[idx]["id"]
         return self.insts[idx]["id"]
 
+    # ==================================================== drug traceability
+    def drug_traces(self):
+        """药品追溯码 and the drug_resale scheme (倒卖回流药).
+
+        Runs after everything else has been drawn, on random streams of its own, so that the rest of
+        the county (persons, the other schemes, their visits, captures, stock books and known cases)
+        is what it was before the traces were added.  Only the running numbers of visits, lines and
+        captures move: the new settlements are numbered in time order with the others."""
+        saved = (self.R, self.rng)
+        self.R = random.Random(f"county-drug-resale-{self.seed}")
+        self.rng = np.random.default_rng([self.seed, 0xD2])
+        self.Rt = random.Random(f"county-drug-traces-{self.seed}")
+        self.trace_notes = []
+        self.pack_src = {}        # id(line) -> [(line, pack index)]: packs that were sold before
+        self.reversed_packs = {}  # id(line) -> {pack index}: that sale was refunded (退药)
+        self.resale_lines = set()  # id(line): packs re-settled by a drug_resale outlet
+        self.trace_special = set()  # id(line): lines whose codes matter (never lost to a missed scan)
+        self.trace_cause = {}     # id(line) -> why its first pack's code was seen before
+        self.inv_sub = []         # (inst, code, month, packs) a drug_resale outlet did not buy
+        self.dr_customers = set()
+        old = self.visits
+        self.old_visits = old
+        self._stays = defaultdict(list)
+        for v in old:
+            if v.vt == "inpatient":
+                self._stays[v.p].append(((v.start.date() - D0).days, (v.end.date() - D0).days))
+        pidx = {p: i for i, p in enumerate(self.pid)}
+        self._kc_persons = {pidx[r[2]] for r in self.known_rows if r[1] == "person" and r[2] in pidx}
+        # a few village clinics do not scan yet
+        Rt = self.Rt
+        vill = [self.clinic_of_village[v] for v in range(len(self.villages))]
+        self.no_scan = set(Rt.sample(vill, max(1, int(round(len(vill) * Rt.uniform(0.05, 0.12))))))
+        self.scan = set(range(len(self.insts))) - self.no_scan
+        self.visits = []
+        self.drug_resale()
+        self.trace_confounders()
+        new = self.visits
+        self.visits = old
+        new.sort(key=lambda v: (v.start, v.p, v.inst))
+        for v in new:
+            v.new = True
+            self._settle(v, self.R)
+        caps = self._captures(new, self.R)
+        caps.sort(key=lambda c: (c[0], c[1]))
+        enc = self._encode_captures(caps, self.rng)
+        n_old = len(self.captures)
+        allc = [(c, k) for k, c in enumerate(self.captures)] + [(c, n_old + k) for k, c in enumerate(caps)]
+        allc.sort(key=lambda x: (x[0][0], x[0][1]))
+        self.captures = [c for c, _ in allc]
+        self.cap_enc = np.vstack([self.cap_enc, enc])[[k for _, k in allc]] if allc else self.cap_enc
+        self._adjust_inventory(new)
+        self.n_new_visits = len(new)
+        self.visits = sorted(old + new, key=lambda v: (v.start, v.p, v.inst))
+        self.number_visits()
+        self.Rw = self.R          # the new settlements' own stream, used again when they are written
+        self.R, self.rng = saved
+
+    def _busy(self, p, d):
+        return any(a <= d <= b for a, b in self._stays.get(p, ()))
+
+    def _dr_pool(self, persons, cond):
+        return self.pool(persons, lambda i: i not in self._kc_persons and i not in self.dr_customers and cond(i))
+
+    def drug_resale(self):
+        R = self.R
+        s = self.N / 5000.0
+        self.dr_rings = []
+        ring_phys = {m[1] for r in self.rings for m in r["members"] if m[0] == "physician"}
+        protected = set(self.protected_insts) | {self.clinic_of_village[self.big_village]}
+        avoid = set(self.ring_insts) | protected | self.no_scan
+        pharm_c = [i for i in range(len(self.insts)) if self.insts[i]["kind"] == "pharmacy" and i not in avoid]
+        clinic_c = [self.clinic_of_village[v] for v in range(len(self.villages))
+                    if self.insts[self.clinic_of_village[v]]["own"] == "private"
+                    and self.clinic_of_village[v] not in avoid]
+        drug_dx = {c: x for c, x, _ in RESALE_DRUGS}
+        used_docs = set()
+        self._visits_at = defaultdict(list)
+        for v in self.old_visits:
+            self._visits_at[v.inst].append(v)
+        n_rings = R.randint(2, 4)
+        for r in range(n_rings):
+            ring = self.new_ring("drug_resale")
+            # ---- outlets: complicit pharmacies / private village clinics and the staff who settle
+            outlets = []
+            if (R.random() < 0.7 or not clinic_c) and pharm_c:
+                outlets.append(pharm_c.pop(R.randrange(len(pharm_c))))
+            else:
+                outlets.append(clinic_c.pop(R.randrange(len(clinic_c))))
+            t = self.insts[outlets[0]]["town"]
+            if R.random() < 0.45:
+                near = [i for i in pharm_c + clinic_c if self.insts[i]["town"] in (t, 0)] or pharm_c + clinic_c
+                if near:
+                    o2 = R.choice(near)
+                    (pharm_c if o2 in pharm_c else clinic_c).remove(o2)
+                    outlets.append(o2)
+            settlers = {}
+            for o in outlets:
+                st = self.insts[o]["staff"]
+                settlers[o] = st[:2] if (len(st) > 1 and R.random() < 0.5) else st[:1]
+                if self.insts[o]["kind"] == "pharmacy" and not self.insts[o]["rec_pharm"] and R.random() < 0.5:
+                    settlers[o] = []        # this pharmacy does not record who settles a sale
+                self.member(ring, "institution", o)
+            avoid |= set(outlets)
+            # ---- drugs (what the outlets' customers buy anyway), time window, recyclers
+            sells = defaultdict(int)
+            for o in outlets:
+                for v in self._visits_at.get(o, ()):
+                    for l in v.lines:
+                        sells[l[0]] += 1
+            wts = [d[2] * (1 + min(sells[d[0]], 24) / 3.0) for d in RESALE_DRUGS]
+            k = min(len(RESALE_DRUGS), R.choice([1, 2, 2, 3]))
+            drugs = []
+            while len(drugs) < k:
+                c = R.choices([d[0] for d in RESALE_DRUGS], wts)[0]
+                if c not in drugs:
+                    drugs.append(c)
+            s0 = R.randint(0, 120)
+            s1 = min(NDAYS - 20, s0 + R.randint(150, 300))
+            n_rec = 1 if len(outlets) == 1 or R.random() < 0.5 else 2
+            rec_out = [list(outlets)] if n_rec == 1 else [[outlets[0]], [outlets[1]]]
+            if n_rec == 2 and R.random() < 0.5:
+                rec_out[0].append(outlets[1])
+            # ---- prescribers who knowingly feed the collectors (some rings)
+            feeders = []
+            if R.random() < 0.5:
+                cl_out = [o for o in outlets if self.insts[o]["kind"] != "pharmacy"]
+                if cl_out and R.random() < 0.6:
+                    feeders.append((cl_out[0], settlers[cl_out[0]][0]))
+                else:
+                    ti = [i for i in self.town_inst.values() if i not in avoid]
+                    ti.sort(key=lambda i: (self.insts[i]["town"] != t, self.insts[i]["town"]))
+                    if ti:
+                        inst = ti[0] if R.random() < 0.6 else R.choice(ti)
+                        docs = [d for d in self.insts[inst]["depts"].get("全科", []) +
+                                self.insts[inst]["depts"].get("内科", []) if d not in ring_phys and d not in used_docs]
+                        if docs:
+                            for d in R.sample(docs, min(len(docs), 1 if R.random() < 0.7 else 2)):
+                                feeders.append((inst, d))
+            # ---- collectors (职业开药人) and the credentials they borrow
+            n_col = max(2, int(round(R.uniform(2, 5) * math.sqrt(s) + R.random())))
+            towns = [t] + R.sample(range(len(self.towns)), min(len(self.towns), 2))
+            area = list(dict.fromkeys(p for tt in towns for vv in self.towns[tt]["villages"]
+                                      for p in self.villages[vv]["persons"]))
+            pool = self._dr_pool(area, lambda i: not self.away[i] and 30 <= self._age(i) <= 72)
+            R.shuffle(pool)
+            collectors = pool[:n_col]
+            for c in collectors:
+                self.member(ring, "person", c)
+            honest_ph = [i for i in range(len(self.insts)) if self.insts[i]["kind"] == "pharmacy" and i not in avoid]
+            collected = []     # (day, line, recycler)
+            col_notes = []
+            n_lenders = 0
+            n_borrow = 0
+            places = set()
+            for ci, c in enumerate(collectors):
+                borrowed = (ci == 1 and r == 0) or (ci > 0 and R.random() < 0.4)
+                mine = R.sample(drugs, min(len(drugs), R.choice([1, 1, 2])))
+                rec = R.randrange(n_rec)
+                # the prescribers this collector goes round (most of them do not know)
+                cand = [self.h_people, self.h_people, self.h_tcm] + \
+                    [self.town_inst[tt] for tt in R.sample(range(len(self.towns)), min(3, len(self.towns)))] + \
+                    [self.clinic_of_village[v] for v in R.sample(range(len(self.villages)), min(3, len(self.villages)))]
+                srcs = []
+                for inst in cand:
+                    if inst in avoid:
+                        continue
+                    d = self.doctor(inst, drug_dx[mine[0]], self._age(c))
+                    if d not in ring_phys and (inst, d) not in srcs:
+                        srcs.append((inst, d))
+                srcs = R.sample(srcs, min(len(srcs), R.randint(3, 7)))
+                if not srcs:
+                    srcs = [(self.h_people, self.doctor(self.h_people, drug_dx[mine[0]], self._age(c)))]
+
+                def go(p, present, d):
+                    code = R.choice(mine)
+                    if feeders and R.random() < 0.5:
+                        src = R.choice(feeders)
+                    else:
+                        src = R.choice(srcs)
+                    ph = None
+                    if self.insts[src[0]]["kind"] == "hospital" and R.random() < 0.3 and honest_ph:
+                        ph = R.choice(honest_ph)
+                    got = self._dr_collect(p, present, src, code, drug_dx[code], d, ring, ph)
+                    if got is not None:
+                        collected.append((d, got, rec))
+                        places.add(got.inst)
+                    return got
+
+                d = s0 + R.randint(0, 25)
+                nv = 0
+                if not borrowed:
+                    while d <= s1:
+                        nv += go(c, c, d) is not None
+                        d += R.randint(6, 18)
+                    col_notes.append(f"{self.pid[c]} own card, {nv} settlements")
+                    continue
+                n_borrow += 1
+                vv = self.villages[self.vill[c]]["persons"]
+                lend = self._dr_pool(vv, lambda i: i != c and ((self.away[i] and self._age(i) >= 18) or
+                                                                (not self.away[i] and self._age(i) >= 60)))
+                lenders = R.sample(lend, min(len(lend), R.randint(2, 5)))
+                for o in lenders:
+                    self.member(ring, "person", o)
+                n_lenders += len(lenders)
+                while d <= s1:
+                    nv += go(c, c, d) is not None
+                    d += R.randint(14, 30)
+                for o in lenders:
+                    d = s0 + R.randint(0, 30)
+                    while d <= s1:
+                        nv += go(o, c, d) is not None
+                        d += R.randint(22, 38)
+                col_notes.append(f"{self.pid[c]} own card + {len(lenders)} borrowed cards "
+                                 f"({', '.join(self.pid[o] for o in lenders)}), {nv} settlements")
+            # ---- recyclers route the packs to the outlets, resold weeks later
+            p_resell = R.uniform(0.6, 0.9)
+            queue = defaultdict(list)   # (outlet, code) -> [(ready day, line, pack)]
+            n_packs = 0
+            for d, v, rec in collected:
+                l = v.lines[-1]
+                for k in range(int(math.ceil(l[1] - 1e-9))):
+                    n_packs += 1
+                    if R.random() < p_resell:
+                        ready = d + R.randint(14, 63)
+                        if ready < NDAYS - 1:
+                            queue[(R.choice(rec_out[rec]), l[0])].append((ready, l, k))
+            n_resold = n_sub = n_lines = 0
+            setl = set()
+            for (o, code) in sorted(queue):
+                a, b, c, used = self._dr_resell(ring, o, code, drug_dx[code], queue[(o, code)], settlers[o])
+                n_resold += a
+                n_sub += b
+                n_lines += c
+                setl |= used
+            for o in outlets:
+                for j in settlers[o]:
+                    if j in setl:
+                        self.member(ring, "physician", j)
+            fed = {v.phys for _, v, _ in collected}
+            for inst, d in feeders:
+                if d in fed:
+                    self.member(ring, "physician", d)
+                    used_docs.add(d)
+            ring_phys |= {m[1] for m in ring["members"] if m[0] == "physician"}
+            avoid |= {i for i, _ in feeders}
+            self.dr_rings.append(dict(ring=ring["id"], outlets=outlets, feeders=feeders))
+            self.ring_notes.append(
+                f"{ring['id']} drug_resale: outlets {[self.insts[o]['id'] + ' (' + self.insts[o]['kind'] + ')' for o in outlets]} "
+                f"settled by {[self.phys[j]['id'] for m in ring['members'] if m[0] == 'physician' for j in [m[1]] if self.phys[j]['inst'] in outlets] or 'staff not recorded'}; "
+                f"drugs {[self.cat[c]['name'] for c in drugs]}; {len(collectors)} collectors ({n_borrow} also using "
+                f"{n_lenders} borrowed credentials) going round {len(places)} institutions; knowing prescribers "
+                f"{[self.phys[d]['id'] for _, d in feeders if d in fed] or 'none'}; {n_rec} recycler(s); "
+                f"{len(collected)} collecting settlements, {n_packs} packs, {n_resold} re-settled at the outlets in "
+                f"{n_lines} lines ({n_sub} lines were genuine customers' purchases filled with resold packs), "
+                f"days {s0}..{s1}")
+            self.ring_notes += ["    collector " + x for x in col_notes]
+
+    def _dr_collect(self, p, present, src, code, dx, d, ring, pharm=None):
+        R = self.R
+        if d >= NDAYS - 1 or self._busy(p, d) or (present != p and self._busy(present, d)):
+            return None
+        inst, doc = src
+        place = pharm if pharm is not None else inst
+        it = self.cat[code]
+        if it["pack"]:
+            days = it["mdays"] if R.random() < 0.55 else it["pack"] * int(it["mqty"])
+            dl = self.drug_days(place, code, days)
+        else:
+            mq = int(it["mqty"] or 2)
+            dl = self.L(place, code, R.randint(max(1, mq // 2), mq))
+        if pharm is not None:
+            lines, vt, st = [dl], "pharmacy", self.t_at(d, 8.5, 20)
+        else:
+            lines, vt = [self.L(inst, self.consult(inst), 1), dl], "outpatient"
+            if self.insts[inst]["kind"] == "hospital":
+                st = self.t_at(d, 8, 11.75) if R.random() < 0.7 else self.t_at(d, 14, 17)
+            else:
+                st = self.t_at(d, 7.5, 19)
+        v = self.add(p, place, doc, vt, st, None, [dx], lines, present, "drug_resale", ring["id"])
+        self.trace_special.add(id(dl))
+        return v
+
+    def _dr_resell(self, ring, o, code, dx, packs, settlers):
+        """sell the recycled packs again at outlet o: genuine customers' purchases filled with them, or
+        settlements on regular customers' credentials; returns (packs, substituted lines, lines, settlers)"""
+        R = self.R
+        it = self.cat[code]
+        staff = set(self.insts[o]["staff"])
+        ex = []
+        fraud = self.fraud_persons
+        for v in self._visits_at.get(o, ()):
+            if v.tag is not None or v.ring is not None or v.p in fraud or v.present in fraud or v.payer in fraud:
+                continue
+            if v.phys is not None and v.phys in staff and v.phys not in settlers:
+                continue        # sold by a pharmacist who is not in on it
+            for l in v.lines:
+                if l[0] == code and l[5] is None and id(l) not in self.pack_src and l[1] == int(l[1]):
+                    ex.append(((v.start.date() - D0).days, v, l))
+        ex.sort(key=lambda x: x[1].start)
+        p_sub = R.uniform(0.3, 0.8)
+        # regular customers of the outlet who are given (or whose cards get) the resold packs
+        t = self.insts[o]["town"]
+        vills = [self.insts[o]["village"]] if self.insts[o]["village"] is not None else self.towns[t]["villages"]
+        area = [p for vv in vills for p in self.villages[vv]["persons"]]
+        if len(area) < 60:
+            area += [p for vv in self.towns[t]["villages"] for p in self.villages[vv]["persons"]]
+        cands = self._dr_pool(area, lambda i: not self.away[i] and self._age(i) >= 40)
+        R.shuffle(cands)
+        cands.sort(key=lambda i: dx not in self.chronic[i])      # patients with the condition first
+        cust = cands[:R.randint(6, 20)]
+        last = {}
+        packs.sort(key=lambda x: x[0])
+        used = set()
+        n_res = n_sub = n_lines = 0
+        i = 0
+        while i < len(packs):
+            day = packs[i][0] + R.randint(0, 5)
+            if day >= NDAYS - 1:
+                break
+            want = R.choice([1, 1, 2])
+            bundle = [packs[i]]
+            i += 1
+            while len(bundle) < want and i < len(packs) and packs[i][0] <= day:
+                bundle.append(packs[i])
+                i += 1
+            hit = None
+            if R.random() < p_sub:
+                for j, (dd, v, l) in enumerate(ex):
+                    if day <= dd <= day + 10:
+                        hit = j
+                        break
+            if hit is not None:
+                dd, v, l = ex.pop(hit)
+                n = min(len(bundle), int(l[1]))
+                i -= len(bundle) - n
+                bundle = bundle[:n]
+                n_sub += 1
+                if v.phys is not None:
+                    used.add(v.phys)
+                mi = (v.start.year - 2024) * 12 + v.start.month - 3
+                self.inv_sub.append((o, code, mi, n))
+            else:
+                free = [c for c in cust if last.get(c, -999) <= day - 24 and not self._busy(c, day)]
+                if not free:
+                    free = [c for c in cust if not self._busy(c, day)]
+                if not free:
+                    continue
+                c = free[0] if R.random() < 0.7 else R.choice(free)
+                last[c] = day
+                self.dr_customers.add(c)
+                k = len(bundle)
+                if it["pack"]:
+                    l = self.L(o, code, k, int(min(it["mdays"] or 30, k * it["pack"])))
+                else:
+                    l = self.L(o, code, k)
+                if self.insts[o]["kind"] != "pharmacy" or (settlers and R.random() < 0.75):
+                    phys = R.choice(settlers)
+                    used.add(phys)
+                elif R.random() < 0.5:
+                    phys = self.doctor(self.h_people, dx, self._age(c))    # a prescription from the county hospital
+                else:
+                    phys = None
+                if self.insts[o]["kind"] == "pharmacy":
+                    v = self.add(c, o, phys, "pharmacy", self.t_at(day, 8, 20), None, [dx], [l], c, None, ring["id"])
+                else:
+                    v = self.add(c, o, phys, "outpatient", self.t_at(day, 7.5, 19), None, [dx],
+                                 [self.L(o, CONSULT_BASE, 1), l], c, None, ring["id"])
+                v.book = False          # the recycled packs never went through the outlet's purchase book
+                self._set_payer(v, c)
+            self.pack_src[id(l)] = [(src, k) for _, src, k in bundle]
+            self.resale_lines.add(id(l))
+            self.trace_special.add(id(l))
+            self.trace_cause[id(l)] = "resale"
+            n_res += len(bundle)
+            n_lines += 1
+        return n_res, n_sub, n_lines, used
+
+    # ------------------------------------------------ clean look-alikes of traces
+    def trace_confounders(self):
+        R = self.R
+        fraud = self.fraud_persons
+        ring_phys = {m[1] for r in self.rings for m in r["members"] if m[0] == "physician"}
+        feeder_insts = {i for d in self.dr_rings for i, _ in d["feeders"]}
+        bad = set(self.ring_insts) | feeder_insts | self.no_scan
+        people_bad = fraud | self.dr_customers | self._kc_persons
+
+        def clean_v(v):
+            return (v.tag is None and v.ring is None and v.p not in people_bad and v.inst not in bad
+                    and (v.present is None or v.present not in people_bad)
+                    and (v.payer is None or v.payer not in people_bad)
+                    and (v.phys is None or v.phys not in ring_phys))
+
+        def ok_line(l):
+            it = self.cat[l[0]]
+            return (it["type"] == "drug" and l[0] not in BOX_UNITS and l[5] is None and id(l) not in self.trace_special
+                    and l[1] == int(l[1]) and l[1] >= 1)
+
+        conf_p = set()
+        # ---- a chronic patient who gets the same drug monthly from two prescribers, supplies back to back
+        chron = []
+        want, tries = R.randint(2, 4), 0
+        while len(chron) < want and tries < 40:
+            tries += 1
+            code, dx = R.choice([("Y0100006", "E11.9"), ("Y0100022", "E11.9"), ("Y0100010", "J44.9")])
+            reg = getattr(self, "_regimen", {})
+            cands = self._dr_pool(range(self.N), lambda i: not self.away[i] and 45 <= self._age(i) <= 78
+                                  and i not in conf_p and (
+                                      (dx in self.chronic[i] and code not in {c for _, ds in reg.get(i, []) for c in ds})
+                                      or not self.chronic[i]))
+            if not cands:
+                continue
+            withc = [i for i in cands if dx in self.chronic[i]]
+            p = R.choice(withc) if withc and R.random() < 0.6 else R.choice(cands)
+            a = self._age(p)
+            A = self.clinic_of_village[self.vill[p]]
+            if A in bad or self.insts[A]["kind"] == "pharmacy":
+                A = self.town_inst[self.town_of[p]]
+            Bs = [i for i in (self.h_people, self.h_tcm) + tuple(self.central) if i not in bad and i != A]
+            if A in bad or not Bs:
+                continue
+            B = Bs[0]
+            da, db = self.doctor(A, dx, a), self.doctor(B, dx, a)
+            if da in ring_phys or db in ring_phys:
+                continue
+            conf_p.add(p)
+            it = self.cat[code]
+            qty = max(1, int(round(30 / it["pack"])))
+            days = qty * it["pack"]
+            d = R.randint(0, 40)
+            m = R.randrange(2)
+            nv = 0
+            while d < NDAYS - 1:
+                while d < NDAYS - 1 and self._busy(p, d):
+                    d += 1
+                if d >= NDAYS - 1:
+                    break
+                inst, doc = (A, da) if m % 2 == 0 else (B, db)
+                lines = [self.L(inst, self.consult(inst), 1)] if (inst == B or R.random() < 0.5) else []
+                lines.append(self.L(inst, code, qty, days))
+                st = self.t_at(d, 8, 11.5) if inst == B else self.t_at(d, 7.5, 17)
+                v = self.add(p, inst, doc, "outpatient", st, None, [dx] + [c for c in self.chronic[p] if c != dx][:1],
+                             lines, self._present_for(p, a, "clinic"))
+                self._set_payer(v, p)
+                nv += 1
+                m += 1
+                d += days + R.randint(0, 3)
+            chron.append(f"{self.pid[p]} ({self.cat[code]['name']}, {nv} settlements alternating "
+                         f"{self.phys[da]['id']} at {self.insts[A]['id']} and {self.phys[db]['id']} at "
+                         f"{self.insts[B]['id']}, {days}-day supplies back to back)")
+        self.trace_notes.append("same high-value drug monthly from two prescribers, supplies not overlapping: "
+                                + "; ".join(chron))
+        # ---- a pack split over two settlements (拆零: half a box now, the rest at the next visit)
+        sp_insts = [i for i in range(len(self.insts)) if i not in bad
+                    and (self.insts[i]["kind"] in ("clinic", "community") or self.insts[i]["kind"] == "pharmacy")]
+        splits = []
+        want, tries = R.randint(3, 6), 0
+        while len(splits) < want and tries < 60:
+            tries += 1
+            inst = R.choice(sp_insts)
+            I = self.insts[inst]
+            code, dx = R.choice(SPLIT_ITEMS)
+            vills = [I["village"]] if I["village"] is not None else self.towns[I["town"]]["villages"]
+            area = [p for vv in vills for p in self.villages[vv]["persons"]]
+            cands = self._dr_pool(area, lambda i: not self.away[i] and self._age(i) >= 18 and i not in conf_p)
+            if not cands:
+                continue
+            p = R.choice(cands)
+            it = self.cat[code]
+            half = max(1, int(it["pack"] // 2))
+            d1 = R.randint(0, NDAYS - 30)
+            d2 = d1 + half + R.randint(-1, 2)
+            if self._busy(p, d1) or self._busy(p, d2) or d2 <= d1:
+                continue
+            a = age_on(self.birth[p], D0 + dt.timedelta(days=d1))
+            doc = self.doctor(inst, dx, a)
+            if doc in ring_phys:
+                continue
+            prev = None
+            for dd in (d1, d2):
+                l = self.L(inst, code, 0.5, half)
+                if I["kind"] == "pharmacy":
+                    v = self.add(p, inst, doc if I["rec_pharm"] else None, "pharmacy", self.t_at(dd, 8, 19), None,
+                                 [], [l], self._present_for(p, a, "pharmacy"))
+                else:
+                    v = self.add(p, inst, doc, "outpatient", self.t_at(dd, 7.5, 18), None, [dx],
+                                 [self.L(inst, CONSULT_BASE, 1), l], self._present_for(p, a, "clinic"))
+                self.trace_special.add(id(l))
+                if prev is not None:
+                    self.pack_src[id(l)] = [(prev, 0)]
+                    self.trace_cause[id(l)] = "split"
+                prev = l
+            conf_p.add(p)
+            splits.append(f"{self.pid[p]} at {I['id']} ({self.cat[code]['name']}, 0.5 + 0.5 box, "
+                          f"{D0 + dt.timedelta(days=d1)} and {D0 + dt.timedelta(days=d2)})")
+        self.trace_notes.append("a box split over two settlements of the same person at the same institution "
+                                "(quantity 0.5 each, the same code): " + "; ".join(splits))
+        # ---- candidate genuine sales for refunds and scanner repeats
+        groups = defaultdict(list)
+        for v in self.old_visits:
+            if v.vt == "inpatient" or not clean_v(v) or v.p in conf_p:
+                continue
+            for l in v.lines:
+                if ok_line(l):
+                    groups[(v.inst, l[0])].append((v, l))
+        # ---- a sale refunded (reversed=true) and the same pack sold again later at the same place
+        keys = sorted(k for k in groups if len(groups[k]) >= 2 and self.insts[k[0]]["kind"] != "hospital")
+        R.shuffle(keys)
+        revs = []
+        want = R.randint(3, 7)
+        used_lines = set()
+        for key in keys:
+            if len(revs) >= want:
+                break
+            lst = sorted(groups[key], key=lambda x: x[0].start)
+            i = R.randrange(len(lst) - 1)
+            v1, l1 = lst[i]
+            d1 = (v1.start.date() - D0).days
+            for v2, l2 in lst[i + 1:]:
+                gap = (v2.start.date() - D0).days - d1
+                if gap > 30:
+                    break
+                if gap >= 1 and v2 is not v1 and v2.p != v1.p:
+                    k = R.randrange(int(l1[1]))
+                    self.reversed_packs[id(l1)] = {k}
+                    self.pack_src[id(l2)] = [(l1, k)]
+                    self.trace_cause[id(l2)] = "reversed"
+                    self.trace_special |= {id(l1), id(l2)}
+                    used_lines |= {id(l1), id(l2)}
+                    revs.append(f"{self.insts[key[0]]['id']} {self.cat[key[1]]['name']}: refunded "
+                                f"{v1.start.date()}, sold again {v2.start.date()}")
+                    break
+        self.trace_notes.append("pack sale refunded (reversed=true) and the pack sold again at the same place: "
+                                + "; ".join(revs))
+        # ---- a scanner that repeats the previous code within minutes at the same counter
+        faulty_c = [i for i in range(len(self.insts)) if self.insts[i]["kind"] == "pharmacy" and i not in bad]
+        faulty_c.sort(key=lambda i: (i not in self.main_pharm.values(), i))
+        cpairs = defaultdict(list)     # counter -> sales of one item minutes apart, one after the other
+        for (ii, code), lst in groups.items():
+            if ii not in faulty_c:
+                continue
+            lst = sorted(lst, key=lambda x: x[0].start)
+            for (v1, l1), (v2, l2) in zip(lst, lst[1:]):
+                if (v1 is not v2 and v1.start.date() == v2.start.date()
+                        and 0 < (v2.start - v1.start).total_seconds() <= 480):
+                    cpairs[ii].append((v1, l1, v2, l2))
+        faulty = []
+        pairs_all = []
+        withp = [i for i in faulty_c if cpairs[i]]
+        for inst in R.sample(withp, min(len(withp), R.choice([1, 1, 2]))):
+            w0 = R.randint(0, NDAYS - 60)
+            w1 = w0 + R.randint(20, 60)
+            pairs = cpairs[inst]
+            inw = [x for x in pairs if w0 <= (x[0].start.date() - D0).days <= w1]
+            if not inw:        # the glitch window is where the repeats are
+                d = (R.choice(pairs)[0].start.date() - D0).days
+                w0, w1 = max(0, d - R.randint(0, 20)), min(NDAYS - 1, d + R.randint(5, 30))
+                inw = [x for x in pairs if w0 <= (x[0].start.date() - D0).days <= w1]
+            nrep = 0
+            for v1, l1, v2, l2 in R.sample(inw, min(len(inw), R.randint(2, 6))):
+                if id(l1) in used_lines or id(l2) in used_lines:
+                    continue
+                self.pack_src[id(l2)] = [(l1, int(l1[1]) - 1)]
+                self.trace_cause[id(l2)] = "scanner"
+                self.trace_special |= {id(l1), id(l2)}
+                used_lines |= {id(l1), id(l2)}
+                pairs_all.append((v1, v2))
+                nrep += 1
+            faulty.append((inst, w0, w1, nrep))
+        if not pairs_all:
+            # no two sales of one item minutes apart: two market-day customers buy the same remedy
+            inst = faulty_c[0]
+            t = self.insts[inst]["town"]
+            area = [p for vv in self.towns[t]["villages"] for p in self.villages[vv]["persons"]]
+            cands = self._dr_pool(area, lambda i: not self.away[i] and self._age(i) >= 18 and i not in conf_p)
+            d = self.market_day_near(t, R.randint(10, NDAYS - 10))
+            p1, p2 = R.sample([p for p in cands if not self._busy(p, d)], 2)
+            st = self.t_at(d, 7.5, 10.5)
+            prev = None
+            for p, tt in ((p1, st), (p2, st + dt.timedelta(seconds=R.randint(60, 360)))):
+                l = self.L(inst, "Y0200008", 1, 3)
+                v = self.add(p, inst, None, "pharmacy", tt, None, [], [l], p)
+                self.trace_special.add(id(l))
+                if prev is not None:
+                    self.pack_src[id(l)] = [(prev, 0)]
+                    self.trace_cause[id(l)] = "scanner"
+                prev = l
+            faulty.append((inst, d, d, 1))
+        self.trace_notes.append("scanner repeating the previous code within minutes at the same counter: "
+                                + "; ".join(f"{self.insts[i]['id']} ({n} repeats, glitch mostly "
+                                            f"{D0 + dt.timedelta(days=a)}..{D0 + dt.timedelta(days=b)})"
+                                            for i, a, b, n in faulty))
+        self.trace_notes.append("village clinics that do not scan trace codes yet: "
+                                + ", ".join(sorted(self.insts[i]["id"] for i in self.no_scan)))
+
+    def _adjust_inventory(self, new):
+        """the stock books: an honest institution bought what it sold in the new settlements (a box sold
+        in halves is bought whole); an outlet bought fewer packs than the genuine sales it filled with
+        resold ones, and its book shows neither those packs nor its sales on other persons' cards"""
+        ev = defaultdict(lambda: [0.0, 0.0])      # (inst, code, month) -> [purchased, book outflow]
+        opened = set()
+        for v in sorted(new, key=lambda v: v.start):
+            I = self.insts[v.inst]
+            if not v.book or I["kind"] not in ("pharmacy", "clinic", "community"):
+                continue
+            mi = (v.start.year - 2024) * 12 + v.start.month - 3
+            for l in v.lines:
+                if self.cat[l[0]]["type"] != "drug":
+                    continue
+                e = ev[(v.inst, l[0], mi)]
+                e[1] += l[1]
+                if l[1] == int(l[1]):
+                    e[0] += l[1]
+                elif (v.inst, l[0]) not in opened:     # the first half of a split box: the box is bought
+                    opened.add((v.inst, l[0]))
+                    e[0] += 1
+                else:
+                    opened.discard((v.inst, l[0]))
+        for inst, code, mi, q in self.inv_sub:
+            e = ev[(inst, code, mi)]
+            e[0] -= q
+            e[1] -= q
+        rows = [list(r) for r in self.inventory_rows]
+        by_key = defaultdict(list)
+        for r in rows:
+            by_key[(r[0], r[1])].append(r)
+        for (inst, code, mi), (dp, do) in sorted(ev.items()):
+            if not self.inv_report.get(inst) or not 0 <= mi < 12 or (dp == 0 and do == 0):
+                continue
+            iid, per = self.insts[inst]["id"], PERIODS[mi]
+            stock = self.inv_stock.get(inst)
+            ks = by_key[(iid, code)]
+            r = next((x for x in ks if x[2] == per), None)
+            if r is None:
+                if dp <= 0:
+                    continue
+                before = [x for x in ks if x[2] < per]
+                after = [x for x in ks if x[2] > per]
+                lvl = before[-1][5] if before else (after[0][4] if after else "0")
+                r = [iid, code, per, "0", lvl if stock else "", lvl if stock else ""]
+                rows.append(r)
+                ks.append(r)
+                ks.sort(key=lambda x: x[2])
+            r[3] = fmt_qty(max(0.0, float(r[3]) + dp))
+            shift = dp - do
+            if stock and shift:
+                r[5] = fmt_qty(float(r[5]) + shift)
+                for x in ks:
+                    if x[2] > per:
+                        x[4] = fmt_qty(float(x[4]) + shift)
+                        x[5] = fmt_qty(float(x[5]) + shift)
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        self.inventory_rows = [tuple(r) for r in rows]
+
+    def build_traces(self, recs):
+        """one row per pack dispensed at a scanning institution (see README-generator.txt)"""
+        Rt = self.Rt
+        rnd = Rt.random
+        cat, scan = self.cat, self.scan
+        special_set, pack_src, revp = self.trace_special, self.pack_src, self.reversed_packs
+        box_left = defaultdict(float)
+        key_id = {}            # (inst, item) -> key
+        key_item = []
+        pk_key = []            # pack -> key of the institution and item it was first dispensed under
+        pack_of = {}           # id(line) -> its packs
+        r_lid, r_pack, r_sec, r_blank, r_rev = [], [], [], [], []
+        stats = self.trace_stats = defaultdict(int)
+        drugs = {c for c, it in cat.items() if it["type"] == "drug"}
+        last_v, vs0 = None, 0
+        for v, l, lid, stime in recs:
+            code = l[0]
+            if code not in drugs or v.inst not in scan:
+                continue
+            if v.tag == "card_cashout" or l[5] == "duplicate_charge":
+                continue      # swiped but never dispensed / billed twice, dispensed once
+            q = l[1]
+            U = BOX_UNITS.get(code)
+            if U:
+                key = (v.inst, code)
+                left = box_left[key]
+                if q <= left + 1e-9:
+                    box_left[key] = left - q
+                    continue
+                n = int(math.ceil((q - left) / U - 1e-9))
+                box_left[key] = n * U - (q - left)
+            else:
+                n = int(math.ceil(q - 1e-9))
+            lk = id(l)
+            special = lk in special_set
+            src = pack_src.get(lk, ())
+            rev = revp.get(lk, ())
+            if v is not last_v:
+                last_v, vs0 = v, int((v.start - START).total_seconds())
+            if v.vt == "pharmacy":
+                t0 = vs0 - 5 - int(rnd() * 146)
+            elif stime is not None:
+                t0 = int((stime - START).total_seconds())
+            elif v.vt == "outpatient":
+                t0 = vs0 + 180 + int(rnd() * 2221)
+            else:
+                t0 = min(int((v.end - START).total_seconds()), vs0 + 3600 + int(rnd() * 169201))
+            blank = not special and rnd() < 0.05
+            kid = key_id.get((v.inst, code))
+            if kid is None:
+                kid = key_id[(v.inst, code)] = len(key_item)
+                key_item.append(code)
+            ids = []
+            for k in range(n):
+                pk = None
+                if k < len(src):
+                    sp = pack_of.get(id(src[k][0]))
+                    if sp and src[k][1] < len(sp):
+                        pk = sp[src[k][1]]
+                    else:
+                        stats["source_not_scanned"] += 1
+                if pk is None:
+                    pk = len(pk_key)
+                    pk_key.append(kid)
+                ids.append(pk)
+                if not special and rnd() < 0.008:
+                    stats["missed_scans"] += 1
+                    continue
+                r_lid.append(lid)
+                r_pack.append(pk)
+                r_sec.append(t0 + k * (2 + int(rnd() * 8)) if k else t0)
+                r_blank.append(blank)
+                r_rev.append("true" if k in rev else "false")
+            pack_of[lk] = ids
+        # codes: 7-digit product id + 9-digit pack serial + 4 check digits.  An institution's packs come
+        # in manufacturer batches (serials mostly consecutive); batches of one product never overlap
+        items = sorted({c for c, it in cat.items() if it["type"] == "drug"})
+        ix = {c: i for i, c in enumerate(items)}
+        taken, pre, dsum = set(), [], []
+        for c in items:
+            x = zlib.crc32(("nmpa-trace:" + c).encode()) % 10 ** 6
+            while x in taken:
+                x = (x + 7919) % 10 ** 6
+            taken.add(x)
+            pre.append("8" + f"{x:06d}")
+            dsum.append(sum(map(int, pre[-1])))
+        g = np.random.default_rng(Rt.randrange(2 ** 32))
+        cursor0 = g.integers(10 ** 7, 4 * 10 ** 8, len(items))
+        P = len(pk_key)
+        serial = np.zeros(P, dtype=np.int64)
+        prod = np.zeros(P, dtype=np.int64)
+        if P:
+            keys = np.asarray(pk_key, dtype=np.int64)
+            prod = np.asarray([ix[c] for c in key_item], dtype=np.int64)[keys]
+            order = np.lexsort((np.arange(P), keys, prod))
+            ks, ps = keys[order], prod[order]
+            newbatch = np.ones(P, bool)
+            newbatch[1:] = (ks[1:] != ks[:-1]) | (g.random(P - 1) < 1 / 80.0)
+            x = g.random(P)
+            inc = np.where(x < 0.8, 1, 2 + ((x - 0.8) * 25).astype(np.int64))
+            bid = np.cumsum(newbatch) - 1
+            first = np.flatnonzero(newbatch)
+            cs = np.cumsum(inc)
+            off = cs - inc - (cs[first] - inc[first])[bid]
+            span = np.add.reduceat(inc, first)
+            gap = g.integers(0, 20000, len(first))
+            bprod = ps[first]
+            step = gap + span
+            cstep = np.cumsum(step) - step
+            pnew = np.ones(len(first), bool)
+            pnew[1:] = bprod[1:] != bprod[:-1]
+            excl = cstep - cstep[np.flatnonzero(pnew)][np.cumsum(pnew) - 1]
+            base = cursor0[bprod] + excl + gap
+            serial[order] = base[bid] + off
+        check = (serial * 7919 + np.asarray(dsum, dtype=np.int64)[prod] * 31 + 17) % 10000
+        codes = [f"{pre[p]}{sr:09d}{ck:04d}" for p, sr, ck in zip(prod.tolist(), serial.tolist(), check.tolist())]
+        secs = np.asarray(r_sec, dtype=np.int64)
+        ts = np.datetime_as_string(np.datetime64("2024-03-01T00:00:00") + secs.astype("timedelta64[s]"), unit="s")
+        ts = ts.astype(object)
+        ts[np.asarray(r_blank, dtype=bool)] = ""
+        rows = list(zip(r_lid, [codes[k] for k in r_pack], ts.tolist(), r_rev))
+        # repeated codes by cause
+        tc = self.trace_cause
+        cause_of_lid = {lid: tc[id(l)] for v, l, lid, stime in recs if id(l) in tc}
+        cnt = Counter(r_pack)
+        seen = defaultdict(list)
+        for lid, pk in zip(r_lid, r_pack):
+            if cnt[pk] > 1:
+                seen[pk].append(lid)
+        rep = defaultdict(int)
+        for pk, lids in seen.items():
+            cz = {cause_of_lid.get(x) for x in lids} - {None}
+            rep["/".join(sorted(cz)) or "unexplained"] += 1
+        self.trace_repeats = dict(rep)
+        self.n_codes = P
+        return rows
+
     # ================================================================ write
     def write(self, out):
         os.makedirs(out, exist_ok=True)
@@ -2438,9 +3280,9 @@ class County:
                          "" if it["mqty"] is None else fmt_qty(it["mqty"])))
         w("catalog.csv", ["item_code", "name", "item_type", "insurance_class", "price_cap", "sex_limit", "age_min",
                           "age_max", "indication_prefixes", "max_days_supply", "max_qty_per_visit"], crow)
-        vrow, lrow = [], []
-        R = self.R
+        vrow, lrow, recs = [], [], []
         for v in self.visits:
+            R = self.Rw if v.new else self.R     # the trace pass's settlements keep their own stream
             vrow.append((v.vid, self.pid[v.p], self.insts[v.inst]["id"],
                          self.phys[v.phys]["id"] if v.phys is not None else "", v.vt, fmt_ts(v.start),
                          fmt_ts(v.end) if v.end is not None else "", ";".join(v.dx), fmt_money(v.total),
@@ -2457,6 +3299,7 @@ class County:
                 if stime is None and v.vt != "inpatient" and R.random() < 0.2:
                     stime = v.start + dt.timedelta(minutes=R.randint(1, 30))
                 lrow.append((lid, v.vid, l[0], fmt_qty(l[1]), fmt_money(l[2]), fmt_money(l[6]), ds, fmt_ts(stime)))
+                recs.append((v, l, lid, stime))
         w("visits.csv", ["visit_id", "person_id", "institution_id", "physician_id", "visit_type", "start_time",
                          "end_time", "diagnosis_codes", "total_amount", "fund_paid", "payer_person_id", "terminal_id"],
           vrow)
@@ -2475,10 +3318,16 @@ class County:
         cs = enc_strings(self.cap_enc)
         w("face_captures.csv", ["capture_id", "institution_id", "location", "capture_time", "encoding", "visit_id",
                                 "claimed_person_id"],
-          [(f"ZP{k + 1:08d}", self.insts[c[1]]["id"], c[2], fmt_ts(c[0]), e, c[4], c[5])
+          [(f"ZP{k + 1:08d}", self.insts[c[1]]["id"], c[2], fmt_ts(c[0]), e,
+            c[4].vid if isinstance(c[4], V) else c[4], c[5])
            for k, (c, e) in enumerate(zip(self.captures, cs))])
         w("inventory.csv", ["institution_id", "item_code", "period", "qty_purchased", "qty_opening", "qty_closing"],
           self.inventory_rows)
+        trows = self.build_traces(recs)
+        with open(os.path.join(out, "drug_traces.csv"), "w", encoding="utf-8", newline="") as f:
+            cw = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            cw.writerow(["line_id", "trace_code", "scan_time", "reversed"])
+            cw.writerows(trows)
         w("family_links.csv", ["person_id", "related_person_id", "relation"],
           [(self.pid[a], self.pid[b], rel) for a, b, rel in self.family_links])
         w("known_cases.csv", ["case_id", "entity_type", "entity_id", "label", "scheme", "closed_on"], self.known_rows)
@@ -2500,9 +3349,12 @@ class County:
             for l in v.lines:
                 if l[5] is not None:
                     viol.append((v.vid, l[7], l[5]))
+                if id(l) in self.resale_lines:
+                    viol.append((v.vid, l[7], "drug_resale"))
         w("truth/violations.csv", ["visit_id", "line_id", "scheme_or_rule"], viol)
         self.n_rows = dict(visits=len(vrow), claim_lines=len(lrow), face_captures=len(cs), face_enrollments=len(es),
-                           inventory=len(self.inventory_rows), family_links=len(self.family_links),
+                           inventory=len(self.inventory_rows), drug_traces=len(trows),
+                           family_links=len(self.family_links),
                            known_cases=len(self.known_rows), violations=len(viol))
         self.write_readme(out)
 
@@ -2537,10 +3389,35 @@ class County:
             "- card_lending users who are insured are ring members; uninsured users have no person_id",
             "- known_cases: fraud = earlier closed cases (some this year's ring members, some this year's",
             "  doctor shoppers, some clean this year); cleared = confounders and two of this year's ring members",
+            "  (drug_resale rings are new this year: none of their members has a closed case)",
+            "- drug_traces: one row per pack dispensed, at every institution except the village clinics listed",
+            "  below (they do not scan yet).  Items billed in packs (boxes, pens, inhalers, bottles, tubes, single",
+            "  vials or pill boxes) carry one code per pack: quantity 2 = two rows.  Injections billed per vial or",
+            "  ampoule that come in boxes (" + ", ".join(f"{c} x{u}" for c, u in BOX_UNITS.items()) + ") carry",
+            "  the box's code once, on the line that opens the box (首次拆零扫码); lines served from an opened box",
+            "  have no row.  A fractional quantity (0.5 = half a box, 拆零) is one row with the whole box's code,",
+            "  and the rest of the box carries the same code at the next visit.  No rows for card_cashout swipes",
+            "  (never dispensed) nor for the duplicated copy of a duplicate_charge line.  About 0.8% of packs at",
+            "  scanning institutions were not scanned (missed); scan_time is blank on ~5% of lines (defaults)",
+            "- trace_code: 20 digits = 7-digit product id (one per item) + 9-digit pack serial (an institution's",
+            "  packs come in batches with mostly consecutive serials) + 4 check digits; unique per pack",
+            "- drug_resale truth: collectors' purchases one row per settlement (empty line_id); re-settled packs",
+            "  one row per claim line (line_id set), including genuine customers' purchases that an outlet",
+            "  filled with resold packs.  Members: collectors, the credentials they borrowed (lenders paid a cut),",
+            "  the outlets and the pharmacists/doctors who settle there, and prescribers only when they knowingly",
+            "  feed the collectors.  Customers who bought or were billed the resold packs are victims, not members;",
+            "  recyclers are not insured here and appear in no table.  Outlets' stock books do not show the resold",
+            "  packs as purchases",
             "",
             "Rings: " + ", ".join(f"{k}={v}" for k, v in sorted(sch.items())) + f", doctor_shopping lone persons={len(self.lone)}",
         ] + ["  " + s for s in self.ring_notes] + [
             "Sporadic rule violations (lines): " + ", ".join(f"{k}={v}" for k, v in self.viol_counts.items()),
+            "",
+            f"Drug traces: {self.n_rows['drug_traces']} rows, {self.n_codes} packs; codes seen on more than one row, "
+            "by cause: " + ", ".join(f"{k}={v}" for k, v in sorted(self.trace_repeats.items())) +
+            f"; missed scans: {self.trace_stats.get('missed_scans', 0)} packs",
+            "Drug-trace confounders (clean):",
+        ] + ["  " + x for x in self.trace_notes] + [
             "",
             "Confounders (clean):",
         ] + ["  " + s for s in self.conf_notes + self._camera_notes()] + [
@@ -2567,7 +3444,12 @@ class County:
         self.build_faces()
         self.build_inventory()
         self.build_known_cases()
-        self.write(out)
+        gc.disable()    # the trace pass and the writer only add to a finished county: nothing to collect
+        try:
+            self.drug_traces()
+            self.write(out)
+        finally:
+            gc.enable()
         return time.time() - t0
 
     def confounder_notes(self):
