@@ -160,7 +160,13 @@ TABLES: dict[str, Table] = {
             C("person_id", "str", True, references="persons.person_id"),
             C("related_person_id", "str", True, references="persons.person_id"),
             C("relation", "str"),
-        ), key=None, required=False, composite_key=("person_id", "related_person_id")),
+        ), key=None, required=False, composite_key=("person_id", "related_person_id", "relation")),
+        Table("drug_traces", (
+            C("line_id", "str", True, references="claim_lines.line_id"),
+            C("trace_code", "str", True),
+            C("scan_time", "timestamp"),
+            C("reversed", "bool"),
+        ), key=None, required=False),
         Table("known_cases", (
             C("case_id", "str", True),
             C("entity_type", "enum", True, ("person", "physician", "institution")),
@@ -177,18 +183,24 @@ OPTIONAL_TABLES = [n for n, t in TABLES.items() if not t.required]
 # Parents before children, so foreign keys can be checked in one pass.
 LOAD_ORDER = [
     "institutions", "physicians", "persons", "catalog", "visits", "claim_lines",
-    "face_enrollments", "face_captures", "inventory", "family_links", "known_cases",
+    "face_enrollments", "face_captures", "inventory", "family_links", "drug_traces", "known_cases",
 ]
 
 # Output files of `detect` (section 2 of the contract).
-RULE_HITS_COLUMNS = ["hit_id", "rule_id", "rule_name", "severity", "entity_type", "entity_id",
+RULE_HITS_COLUMNS = ["hit_id", "rule_id", "rule_name", "severity", "rule_class", "entity_type", "entity_id",
                      "visit_id", "amount_at_risk", "evidence"]
 ENTITY_SCORES_COLUMNS = ["entity_type", "entity_id", "score", "reasons"]
 LEADS_COLUMNS = ["lead_id", "scheme", "score", "amount_at_risk", "members", "summary"]
+WARNINGS_COLUMNS = ["warning_id", "entity_type", "entity_id", "indicator", "period", "value", "baseline", "level",
+                    "evidence"]
 LOAD_REPORT_COLUMNS = ["table", "rows_read", "accepted", "quarantined"]
 QUARANTINE_COLUMNS = ["table", "row_number", "key", "column", "reason"]
 TRUTH_FILES = {
     "rings": ["ring_id", "scheme", "members"],
     "entities": ["entity_type", "entity_id", "scheme", "ring_id"],
     "violations": ["visit_id", "line_id", "scheme_or_rule"],
+}
+# optional truth files (present only when the generator planted them)
+OPTIONAL_TRUTH_FILES = {
+    "drift": ["entity_type", "entity_id", "indicator", "first_period"],
 }

@@ -363,11 +363,12 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             (":END_ID(Item)", _strings(iv["item_code"])),
             *[_prop(iv, "inventory", c) for c in ("period", "qty_purchased", "qty_opening", "qty_closing")]])
 
-    # family_links.cypher: MATCH a, MATCH b; MERGE (a)-[:FAMILY]->(b) SET relation (last wins)
+    # family_links.cypher: MATCH a, MATCH b; MERGE (a)-[:FAMILY {relation}]->(b): one per relation
     if "family_links" in t:
-        fm = t["family_links"]
+        fm = t["family_links"].copy()
         fm = fm[_in(fm, "person_id", person_ids) & _in(fm, "related_person_id", person_ids)]
-        fm = _last_per_key(fm, ["person_id", "related_person_id"])
+        fm["relation"] = fm["relation"].fillna("")
+        fm = _last_per_key(fm, ["person_id", "related_person_id", "relation"])
         w.add("relationships", "FAMILY", [
             (":START_ID(Person)", _strings(fm["person_id"])),
             (":END_ID(Person)", _strings(fm["related_person_id"])),

@@ -126,10 +126,16 @@ def valid_tables() -> dict[str, pd.DataFrame]:
             "qty_opening": [10.0, np.nan, 5.0],
             "qty_closing": [20.0, 3.0, np.nan],
         }),
-        "family_links": pd.DataFrame({
-            "person_id": ["NA", "000123"],
-            "related_person_id": ["P4", "P2"],
-            "relation": ["proxy", "spouse"],
+        "family_links": pd.DataFrame({      # one pair bound twice (family and proxy): two valid rows
+            "person_id": ["NA", "000123", "000123"],
+            "related_person_id": ["P4", "P2", "P2"],
+            "relation": ["proxy", "spouse", "proxy"],
+        }),
+        "drug_traces": pd.DataFrame({       # the same code twice is data to detect, not an input error
+            "line_id": ["L1", "L1", "L4"],
+            "trace_code": ["81234560000000000017", "81234560000000000024", "81234560000000000017"],
+            "scan_time": ts(["2024-03-05 09:51:00", "2024-03-05 09:51:05", None]),
+            "reversed": pd.array([False, None, True], dtype="boolean"),
         }),
         "known_cases": pd.DataFrame({
             "case_id": ["K1", "K2"],
@@ -422,7 +428,7 @@ def test_cascade_through_duplicate_and_bad_parent(dataset_dir: Path) -> None:
     assert v2["key"] == "V2" and v2["reason"].startswith("person P2 was quarantined")
     assert q[(q["table"] == "claim_lines")].iloc[0]["reason"].startswith("visit V2 was quarantined")
     fam = q[q["table"] == "family_links"].iloc[0]
-    assert fam["key"] == "000123|P2" and fam["column"] == "related_person_id"
+    assert fam["key"] == "000123|P2|spouse" and fam["column"] == "related_person_id"
     assert set(q["table"]) == {"persons", "visits", "claim_lines", "face_enrollments", "family_links"}
     assert_report_consistent(ds)
 
@@ -546,7 +552,7 @@ def test_write_reports_and_summary(dataset_dir: Path, tmp_path: Path) -> None:
     q = _rows(out / "quarantine.csv")
     assert q[0] == QUARANTINE_COLUMNS
     assert q[1] == ["visits", "3", "V3", "total_amount", "unparsable number 'abc'"]
-    assert [r[3] for r in q[2:]] == ["visit_id", "visit_id"]   # L4, L5 of V3
+    assert [r[3] for r in q[2:]] == ["visit_id", "visit_id", "line_id"]   # L4, L5 of V3; the pack scanned on L4
     s = ds.summary()
     assert "visits" in s and "quarantine causes" in s and "unparsable number 'abc'" in s
     line = next(x for x in s.splitlines() if x.strip().startswith("visits"))

@@ -24,7 +24,7 @@ __all__ = ["duplicate_lines", "duplicate_bill", "duplicate_same_day", "repeated_
 
 
 @rule("R-POL-011", "重复收费（同一结算重复明细）", "Duplicate charge within a settlement", category="policy",
-      severity="high", entity_type="institution", violation_class="duplicate_charge",
+      severity="high", rule_class="definite", entity_type="institution", violation_class="duplicate_charge",
       description="The same item with the same quantity, unit price and service time appears more than once "
                   "on one settlement; every copy after the first is flagged.")
 def duplicate_lines(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -53,7 +53,7 @@ def _bill_signature(fr: Frames) -> pd.DataFrame:
 
 
 @rule("R-POL-012", "重复结算（同一账单再次结算）", "Same bill settled twice", category="policy",
-      severity="high", entity_type="institution", violation_class="duplicate_charge",
+      severity="high", rule_class="definite", entity_type="institution", violation_class="duplicate_charge",
       description="A settlement of the same person at the same institution, at most max_minutes after the "
                   "previous one, whose itemised bill (items, quantities, unit prices) is identical to it "
                   "(inpatient stays excluded); the later settlement is flagged.")
@@ -76,7 +76,7 @@ def duplicate_bill(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-015", "同日重复开药", "Same item re-billed in another settlement the same hour",
-      category="medical", severity="low", entity_type="institution", violation_class=None,
+      category="medical", severity="low", rule_class="suspicious", entity_type="institution", violation_class=None,
       description="The same item and quantity billed to the same person at the same institution in two "
                   "different settlements at most max_minutes apart (inpatient stays and identical bills, which "
                   "R-POL-012 flags, excluded); the later settlement's line is flagged.")
@@ -106,7 +106,7 @@ def duplicate_same_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-009", "短期重复检查", "Costly examination repeated within days", category="medical",
-      severity="low", entity_type="institution", violation_class=None,
+      severity="low", rule_class="suspicious", entity_type="institution", violation_class=None,
       description="A service item priced at least min_unit_price billed for the same person again within "
                   "window_days, on a different day or at a different institution (重复检查).")
 def repeated_examination(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:

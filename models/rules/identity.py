@@ -30,7 +30,7 @@ def _ts(s: pd.Series) -> pd.Series:
 
 
 @rule("R-MGT-001", "死亡后发生医保结算", "Settlement after the holder's death", category="management",
-      severity="high", entity_type="person", violation_class="after_death",
+      severity="high", rule_class="definite", entity_type="person", violation_class="after_death",
       description="A settlement starts after the credential holder's recorded date of death "
                   "(plus grace_days).")
 def after_death(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def after_death(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-002", "同日多次就诊", "Several settlements in one day", category="management", severity="low",
-      entity_type="person", violation_class="doctor_shopping",
+      rule_class="suspicious", entity_type="person", violation_class="doctor_shopping",
       description="One person has at least min_visits settlements (inpatient excluded) on one day at at least "
                   "min_institutions different institutions.")
 def many_visits_one_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -122,7 +122,7 @@ def _mismatch_hits(fm: pd.DataFrame) -> pd.DataFrame:
 
 
 @rule("R-MGT-003", "人证不符", "Face does not match the credential holder", category="management",
-      severity="high", entity_type="person", violation_class="card_lending", needs=("face_matches",),
+      severity="high", rule_class="suspicious", entity_type="person", violation_class="card_lending", needs=("face_matches",),
       description="A face captured during a settlement is clearly far (>= clear_distance) from the credential "
                   "holder's enrolled face (face-stage verdict 'mismatch'), the holder is an adult, the "
                   "settlement is not an inpatient discharge and not an elderly person's pharmacy purchase; "
@@ -134,7 +134,7 @@ def identity_mismatch(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-015", "人证不符（可能代办）", "Face mismatch with a possible benign reason", category="management",
-      severity="low", entity_type="person", violation_class=None, needs=("face_matches",),
+      severity="low", rule_class="suspicious", entity_type="person", violation_class=None, needs=("face_matches",),
       description="A face-stage 'mismatch' that R-MGT-003 leaves out because it may be benign: distance in the "
                   "grey zone above the verification threshold, a minor's credential, an inpatient settlement, "
                   "or an elderly person's pharmacy purchase; the evidence says which. Parameters are shared "
@@ -145,7 +145,7 @@ def identity_mismatch_benign(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-004", "一卡多地短时结算", "Credential used in two districts too close in time",
-      category="management", severity="high", entity_type="person", violation_class="card_lending",
+      category="management", severity="high", rule_class="suspicious", entity_type="person", violation_class="card_lending",
       description="Two settlements of one credential at institutions in different districts less than "
                   "max_minutes apart; both settlements are flagged.")
 def credential_two_places(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -168,7 +168,7 @@ def credential_two_places(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-005", "共济账户为非登记家属支付", "Personal account paid for an unregistered person",
-      category="management", severity="medium", entity_type="person", violation_class=None,
+      category="management", severity="medium", rule_class="definite", entity_type="person", violation_class=None,
       needs=("family_links",),
       description="The settlement was paid from another person's personal account (payer_person_id) "
                   "without a registered family/proxy link between them (家庭共济 only covers the registered family).")

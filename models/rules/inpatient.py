@@ -40,7 +40,7 @@ def _ts(s: pd.Series) -> pd.Series:
     return s.dt.strftime("%Y-%m-%d %H:%M")
 
 
-@rule("R-MED-001", "分解住院", "Split admission", category="medical", severity="high", entity_type="institution",
+@rule("R-MED-001", "分解住院", "Split admission", category="medical", severity="high", rule_class="suspicious", entity_type="institution",
       violation_class="split_admission",
       description="Readmission to the same institution within window_days of the previous discharge with a "
                   "diagnosis in the same ICD-10 category (first category_chars characters).")
@@ -83,7 +83,7 @@ def split_admission(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-002", "挂床住院（病区无人脸抓拍）", "Ghost bed: no ward face capture during the stay",
-      category="medical", severity="high", entity_type="institution", violation_class="ghost_admission",
+      category="medical", severity="high", rule_class="suspicious", entity_type="institution", violation_class="ghost_admission",
       needs=("face_captures",),
       description="A stay of at least min_days at an institution with a working ward face terminal (it has ward "
                   "captures) during which the patient was never captured at the ward.")
@@ -139,7 +139,7 @@ def _during(s: pd.DataFrame, ev: pd.DataFrame, time_col: str, margin_h: float) -
 
 
 @rule("R-MED-003", "挂床住院（住院期间他处抓拍）", "Ghost bed: patient captured elsewhere during the stay",
-      category="medical", severity="high", entity_type="institution", violation_class="ghost_admission",
+      category="medical", severity="high", rule_class="suspicious", entity_type="institution", violation_class="ghost_admission",
       needs=("face_captures",),
       description="During an inpatient stay (excluding margin_hours at each end) the patient's credential "
                   "was presented with a face capture at another institution.")
@@ -158,7 +158,7 @@ def seen_elsewhere_during_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-004", "住院期间他处结算", "Settlement elsewhere during an inpatient stay", category="medical",
-      severity="medium", entity_type="institution", violation_class="ghost_admission",
+      severity="medium", rule_class="definite", entity_type="institution", violation_class="ghost_admission",
       description="During an inpatient stay (excluding margin_hours at each end) the patient's credential was "
                   "settled at another institution; the stay is flagged.")
 def settled_elsewhere_during_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -177,7 +177,7 @@ def settled_elsewhere_during_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame
 
 
 @rule("R-MED-005", "住院天数异常", "Length of stay far above peers", category="medical", severity="low",
-      entity_type="institution", violation_class=None,
+      rule_class="suspicious", entity_type="institution", violation_class=None,
       description="Length of stay at least min_days and a robust z-score of log(1+LOS) at least z_min among "
                   "stays with the same primary diagnosis category (groups of at least min_group stays).")
 def long_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def long_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-006", "收费时间不在住院期间", "Charge dated outside the stay", category="medical", severity="medium",
-      entity_type="institution", violation_class=None,
+      rule_class="definite", entity_type="institution", violation_class=None,
       description="An inpatient claim line whose service time lies more than tolerance_hours before admission "
                   "or after discharge.")
 def charge_outside_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -219,7 +219,7 @@ def charge_outside_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-007", "住院期间诊疗记录稀疏", "Stay with care on few of its days", category="medical", severity="low",
-      entity_type="institution", violation_class="ghost_admission",
+      rule_class="suspicious", entity_type="institution", violation_class="ghost_admission",
       description="A stay of at least min_days whose dated charges fall on less than min_coverage of its days "
                   "(judged only where most lines carry a service time and the median stay has charges on at "
                   "least min_city_coverage of its days, i.e. the export itemises daily bed/nursing charges).")

@@ -33,7 +33,7 @@ def _out(df: pd.DataFrame, amount: pd.Series, evidence: pd.Series, line: bool = 
 
 
 @rule("R-POL-001", "超标准收费", "Price over cap", category="policy", severity="medium",
-      entity_type="institution", violation_class="price_over_cap",
+      rule_class="definite", entity_type="institution", violation_class="price_over_cap",
       description="Unit price above the catalogue's price cap (限价) by more than the tolerance.")
 def price_over_cap(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
@@ -48,7 +48,7 @@ def price_over_cap(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-002", "限性别用药/诊疗", "Sex-restricted item", category="policy", severity="high",
-      entity_type="physician", violation_class="sex_limit",
+      rule_class="definite", entity_type="physician", violation_class="sex_limit",
       description="Item restricted to one sex billed for a person of the other sex.")
 def sex_limit(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
@@ -59,7 +59,7 @@ def sex_limit(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-003", "限年龄用药/诊疗", "Age-restricted item", category="policy", severity="high",
-      entity_type="physician", violation_class="age_limit",
+      rule_class="definite", entity_type="physician", violation_class="age_limit",
       description="Item billed for a person younger than its minimum or older than its maximum age.")
 def age_limit(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
@@ -90,7 +90,7 @@ def _prefix_match(lines: pd.DataFrame, item_prefixes: pd.DataFrame, codes: pd.Da
 
 
 @rule("R-POL-004", "超适应症/限定支付范围用药", "Outside reimbursable indication", category="policy",
-      severity="medium", entity_type="physician", violation_class="off_indication",
+      severity="medium", rule_class="definite", entity_type="physician", violation_class="off_indication",
       description="Item whose payment is limited to certain diagnoses (ICD-10 prefixes) billed on a visit "
                   "with none of them among the visit's diagnoses (or, for a settlement without diagnoses such "
                   "as a pharmacy refill, the person's registered chronic conditions).")
@@ -118,7 +118,7 @@ def off_indication(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-005", "超量开药", "Quantity over the per-visit limit", category="policy", severity="medium",
-      entity_type="physician", violation_class="over_quantity",
+      rule_class="definite", entity_type="physician", violation_class="over_quantity",
       description="Units of an item billed on one visit (exact duplicate lines counted once) exceed the "
                   "catalogue's max_qty_per_visit.")
 def over_quantity(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -143,7 +143,7 @@ def _supply_hits(d: pd.DataFrame, limit: pd.Series, what: str) -> pd.DataFrame:
 
 
 @rule("R-POL-006", "超天数开药", "Days of supply over limit", category="policy", severity="medium",
-      entity_type="physician", violation_class="over_supply",
+      rule_class="definite", entity_type="physician", violation_class="over_supply",
       description="A prescription line supplies more days than the catalogue's max_days_supply "
                   "(outpatient and pharmacy settlements).")
 def over_supply(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -156,7 +156,7 @@ def over_supply(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-007", "出院带药超量", "Discharge medication over limit", category="policy", severity="medium",
-      entity_type="physician", violation_class="over_supply",
+      rule_class="definite", entity_type="physician", violation_class="over_supply",
       description="Inpatient stay: a drug line supplies more days than allowed -- the catalogue's "
                   "max_days_supply or the discharge limit (出院带药天数), whichever is smaller.")
 def discharge_over_supply(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -172,7 +172,7 @@ def discharge_over_supply(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-008", "非医疗用品纳入医保结算", "Non-medical goods billed", category="policy", severity="high",
-      entity_type="institution", violation_class="non_medical",
+      rule_class="definite", entity_type="institution", violation_class="non_medical",
       description="Daily-life goods (item_type non_medical: food, cosmetics, appliances) settled with the "
                   "insurance credential (诱导参保人购买生活用品).")
 def non_medical(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -183,7 +183,7 @@ def non_medical(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-009", "丙类项目纳入统筹支付", "Class C item paid by the fund", category="policy",
-      severity="medium", entity_type="institution", violation_class=None,
+      severity="medium", rule_class="definite", entity_type="institution", violation_class=None,
       description="The pooled fund paid more than the visit's reimbursable (class A/B) amount while the "
                   "visit carries class C (丙类, not reimbursable) items.")
 def class_c_fund(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def class_c_fund(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-POL-010", "明细金额与数量单价不符", "Line amount != quantity x price", category="policy",
-      severity="low", entity_type="institution", violation_class=None,
+      severity="low", rule_class="definite", entity_type="institution", violation_class=None,
       description="A claim line's amount exceeds quantity x unit price by more than the tolerance.")
 def line_amount_mismatch(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines

@@ -31,7 +31,7 @@ __all__ = ["hoarding", "many_prescribers", "outside_specialty", "high_value_shar
 
 
 @rule("R-MED-008", "囤药（累计供药天数超过经过天数）", "Cumulative supply hoarding", category="medical",
-      severity="medium", entity_type="person", violation_class=None,
+      severity="medium", rule_class="suspicious", entity_type="person", violation_class=None,
       description="Per person and drug, a refill dispensed while more than margin_days of earlier supply is "
                   "still on hand (carry-over of days supplied minus days elapsed, never below zero).")
 def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-010", "多处开药", "Same drug from many prescribers", category="medical", severity="medium",
-      entity_type="person", violation_class="doctor_shopping",
+      rule_class="suspicious", entity_type="person", violation_class="doctor_shopping",
       description="One person obtained the same drug from at least min_prescribers different prescribers "
                   "(the institution where no physician is recorded) within a window of window_days "
                   "(two offset calendar tilings of the timeline).")
@@ -90,7 +90,7 @@ def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-011", "超专业范围开药", "Prescribing outside the physician's specialty", category="medical",
-      severity="low", entity_type="physician", violation_class=None,
+      severity="low", rule_class="suspicious", entity_type="physician", violation_class=None,
       description="A physician orders an item at least min_physician_lines times for at least min_patients "
                   "persons that the other physicians of the same specialty (at least min_peer_lines lines "
                   "between them) almost never order "
@@ -124,7 +124,7 @@ def outside_specialty(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-012", "高值药品占比异常", "High-value drug share above peers", category="medical", severity="medium",
-      entity_type="physician", violation_class=None,
+      rule_class="suspicious", entity_type="physician", violation_class=None,
       description="Share of a physician's drug spending on high-value drugs (unit price at or above the city's "
                   "price_quantile of drug lines) with robust z >= z_min among specialty peers and share >= "
                   "min_share.")
@@ -160,7 +160,7 @@ def high_value_share(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-013", "单项费用异常（同类机构同项目）", "Line amount far above peers", category="medical",
-      severity="low", entity_type="institution", violation_class=None,
+      severity="low", rule_class="suspicious", entity_type="institution", violation_class=None,
       description="A claim line's amount with robust z (log scale) >= z_min among lines of the same item at the "
                   "same kind of institution (groups of at least min_group lines), and >= min_amount.")
 def line_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -181,7 +181,7 @@ def line_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-014", "单次结算费用异常", "Settlement amount far above peers", category="medical", severity="low",
-      entity_type="institution", violation_class=None,
+      rule_class="suspicious", entity_type="institution", violation_class=None,
       description="A settlement's total with robust z (log scale) >= z_min among settlements of the same type at "
                   "institutions of the same kind and level (groups of at least min_group), and >= min_amount.")
 def visit_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ringscope.ingest.contract import RULE_HITS_COLUMNS
+from ringscope.ingest.vocab import RULE_CLASSES
 from ringscope.models.base import Context, load_defaults
 
 from .frames import Frames, frames_for
@@ -51,8 +53,7 @@ __all__ = [
 
 SEVERITIES = ("low", "medium", "high")
 CATEGORIES = ("policy", "management", "medical")
-HIT_COLUMNS = ["hit_id", "rule_id", "rule_name", "severity", "entity_type", "entity_id", "visit_id",
-               "amount_at_risk", "evidence"]
+HIT_COLUMNS = list(RULE_HITS_COLUMNS)
 EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "person_id", "institution_id",
                  "physician_id"]
 _PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
@@ -76,6 +77,7 @@ class Rule:
     description: str
     fn: RuleFn = field(repr=False, compare=False)
     needs: tuple[str, ...] = ()       # optional tables (or "face_matches") the rule requires
+    rule_class: str = "suspicious"    # definite (the data alone proves the breach) | suspicious (to review)
 
     @property
     def rule_name(self) -> str:
@@ -85,9 +87,16 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: str, entity_type: str,
-         violation_class: str | None, description: str, needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
-    """Decorator registering a rule function under ``rule_id``."""
+def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: str, rule_class: str,
+         entity_type: str, violation_class: str | None, description: str,
+         needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
+    """Decorator registering a rule function under ``rule_id``.
+
+    ``rule_class``: ``definite`` (明确违规: the data alone proves the breach -- a price over its
+    cap, an item for the wrong sex, a settlement during a stay elsewhere) or ``suspicious``
+    (可疑: a statistical or contextual signal for review)."""
+    if rule_class not in RULE_CLASSES:
+        raise ValueError(f"{rule_id}: rule_class {rule_class!r} not in {RULE_CLASSES}")
     if category not in CATEGORIES:
         raise ValueError(f"{rule_id}: category {category!r} not in {CATEGORIES}")
     if severity not in SEVERITIES:
@@ -99,7 +108,7 @@ def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: s
         if rule_id in RULES and RULES[rule_id].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"duplicate rule id {rule_id}")
         RULES[rule_id] = Rule(rule_id, name_zh, name_en, category, severity, entity_type, violation_class,
-                              description, fn, tuple(needs))
+                              description, fn, tuple(needs), rule_class)
         return fn
 
     return deco
@@ -114,7 +123,7 @@ def list_rules() -> pd.DataFrame:
     """The registry as a table (for the app and the docs), sorted by ``rule_id``."""
     _load_all()
     rows = [{"rule_id": r.rule_id, "name_zh": r.name_zh, "name_en": r.name_en, "category": r.category,
-             "severity": r.severity, "entity_type": r.entity_type, "violation_class": r.violation_class,
+             "severity": r.severity, "rule_class": r.rule_class, "entity_type": r.entity_type, "violation_class": r.violation_class,
              "needs": ";".join(r.needs), "description": r.description} for r in RULES.values()]
     return pd.DataFrame(rows).sort_values("rule_id", ignore_index=True)
 
@@ -190,6 +199,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     h["rule_name_en"] = r.name_en
     h["category"] = r.category
     h["severity"] = severity
+    h["rule_class"] = r.rule_class
     h["violation_class"] = r.violation_class
     h["evidence"] = h["evidence"].fillna("").astype(str)
     keycols = h[["rule_id", "visit_id", "line_id", "entity_type", "entity_id", "key"]].astype(str)

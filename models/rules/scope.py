@@ -26,7 +26,7 @@ def _allowed_pairs(mapping: dict[str, list[str]], left: str, right: str) -> pd.D
 
 
 @rule("R-MGT-011", "超诊疗范围（结算类型）", "Settlement type beyond the institution's kind",
-      category="management", severity="high", entity_type="institution", violation_class=None,
+      category="management", severity="high", rule_class="definite", entity_type="institution", violation_class=None,
       description="A settlement type the institution's kind is not designated for (e.g. an inpatient stay "
                   "at a pharmacy or clinic).")
 def visit_type_beyond_kind(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def visit_type_beyond_kind(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-012", "超诊疗范围（项目）", "Item beyond the institution's kind", category="management",
-      severity="medium", entity_type="institution", violation_class=None,
+      severity="medium", rule_class="definite", entity_type="institution", violation_class=None,
       description="An item type the institution's kind may not bill (e.g. services at a pharmacy), or a "
                   "service of a restricted group (surgery, by catalogue-name keywords) at a kind not allowed "
                   "to perform it.")
