@@ -59,6 +59,11 @@ class PipelineOptions(BaseModel):
     encode_images: bool
     batch_size: int = Field(gt=0)
     min_labels: int = Field(ge=0)
+    learned_holdout: float = Field(gt=0, lt=1)
+    learned_min_holdout: int = Field(ge=1)
+    learned_min_lift: float
+    learned_seed: int
+    learned_max_share: float | None = Field(default=None, gt=0, le=1)
     explain_leads: int = Field(ge=0)
     explain_top: int = Field(ge=0)
     explain_max: int = Field(ge=0)

@@ -75,10 +75,14 @@ class LearnedDetector(BaseDetector):
     # ---- dataset level
     def prepare(self, ctx: Context):
         """Features and graph of ``ctx``; aligned to the fitted feature columns when fitted."""
-        feats = build_features(ctx)
         if getattr(self, "feature_names_", None):
-            feats = feats.align(self.feature_names_)
-        return feats, to_hetero_data(ctx, feats)
+            feats = build_features(ctx).align(self.feature_names_)
+            return feats, to_hetero_data(ctx, feats)
+        # every learned model of a run reads the same export: built once per context
+        if "learned:export" not in ctx.cache:
+            feats = build_features(ctx)
+            ctx.cache["learned:export"] = (feats, to_hetero_data(ctx, feats))
+        return ctx.cache["learned:export"]
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> LearnedDetector:
         feats, data = self.prepare(ctx)

@@ -9,10 +9,11 @@ Stages (each timed and logged; the manifest records them):
    declared ``kind`` (:data:`ringscope.ingest.vocab.DETECTOR_KINDS`): ``face``
    (verification and face identities, before the rules so the identity rules
    can use them), ``rule`` (the rule library), ``graph``, ``warning``, then
-   ``learned`` (the supervised ones when ``known_cases`` holds at least
-   ``pipeline.min_labels`` fraud *and* cleared labels, else the unsupervised
-   ones); within a stage, in the configuration's order. A detector is skipped,
-   and the manifest says why, when it is disabled or a table it ``needs`` is absent;
+   ``learned`` (only where they help: trained on part of the closed cases and
+   kept only when they lift the average precision on the held-out rest,
+   :mod:`ringscope.pipeline.learned`); within a stage, in the configuration's
+   order. A detector is skipped, and the manifest says why, when it is
+   disabled, a table it ``needs`` is absent, or (learned) it did not earn its place;
 4. **fusion** -- :func:`ringscope.models.fusion.fuse` (entity scores, leads,
    evidence), with the previous run's leads (``leads.csv`` already in
    ``out_dir``, else the ``Lead`` nodes in Neo4j) so lead ids carry over;
@@ -109,9 +110,10 @@ def _n_labels(tables: dict[str, pd.DataFrame]) -> tuple[int, int]:
     return int((lab == "fraud").sum()), int((lab == "cleared").sum())
 
 
-def _fit_safely(det: BaseDetector, ctx: Context, errors: list[dict[str, str]], strict: bool) -> bool:
+def _fit_safely(det: BaseDetector, ctx: Context, errors: list[dict[str, str]], strict: bool,
+                y: pd.DataFrame | None = None) -> bool:
     try:
-        det.fit(ctx)
+        det.fit(ctx) if y is None else det.fit(ctx, y)
         return True
     except Exception as e:  # noqa: BLE001 - one failing detector must not lose the run
         if strict:
@@ -137,24 +139,13 @@ def plan(cfg: RunConfig, ctx: Context) -> tuple[list[BaseDetector], dict[str, st
             continue
         by_kind[cls.kind].append(cfg.make(name))
     n_fraud, n_cleared = _n_labels(ctx.tables)
-    need = int(cfg.pipeline["min_labels"])
-    learned = by_kind["learned"]
     if not cfg.pipeline["gnn"]:
-        for d in learned:
+        for d in by_kind["learned"]:
             skipped[d.name] = "learned models off (pipeline.gnn: false)"
         by_kind["learned"], mode = [], "off"
-    elif n_fraud >= need and n_cleared >= need:
-        for d in learned:
-            if not d.supervised:
-                skipped[d.name] = "unsupervised: not needed, enough labels for the supervised models"
-        by_kind["learned"] = [d for d in learned if d.supervised]
-        mode = f"supervised ({n_fraud} fraud, {n_cleared} cleared labels)"
     else:
-        for d in learned:
-            if d.supervised:
-                skipped[d.name] = f"too few labels ({n_fraud} fraud / {n_cleared} cleared; need {need} of each)"
-        by_kind["learned"] = [d for d in learned if not d.supervised]
-        mode = f"unsupervised (only {n_fraud} fraud / {n_cleared} cleared labels; need {need} of each)"
+        mode = (f"held-out check ({n_fraud} fraud, {n_cleared} cleared closed cases; "
+                f"{cfg.pipeline['min_labels']} of each needed)")
     return [d for k in DETECTOR_KINDS for d in by_kind[k]], skipped, mode
 
 
@@ -289,6 +280,21 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             if not stage and kind not in ("face", "rule", "graph"):
                 continue
             with clock.stage({"face": "faces", "rule": "rules", "graph": "graph"}.get(kind, kind)):
+                if kind == "learned":
+                    from ringscope.pipeline.learned import gate_learned
+
+                    kept, summary["learned"] = gate_learned(
+                        stage, ctx, list(fitted), cfg.pipeline,
+                        fit=lambda d, c, y: _fit_safely(d, c, errors, strict, y),
+                        spent_before=sum(clock.timings.values()))
+                    for det in stage:
+                        det_timings[det.name] = summary["learned"][det.name].get("seconds", 0.0)
+                        if det in kept:
+                            fitted.append(det)
+                            _publish(det, ctx, summary)
+                        else:
+                            skipped[det.name] = summary["learned"][det.name]["why"]
+                    continue
                 for det in stage:
                     t0 = time.perf_counter()
                     if _fit_safely(det, ctx, errors, strict):
