@@ -1,6 +1,7 @@
 """What a detector may read: the :class:`Context` of one detection run.
 
-It carries the validated contract tables and, as the pipeline's stages run,
+It carries the validated contract tables (and the columnar engine over them,
+:attr:`Context.columnar`) and, as the pipeline's stages run,
 what earlier stages produced (face verification, rule hits, detector scores)
 plus a cache of projections built once and shared (:func:`ringscope.graph.projection.cached`).
 Projections and detectors read it; only the pipeline fills it.
@@ -33,6 +34,17 @@ class Context:
     face_identities: pd.DataFrame | None = None
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)  # detector -> entity scores
     cache: dict[str, Any] = field(default_factory=dict)            # shared projections
+    # the columnar engine over the same tables (graph/engine.py); made over ``tables`` when not given
+    engine: Any = None
+
+    @property
+    def columnar(self) -> Any:
+        """The run's :class:`ringscope.graph.engine.Engine` (DuckDB over the tables)."""
+        if self.engine is None:
+            from ringscope.graph.engine import Engine
+
+            self.engine = Engine.over_frames({k: v for k, v in self.tables.items() if v is not None})
+        return self.engine
 
     def table(self, name: str) -> pd.DataFrame:
         """A table, or an empty frame when the optional table is absent."""

@@ -16,8 +16,8 @@ Pipeline (the encodings come from :mod:`ringscope.ingest.images` or the dataset)
    at equal priors, which minimises FAR + FRR), bounded to a sane range around
    dlib's customary 0.6.
 4. :func:`cluster_faces` -- clustering that scales to millions of captures: a
-   k-nearest-neighbour graph from an approximate index (faiss HNSW, Malkov &
-   Yashunin 2018; exact ``IndexFlatL2`` for small inputs), kept edges are
+   k-nearest-neighbour graph from an approximate index (faiss inverted file, Jégou,
+   Douze & Schmid 2011; exact ``IndexFlatL2`` for small inputs), kept edges are
    *mutual* k-NN pairs within the threshold that also share enough of their
    neighbourhoods (shared-nearest-neighbour condition of Jarvis & Patrick
    1973), then connected components (scipy.sparse.csgraph). The mutual and
@@ -44,6 +44,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ringscope.graph.engine import sql_text
 from ringscope.ingest.images import ENCODING_DIM
 
 __all__ = [
@@ -65,6 +66,14 @@ __all__ = [
     "caregiver_shares",
     "face_id_of",
     "face_identities",
+    "threshold_from",
+    "impostor_distances_of",
+    "engine_captures",
+    "engine_enrolments",
+    "engine_encodings",
+    "engine_related",
+    "face_identities_engine",
+    "verdicts",
 ]
 
 DEFAULT_THRESHOLD = 0.6            # dlib's customary same-person cut-off
@@ -204,6 +213,12 @@ def impostor_distances(enrollments: pd.DataFrame, family_links: pd.DataFrame | N
     """Distances between enrolments of different, unlinked persons: all pairs
     when there are few enrolments, else ``n_pairs`` random pairs."""
     E, pid = _enrolment_matrix(enrollments)
+    return impostor_distances_of(E, pid, family_links, n_pairs, seed)
+
+
+def impostor_distances_of(E: np.ndarray, pid: np.ndarray, family_links: pd.DataFrame | None = None,
+                          n_pairs: int = 20000, seed: int = 0) -> np.ndarray:
+    """:func:`impostor_distances` on an enrolment matrix ``E`` with person ids ``pid``."""
     m = len(E)
     if m < 2:
         return np.array([], dtype=np.float64)
@@ -296,6 +311,12 @@ def choose_threshold(captures: pd.DataFrame, enrollments: pd.DataFrame,
     if len(g) < min_samples and locations is not None:
         g = claimed_distances(captures, enrollments, None)
     imp = impostor_distances(enrollments, family_links, n_impostor_pairs, seed)
+    return threshold_from(g, imp, bounds=bounds, default=default, min_samples=min_samples)
+
+
+def threshold_from(g: np.ndarray, imp: np.ndarray, *, bounds: tuple[float, float] = THRESHOLD_BOUNDS,
+                   default: float = DEFAULT_THRESHOLD, min_samples: int = 30) -> ThresholdChoice:
+    """:func:`choose_threshold` on claimed distances ``g`` and impostor distances ``imp``."""
     base = dict(n_claimed=int(len(g)), n_impostor_pairs=int(len(imp)))
     if len(imp) >= 2:
         base.update(impostor_mean=float(imp.mean()), impostor_std=float(imp.std()))
@@ -418,16 +439,21 @@ def impostor_strength(distance: Any, verdict: Any, choice: ThresholdChoice) -> n
 
 
 # =========================================================================== clustering
-def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, hnsw_m: int = 32,
-               ef_construction: int = 40, ef_search: int | None = None,
-               threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, nprobe: int = 16,
+               threads: int | None = None, batch: int = 65536, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest neighbours of every row of ``X`` among the rows of ``X``.
 
     Returns ``(D, I)``, Euclidean distances and indices (n, k'), ``k' = min(k+1, n)``
     columns including the point itself; missing neighbours are ``-1``/``inf``.
-    Exact (faiss ``IndexFlatL2``, BLAS) below ``exact_below`` rows, else an HNSW
-    graph index (``IndexHNSWFlat``, ``M=hnsw_m``), which builds and searches in
-    about O(n log n).
+    Exact (faiss ``IndexFlatL2``, BLAS) below ``exact_below`` rows; above, an
+    inverted-file index (``IndexIVFFlat``: k-means coarse quantiser with
+    ``nlist ≈ √(nprobe·n)`` cells trained on a seeded sample, which balances the cells
+    scanned against the centroids compared, ``nprobe`` cells searched;
+    Jégou, Douze & Schmid, TPAMI 2011). IVF builds in one pass of assignments, where
+    an HNSW graph took longer to build than to search on this 2-core machine (249 s
+    to add 280k faces, 280 s to search them: bench/RESULTS.md, "Faces"); a face's
+    neighbours within the threshold sit in the same or adjacent cells, so a small
+    ``nprobe`` keeps recall near exact. Queries run in batches of ``batch`` rows.
     """
     import faiss
 
@@ -438,15 +464,25 @@ def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, hnsw_m: int =
         faiss.omp_set_num_threads(threads)
     if n < exact_below:
         index = faiss.IndexFlatL2(d)
+        index.add(X)
     else:
-        index = faiss.IndexHNSWFlat(d, hnsw_m)
-        index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = max(ef_search or 0, 2 * kk, 32)
-    index.add(X)
-    D2, idx = index.search(X, kk)
+        nlist = int(np.clip(np.sqrt(nprobe * n), 64, 16384))
+        quantizer = faiss.IndexFlatL2(d)
+        index = faiss.IndexIVFFlat(quantizer, d, nlist)
+        rng = np.random.default_rng(seed)
+        sample = X[rng.choice(n, size=min(n, 20 * nlist), replace=False)]
+        index.cp.seed = seed
+        index.cp.niter = 10
+        index.train(sample)
+        index.add(X)
+        index.nprobe = min(nprobe, nlist)
+    D2 = np.empty((n, kk), dtype=np.float32)
+    idx = np.empty((n, kk), dtype=np.int64)
+    for s0 in range(0, n, batch):
+        D2[s0:s0 + batch], idx[s0:s0 + batch] = index.search(X[s0:s0 + batch], kk)
     D = np.sqrt(np.maximum(D2, 0, dtype=np.float32))
     D[idx < 0] = np.inf
-    return D, idx.astype(np.int64)
+    return D, idx
 
 
 def _shared_neighbours(nb: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
@@ -498,7 +534,7 @@ def cluster_faces(encodings: np.ndarray, threshold: float = DEFAULT_CLUSTER_THRE
     """Face-identity labels (``int64``, 0..c-1, numbered by first appearance) for each encoding.
 
     1. k nearest neighbours (:func:`knn_search`: exact below ``exact_below``
-       rows, HNSW above); ``N(i)`` = those within ``threshold``.
+       rows, an inverted-file index above); ``N(i)`` = those within ``threshold``.
     2. Candidate edge ``i - j`` when ``j`` is in ``N(i)`` or ``i`` in ``N(j)``
        (both, with ``mutual=True``; in 128 dimensions mutual k-NN alone
        isolates the "anti-hub" captures of a person seen hundreds of times).
@@ -600,19 +636,15 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
     in the cluster (the one nearest the cluster's mean capture when several,
     ``n_enrolled_persons`` says how many), ``institutions`` where it was seen.
     ``face_id`` = :func:`face_id_of` (smallest capture id): the same data give
-    the same ids.
+    the same ids. :func:`face_identities_engine` does the same on data that
+    stays in the columnar engine.
     """
     X, ok = stack_encodings(captures["encoding"]) if "encoding" in captures and len(captures) else \
         (np.zeros((len(captures), ENCODING_DIM), np.float32), np.zeros(len(captures), bool))
     caps = captures.loc[ok].reset_index(drop=True)
     Xc = X[ok]
     E, e_pid = _enrolment_matrix(enrollments)
-    nc = len(Xc)
-    if nc == 0:
-        return (pd.DataFrame({"capture_id": pd.Series(dtype=object), "face_id": pd.Series(dtype=object)}),
-                pd.DataFrame({c: pd.Series(dtype=object) for c in IDENTITY_COLUMNS}))
-    anchored = np.zeros(nc, dtype=bool)
-    anchor_e = np.full(nc, -1, dtype=np.int64)
+    anchor_e = np.full(len(Xc), -1, dtype=np.int64)
     if anchor_threshold is not None and len(E) and "claimed_person_id" in caps.columns:
         claimed = caps["claimed_person_id"].to_numpy(dtype=object)
         has = np.flatnonzero(pd.notna(claimed))
@@ -623,11 +655,27 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
                 d = _pair_distances(Xc, has[m["pair"].to_numpy()], E, m["e"].to_numpy())
                 m = m.assign(d=d).sort_values(["pair", "d", "e"]).drop_duplicates("pair")
                 m = m[m["d"] <= anchor_threshold]
-                rows = has[m["pair"].to_numpy()]
-                anchored[rows] = True
-                anchor_e[rows] = m["e"].to_numpy()
+                anchor_e[has[m["pair"].to_numpy()]] = m["e"].to_numpy()
+    anchored = anchor_e >= 0
+    sums = np.zeros((len(E), ENCODING_DIM), np.float64)
+    np.add.at(sums, anchor_e[anchored], Xc[anchored])
+    return _identities(caps, anchor_e, Xc[~anchored], E, e_pid, sums, threshold, k, min_shared, knn_kw)
+
+
+def _identities(caps: pd.DataFrame, anchor_e: np.ndarray, X_free: np.ndarray, E: np.ndarray, e_pid: np.ndarray,
+                anchored_sums: np.ndarray, threshold: float, k: int, min_shared: float,
+                knn_kw: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The identity clustering of :func:`face_identities`, given the encoded captures ``caps``
+    (in table order), their anchor enrolment (index into ``E``, -1 when not anchored), the
+    encodings of the unanchored ones and the per-enrolment sums of the anchored ones."""
+    nc = len(caps)
+    if nc == 0:
+        return (pd.DataFrame({"capture_id": pd.Series(dtype=object), "face_id": pd.Series(dtype=object)}),
+                pd.DataFrame({c: pd.Series(dtype=object) for c in IDENTITY_COLUMNS}))
+    anchored = anchor_e >= 0
     free = np.flatnonzero(~anchored)
-    lab = cluster_faces(np.vstack([Xc[free], E]), threshold, k=k, min_shared=min_shared, **knn_kw)
+    lab = cluster_faces(np.vstack([X_free, E]) if len(E) else X_free, threshold, k=k, min_shared=min_shared,
+                        **knn_kw)
     le = lab[len(free):]
     lc = np.empty(nc, dtype=np.int64)
     lc[free] = lab[:len(free)]
@@ -643,7 +691,9 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
     # enrolment tie: enrolments in a cluster that has captures; nearest to the capture centroid
     n_lab = int(labels.max()) + 1
     sums = np.zeros((n_lab, ENCODING_DIM), np.float64)
-    np.add.at(sums, lc, Xc)
+    np.add.at(sums, lc[free], X_free)
+    if len(E):
+        np.add.at(sums, le, anchored_sums)
     counts = np.bincount(lc, minlength=n_lab)
     enrolled = pd.DataFrame(columns=["face_id", "enrolled_person_id", "n_enrolled_persons"])
     in_cap = counts[le] > 0 if len(le) else np.zeros(0, bool)
@@ -678,6 +728,102 @@ def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = N
     ident["enrolled_person_id"] = ident["enrolled_person_id"].astype(object).where(
         ident["enrolled_person_id"].notna(), None)
     return capture_face, ident[IDENTITY_COLUMNS]
+
+
+# =========================================================================== in the columnar engine
+def engine_captures(engine: Any) -> pd.DataFrame:
+    """Every capture in table order with ``has_encoding``, ``distance`` to the claimed
+    person's nearest enrolment and that enrolment's position ``erow`` (``graph/sql/face_claimed.sql``)."""
+    f = engine.query("face_claimed")
+    f["erow"] = f["erow"].astype("float64")
+    return f.drop(columns="_row")
+
+
+def engine_enrolments(engine: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The usable enrolments' matrix and person ids, in table order (as :func:`_enrolment_matrix`)."""
+    t = engine.arrow(sql_text("face_enrollment_matrix"))
+    pid = np.asarray(t.column("person_id").to_pylist(), dtype=object)
+    return _list_matrix(t.column("encoding")), pid
+
+
+def engine_encodings(engine: Any, capture_ids: Sequence[str]) -> np.ndarray:
+    """The encodings of ``capture_ids``, in that order (only these leave the engine)."""
+    if len(capture_ids) == 0:
+        return np.zeros((0, ENCODING_DIM), np.float32)
+    want = pd.DataFrame({"capture_id": np.asarray(capture_ids, dtype=object), "ord": np.arange(len(capture_ids))})
+    t = engine.arrow(sql_text("face_capture_encodings"), frames={"want": want})
+    if t.num_rows != len(capture_ids):
+        raise RuntimeError(f"{len(capture_ids) - t.num_rows} capture encodings could not be found again")
+    return _list_matrix(t.column("encoding"))
+
+
+def _list_matrix(col: Any) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if len(arr) == 0:
+        return np.zeros((0, ENCODING_DIM), np.float32)
+    flat = pc.list_flatten(arr).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return flat.reshape(len(arr), ENCODING_DIM)
+
+
+def engine_related(engine: Any, capture_ids: Sequence[str]) -> pd.DataFrame:
+    """For ``capture_ids``: the nearest enrolment among the claimed person's registered
+    relatives and proxies (``related_person_id, related_distance``; ``graph/sql/face_related.sql``)."""
+    cols = ["capture_id", "related_person_id", "related_distance"]
+    if len(capture_ids) == 0 or not engine.has("family_links"):
+        return pd.DataFrame({c: pd.Series(dtype=object if c != "related_distance" else float) for c in cols})
+    return engine.query("face_related", frames={"todo": pd.DataFrame({"capture_id": list(capture_ids)})})[cols]
+
+
+def face_identities_engine(engine: Any, frame: pd.DataFrame, E: np.ndarray, e_pid: np.ndarray,
+                           threshold: float = DEFAULT_CLUSTER_THRESHOLD, *, k: int = 20,
+                           min_shared: float = 1 / 3, anchor_threshold: float | None = None,
+                           chunk: int = 200_000, **knn_kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`face_identities` with the captures' encodings left in the engine: the anchored
+    (verified) captures come as distances (``frame`` from :func:`engine_captures`) and their
+    encodings are read in chunks only to sum them per enrolment; only the unverified ones are
+    fetched whole, for the clustering."""
+    caps = frame[frame["has_encoding"].astype(bool)].reset_index(drop=True)
+    anchor_e = np.full(len(caps), -1, dtype=np.int64)
+    if anchor_threshold is not None and len(E):
+        ok = caps["distance"].notna().to_numpy() & (caps["distance"].to_numpy(dtype=float) <= anchor_threshold)
+        anchor_e[ok] = caps["erow"].to_numpy()[ok].astype(np.int64)
+    anchored = anchor_e >= 0
+    ids = caps["capture_id"].to_numpy(dtype=object)
+    sums = np.zeros((len(E), ENCODING_DIM), np.float64)
+    rows = np.flatnonzero(anchored)
+    for s0 in range(0, len(rows), chunk):
+        r = rows[s0:s0 + chunk]
+        np.add.at(sums, anchor_e[r], engine_encodings(engine, ids[r]))
+    X_free = engine_encodings(engine, ids[~anchored])
+    return _identities(caps, anchor_e, X_free, E, e_pid, sums, threshold, k, min_shared, knn_kw)
+
+
+def verdicts(frame: pd.DataFrame, related: pd.DataFrame, threshold: float,
+             capture_face: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`verify_captures`'s result from the engine's distances: one row per capture."""
+    out = frame.merge(related, on="capture_id", how="left") if len(related) else \
+        frame.assign(related_person_id=None, related_distance=np.nan)
+    ok = out["has_encoding"].astype(bool).to_numpy()
+    has_claim = out["claimed_person_id"].notna().to_numpy()
+    distance = out["distance"].to_numpy(dtype=float)
+    rel_d = out["related_distance"].to_numpy(dtype=float)
+    enrolled = ~np.isnan(distance)
+    with np.errstate(invalid="ignore"):
+        verdict = np.select(
+            [~ok, ~has_claim, distance <= threshold, rel_d <= threshold, ~enrolled],
+            ["no_encoding", "no_claim", "match", "related", "no_enrollment"], default="mismatch")
+    out["verdict"] = verdict.astype(object)
+    out["related_person_id"] = out["related_person_id"].astype(object).where(out["related_person_id"].notna(), None)
+    if capture_face is not None and len(capture_face):
+        fmap = capture_face.drop_duplicates("capture_id").set_index("capture_id")["face_id"]
+        out["face_id"] = out["capture_id"].map(fmap).astype(object).where(lambda x: x.notna(), None)
+    else:
+        out["face_id"] = None
+    out.attrs["threshold"] = float(threshold)
+    return out[VERIFY_COLUMNS]
 
 
 def caregiver_shares(matches: pd.DataFrame, family_links: pd.DataFrame | None,

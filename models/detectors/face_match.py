@@ -14,13 +14,16 @@ from ringscope.graph.faces import (
     IDENTITY_COLUMNS,
     VERIFY_COLUMNS,
     ThresholdChoice,
-    sorted_tuples,
     caregiver_shares,
-    choose_threshold,
-    face_identities,
-    impostor_distances,
+    engine_captures,
+    engine_enrolments,
+    engine_related,
+    face_identities_engine,
+    impostor_distances_of,
     impostor_strength,
-    verify_captures,
+    sorted_tuples,
+    threshold_from,
+    verdicts,
 )
 from ringscope.models.base import BaseDetector, Context, Finding, Group, empty_scores, member_key
 
@@ -71,32 +74,47 @@ class FaceMatchDetector(BaseDetector):
     caregiver_share: float
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> FaceMatchDetector:
-        caps, enr = ctx.table("face_captures"), ctx.table("face_enrollments")
+        """Verify every capture and cluster faces, the encodings staying in the columnar engine:
+        distances are computed there; only unverified captures' encodings come out, for the
+        clustering (the first round's whole-table path is kept as :func:`verify_captures` /
+        :func:`face_identities` for notebooks and tests)."""
+        eng = ctx.columnar
         links = ctx.table("family_links") if ctx.has("family_links") else None
         self.decision_scores_, self.findings_, self.groups_ = empty_scores(), [], []
-        if len(caps) == 0:
+        frame = engine_captures(eng) if eng.has("face_captures") else None
+        if frame is None or len(frame) == 0:
             self.threshold_ = ThresholdChoice(DEFAULT_THRESHOLD, "default", 0, 0, note="no captures")
             self.matches_ = pd.DataFrame(columns=VERIFY_COLUMNS)
             self.capture_face_ = pd.DataFrame(columns=["capture_id", "face_id"])
             self.identities_ = pd.DataFrame(columns=IDENTITY_COLUMNS)
             return self
+        E, e_pid = engine_enrolments(eng) if eng.has("face_enrollments") else \
+            (np.zeros((0, 128), np.float32), np.array([], dtype=object))
+        imp = impostor_distances_of(E, e_pid, links)
         if self.threshold is None:
-            self.threshold_ = choose_threshold(caps, enr, links)
+            claimed = frame[frame["distance"].notna() & frame["claimed_person_id"].notna()]
+            g = claimed.loc[claimed["location"] == "settlement", "distance"].to_numpy(dtype=float)
+            if len(g) < 30:
+                g = claimed["distance"].to_numpy(dtype=float)
+            self.threshold_ = threshold_from(g, imp)
         else:
             # a given threshold still needs the strangers' distance, for the strength of mismatches
-            imp = impostor_distances(enr, links) if len(enr) >= 2 else np.zeros(0)
             self.threshold_ = ThresholdChoice(float(self.threshold), "given", 0, int(len(imp)),
                                               impostor_mean=float(imp.mean()) if len(imp) >= 2 else float("nan"),
                                               impostor_std=float(imp.std()) if len(imp) >= 2 else float("nan"))
         t = self.threshold_.threshold
         ct = self.cluster_threshold if self.cluster_threshold is not None else \
             min(DEFAULT_CLUSTER_THRESHOLD, 0.85 * t)
-        self.capture_face_, self.identities_ = face_identities(caps, enr, ct, k=self.k, anchor_threshold=t)
+        self.capture_face_, self.identities_ = face_identities_engine(eng, frame, E, e_pid, ct, k=self.k,
+                                                                     anchor_threshold=t)
         if ctx.face_matches is not None and len(ctx.face_matches):
             m = ctx.face_matches.drop(columns=["face_id"], errors="ignore")
             self.matches_ = m.merge(self.capture_face_, on="capture_id", how="left")
         else:
-            self.matches_ = verify_captures(caps, enr, links, t, self.capture_face_)
+            todo = frame.loc[frame["has_encoding"].astype(bool) & frame["claimed_person_id"].notna()
+                             & ~(frame["distance"] <= t), "capture_id"]
+            related = engine_related(eng, todo.tolist()) if links is not None else pd.DataFrame()
+            self.matches_ = verdicts(frame, related, t, self.capture_face_)
         strength = impostor_strength(self.matches_["distance"], self.matches_["verdict"], self.threshold_)
         # a minor's credential presented by another face is a guardian's errand, not lending
         per = ctx.table("persons")

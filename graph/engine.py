@@ -1,0 +1,138 @@
+"""The columnar engine of a detection run: DuckDB over the dataset's tables.
+
+Projections that join or aggregate whole tables (every visit joined to its
+institution, drug lines joined to their visits, edge lists counted per pair)
+are SQL statements in ``graph/sql/<name>.sql``, parameterised with ``$name``
+like the Cypher library, and run here; Python receives the projected, usually
+aggregated, result. The same SQL files run on the distributed engine
+(:mod:`ringscope.graph.spark`), transpiled by sqlglot, so the two engines
+cannot drift apart.
+
+Two backings, one interface:
+
+- :meth:`Engine.over_dataset`: the staged Parquet files of a validated dataset
+  (the reader's ``Dataset.duckdb()``), out of core, memory bounded by
+  ``memory_limit``;
+- :meth:`Engine.over_frames`: pandas frames already in memory (tests, notebooks,
+  small cities), registered as DuckDB views without copying.
+
+>>> import pandas as pd
+>>> e = Engine.over_frames({"visits": pd.DataFrame({"person_id": ["a", "a", "b"], "total_amount": [1.0, 2.0, 5.0]})})
+>>> e.df("SELECT person_id, sum(total_amount) AS amount FROM visits GROUP BY 1 ORDER BY 1").to_dict("list")
+{'person_id': ['a', 'b'], 'amount': [3.0, 5.0]}
+>>> e.query("visits_per_person_example", {"min_visits": 2}).to_dict("list")
+{'person_id': ['a'], 'n': [2]}
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Engine", "sql_text", "sql_names"]
+
+_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+
+
+@functools.lru_cache(maxsize=None)
+def sql_text(name: str) -> str:
+    """The text of ``graph/sql/<name>.sql`` (shipped as package data)."""
+    from importlib.resources import files
+
+    if not _NAME_RE.match(name):
+        raise KeyError(f"bad SQL name {name!r}: lower-case letters, digits and _")
+    f = files("ringscope.graph").joinpath("sql", f"{name}.sql")
+    if not f.is_file():
+        raise KeyError(f"no SQL file {name}.sql in ringscope.graph/sql")
+    return f.read_text(encoding="utf-8")
+
+
+def sql_names() -> list[str]:
+    from importlib.resources import files
+
+    return sorted(f.name[:-4] for f in files("ringscope.graph").joinpath("sql").iterdir() if f.name.endswith(".sql"))
+
+
+class Engine:
+    """DuckDB over a run's tables; ``df``/``arrow`` run SQL, ``query`` runs a named file."""
+
+    def __init__(self, con: Any, tables: set[str]):
+        self.con = con
+        self.tables = set(tables)
+
+    @classmethod
+    def over_frames(cls, tables: Mapping[str, pd.DataFrame], *, memory_limit: str | None = None,
+                    threads: int | None = None) -> Engine:
+        import duckdb
+
+        con = duckdb.connect()
+        _settings(con, memory_limit, threads)
+        for name, df in tables.items():
+            if df is not None:
+                con.register(name, df)
+        return cls(con, {n for n, d in tables.items() if d is not None})
+
+    @classmethod
+    def over_dataset(cls, ds: Any, *, memory_limit: str | None = None, threads: int | None = None) -> Engine:
+        """The staged files of a reader ``Dataset`` when it has them, else its frames."""
+        if hasattr(ds, "duckdb"):
+            con = ds.duckdb()
+            _settings(con, memory_limit, threads)
+            return cls(con, set(ds.tables))
+        return cls.over_frames(ds.tables, memory_limit=memory_limit, threads=threads)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def df(self, sql: str, params: Mapping[str, Any] | None = None,
+           frames: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run ``sql`` (values only as ``$name`` parameters; ``frames`` are small tables the
+        statement reads by name, e.g. a list of ids); the result as pandas."""
+        with self._frames(frames):
+            return self.con.execute(sql, dict(params or {})).df()
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None,
+              frames: Mapping[str, pd.DataFrame] | None = None):
+        """Like :meth:`df`, the result as a ``pyarrow.Table``."""
+        with self._frames(frames):
+            return self.con.execute(sql, dict(params or {})).to_arrow_table()
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None,
+              frames: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run the named file ``graph/sql/<name>.sql``."""
+        return self.df(sql_text(name), params, frames)
+
+    @contextmanager
+    def _frames(self, frames: Mapping[str, pd.DataFrame] | None) -> Iterator[None]:
+        names = list(frames or {})
+        clash = [n for n in names if n in self.tables]
+        if clash:
+            raise ValueError(f"frame name(s) {clash} would hide a table of the dataset")
+        for n in names:
+            self.con.register(n, frames[n])
+        try:
+            yield
+        finally:
+            for n in names:
+                self.con.unregister(n)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _settings(con: Any, memory_limit: str | None, threads: int | None) -> None:
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET enable_progress_bar = false")
+
+
+def _checked_size(s: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", s.strip(), flags=re.I):
+        raise ValueError(f"memory limit {s!r}: write e.g. '4GB'")
+    return s.strip()
