@@ -93,13 +93,13 @@ class Engine:
         """Run ``sql`` (values only as ``$name`` parameters; ``frames`` are small tables the
         statement reads by name, e.g. a list of ids); the result as pandas."""
         with self._frames(frames):
-            return self.con.execute(sql, dict(params or {})).df()
+            return self.con.sql(sql, params=dict(params) if params else None).df()
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None):
         """Like :meth:`df`, the result as a ``pyarrow.Table``."""
         with self._frames(frames):
-            return self.con.execute(sql, dict(params or {})).to_arrow_table()
+            return self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
 
     def query(self, name: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
