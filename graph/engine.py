@@ -40,7 +40,11 @@ _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 
 @functools.lru_cache(maxsize=None)
 def sql_text(name: str) -> str:
-    """The text of ``graph/sql/<name>.sql`` (shipped as package data)."""
+    """The text of ``graph/sql/<name>.sql`` (shipped as package data).
+
+    ``{{other}}`` in a file is replaced by the text of ``other.sql`` (without its comment
+    lines): a shared sub-query written once, e.g. ``WITH dl AS ({{prescribing_lines}})``.
+    """
     from importlib.resources import files
 
     if not _NAME_RE.match(name):
@@ -48,7 +52,14 @@ def sql_text(name: str) -> str:
     f = files("ringscope.graph").joinpath("sql", f"{name}.sql")
     if not f.is_file():
         raise KeyError(f"no SQL file {name}.sql in ringscope.graph/sql")
-    return f.read_text(encoding="utf-8")
+    text = f.read_text(encoding="utf-8")
+
+    def include(m: re.Match) -> str:
+        body = sql_text(m.group(1))
+        return "\n".join(ln for ln in body.splitlines() if not ln.lstrip().startswith("--")).strip()
+
+    return "\n".join(ln if ln.lstrip().startswith("--") else re.sub(r"\{\{([a-z0-9_]+)\}\}", include, ln)
+                     for ln in text.splitlines())
 
 
 def sql_names() -> list[str]:
