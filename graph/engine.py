@@ -84,7 +84,7 @@ class Engine:
         _settings(con, memory_limit, threads)
         for name, df in tables.items():
             if df is not None:
-                con.register(name, df)
+                con.register(name, _with_contract_columns(name, df))
         return cls(con, {n for n, d in tables.items() if d is not None})
 
     @classmethod
@@ -133,6 +133,34 @@ class Engine:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _with_contract_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """A frame with the contract's optional columns it lacks added as nulls (as the reader does),
+    so a query may name any contract column; frames built by hand in tests and notebooks lack them."""
+    from ringscope.ingest.contract import TABLES
+
+    spec = TABLES.get(name)
+    if spec is None:
+        return df
+    missing = [c for c in spec.columns if c.name not in df.columns]
+    if not missing:
+        return df
+    out = df.copy(deep=False)
+    for c in missing:
+        if c.type in ("money", "decimal"):
+            out[c.name] = pd.Series(float("nan"), index=df.index, dtype="float64")
+        elif c.type in ("date", "timestamp"):
+            out[c.name] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        elif c.type == "int":
+            out[c.name] = pd.Series(pd.NA, index=df.index, dtype="Int64")
+        elif c.type == "bool":
+            out[c.name] = pd.Series(pd.NA, index=df.index, dtype="boolean")
+        elif c.type == "list":
+            out[c.name] = pd.Series([()] * len(df), index=df.index, dtype=object)
+        else:
+            out[c.name] = pd.Series(None, index=df.index, dtype=object)
+    return out
 
 
 def _settings(con: Any, memory_limit: str | None, threads: int | None) -> None:
