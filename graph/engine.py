@@ -168,7 +168,10 @@ def _settings(con: Any, memory_limit: str | None, threads: int | None) -> None:
         con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except Exception:  # noqa: BLE001 - inside Jupyter DuckDB refuses the setting without ipywidgets
+        pass
 
 
 def _checked_size(s: str) -> str:

@@ -531,17 +531,15 @@ def assign_lead_ids(leads: pd.DataFrame, previous: pd.DataFrame | None, *,
     return pd.Series(out, index=leads.index)
 
 
-def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _family_pairs(tables: Mapping[str, pd.DataFrame], engine: Any) -> pd.DataFrame:
     parts = []
     fl = tables.get("family_links")
     if fl is not None and len(fl):
         parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
                                    "relation": col_or(fl, "relation").fillna("family").astype(str)}))
-    v = tables.get("visits")
-    if v is not None and "payer_person_id" in v.columns:
-        pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
-        parts.append(pd.DataFrame({"a": pv["person_id"].astype(str), "b": pv["payer_person_id"].astype(str),
-                                   "relation": "payer"}))
+    if engine.has("visits"):
+        pv = engine.query("payer_pairs")
+        parts.append(pd.DataFrame({"a": pv["a"].astype(str), "b": pv["b"].astype(str), "relation": "payer"}))
     if not parts:
         return pd.DataFrame(columns=["a", "b", "relation"])
     p = pd.concat(parts, ignore_index=True)
@@ -550,12 +548,14 @@ def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return both.drop_duplicates(["a", "b"]).reset_index(drop=True)
 
 
-def _institution_ordinariness(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _institution_ordinariness(tables: Mapping[str, pd.DataFrame], engine: Any) -> pd.DataFrame:
     """Per institution: distinct persons, and robust z of log settlements within its kind."""
-    inst, v = tables.get("institutions"), tables.get("visits")
-    if inst is None or v is None or inst.empty or v.empty:
+    inst = tables.get("institutions")
+    if inst is None or inst.empty or not engine.has("visits"):
         return pd.DataFrame(columns=["institution_id", "n_persons", "z"])
-    n = v.groupby("institution_id").agg(n_visits=("visit_id", "size"), n_persons=("person_id", "nunique"))
+    n = engine.query("institution_volume").set_index("institution_id")
+    if n.empty:
+        return pd.DataFrame(columns=["institution_id", "n_persons", "z"])
     d = inst[["institution_id", "kind"]].astype({"institution_id": str}).set_index("institution_id").join(n)
     d = d.fillna({"n_visits": 0, "n_persons": 0})
     lv = np.log1p(d["n_visits"].astype(float))
@@ -572,8 +572,7 @@ def _long_members(leads: pd.DataFrame) -> pd.DataFrame:
                          "entity_type": tp[0].to_numpy(), "entity_id": tp[2].to_numpy()})
 
 
-def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None,
-                    tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None, engine: Any) -> pd.DataFrame:
     """Rule hits inside each lead: hits against a member person; hits against a
     member physician/institution only when they concern one of the lead's persons
     (the hit's ``person_id``, else its visit's person), or when the lead has no
@@ -585,9 +584,10 @@ def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None,
         hp = h["person_id"]
     else:
         hp = pd.Series(None, index=h.index, dtype=object)
-    v = tables.get("visits")
-    if v is not None and len(v) and "visit_id" in h.columns:
-        vp = h["visit_id"].map(v.set_index("visit_id")["person_id"])
+    ask = h["visit_id"].notna() & hp.isna() if "visit_id" in h.columns else pd.Series(False, index=h.index)
+    if ask.any() and engine.has("visits"):
+        pv = engine.query("persons_of_visits", frames={"want": pd.DataFrame({"visit_id": h.loc[ask, "visit_id"].unique()})})
+        vp = h["visit_id"].map(pv.set_index("visit_id")["person_id"])
         hp = hp.where(hp.notna(), vp)
     h = h.assign(_person=hp.where(hp.notna(), None))
     x = lm[["lead_id", "entity_type", "entity_id"]].merge(h, on=["entity_type", "entity_id"])
@@ -637,19 +637,17 @@ def _absorb(L: pd.DataFrame, merged: list[dict[str, Any]], containment: float, m
 
 
 def _lead_edges(lm: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                face_matches: pd.DataFrame | None) -> pd.DataFrame:
+                face_matches: pd.DataFrame | None, engine: Any) -> pd.DataFrame:
     """The edges that tie each lead together (aggregated): person→institution and
     person→physician settlements between members, physician→institution
     employment, family/payer links and shared face identities."""
     cols = ["lead_id", "src", "rel", "dst", "n", "amount", "first", "last"]
     parts = []
-    v = tables.get("visits")
     pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]].rename(columns={"entity_id": "person_id"})
     mem = set(zip(lm["lead_id"], lm["member"]))
-    if v is not None and len(v) and len(pm):
-        vv = v[["visit_id", "person_id", "institution_id", "start_time", "total_amount"]
-               + (["physician_id"] if "physician_id" in v.columns else [])]
-        vv = vv[vv["person_id"].isin(set(pm["person_id"]))].astype({"person_id": str}).merge(pm, on="person_id")
+    if engine.has("visits") and len(pm):
+        vv = engine.query("visits_of_persons", frames={"want": pd.DataFrame({"person_id": pm["person_id"].unique()})})
+        vv = vv.astype({"person_id": str}).merge(pm, on="person_id")
         for other, et in (("institution_id", "institution"), ("physician_id", "physician")):
             if other not in vv.columns:
                 continue
@@ -668,7 +666,7 @@ def _lead_edges(lm: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         inside = np.fromiter(((a, b) in mem for a, b in zip(e["lead_id"], e["dst"])), dtype=bool, count=len(e))
         if inside.any():
             parts.append(e[inside][["lead_id", "src", "dst"]].assign(rel="PRACTISES_AT", n=1, amount=0.0))
-    fam = _family_pairs(tables)
+    fam = _family_pairs(tables, engine)
     if len(fam) and len(pm):
         f = pm.merge(fam, left_on="person_id", right_on="a").merge(
             pm.rename(columns={"person_id": "b"}), on=["lead_id", "b"])
@@ -719,13 +717,14 @@ def _summary(row: pd.Series, n_types: dict[str, int], detectors: list[str], focu
 def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *,
                 rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
                 previous: pd.DataFrame | None = None, params: Mapping[str, dict] | None = None,
-                config: FusionConfig | None = None, corroborating: set[str] | frozenset[str] = frozenset()
-                ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                config: FusionConfig | None = None, corroborating: set[str] | frozenset[str] = frozenset(),
+                engine: Any = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Merge, score, rank and identify leads; return ``leads`` and their evidence.
 
     ``corroborating``: detectors whose groups only corroborate others' leads (when
     ``config.association_corroborates``)."""
     cfg = config or FusionConfig()
+    engine = engine if engine is not None else _engine(tables)
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
                   "family_share", "dilution", "n_rule_hits"]
     corro = set(corroborating) if cfg.association_corroborates else set()
@@ -756,7 +755,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     upper = lm[lm["r"] < np.ceil(lm["n"] / 2)]
     L["member_score"] = upper.groupby("lead_id")["s"].mean().reindex(L["lead_id"]).fillna(0.0).to_numpy()
     # rule hits inside
-    lh = _lead_rule_hits(lm, rule_hits, tables)
+    lh = _lead_rule_hits(lm, rule_hits, engine)
     if len(lh):
         lh["w"] = col_or(lh, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
         agg = lh.groupby("lead_id").agg(sev=("w", "sum"), n_rule_hits=("w", "size"),
@@ -768,7 +767,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     L["rule_score"] = (1 - np.exp(-agg["sev"].to_numpy() / (2.0 + 0.5 * L["n_members"].to_numpy())))
     # confounder structure
     pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]]
-    fam = _family_pairs(tables)
+    fam = _family_pairs(tables, engine)
     if len(fam) and len(pm):
         # linked: to another person of the lead, or to one person outside it who is bound to several
         # of them (a carer: a nursing home's, an adult child buying for both parents)
@@ -783,7 +782,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
         L["family_share"] = (n_linked / n_p).reindex(L["lead_id"]).fillna(0.0).to_numpy()
     else:
         L["family_share"] = 0.0
-    io = _institution_ordinariness(tables)
+    io = _institution_ordinariness(tables, engine)
     im = lm[lm["entity_type"] == "institution"].merge(io, left_on="entity_id", right_on="institution_id")
     if len(im) and len(pm):
         n_p = pm.groupby("lead_id").size()
@@ -811,7 +810,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     tmp2id = dict(zip(L["tmp"].astype(str), L["lead_id"]))
     lm = lm[lm["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id))
     lh = lh[lh["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id)) if len(lh) else lh
-    edges = _lead_edges(lm, tables, face_matches)
+    edges = _lead_edges(lm, tables, face_matches, engine)
     L, evidence = _texts_and_evidence(L, merged, lm, lh, edges, params or {}, cfg)
     return L[LEADS_COLUMNS + extra_cols], evidence
 
@@ -877,9 +876,15 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
 
 # --------------------------------------------------------------------------- previous runs
 # --------------------------------------------------------------------------- top level
+def _engine(tables: Mapping[str, pd.DataFrame]) -> Any:
+    from ringscope.graph.engine import Engine
+
+    return Engine.over_frames({k: v for k, v in tables.items() if v is not None})
+
+
 def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
          face_matches: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
-         config: FusionConfig | None = None) -> FusionResult:
+         config: FusionConfig | None = None, engine: Any = None) -> FusionResult:
     """Entity scores, leads and lead evidence from fitted detectors.
 
     Each detector enters as what it declares (its ``kind`` picks its weight family);
@@ -899,7 +904,8 @@ def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
     base, _ = entity_scores(base_src, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg,
                             **weigh)
     leads, evidence = build_leads(groups, base, tables, rule_hits=rule_hits, face_matches=face_matches,
-                                  previous=previous, params=params, config=cfg, corroborating=src.corroborating)
+                                  previous=previous, params=params, config=cfg, corroborating=src.corroborating,
+                                  engine=engine if engine is not None else _engine(tables))
     # final entity scores: every source, plus the best lead each entity belongs to
     if len(leads):
         lm = _long_members(leads.assign(members=leads["members"]))

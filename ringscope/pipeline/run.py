@@ -312,7 +312,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
 
         with clock.stage("fusion"):
             res = fuse(ctx.tables, fitted, face_matches=ctx.face_matches, previous=previous,
-                       config=cfg.fusion_config())
+                       config=cfg.fusion_config(), engine=ctx.columnar)
         summary["fusion_weights"] = res.weights
 
         learned = [d for d in fitted if d.kind == "learned"]
