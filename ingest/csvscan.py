@@ -93,7 +93,7 @@ class BadRecord:
     @property
     def fields(self) -> list[str]:
         """The record's fields as far as Python's lenient csv can tell (for its key)."""
-        return parse_fields(self.text, strict=False) or []
+        return parse_fields(self.text, strict=False, errors="replace") or []
 
 
 @dataclass
@@ -114,9 +114,12 @@ class CsvChunk:
         return len(self.rows) + len(self.bad)
 
 
-def parse_fields(text: bytes, *, strict: bool) -> list[str] | None:
-    """One record's fields with Python's :mod:`csv` (no field size limit); None if it cannot be read."""
-    s = text.decode("utf-8", errors="surrogateescape")
+def parse_fields(text: bytes, *, strict: bool, errors: str = "surrogateescape") -> list[str] | None:
+    """One record's fields with Python's :mod:`csv` (no field size limit); None if it cannot be read.
+
+    ``errors``: how bytes that are not UTF-8 are decoded (``surrogateescape`` keeps them for
+    re-encoding, ``replace`` shows them as U+FFFD)."""
+    s = text.decode("utf-8", errors=errors)
     old = csv.field_size_limit()
     try:
         csv.field_size_limit(max(old, len(s) + 1))
@@ -302,7 +305,7 @@ class CsvFile:
                 carry = buf[used:]
                 if not eof and len(carry) > self.max_record_bytes and not self._has_break(carry):
                     chunk.bad.append(BadRecord(row, line, f"record at line {line} is longer than "
-                                               f"{_mib(self.max_record_bytes)} (max_record_bytes); "
+                                               f"{_size(self.max_record_bytes)} (max_record_bytes); "
                                                "it was not read", bytes(carry[:_TEXT_CAP])))
                     row += 1
                     carry = b""
@@ -387,9 +390,13 @@ class CsvFile:
                 stop = la                   # its closing quote may be in the next block
                 break
             kind[la] = _BAD
-            reasons[la] = (f"quote opened at line {line0 + la} is never closed (end of file)" if eof else
-                           f"unbalanced quote opened at line {line0 + la}: no closing quote within "
-                           f"{_mib(self.max_record_bytes)}")
+            if not eof:
+                reasons[la] = (f"unbalanced quote opened at line {line0 + la}: no closing quote within "
+                               f"{_size(self.max_record_bytes)}")
+            elif (kind[la + 1:] != _BLANK).any():     # records follow: they are read on their own
+                reasons[la] = f"unbalanced quote opened at line {line0 + la}"
+            else:
+                reasons[la] = f"quote opened at line {line0 + la} is never closed (end of file)"
             i += 1
 
         used = int(starts[stop]) if stop < nl else (n if eof else tail)
@@ -411,7 +418,7 @@ class CsvFile:
         for j in np.flatnonzero((state != _REJECTED) & (rend - rs > self.max_record_bytes)):
             state[j] = _REJECTED
             rec_reason[int(j)] = (f"record at line {line0 + int(rec_first[j])} is longer than "
-                                  f"{_mib(self.max_record_bytes)} (max_record_bytes); it was not read")
+                                  f"{_size(self.max_record_bytes)} (max_record_bytes); it was not read")
         todo = np.flatnonzero(state == _CLEAN)
         if len(todo):
             ok, nf = check_records(a, q, c, rs[todo], rend[todo])
@@ -495,5 +502,5 @@ class CsvFile:
                 reason[int(j)] = f"not UTF-8 text (byte 0x{text[e.start]:02X} at line {ln}, column {col})"
 
 
-def _mib(n: int) -> str:
-    return f"{n / (1 << 20):g} MiB"
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n:,} bytes"

@@ -197,7 +197,7 @@ def _key_of_fields(spec: Table, fields: dict[str, str | None]) -> str | None:
 class _ChunkOut:
     accepted: pa.Table | None
     quarantine: pa.Table
-    unreadable_without_key: int = 0
+    unreadable: int = 0
     needs_images: bool = False
 
 
@@ -237,7 +237,7 @@ def _validate_chunk(spec: Table, raw: RawChunk, limits: Limits, schema: pa.Schem
     lost = 0
     if raw.bad:
         keys = [_key_of_fields(spec, b.fields) for b in raw.bad]
-        lost += sum(k is None for k in keys)
+        lost += len(raw.bad)
         q_rows.append(np.array([b.row for b in raw.bad], dtype=np.int64))
         q_keys.append(pa.array(keys, type=pa.string()))
         q_cols.append(np.full(len(raw.bad), ROW_COLUMN, dtype=object))
@@ -331,7 +331,7 @@ def _stage_table(spec: Table, src: Source, tdir: Path, limits: Limits, chunk_row
                 if res.quarantine.num_rows:
                     writer.write_table(res.quarantine)
                     out.quarantined += res.quarantine.num_rows
-                out.unreadable += res.unreadable_without_key
+                out.unreadable += res.unreadable
                 if src.unit == "bytes" and src.total and chunk.done:
                     bar.set_total(max(out.rows_read, round(out.rows_read * src.total / chunk.done)))
                 bar.update(chunk.n_records)
