@@ -73,6 +73,7 @@ BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 64 * 1024             # a file whose first bytes are not UTF-8 is in another encoding
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 _FIRST_BLOCK = 4 << 20
+_MIN_FIRST = 64 << 10
 _MIN_BLOCK, _MAX_BLOCK = 1 << 20, 256 << 20
 _TEXT_CAP = 64 * 1024               # bytes of a bad record kept (for its key and the message)
 _BREAKS = re.compile(rb"\r\n|\r|\n")
@@ -272,59 +273,62 @@ class CsvFile:
             return
         with open(self.path, "rb") as f:
             f.seek(self._data_start)
-            carry = b""
+            buf = b""
             line, row = self.header_lines + 1, 1
-            block = _FIRST_BLOCK
+            block = int(min(_FIRST_BLOCK, max(_MIN_FIRST, 256 * target_rows)))
             skipping = False
             done = self._data_start
+            eof = False
+            read_more = True
             while True:
-                data = f.read(block)
-                done += len(data)
-                eof = len(data) < block
-                buf = carry + data if carry else data
-                carry = b""
+                if read_more and not eof:
+                    data = f.read(block)
+                    done += len(data)
+                    eof = len(data) < block
+                    buf = buf + data if buf else data
                 if skipping:        # inside an over-long record: drop bytes up to its line break
                     a = np.frombuffer(buf, dtype=np.uint8)
                     brk = np.flatnonzero((a == LF) | (a == CR))
-                    if not len(brk):
+                    if not len(brk) or (a[brk[0]] == CR and brk[0] + 1 >= len(a) and not eof):
+                        buf = buf[int(brk[0]):] if len(brk) else b""
                         if eof:
-                            break
+                            return
+                        read_more = True
                         continue
                     t = int(brk[0])
                     if a[t] == CR and t + 1 < len(a) and a[t + 1] == LF:
                         t += 1
-                    elif a[t] == CR and t + 1 >= len(a) and not eof:
-                        carry = buf[t:]
-                        continue
                     buf = buf[t + 1:]
                     line += 1
                     skipping = False
-                chunk, used, n_lines, n_rec = self._scan(buf, eof, line, row, ncols)
+                chunk, used, n_lines, n_rec = self._scan(buf, eof, line, row, ncols, target_rows)
                 line += n_lines
                 row += n_rec
-                carry = buf[used:]
-                if not eof and len(carry) > self.max_record_bytes and not self._has_break(carry):
+                buf = buf[used:]
+                if not eof and len(buf) > self.max_record_bytes and not self._has_break(buf):
                     chunk.bad.append(BadRecord(row, line, f"record at line {line} is longer than "
                                                f"{_size(self.max_record_bytes)} (max_record_bytes); "
-                                               "it was not read", bytes(carry[:_TEXT_CAP])))
+                                               "it was not read", bytes(buf[:_TEXT_CAP])))
                     row += 1
-                    carry = b""
+                    buf = b""
                     skipping = True
-                chunk.bytes_done = done - len(carry)
+                chunk.bytes_done = done - len(buf)
                 if chunk.n_records:
                     yield chunk
-                if eof:
-                    break
-                if chunk.n_records and len(chunk.rows) > 0:
-                    per = max(1.0, (used or len(buf)) / chunk.n_records)
+                full = n_rec >= target_rows            # cut at target_rows: scan the rest first
+                if eof and (not buf or not full):
+                    return
+                read_more = not full
+                if n_rec:
+                    per = max(1.0, used / n_rec)
                     block = int(min(_MAX_BLOCK, max(_MIN_BLOCK, target_rows * per)))
 
     @staticmethod
     def _has_break(buf: bytes) -> bool:
         return b"\n" in buf or b"\r" in buf
 
-    def _scan(self, buf: bytes, eof: bool, line0: int, row0: int,
-              ncols: int) -> tuple[CsvChunk, int, int, int]:
+    def _scan(self, buf: bytes, eof: bool, line0: int, row0: int, ncols: int,
+              target_rows: int) -> tuple[CsvChunk, int, int, int]:
         """Records of ``buf`` (which starts at a record): the chunk, bytes used, lines and records used."""
         arr = np.frombuffer(buf, dtype=np.uint8)
         n = len(arr)
@@ -399,8 +403,11 @@ class CsvFile:
                 reasons[la] = f"quote opened at line {line0 + la} is never closed (end of file)"
             i += 1
 
-        used = int(starts[stop]) if stop < nl else (n if eof else tail)
         rec_first = np.flatnonzero((kind[:stop] == _START) | (kind[:stop] == _BAD))
+        if len(rec_first) > target_rows:          # at most target_rows records per chunk
+            stop = int(rec_first[target_rows])
+            rec_first = rec_first[:target_rows]
+        used = int(starts[stop]) if stop < nl else (n if eof else tail)
         nrec = len(rec_first)
         rec_last = last_line[rec_first]
         rs, rend = starts[rec_first], ends[rec_last]
