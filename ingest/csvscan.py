@@ -77,6 +77,8 @@ _MIN_FIRST = 64 << 10
 _MIN_BLOCK, _MAX_BLOCK = 1 << 20, 256 << 20
 _TEXT_CAP = 64 * 1024               # bytes of a bad record kept (for its key and the message)
 _BREAKS = re.compile(rb"\r\n|\r|\n")
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[QUOTE, COMMA, LF, CR]] = True
 
 _START, _CONT, _BAD, _BLANK = 0, 1, 2, 3       # line kinds
 _CLEAN, _REPAIRED, _REJECTED = 0, 1, 2         # record states
@@ -174,6 +176,8 @@ def check_records(a: np.ndarray, q: np.ndarray, c: np.ndarray, rs: np.ndarray,
     withq = np.flatnonzero(nq > 0)
     if not len(withq):
         return ok, nf
+    if not (nq % 2).any() and int(qi1[-1] - qi0[0]) == int(nq.sum()):
+        return _check_paired(a, q[qi0[0]:qi1[-1]], c[ci0[0]:ci1[-1]], rs, ok, nf)
     ok[withq[nq[withq] % 2 == 1]] = False                # a quote left open
     qidx = _ranges(qi0[withq], nq[withq])
     rid = np.repeat(withq, nq[withq])
@@ -196,6 +200,32 @@ def check_records(a: np.ndarray, q: np.ndarray, c: np.ndarray, rs: np.ndarray,
         before = np.searchsorted(q, c[cidx]) - qi0[crid]
         inside = (before % 2) == 1
         nf -= np.bincount(crid[inside], minlength=nrec)
+    return ok, nf
+
+
+def _check_paired(a: np.ndarray, pos: np.ndarray, c: np.ndarray, rs: np.ndarray, ok: np.ndarray,
+                  nf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_records` when every record holds an even number of quotes and no quote lies
+    between records (the common case, e.g. a file with every field quoted): quote 2m opens and
+    quote 2m+1 closes, so no quote needs its record looked up -- elementwise over the quotes."""
+    n = len(a)
+    op, cl = pos[0::2], pos[1::2]
+    prev = a[np.maximum(op - 1, 0)]
+    good_op = (op == 0) | (prev == COMMA) | (prev == LF) | (prev == CR) | (prev == QUOTE)
+    nxt = a[np.minimum(cl + 1, n - 1)]
+    good_cl = (cl + 1 == n) | (nxt == COMMA) | (nxt == LF) | (nxt == CR) | (nxt == QUOTE)
+    bad = np.concatenate([op[~good_op], cl[~good_cl]])
+    if len(bad):
+        ok[np.unique(np.searchsorted(rs, bad, side="right") - 1)] = False
+    lo, hi = int(op[0]), int(cl[-1])
+    c = c[(c > lo) & (c < hi)]
+    if len(c):
+        depth = np.zeros(hi - lo + 1, dtype=np.int8)    # +1 after an opening quote, -1 after a closing one
+        depth[op - lo + 1] += 1
+        depth[cl[:-1] - lo + 1] -= 1
+        inside = c[np.cumsum(depth, dtype=np.int8)[c - lo] > 0]
+        if len(inside):
+            nf -= np.bincount(np.searchsorted(rs, inside, side="right") - 1, minlength=len(rs))
     return ok, nf
 
 
@@ -252,19 +282,21 @@ class CsvFile:
     @staticmethod
     def _header_end(buf: bytes, skip: int) -> tuple[int, int] | None:
         """(content end, next record start) of the first record, or None if not in ``buf``."""
-        a = np.frombuffer(buf, dtype=np.uint8)[skip:]
-        quotes = np.cumsum(a == QUOTE)
-        brk = np.flatnonzero(((a == LF) | (a == CR)) & (quotes % 2 == 0))
-        if not len(brk):
-            return None
-        t = int(brk[0])
-        if a[t] == CR:
-            if t + 1 >= len(a):
+        pos, quotes = skip, 0
+        while True:
+            lf, cr = buf.find(b"\n", pos), buf.find(b"\r", pos)
+            t = min(x for x in (lf, cr) if x >= 0) if lf >= 0 or cr >= 0 else -1
+            if t < 0:
+                return None
+            quotes += buf.count(b'"', pos, t)
+            if quotes % 2 == 0:
+                break
+            pos = t + 1
+        if buf[t:t + 1] == b"\r":
+            if t + 1 >= len(buf):
                 return None          # a CR at the end of what was read: a LF may follow
-            nxt = t + 2 if a[t + 1] == LF else t + 1
-        else:
-            nxt = t + 1
-        return skip + t, skip + nxt
+            return t, (t + 2 if buf[t + 1:t + 2] == b"\n" else t + 1)
+        return t, t + 1
 
     # ------------------------------------------------------------------ records
     def chunks(self, ncols: int, target_rows: int = 200_000) -> Iterator[CsvChunk]:
@@ -334,8 +366,11 @@ class CsvFile:
         n = len(arr)
         limit = n - 1 if (not eof and n and arr[-1] == CR) else n
         a = arr[:limit]
-        lf = np.flatnonzero(a == LF)
-        cr = np.flatnonzero(a == CR)
+        special = np.flatnonzero(_SPECIAL[a])              # one pass: quotes, commas, line breaks
+        kinds = a[special]
+        lf, cr = special[kinds == LF], special[kinds == CR]
+        q, c = special[kinds == QUOTE], special[kinds == COMMA]
+        del special, kinds
         if len(cr):
             follows_lf = np.zeros(len(cr), dtype=bool)
             inner = cr + 1 < limit
@@ -357,8 +392,6 @@ class CsvFile:
             nexts = np.append(nexts, limit)
             terminated = np.append(terminated, False)
         nl = len(starts)
-        q = np.flatnonzero(a == QUOTE)
-        c = np.flatnonzero(a == COMMA)
         qcount = np.searchsorted(q, ends) - np.searchsorted(q, starts)
 
         kind = np.full(nl, _START, dtype=np.int8)
@@ -419,6 +452,8 @@ class CsvFile:
             state[j] = _REJECTED
             rec_reason[int(j)] = reasons[int(rec_first[j])]
         for la, b in repaired.items():
+            if la >= stop:                        # beyond this chunk's last record: read next time
+                continue
             j = int(np.searchsorted(rec_first, la))
             state[j] = _REPAIRED
             rep_bytes[j] = b

@@ -83,7 +83,7 @@ from ringscope.ingest.columns import (
     extra_array,
     parse_column,
 )
-from ringscope.ingest.contract import LOAD_ORDER, LOAD_REPORT_COLUMNS, QUARANTINE_COLUMNS, TABLES, Table
+from ringscope.ingest.contract import LOAD_ORDER, LOAD_REPORT_COLUMNS, TABLES, Table
 from ringscope.ingest.crossrow import LIFE_COLUMNS, PERIOD_COLUMNS, CrossRowChecker, Period, key_columns, \
     observed_period
 from ringscope.ingest.csvscan import MAX_RECORD_BYTES

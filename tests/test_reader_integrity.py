@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ringscope.ingest.contract import TABLES
 from ringscope.ingest.csvscan import SNIFF_BYTES, CsvFile
 from ringscope.ingest.io import write_dataset
 from ringscope.ingest.reader import ContractError, read_dataset
