@@ -275,6 +275,9 @@ class ParquetSource(Source):
 def open_source(table: str, path: Path, *, required: bool,
                 max_record_bytes: int = MAX_RECORD_BYTES) -> Source:
     """The source of one table file; an empty optional file is an empty table."""
+    if path.is_dir() and path.suffix != ".parquet":
+        raise ContractError(f"{path.name} is a directory: a CSV table is one file "
+                            f"(a directory of part files must be Parquet, {path.stem}.parquet/)")
     if path.is_file() and path.stat().st_size == 0:
         if required:
             raise ContractError(f"{path.name} is empty: a table needs a header row")
