@@ -151,7 +151,9 @@ class CrossRowChecker:
 
     def __init__(self, temp_dir: Path, *, memory_limit: str = "4GB", threads: int | None = None):
         temp_dir.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(temp_dir),
+        # a database file, not memory: the key tables of a city's year are evicted to it under memory_limit
+        self.con = duckdb.connect(str(temp_dir / "checks.duckdb"),
+                                  config={"memory_limit": memory_limit, "temp_directory": str(temp_dir),
                                           "preserve_insertion_order": False,
                                           **({"threads": int(threads)} if threads else {})})
         self.con.execute(f"""CREATE MACRO rs_show(v) AS
