@@ -228,6 +228,14 @@ def make_dataset(root: Path, visits: int, fmt: str, seed: int = 3) -> Path:
 
 # =========================================================================== children
 def _peak_mb() -> float:
+    """This process's peak RSS. ``VmHWM`` (the high-water mark of its own address space), not
+    ``ru_maxrss``, which on Linux keeps the RSS of the parent it was forked from."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

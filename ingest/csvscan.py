@@ -59,10 +59,13 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ringscope.ingest.errors import ContractError
 
@@ -229,6 +232,44 @@ def _check_paired(a: np.ndarray, pos: np.ndarray, c: np.ndarray, rs: np.ndarray,
     return ok, nf
 
 
+def _plain_text(buf: bytes, limit: int) -> bool:
+    """No lone CR in ``buf[:limit]`` and valid UTF-8 (two passes in C)."""
+    if buf.count(b"\r", 0, limit) != buf.count(b"\r\n", 0, limit):
+        return False
+    try:
+        str(memoryview(buf)[:limit], "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_FIELD = r'(?:"(?:[^"]|"")*"|[^",\r\n]*)'
+
+
+@lru_cache(maxsize=64)
+def _record_regex(ncols: int) -> str:
+    """A line that is one strictly RFC 4180 record of ``ncols`` fields, with its line break."""
+    return "^" + _FIELD + ("," + _FIELD) * (ncols - 1) + r"\r?\n?$"
+
+
+def _lines_ok(lines: pa.StringArray, qcount: np.ndarray, ncols: int) -> np.ndarray:
+    """Per line (valid UTF-8, no lone CR): strictly well-formed with ``ncols`` fields."""
+    if not len(lines):
+        return np.zeros(0, dtype=bool)
+    if not qcount.any():         # no quotes: a comma count
+        commas = pc.count_substring(lines, ",")
+        return np.asarray(commas.to_numpy(zero_copy_only=False), dtype=np.int64) == ncols - 1
+    got = pc.match_substring_regex(lines, _record_regex(ncols))
+    return np.asarray(got.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _check_span(a: np.ndarray, s: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_records` of the one record ``[s, e)``, with its own quote and comma positions."""
+    sub = a[s:e]
+    q, c = np.flatnonzero(sub == QUOTE), np.flatnonzero(sub == COMMA)
+    return check_records(sub, q, c, np.array([0]), np.array([e - s]))
+
+
 # =========================================================================== file
 class CsvFile:
     """A CSV table file: its header, then its records in chunks (see the module docstring)."""
@@ -236,6 +277,7 @@ class CsvFile:
     def __init__(self, path: str | Path, *, max_record_bytes: int = MAX_RECORD_BYTES):
         self.path = Path(path)
         self.max_record_bytes = int(max_record_bytes)
+        self._general_only = False        # tests: force the per-quote path for every block
         self.size = self.path.stat().st_size
         self.header: list[str] | None = None      # None: the file is empty (no header row)
         self.header_lines = 0
@@ -366,11 +408,19 @@ class CsvFile:
         n = len(arr)
         limit = n - 1 if (not eof and n and arr[-1] == CR) else n
         a = arr[:limit]
-        special = np.flatnonzero(_SPECIAL[a])              # one pass: quotes, commas, line breaks
-        kinds = a[special]
-        lf, cr = special[kinds == LF], special[kinds == CR]
-        q, c = special[kinds == QUOTE], special[kinds == COMMA]
-        del special, kinds
+        mv = memoryview(buf)
+        # the fast path: no lone CR and valid UTF-8 (every ordinary export); lines are then checked
+        # by Arrow (RE2) and numpy per line, not per quote
+        fast = not self._general_only and _plain_text(buf, limit)
+        if fast:
+            lf, cr = np.flatnonzero(a == LF), np.zeros(0, dtype=np.int64)
+            q = c = np.zeros(0, dtype=np.int64)
+        else:
+            special = np.flatnonzero(_SPECIAL[a])              # one pass: quotes, commas, line breaks
+            kinds = a[special]
+            lf, cr = special[kinds == LF], special[kinds == CR]
+            q, c = special[kinds == QUOTE], special[kinds == COMMA]
+            del special, kinds
         if len(cr):
             follows_lf = np.zeros(len(cr), dtype=bool)
             inner = cr + 1 < limit
@@ -392,7 +442,13 @@ class CsvFile:
             nexts = np.append(nexts, limit)
             terminated = np.append(terminated, False)
         nl = len(starts)
-        qcount = np.searchsorted(q, ends) - np.searchsorted(q, starts)
+        lines_arr = None
+        if fast:                   # the lines as an Arrow string array over the block (no copy)
+            lines_arr = pa.StringArray.from_buffers(
+                nl, pa.py_buffer(np.concatenate([starts, nexts[-1:]]).astype(np.int32)), pa.py_buffer(mv))
+            qcount = np.asarray(pc.count_substring(lines_arr, '"').to_numpy(zero_copy_only=False), dtype=np.int64)
+        else:
+            qcount = np.searchsorted(q, ends) - np.searchsorted(q, starts)
 
         kind = np.full(nl, _START, dtype=np.int8)
         kind[ends == starts] = _BLANK
@@ -402,7 +458,6 @@ class CsvFile:
         stop = nl
         odd = np.flatnonzero(qcount % 2 == 1)
         i = 0
-        mv = memoryview(buf)
         while i < len(odd):
             la = int(odd[i])
             fields = parse_fields(bytes(mv[starts[la]:ends[la]]), strict=True)
@@ -413,7 +468,8 @@ class CsvFile:
             if i + 1 < len(odd):
                 lb = int(odd[i + 1])
                 if ends[lb] - starts[la] <= self.max_record_bytes:
-                    ok, nf = check_records(a, q, c, starts[la:la + 1], ends[lb:lb + 1])
+                    ok, nf = (_check_span(a, int(starts[la]), int(ends[lb])) if fast else
+                              check_records(a, q, c, starts[la:la + 1], ends[lb:lb + 1]))
                     if ok[0] and nf[0] == ncols:
                         kind[la + 1:lb + 1] = _CONT
                         last_line[la] = lb
@@ -462,7 +518,28 @@ class CsvFile:
             rec_reason[int(j)] = (f"record at line {line0 + int(rec_first[j])} is longer than "
                                   f"{_size(self.max_record_bytes)} (max_record_bytes); it was not read")
         todo = np.flatnonzero(state == _CLEAN)
-        if len(todo):
+        if len(todo) and fast:
+            single = rec_last[todo] == rec_first[todo]          # merged records were checked above
+            todo = todo[single]
+        if len(todo) and fast:
+            good = _lines_ok(lines_arr, qcount, ncols)[rec_first[todo]]
+            for j in todo[~good]:
+                j = int(j)
+                if qcount[rec_first[j]] == 0:
+                    state[j] = _REJECTED
+                    rec_reason[j] = (f"record has {mv[rs[j]:rend[j]].tobytes().count(b',') + 1} fields, "
+                                     f"the header has {ncols}")
+                    continue
+                fields = parse_fields(bytes(mv[rs[j]:rend[j]]), strict=False)
+                if fields is not None and len(fields) == ncols:
+                    state[j] = _REPAIRED
+                    rep_bytes[j] = _encode(fields)
+                else:
+                    state[j] = _REJECTED
+                    rec_reason[j] = (f"record has {len(fields)} fields, the header has {ncols}"
+                                     if fields is not None else
+                                     f"malformed CSV record at line {line0 + int(rec_first[j])}")
+        elif len(todo):
             ok, nf = check_records(a, q, c, rs[todo], rend[todo])
             wrong = np.flatnonzero(~ok | (nf != ncols))
             for w in wrong:
@@ -480,7 +557,8 @@ class CsvFile:
                     rec_reason[j] = (f"record has {len(fields)} fields, the header has {ncols}"
                                      if fields is not None else
                                      f"malformed CSV record at line {line0 + int(rec_first[j])}")
-        self._check_utf8(mv, rs, rend, state, rec_reason, rep_bytes, rec_first, line0)
+        if not fast:
+            self._check_utf8(mv, rs, rend, state, rec_reason, rep_bytes, rec_first, line0)
 
         # the clean records' bytes, in order (runs of untouched records are not copied)
         pieces: list[bytes | memoryview] = []
