@@ -287,6 +287,13 @@ class Dataset:
 
 
 def _quarantine_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The quarantine's columns and dtypes (row numbers int64, text object with None).
+
+    >>> _quarantine_frame(pd.DataFrame({"table": ["visits"], "row_number": [3], "key": [float("nan")],
+    ...                                 "column": ["(row)"], "reason": ["unbalanced quote opened at line 4"]}))
+        table  row_number   key column                             reason
+    0  visits           3  None  (row)  unbalanced quote opened at line 4
+    """
     out = pd.DataFrame({c: df[c] if c in df.columns else pd.Series([], dtype=object)
                         for c in QUARANTINE_COLUMNS})
     out["row_number"] = out["row_number"].astype(np.int64)

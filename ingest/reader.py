@@ -457,6 +457,13 @@ def _write_accepted(spec: Table, st: _Staged, checker: CrossRowChecker, out: Pat
 
 # =========================================================================== entry point
 def _parse_period(value: tuple[str | dt.date, str | dt.date] | str | None) -> tuple[dt.date, dt.date] | None:
+    """``data_period`` as two dates.
+
+    >>> _parse_period("2024-03-01..2025-02-28")
+    (datetime.date(2024, 3, 1), datetime.date(2025, 2, 28))
+    >>> _parse_period(("2024-01-01", dt.date(2024, 12, 31)))[1]
+    datetime.date(2024, 12, 31)
+    """
     if value is None:
         return None
     if isinstance(value, str):

@@ -179,8 +179,16 @@ def parse_records_slowly(ch: CsvChunk, header: list[str], ncols: int) -> tuple[p
 
 
 # =========================================================================== Parquet
-def _parquet_parts(path: Path) -> list[tuple[Path, dict[str, str]]]:
-    """The part files of a Parquet table in path order, with their ``key=value`` partition values."""
+def _parquet_parts(path: Path) -> list[tuple[Path, dict[str, str | None]]]:
+    """The part files of a Parquet table in path order, with their ``key=value`` partition values.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()) / "visits.parquet"
+    >>> for f in ["month=2024-02/part-1.parquet", "month=2024-01/part-0.parquet", "_SUCCESS", ".part-0.crc"]:
+    ...     (d / f).parent.mkdir(parents=True, exist_ok=True); _ = (d / f).write_bytes(b"")
+    >>> [(str(p.relative_to(d)), k) for p, k in _parquet_parts(d)]
+    [('month=2024-01/part-0.parquet', {'month': '2024-01'}), ('month=2024-02/part-1.parquet', {'month': '2024-02'})]
+    """
     if path.is_file():
         return [(path, {})]
     out = []
