@@ -55,17 +55,23 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
+    from ringscope import progress
     from ringscope.ingest.reader import ContractError, read_dataset
 
+    progress.configure(quiet=a.quiet)
     try:
-        ds = read_dataset(_p(a.dataset), encode_images=not a.no_images)
-    except ContractError as e:
+        ds = read_dataset(_p(a.dataset), encode_images=not a.no_images,
+                          work_dir=_p(a.work_dir) if a.work_dir else None, memory_limit=a.memory_limit,
+                          chunk_rows=a.chunk_rows, data_period=a.period,
+                          period_tolerance_days=a.tolerance_days)
+    except (ContractError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = _p(a.out) if a.out else None
-    if out:
-        ds.write_reports(out)
-    print(ds.summary())
+    with ds:
+        out = _p(a.out) if a.out else None
+        if out:
+            ds.write_reports(out)
+        print(ds.summary())
     return 0
 
 
@@ -222,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dataset")
     s.add_argument("--out", help="write load_report.csv and quarantine.csv here")
     s.add_argument("--no-images", action="store_true", help="skip encoding face photos")
+    s.add_argument("--work-dir", help="keep the accepted rows here as typed Parquet (default: a temporary "
+                                      "directory, removed at the end)")
+    s.add_argument("--memory-limit", default="4GB", help="DuckDB's memory for the cross-row checks "
+                                                         "(spills to disk beyond it; default 4GB)")
+    s.add_argument("--chunk-rows", type=int, default=200_000, help="rows validated at a time (default 200000)")
+    s.add_argument("--period", help="the data period START..END (default: observed from the visits, "
+                                    "0.5%%-99.5%% of their start days)")
+    s.add_argument("--tolerance-days", type=int, default=31,
+                   help="how far outside the data period an event date may lie (default 31)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("ingest", help="load a dataset into Neo4j (idempotent, resumable)")
