@@ -174,9 +174,15 @@ class _Block:
     def __init__(self, city: "_City", V: dict, L: dict, rng: np.random.Generator):
         self.city, self.V, self.L, self.rng = city, V, L, rng
         self.ncat = len(city.cat_code)
-        self.keys = np.unique(L["vi"] * self.ncat + L["item"])
+        self.keys = np.sort(L["vi"] * self.ncat + L["item"])      # (visit, item) pairs billed
+        self.added = np.zeros(0, dtype=np.int64)                   # ... and added here (few)
         self.lines: list[dict] = []
         self.touched: list[np.ndarray] = []
+
+    def _billed(self, key: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.keys, key)
+        out = (pos < len(self.keys)) & (self.keys[np.clip(pos, 0, max(len(self.keys) - 1, 0))] == key)
+        return out | np.isin(key, self.added)
 
     def add_items(self, vsel: np.ndarray, pool: np.ndarray, k: np.ndarray, target_days: float = 7.0) -> None:
         """``k[i]`` items of ``pool`` on visit ``vsel[i]``, only where the rules allow and not billed yet."""
@@ -193,16 +199,14 @@ class _Block:
         ok = ~(br["sex_limit"] | br["age_limit"] | br["off_indication"] | br["non_medical"] | br["over_quantity"]
                | br["over_supply"])
         key = rv * self.ncat + it
-        pos = np.searchsorted(self.keys, key)
-        billed = (pos < len(self.keys)) & (self.keys[np.clip(pos, 0, len(self.keys) - 1)] == key)
-        ok &= ~billed
-        _, first = np.unique(key, return_index=True)
-        uniq = np.zeros(len(key), dtype=bool)
-        uniq[first] = True
-        ok &= uniq
+        ok &= ~self._billed(key)
+        o = np.argsort(key, kind="stable")
+        first = np.ones(len(key), dtype=bool)
+        first[o[1:]] = key[o[1:]] != key[o[:-1]]
+        ok &= first
         l = {c: a[ok] for c, a in l.items()}
         if len(l["vi"]):
-            self.keys = np.union1d(self.keys, key[ok])
+            self.added = np.concatenate([self.added, key[ok]])
             self.lines.append(l)
             self.touched.append(l["vi"])
 
@@ -211,8 +215,7 @@ def _select(city: "_City", V: dict, month: np.ndarray, p: int, vtypes: tuple[int
             rng: np.random.Generator) -> np.ndarray:
     """Honest visits of the entities drifting with profile ``p`` from their first month, each
     affected with the entity's share."""
-    honest = np.array([x is None for x in V["label"]], dtype=bool)
-    ok_t = np.isin(V["vtype"], vtypes) & honest
+    ok_t = np.isin(V["vtype"], vtypes) & V["_honest"]
     phys = np.clip(V["phys"], 0, None)
     on_i = (city.drift_inst[V["inst"]] == p) & (month >= city.drift_inst_first[V["inst"]])
     on_d = (V["phys"] >= 0) & (city.drift_phys[phys] == p) & (month >= city.drift_phys_first[phys])
@@ -248,6 +251,7 @@ def _apply(city: "_City", V: dict, L: dict, C: dict, rng: np.random.Generator, o
     cfg = city.cfg["drift"]
     items = city.drift_items
     month = city.month_of(V["start"])
+    V["_honest"] = np.array([x is None for x in V["label"]], dtype=bool)
     blk = _Block(city, V, L, rng)
     P = {n: i for i, n in enumerate(_PNAMES)}
     k_lines = lambda n: rint(rng, cfg["lines"], n)  # noqa: E731
@@ -259,8 +263,7 @@ def _apply(city: "_City", V: dict, L: dict, C: dict, rng: np.random.Generator, o
         blk.add_items(vsel, items[pool], k_lines(len(vsel)))
     # noisy months: a screening campaign adds tests to most of one month's visits at a small clinic
     nmon = city.noisy_inst_month[V["inst"]]
-    honest = np.array([x is None for x in V["label"]], dtype=bool)
-    vsel = np.flatnonzero((nmon >= 0) & (month == nmon) & (V["vtype"] == OUT) & honest
+    vsel = np.flatnonzero((nmon >= 0) & (month == nmon) & (V["vtype"] == OUT) & V["_honest"]
                           & (rng.random(len(month)) < float(runif(rng, cfg["noisy_months"]["share"]))))
     blk.add_items(vsel, items["exam"], rint(rng, [2, 3], len(vsel)))
     # fund share: settlements billed as registered chronic (门慢) care
@@ -347,5 +350,6 @@ def _apply(city: "_City", V: dict, L: dict, C: dict, rng: np.random.Generator, o
                               phys=V["phys"][vsel][sel], diag=diag)
     out["chunks"] += [(c.v, c.l) for c in city.chunks]
     city.chunks = saved
+    del V["_honest"]
     out["lines"] = blk.lines
     out["touched"] = blk.touched

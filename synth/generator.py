@@ -1453,7 +1453,7 @@ class _City:
     def captures(self, V: dict, enrol: bool = False) -> dict[str, np.ndarray]:
         """Face captures of visits ``V`` at terminal institutions (current stream); ``enrol``: also the
         reference faces of the persons of this shard (or of everyone)."""
-        rng, fc = self.rng, self.cfg["faces"]
+        rng = self.rng
         n = len(V["person"])
         term = self.i_terminal[V["inst"]]
         vt, start, end, pres = V["vtype"], V["start"], V["end"], V["presenter"]
@@ -1892,7 +1892,7 @@ def _write_block(city: _City, sink: Sink, idx: np.ndarray, V: dict, L: dict, C: 
     del tb
     n += sink.write("face_enrollments", city.enrol_table())
     if T is not None:
-        typed, text = traces.arrow_tables(T, city.lid, city.t0)
+        typed, text = traces.arrow_tables(T, city.lid, city.t0, text=sink.fmt == "csv")
         n += sink.write("drug_traces", arrow=typed, text=text)
     viol.append(city.violations_table(V, L))
     off[0] += len(V["person"])

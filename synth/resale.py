@@ -232,7 +232,7 @@ def _ring(city: "_City", cfg: dict, r: int, drugs_all: np.ndarray, kp: np.ndarra
                 b = sel[i:i + int(rint(rng, [1, 2]))]
                 i += len(b)
                 sv["person"].append(int(customers[rng.integers(0, len(customers))]))
-                sv["day"].append(int(ready[b[0]] + rng.integers(0, 6)))
+                sv["day"].append(int(ready[b].max() + rng.integers(0, 6)))
                 sv["packs"].append(pk[b].tolist())
                 st = settlers[o]
                 sv["phys"].append(int(st[rng.integers(0, len(st))]) if st and (kind == 2 or rng.random() < 0.75)

@@ -2,9 +2,14 @@
 
 Each scheme is injected into a :class:`ringscope.synth.generator._City`
 before its visits are assembled, with parameters drawn *per ring* from the
-ranges of ``generator_defaults.yaml`` (sizes, rates, durations, whether the
+ranges of ``synth/defaults.yaml`` (sizes, rates, durations, whether the
 complicit institution has a face terminal), so that no detector can key on a
-constant. The ground truth follows section 3 of the data contract:
+constant. Rings are drawn from the city's main stream, in the original order;
+with ``rings: fixed`` each ring draws from a stream of the seed alone and
+chooses its participants on a stream apart (:meth:`_City.ring_stream`), so the
+same seed plants rings of the same number and shape at any size. The
+drug-resale scheme lives in :mod:`ringscope.synth.resale` (its own streams).
+The ground truth follows section 3 of the data contract:
 
 * ``rings``: one row per ring, members ``person:..;physician:..;institution:..``;
 * ``entities``: every entity that took part (``ring_id`` empty for lone actors);

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ringscope.synth.primitives import DAY, IP, KINDS, PH
+from ringscope.synth.primitives import DAY, IP, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ringscope.synth.generator import _City
@@ -238,7 +238,8 @@ def make(city: "_City", V: dict, L: dict, rng: np.random.Generator, segment: int
             "touched": np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)}
 
 
-def arrow_tables(T: dict[str, np.ndarray], lid: np.ndarray, t0: np.datetime64) -> tuple[pa.Table, pa.Table]:
+def arrow_tables(T: dict[str, np.ndarray], lid: np.ndarray, t0: np.datetime64,
+                 text: bool = True) -> tuple[pa.Table, pa.Table | None]:
     """``drug_traces`` of one block as a typed Arrow table (Parquet) and as contract text (CSV)."""
     line_id = pa.array(lid[T["line"]], type=pa.string())
     code = _arrow_codes(T["product"], T["serial"])
@@ -246,7 +247,8 @@ def arrow_tables(T: dict[str, np.ndarray], lid: np.ndarray, t0: np.datetime64) -
     scan = pa.array(ts, type=pa.timestamp("us"))
     rev = pa.array(T["reversed"], type=pa.bool_())
     typed = pa.table({"line_id": line_id, "trace_code": code, "scan_time": scan, "reversed": rev})
-    text = pa.table({"line_id": line_id, "trace_code": code,
+    if not text:
+        return typed, None
+    return typed, pa.table({"line_id": line_id, "trace_code": code,
                      "scan_time": pc.strftime(scan, format="%Y-%m-%dT%H:%M:%S"),
                      "reversed": pc.if_else(rev, "true", "false")})
-    return typed, text
