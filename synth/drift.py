@@ -77,11 +77,14 @@ def _item_sets(city: "_City") -> dict[str, np.ndarray]:
             surg[v] = True
     exam = svc & np.array([c.startswith(("0025", "003101", "003102", "003103", "003104")) for c in code])
     drugs = np.unique(np.concatenate([v for k, v in city.pools.items() if k.startswith(("a:", "c:")) or k == "otc"]))
+    drugs = drugs[city.cat_cap[drugs] >= 15]           # what a representative pushes: the pricier brands
     mats = np.flatnonzero((city.cat_type == "material") & (city.cat_cap < 100))
     hv = np.flatnonzero((city.cat_cap >= HIGH_VALUE_PRICE) & np.isin(city.cat_type, ["drug", "service"])
                         & ~(surg & ~exam) & (city.cat_class != "C"))
+    # at a pharmacy: high-value drugs, reimbursable or not (阿胶 and the like are sold on personal accounts)
+    hv_ph = np.flatnonzero(city.cat_is_drug & (city.cat_cap >= HIGH_VALUE_PRICE) & ~surg)
     return {"exam": np.flatnonzero(exam), "drugs": drugs, "materials": mats, "high_value": hv,
-            "otc": city.pool("otc")}
+            "high_value_drugs": hv_ph, "otc": city.pool("otc")}
 
 
 # --------------------------------------------------------------------------- plan
@@ -184,14 +187,15 @@ class _Block:
         out = (pos < len(self.keys)) & (self.keys[np.clip(pos, 0, max(len(self.keys) - 1, 0))] == key)
         return out | np.isin(key, self.added)
 
-    def add_items(self, vsel: np.ndarray, pool: np.ndarray, k: np.ndarray, target_days: float = 7.0) -> None:
+    def add_items(self, vsel: np.ndarray, pool: np.ndarray, k: np.ndarray, target_days: float | np.ndarray = 7.0) -> None:
         """``k[i]`` items of ``pool`` on visit ``vsel[i]``, only where the rules allow and not billed yet."""
         city, V, rng = self.city, self.V, self.rng
         if not len(vsel) or not len(pool):
             return
         rv = np.repeat(vsel, k)
         it = pool[rng.integers(0, len(pool), len(rv))]
-        q, days = city.drug_qty(it, np.full(len(rv), target_days))
+        q, days = city.drug_qty(it, np.broadcast_to(np.asarray(target_days, float), (len(vsel),))[np.repeat(
+            np.arange(len(vsel)), k)] if np.ndim(target_days) else np.full(len(rv), float(target_days)))
         q = np.where(city.cat_is_drug[it], q, 1.0)
         days = np.where(city.cat_is_drug[it], days, -1)
         l = lchunk(len(rv), vi=rv, item=it, qty=q, days=days, time=V["start"][rv] + rng.integers(60, 1800, len(rv)))
@@ -256,11 +260,13 @@ def _apply(city: "_City", V: dict, L: dict, C: dict, rng: np.random.Generator, o
     P = {n: i for i, n in enumerate(_PNAMES)}
     k_lines = lambda n: rint(rng, cfg["lines"], n)  # noqa: E731
     # lines added to existing settlements
-    for name, pool, vt in (("over_testing", "exam", (OUT,)), ("drug_push", "drugs", (OUT,)),
-                           ("materials", "materials", (OUT,)), ("high_value", "high_value", (OUT, PH)),
-                           ("bundling", "otc", (PH,))):
+    # (a pharmacy only sells drugs: its high-value items are drugs)
+    for name, pool, vt, days in (("over_testing", "exam", (OUT,), 7), ("drug_push", "drugs", (OUT,), 28),
+                                 ("materials", "materials", (OUT,), 7), ("high_value", "high_value", (OUT,), 14),
+                                 ("high_value", "high_value_drugs", (PH,), 14), ("bundling", "otc", (PH,), 7)):
         vsel = _select(city, V, month, P[name], vt, rng)
-        blk.add_items(vsel, items[pool], k_lines(len(vsel)))
+        k = k_lines(len(vsel)) + (1 if name == "drug_push" else 0)
+        blk.add_items(vsel, items[pool], k, float(days))
     # noisy months: a screening campaign adds tests to most of one month's visits at a small clinic
     nmon = city.noisy_inst_month[V["inst"]]
     vsel = np.flatnonzero((nmon >= 0) & (month == nmon) & (V["vtype"] == OUT) & V["_honest"]
@@ -278,6 +284,11 @@ def _apply(city: "_City", V: dict, L: dict, C: dict, rng: np.random.Generator, o
         j = np.arange(len(rv)) - np.repeat(np.cumsum(k) - k, k)
         t = (V["start"][rv] // DAY + rint(rng, [2, 7], len(rv)) * (j + 1)) * DAY + city.clinic_seconds(len(rv))
         ok = (t < city.ndays * DAY) & city.alive_mask(V["person"][rv], t)
+        ok &= _free(V, V["person"][rv], t // DAY * DAY, t // DAY * DAY + DAY - 1)   # no other visit that day
+        key = V["person"][rv].astype(np.int64) * 400 + t // DAY
+        first = np.zeros(len(key), dtype=bool)
+        first[np.unique(key, return_index=True)[1]] = True                             # nor two of them
+        ok &= first
         rv, t = rv[ok], t[ok]
         m = len(rv)
         v = vchunk(m, person=V["person"][rv], inst=V["inst"][rv], phys=V["phys"][rv], vtype=OUT, start=t, end=t,

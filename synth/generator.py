@@ -201,6 +201,7 @@ class _Chunk:
     """Visits (and their lines) produced by one part of the model."""
     v: dict[str, np.ndarray]
     l: dict[str, np.ndarray]
+    extra: bool = False          # made by the realistic volume (its own stream)
 
 
 # --------------------------------------------------------------------------- the city
@@ -226,6 +227,7 @@ class _City:
         self.cfg = cfg
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), self.N, 20240101]))
         self._pick: np.random.Generator | None = None
+        self._extra = False                              # chunks being added are the realistic volume's
         self.year = int(cfg["year"])
         self.t0 = np.datetime64(f"{self.year}-01-01T00:00:00", "s")
         self.ndays = int((np.datetime64(f"{self.year + 1}-01-01") - np.datetime64(f"{self.year}-01-01"))
@@ -302,7 +304,7 @@ class _City:
         return self._diag_index[codes]
 
     def add(self, v: dict[str, np.ndarray], l: dict[str, np.ndarray]) -> None:
-        self.chunks.append(_Chunk(v, l))
+        self.chunks.append(_Chunk(v, l, self._extra))
 
     def day_weights(self, profile: str, weekend: float) -> np.ndarray:
         day = np.arange(self.ndays)
@@ -352,6 +354,76 @@ class _City:
         if not self.legacy:
             with self.using(self.volume_rng):
                 self.extra_volume(idx)
+            self.drop_clashing_extra()
+
+    @contextmanager
+    def extra_chunks(self) -> Iterator[None]:
+        old = self._extra
+        self._extra = True
+        try:
+            yield
+        finally:
+            self._extra = old
+
+    def drop_clashing_extra(self) -> None:
+        """The realistic city's settlements do not clash (a filter, no draws): the realistic volume's
+        never fall on a day the person already settles at the same institution, nor inside one of
+        their hospital stays; and nobody sees a doctor at another institution while in hospital."""
+        base = [c for c in self.chunks if not c.extra]
+        if len(base) == len(self.chunks):
+            return
+        ni = np.int64(self.n_inst)
+
+        def keys(v: dict) -> np.ndarray:
+            return (v["person"].astype(np.int64) * ni + v["inst"]) * 400 + v["start"] // DAY
+
+        seen = np.unique(np.concatenate([keys(c.v) for c in base])) if base else np.zeros(0, np.int64)
+        stays = self.stays_of([c.v for c in base])
+        kept = []
+        for c in self.chunks:
+            v, l = c.v, c.l
+            where = self.in_stay(stays, v["person"], v["start"], margin=12 * 3600)
+            if not c.extra:
+                keep = ~((where >= 0) & (v["vtype"] == OUT) & (stays[3][np.clip(where, 0, None)] != v["inst"]))
+            else:
+                k = keys(v)
+                pos = np.searchsorted(seen, k)
+                clash = (pos < len(seen)) & (seen[np.clip(pos, 0, max(len(seen) - 1, 0))] == k)
+                o2 = np.argsort(k, kind="stable")
+                dup = np.zeros(len(k), dtype=bool)
+                dup[o2[1:]] = k[o2[1:]] == k[o2[:-1]]
+                keep = ~(clash | dup | (where >= 0))
+                seen = np.union1d(seen, k[keep])
+            if keep.all():
+                kept.append(c)
+                continue
+            remap = np.cumsum(keep) - 1
+            l2 = take(l, keep[l["vi"]])
+            l2["vi"] = remap[l2["vi"]]
+            kept.append(_Chunk(take(v, keep), l2, c.extra))
+        self.chunks = kept
+
+    @staticmethod
+    def stays_of(vs: list[dict]) -> tuple[np.ndarray, ...]:
+        """Inpatient stays of visit buffers, sorted by (person, admission): person, start, end, institution."""
+        cols = [[v[k][v["vtype"] == IP] for v in vs] for k in ("person", "start", "end", "inst")]
+        sp, ss, se, si = (np.concatenate(c) if c else np.zeros(0, np.int64) for c in cols)
+        o = np.lexsort((ss, sp))
+        return sp[o], ss[o], se[o], si[o]
+
+    @staticmethod
+    def in_stay(stays: tuple[np.ndarray, ...], person: np.ndarray, t: np.ndarray, margin: int = 0) -> np.ndarray:
+        """For each (person, time): the index of the person's stay that time falls in (more than
+        ``margin`` seconds after admission and before discharge), or -1."""
+        sp, ss, se, _ = stays
+        if not len(sp):
+            return np.full(len(person), -1, dtype=np.int64)
+        big = np.int64(1 << 26)
+        skey = sp.astype(np.int64) * big + ss // 60
+        j = np.searchsorted(skey, person.astype(np.int64) * big + (t - margin) // 60, "left") - 1
+        jc = np.clip(j, 0, None)
+        inside = (j >= 0) & (sp[jc] == person) & (t > ss[jc] + margin) & (t < se[jc] - margin)
+        return np.where(inside, jc, -1)
 
     def build_single(self) -> None:
         """The whole city in one piece, in the order of the original generator (main stream)."""
@@ -1020,7 +1092,7 @@ class _City:
             parts.append(self.pool_lines(h, "hs", rng.integers(0, 3, len(h)), t[h]))
         self.add(v, concat(parts, LCOLS))
         if not self.legacy and label is None:
-            with self.using(self.volume_rng):
+            with self.using(self.volume_rng), self.extra_chunks():
                 self.followups(v, group)
 
     def followups(self, v: dict[str, np.ndarray], group: np.ndarray) -> None:
@@ -1157,6 +1229,10 @@ class _City:
         vc = self.cfg["volume"]
         idx = self.persons_of(idx)
         u = self.propensity[idx].astype(float)
+        with self.extra_chunks():
+            self._extra_volume(idx, u, vc)
+
+    def _extra_volume(self, idx: np.ndarray, u: np.ndarray, vc: dict) -> None:
         self.acute_care(idx, rate_factor=np.maximum(0.0, float(vc["acute_factor"]) * u - 1.0))
         self.otc_purchases(idx, rate_factor=np.maximum(0.0, float(vc["otc_factor"]) * u - 1.0), items=(1, 3))
         self.chronic_checkups(idx)
@@ -1816,7 +1892,8 @@ class _City:
         added, stays made longer, new visits), the drug-resale settlements of its persons, and the
         traceability codes of its drug lines. Returns the merged visits, lines, captures and traces."""
         dr = drift.apply(self, V, L, C, self.stream("drift", s))
-        chunks = list(dr["chunks"])
+        stays = self.stays_of([V])
+        chunks = [self.out_of_stays(v, l, stays, "drop") for v, l in dr["chunks"]]
         if self.resale_block is not None:
             rv, rl = self.resale_block
             inside = np.ones(self.N, dtype=bool) if self.shard_idx is None else np.zeros(self.N, dtype=bool)
@@ -1827,7 +1904,7 @@ class _City:
                 remap = np.cumsum(keep) - 1
                 l = take(rl, keep[rl["vi"]])
                 l["vi"] = remap[l["vi"]]
-                chunks.append((take(rv, keep), l))
+                chunks.append(self.out_of_stays(take(rv, keep), l, stays, "move"))
         touched = list(dr["touched"])
         changed = bool(chunks) or bool(dr["lines"]) or dr["captures"] is not None
         lkeys = list(LCOLS) + ["amount"]
@@ -1871,6 +1948,39 @@ class _City:
         if T is not None and len(T["touched"]):
             self.settle(V, L, T["touched"])
         return V, L, C, T
+
+    def out_of_stays(self, v: dict, l: dict, stays: tuple, how: str) -> tuple[dict, dict]:
+        """Settlements added to a block that fall inside one of the person's hospital stays: dropped
+        (``drop``), or moved out of it (``move``: a collector's settlement to the day before the
+        admission, a re-settlement at an outlet to the day after the discharge, so a resold pack
+        still comes after its first sale)."""
+        w = self.in_stay(stays, v["person"], v["start"])
+        inside = (w >= 0) & (v["vtype"] != IP)
+        if not inside.any():
+            return v, l
+        keep = np.ones(len(inside), dtype=bool)
+        if how == "drop":
+            keep = ~inside
+        else:
+            _, ss, se, _ = stays
+            wc = np.clip(w, 0, None)
+            tod = v["start"] % DAY
+            collect = np.array([x == "drug_resale" for x in v["label"]], dtype=bool)
+            new = np.where(collect, (ss[wc] // DAY - 1) * DAY + tod, (se[wc] // DAY + 1) * DAY + tod)
+            ok = (new >= 0) & (new < (self.ndays - 1) * DAY)
+            delta = np.where(inside & ok, new - v["start"], 0)
+            v = dict(v)
+            v["start"] = v["start"] + delta
+            v["end"] = np.where(v["vtype"] == IP, v["end"], v["start"])
+            l = dict(l)
+            l["time"] = l["time"] + delta[l["vi"]]
+            keep = ~(inside & ~ok)
+        if keep.all():
+            return v, l
+        remap = np.cumsum(keep) - 1
+        l2 = take(l, keep[l["vi"]])
+        l2["vi"] = remap[l2["vi"]]
+        return take(v, keep), l2
 
     def finish_inventory(self, main: list[pd.Series] | None = None) -> None:
         """The books: from the sales of every shard (sharded city) and the extra honest sales."""

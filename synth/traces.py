@@ -211,7 +211,8 @@ def make(city: "_City", V: dict, L: dict, rng: np.random.Generator, segment: int
         L["qty"][ab] -= 0.5
         L["amount"][ab] = np.round(L["qty"][ab] * L["price"][ab], 2)
         has_days = L["days"][ab] >= 0
-        L["days"][ab[has_days]] = np.maximum(1, np.round(L["qty"][ab[has_days]] * dpu[ab[has_days]])).astype(np.int64)
+        hd = ab[has_days]
+        L["days"][hd] = np.minimum(L["days"][hd], np.maximum(1, np.round(L["qty"][hd] * dpu[hd]))).astype(np.int64)
         touched.append(vi[ab])
         a, b = pairs[:, 0], pairs[:, 1]
         product[row0[b]], serial[row0[b]] = product[row_last[a]], serial[row_last[a]]
