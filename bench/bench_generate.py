@@ -14,6 +14,7 @@ The ratios are what to read (the machine is shared, absolute seconds vary):
   the same run -- its memory grows with the city.
 
     .venv/bin/python bench/bench_generate.py --persons 100000 --persons 1000000 --persons 4000000
+    .venv/bin/python bench/bench_generate.py --persons 1000000 --config traces.yaml --label "with traces"
     .venv/bin/python bench/bench_generate.py --persons 100000 --peer
 
 prints one JSON line per run and a markdown table for bench/RESULTS.md.
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     ap.add_argument("--work", default=str(HERE.parent / ".state" / "bench-generate"))
     ap.add_argument("--peer", action="store_true", help="also the original in-memory generator at each size")
+    ap.add_argument("--config", action="append", help="generator configuration files (merged in order)")
+    ap.add_argument("--label", default="sharded", help="the row's label")
     ap.add_argument("--keep", action="store_true", help="keep the generated cities")
     ap.add_argument("--json", help="append the rows to this JSONL file")
     a = ap.parse_args(argv)
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in a.persons or [100_000, 1_000_000]:
-        runs = [("sharded", None)] + ([("legacy in-memory", [str(LEGACY)])] if a.peer else [])
+        runs = [(a.label, a.config)] + ([("legacy in-memory", [str(LEGACY)])] if a.peer else [])
         for label, cfg in runs:
             r = run(n, work, a.format, cfg, keep=a.keep, label=label.split()[0])
             r["label"] = label
@@ -101,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
             if a.json:
                 with open(a.json, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    base = next((r for r in rows if r["label"] == "sharded"), None)
+    base = next((r for r in rows if r["label"] == a.label), None)
     print("\n| generator | persons | shards | visits | claim lines | captures | trace rows | wall | CPU | "
           "peak RSS | RSS / first | s per M rows / first | disk |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        ref = base if r["label"] == "sharded" else next((x for x in rows if x["label"] == r["label"]), r)
+        ref = base if r["label"] == a.label else next((x for x in rows if x["label"] == r["label"]), r)
         spm = r["wall_s"] / max(r["rows"], 1) * 1e6
         spm0 = ref["wall_s"] / max(ref["rows"], 1) * 1e6
         print(f"| {r['label']} | {r['persons']:,} | {r['shards']} | {r['visits']:,} | {r['claim_lines']:,} | "

@@ -23,6 +23,8 @@ from ringscope.synth.generator import LEGACY_PATH, RULES, generate, load_config
 from ringscope.ingest.reader import read_dataset
 
 FRAUD_SCHEMES = [s for s in SCHEMES if s != "other"]
+# drug traceability codes are off by default until the Neo4j loader takes the table (synth/defaults.yaml)
+TRACES = {"drug_traces": {"enabled": True}}
 RING_SCHEMES = {"card_lending", "card_cashout", "collusive_prescribing", "ghost_admission", "drug_resale"}
 
 
@@ -34,7 +36,7 @@ def _truth(root: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
     out = tmp_path_factory.mktemp("city3k")
-    summary = generate(out, persons=3000, seed=11)
+    summary = generate(out, persons=3000, seed=11, config=TRACES)
     ds = read_dataset(out, encode_images=False)
     return out, summary, ds, _truth(out)
 
@@ -73,7 +75,7 @@ def test_validates_cleanly_and_summary_matches(city):
 
 @pytest.mark.parametrize("persons,fmt", [(1000, "csv"), (10_000, "parquet")])
 def test_other_sizes_validate_cleanly(tmp_path, persons, fmt):
-    summary = generate(tmp_path, persons=persons, seed=5, fmt=fmt)
+    summary = generate(tmp_path, persons=persons, seed=5, fmt=fmt, config=TRACES)
     assert all((tmp_path / f"{t}.{fmt}").is_file() for t in TABLES)
     ds = read_dataset(tmp_path, encode_images=False)
     rep = ds.load_report.set_index("table")
@@ -85,9 +87,9 @@ def test_other_sizes_validate_cleanly(tmp_path, persons, fmt):
 
 def test_deterministic_for_a_seed_and_different_across_seeds(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    generate(a, persons=1000, seed=3)
-    generate(b, persons=1000, seed=3)
-    generate(c, persons=1000, seed=4)
+    generate(a, persons=1000, seed=3, config=TRACES)
+    generate(b, persons=1000, seed=3, config=TRACES)
+    generate(c, persons=1000, seed=4, config=TRACES)
     files = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
     assert len(files) == len(TABLES) + 3 + len(OPTIONAL_TRUTH_FILES)
     for f in files:
@@ -343,6 +345,7 @@ def test_config_override_removes_a_scheme(tmp_path):
                        "ghost_admission": {"min_rings": 3, "p_terminal": 1.0}},
            "confounders": {"outbreak": {"enabled": False}}}
     s = generate(tmp_path, persons=1000, seed=2, config=cfg)
+    assert not (tmp_path / "drug_traces.csv").exists()                 # off by default
     truth = _truth(tmp_path)
     assert s["rings"]["ghost_admission"] == 3
     inst = pd.read_csv(tmp_path / "institutions.csv", dtype=str).set_index("institution_id")
@@ -387,7 +390,7 @@ def test_new_features_leave_the_original_city_in_place(tmp_path):
     each from a stream of its own -- the same persons, institutions, rings and truth of the old schemes."""
     old, new = tmp_path / "old", tmp_path / "new"
     generate(old, persons=1000, seed=3, config=LEGACY_PATH)
-    generate(new, persons=1000, seed=3, config={"volume": "legacy"})
+    generate(new, persons=1000, seed=3, config={"volume": "legacy", **TRACES})
     for f in ("persons.csv", "institutions.csv", "physicians.csv", "catalog.csv", "face_enrollments.csv"):
         assert filecmp.cmp(old / f, new / f, shallow=False), f
     to, tn = _truth(old), _truth(new)
@@ -417,7 +420,7 @@ def test_new_features_leave_the_original_city_in_place(tmp_path):
 # --------------------------------------------------------------------------- a city in shards
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory):
-    cfg = {"generation": {"shard_persons": 1500}}
+    cfg = {"generation": {"shard_persons": 1500}, **TRACES}
     csv = tmp_path_factory.mktemp("sharded") / "csv"
     s_csv = generate(csv, persons=4000, seed=5, config=cfg, fmt="csv")
     pq_ = tmp_path_factory.mktemp("sharded") / "parquet"
@@ -569,11 +572,14 @@ def test_drifting_institutions_and_physicians_move_their_indicators(city):
     # pooled over the months before and after the first period (a month of a small entity is noisy)
     pooled = m.groupby(["entity_type", "entity_id", "indicator", "after"])[["num", "den"]].sum()
     lift = (pooled.num / pooled.den.where(pooled.den > 0)).unstack("after").dropna()
+    # (the fraud institutions that drift: their own scheme moves their indicators too -- left out here)
+    honest = ~pd.Series(list(zip(lift.index.get_level_values(0), lift.index.get_level_values(1)))).isin(fraud).to_numpy()
+    lift = lift[honest]
     before, after = lift[False], lift[True]
     share = lift.index.get_level_values("indicator").str.endswith(("_share", "_15d"))
-    # rates: 15 % up; shares: up by 15 % of what was left to grow (a drug share of 0.8 cannot double)
-    moved = np.where(share, (after - before) >= 0.15 * (1 - before), after >= 1.15 * before)
-    assert len(lift) >= 0.8 * len(d)
+    # 15 % up; a share may instead rise by 15 % of what it had left to grow (a drug share of 0.8 cannot double)
+    moved = (after >= 1.15 * before) | (share & ((after - before) >= 0.15 * (1 - before)))
+    assert len(lift) >= 0.7 * len(d)
     assert moved.mean() >= 0.85, lift.assign(moved=moved).sort_values("moved").head(10)
 
 
@@ -635,7 +641,7 @@ def test_a_code_on_two_settlements_is_resale_or_a_clean_look_alike(city):
             a, b = g.iloc[i - 1], g.iloc[i]
             if b.line_id in resale_lines:
                 # a resold pack: first bought by a collector, weeks earlier, elsewhere
-                assert a.visit_id in collecting and (b.scan - a.scan).days >= 14, (a, b)
+                assert a.visit_id in collecting and (b.scan.normalize() - a.scan.normalize()).days >= 14, (a, b)
                 assert a.institution_id != b.institution_id
                 c = "resale"
             elif a.reversed:
