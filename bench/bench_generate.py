@@ -15,7 +15,7 @@ The ratios are what to read (the machine is shared, absolute seconds vary):
 
     .venv/bin/python bench/bench_generate.py --persons 100000 --persons 1000000 --persons 4000000
     .venv/bin/python bench/bench_generate.py --persons 1000000 --config traces.yaml --label "with traces"
-    .venv/bin/python bench/bench_generate.py --persons 100000 --peer
+    .venv/bin/python bench/bench_generate.py --persons 100000 --persons 1000000 --persons 4000000 --peer
 
 prints one JSON line per run and a markdown table for bench/RESULTS.md.
 """
@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"])
     ap.add_argument("--work", default=str(HERE.parent / ".state" / "bench-generate"))
     ap.add_argument("--peer", action="store_true", help="also the original in-memory generator at each size")
+    ap.add_argument("--peer-max", type=int, default=1_000_000,
+                    help="sizes above this get no peer run (the in-memory generator needs ~11 KB per person)")
     ap.add_argument("--config", action="append", help="generator configuration files (merged in order)")
     ap.add_argument("--label", default="sharded", help="the row's label")
     ap.add_argument("--keep", action="store_true", help="keep the generated cities")
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in a.persons or [100_000, 1_000_000]:
-        runs = [(a.label, a.config)] + ([("legacy in-memory", [str(LEGACY)])] if a.peer else [])
+        runs = [(a.label, a.config)] + ([("legacy in-memory", [str(LEGACY)])] if a.peer and n <= a.peer_max else [])
         for label, cfg in runs:
             r = run(n, work, a.format, cfg, keep=a.keep, label=label.split()[0])
             r["label"] = label
@@ -106,16 +108,18 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     base = next((r for r in rows if r["label"] == a.label), None)
     print("\n| generator | persons | shards | visits | claim lines | captures | trace rows | wall | CPU | "
-          "peak RSS | RSS / first | s per M rows / first | disk |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "peak RSS | RSS / first | s per M rows / first | RSS / peer | s per M rows / peer | disk |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    spm = lambda r: r["wall_s"] / max(r["rows"], 1) * 1e6  # noqa: E731
     for r in rows:
         ref = base if r["label"] == a.label else next((x for x in rows if x["label"] == r["label"]), r)
-        spm = r["wall_s"] / max(r["rows"], 1) * 1e6
-        spm0 = ref["wall_s"] / max(ref["rows"], 1) * 1e6
+        peer = next((x for x in rows if x["label"] != r["label"] and x["persons"] == r["persons"]), None)
+        vs = (f"{r['peak_rss_gb'] / peer['peak_rss_gb']:.2f} | {spm(r) / spm(peer):.2f}"
+              if peer is not None and r["label"] == a.label else "– | –")
         print(f"| {r['label']} | {r['persons']:,} | {r['shards']} | {r['visits']:,} | {r['claim_lines']:,} | "
               f"{r['face_captures']:,} | {r['drug_traces']:,} | {r['wall_s']:.0f} s | {r['cpu_s']:.0f} s | "
-              f"{r['peak_rss_gb']:.1f} GB | {r['peak_rss_gb'] / ref['peak_rss_gb']:.2f} | {spm / spm0:.2f} | "
-              f"{r['disk_gb']:.2f} GB |")
+              f"{r['peak_rss_gb']:.1f} GB | {r['peak_rss_gb'] / ref['peak_rss_gb']:.2f} | {spm(r) / spm(ref):.2f} | "
+              f"{vs} | {r['disk_gb']:.2f} GB |")
     return 0
 
 
