@@ -46,10 +46,12 @@ def cmd_neo4j(a: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- data
 def cmd_generate(a: argparse.Namespace) -> int:
+    from ringscope import progress
     from ringscope.synth.generator import generate
 
-    summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config,
-                       fmt=a.format)
+    progress.configure(quiet=a.quiet)
+    summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config or None,
+                       fmt=a.format, layout=a.layout)
     print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     return 0
 
@@ -220,8 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("--persons", type=int, default=5000)
     s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--config", help="YAML file overriding scheme/confounder parameters")
+    s.add_argument("--config", action="append",
+                   help="YAML file deep-merged over synth/defaults.yaml; repeat to merge several in order "
+                        "(synth/legacy.yaml: the original cities)")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--layout", choices=["auto", "file", "dir"], default="auto",
+                   help="auto (default): a directory of parts per table (visits.parquet/part-00000.parquet ...) "
+                        "when a Parquet city is generated in shards, else one file per table")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_generate)
 
     s = sub.add_parser("validate", help="check a dataset against the data contract")
