@@ -10,7 +10,8 @@ SET l.status = $to_status,
     l.recovered = $recovered,
     l.outcome = $outcome,
     l.updated_at = localdatetime($at),
-    l.version = coalesce(l.version, 0) + 1
+    l.version = coalesce(l.version, 0) + 1,
+    l.referred = coalesce(l.referred, false) OR $to_status = '移送公安'
 CREATE (l)-[:HAS_EVENT]->(e:LeadEvent {
     event_id: $event_id, at: localdatetime($at), user: $user, role: $role,
     action: $action, from_status: $from_status, to_status: $to_status,
