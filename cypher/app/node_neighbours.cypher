@@ -11,15 +11,15 @@ CALL () {
 CALL (n) {
   MATCH (n)<-[:FOR_PERSON|BY|AT]-(v:Visit)-[:FOR_PERSON|BY|AT]->(x)
   WHERE x <> n
-  RETURN x, 'visit' AS rel, count(DISTINCT v) AS n, sum(coalesce(v.total_amount, 0.0)) AS amount
+  RETURN x, 'visit' AS rel, count(DISTINCT v) AS k, sum(coalesce(v.total_amount, 0.0)) AS amount
   UNION ALL
   MATCH (n)-[:FAMILY]-(x:Person)
-  RETURN x, 'family' AS rel, 1 AS n, 0.0 AS amount
+  RETURN x, 'family' AS rel, 1 AS k, 0.0 AS amount
   UNION ALL
   MATCH (n)-[:PRACTISES_AT]-(x)
-  RETURN x, 'practises_at' AS rel, 1 AS n, 0.0 AS amount
+  RETURN x, 'practises_at' AS rel, 1 AS k, 0.0 AS amount
 }
-WITH x, rel, sum(n) AS n, sum(amount) AS amount
+WITH x, rel, sum(k) AS n, sum(amount) AS amount
 RETURN CASE WHEN x:Person THEN 'person' WHEN x:Physician THEN 'physician' ELSE 'institution' END AS entity_type,
        coalesce(x.person_id, x.physician_id, x.institution_id) AS entity_id,
        x.name AS name, coalesce(x.district, [(x)-[:PRACTISES_AT]->(i:Institution) | i.district][0]) AS district,
