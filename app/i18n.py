@@ -91,11 +91,14 @@ VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "severity": {"high": ("高", "high"), "medium": ("中", "medium"), "low": ("低", "low")},
     "verdict": {"mismatch": ("人证不符", "mismatch"), "match": ("人证相符", "match"),
                 "related": ("亲属代办", "related"), "no_enrollment": ("无底库", "no enrolment"),
-                "unknown": ("未知", "unknown"), "no_face": ("未检出人脸", "no face")},
+                "unknown": ("未知", "unknown"), "no_face": ("未检出人脸", "no face"),
+                "no_claim": ("未关联刷卡", "no claim")},
     "relation": {"family": ("家庭/代办关系", "family"), "practises_at": ("执业于", "practises at"),
                  "face_presenting_credential": ("持该凭证的人脸", "face presenting the credential"),
                  "own_face_on_credential_of": ("本人人脸用于他人凭证", "own face on another's credential"),
-                 "lead": ("所属线索", "lead"), "visit": ("结算往来", "settlements"),
+                 "lead": ("所属线索", "lead"), "visit": ("结算往来", "settlements"), "visited": ("就诊", "visited"),
+                 "treated": ("诊治", "treated"), "path": ("路径", "path"), "treated_by": ("诊治", "treated by"),
+                 "presented": ("人脸刷卡", "face presented"), "enrolled_as": ("底库身份", "enrolled as"),
                  "FOR_PERSON": ("就诊人", "patient"), "AT": ("就诊机构", "at"), "BY": ("经治医师", "by"),
                  "FAMILY": ("家庭关系", "family"), "PRACTISES_AT": ("执业于", "practises at"),
                  "CLAIMED": ("刷卡凭证", "claimed"), "OF_FACE": ("人脸", "of face"),
@@ -109,7 +112,11 @@ VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "role": {"investigator": ("稽核员", "investigator"), "analyst": ("分析员", "analyst"),
              "leader": ("领导", "leader"), "police_liaison": ("公安联络员", "police liaison"),
              "admin": ("系统管理员", "administrator"), "system": ("系统", "system")},
-    "category": {},
+    "category": {"medical": ("医疗类", "medical"), "management": ("管理类", "management"), "policy": ("政策类", "policy"),
+                 "other": ("其他", "other")},
+    "insurance_type": {"employee": ("职工", "employee"), "resident": ("居民", "resident")},
+    "sex": {"M": ("男", "M"), "F": ("女", "F")},
+    "ownership": {"public": ("公立", "public"), "private": ("民营", "private")},
 }
 VALUE_LABELS["type"] = VALUE_LABELS["entity_type"]
 VALUE_LABELS["other_type"] = VALUE_LABELS["entity_type"]
@@ -135,7 +142,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "action": ("操作", "Action"), "from_status": ("原环节", "From"), "to_status": ("新环节", "To"),
     "note": ("处置意见", "Note"), "outcome": ("结论", "Outcome"),
     "hit_id": ("命中编号", "Hit"), "rule_id": ("规则编号", "Rule"), "rule_name": ("规则名称", "Rule name"),
-    "category": ("规则类别", "Category"), "severity": ("严重程度", "Severity"), "evidence": ("命中依据", "Evidence"),
+    "relation_": ("关系", "Relation"),
+    "category": ("规则类别", "Category"), "severity": ("严重程度", "Severity"),
+    "evidence": ("命中明细（系统原文）", "Evidence"),
     "visit_id": ("结算编号", "Settlement"), "n_hits": ("命中次数", "Hits"), "n_high": ("高风险次数", "High"),
     "n": ("次数", "Count"), "n_visits": ("结算次数", "Settlements"), "amount": ("金额(元)", "Amount (CNY)"),
     "fund_paid": ("统筹支付(元)", "Fund paid (CNY)"), "first_month": ("首次月份", "First month"),
@@ -184,6 +193,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "this_period": ("本期", "This period"), "last_period": ("上期", "Last period"), "metric": ("指标", "Metric"),
     "clearance_rate": ("结案率", "Clearance rate"), "recovery_rate": ("追回率", "Recovery rate"),
     "total_recovered": ("累计追回(元)", "Recovered to date (CNY)"), "item_type": ("项目类别", "Item type"),
+    "has_enrollment": ("有人脸底库", "Face enrolled"), "neighbour_score": ("邻居贡献", "Neighbour weight"),
+    "related_person_id": ("关联参保人", "Related person"), "related_name": ("关联人姓名", "Related name"),
+    "related_is_member": ("关联人是成员", "Related is member"), "enrollment_image": ("底库照片", "Enrolment image"),
+    "capture_image": ("抓拍照片", "Capture image"), "claimed_enrollment_image": ("底库照片", "Enrolment image"),
+    "rule_class": ("规则性质", "Rule class"), "physician_name": ("医师姓名", "Physician name"),
+    "physician_institution_id": ("医师所在机构", "Physician's institution"), "n_mismatch": ("人证不符次数", "Mismatches"),
+    "min_distance": ("最小距离", "Min distance"), "institution_kind": ("机构类别", "Institution kind"),
+    "diagnosis_codes": ("诊断编码", "Diagnoses"), "account_paid": ("个人账户支付(元)", "Account paid (CNY)"),
+    "payer_person_id": ("代付人", "Payer"), "terminal_id": ("终端编号", "Terminal"), "built_at": ("生成时间", "Built"),
+    "manifest_sha256": ("清单哈希", "Manifest hash"), "n_files": ("文件数", "Files"), "head_seq": ("链头序号", "Head seq"),
+    "mac": ("校验码", "MAC"), "log_id": ("日志编号", "Log"),
 }
 
 
@@ -225,6 +245,8 @@ def label_frame(df: pd.DataFrame, *, lang_: str | None = None) -> pd.DataFrame:
         elif c == "detectors":
             out[c] = out[c].map(lambda v: "、".join(detector(d, lang_=lg) for d in v)
                                 if isinstance(v, (list, tuple)) else v)
+        elif c == "feature":
+            out[c] = out[c].map(lambda v: feature(v, lang_=lg))
         elif c == "detail":
             out[c] = out[c].map(lambda v: translate_text(v, lang_=lg))
         elif out[c].dtype == object:
@@ -437,3 +459,80 @@ def translate_text(text: Any, *, lang_: str | None = None) -> Any:
     if m:
         out = f"{scheme(m.group(1), lang_='zh')} / {value('status', m.group(2), lang_='zh')}"
     return out
+
+
+#: the learned models' input features, in words (zh, en)
+FEATURES: dict[str, tuple[str, str]] = {
+    "rule_sev_high": ("高风险规则命中数", "high-severity rule hits"),
+    "rule_sev_medium": ("中风险规则命中数", "medium-severity rule hits"),
+    "rule_sev_low": ("低风险规则命中数", "low-severity rule hits"),
+    "rule_distinct": ("命中规则种数", "distinct rules hit"), "rule_hits": ("规则命中数", "rule hits"),
+    "rule_amount_at_risk": ("规则命中涉嫌金额", "rule-hit money at risk"),
+    "rule_cat_management": ("管理类规则命中", "management rule hits"),
+    "rule_cat_policy": ("政策类规则命中", "policy rule hits"), "rule_cat_medical": ("医疗类规则命中", "medical rule hits"),
+    "has_face_terminal": ("装有人脸终端", "has a face terminal"), "n_persons": ("参保人数", "persons"),
+    "external_prescriber_hhi": ("外部处方医师集中度", "external prescriber concentration"),
+    "face_captures": ("人脸抓拍次数", "face captures"), "face_mismatch_rate": ("人证不符率", "face mismatch rate"),
+    "face_related_rate": ("亲属代办率", "related-person rate"),
+    "face_no_enrollment_rate": ("无底库抓拍率", "captures without enrolment"),
+    "n_active_days": ("活跃天数", "active days"), "n_chronic": ("门慢门特病种数", "chronic conditions"),
+    "amount_share_class_c": ("丙类项目金额占比", "share of class-C items"), "deceased": ("已死亡", "deceased"),
+    "fund_paid_share": ("统筹支付占比", "fund-paid share"), "age": ("年龄", "age"), "sex_male": ("男性", "male"),
+    "gap_cv": ("就诊间隔变异系数", "visit-gap variation"), "weekend_share": ("周末结算占比", "weekend share"),
+    "pharmacy_hhi": ("药店集中度", "pharmacy concentration"), "family_links": ("家庭关系数", "family links"),
+    "item_hhi": ("项目集中度", "item concentration"), "n_physicians": ("医师数", "physicians"),
+    "account_paid_share": ("个人账户支付占比", "personal-account share"),
+    "insurance_employee": ("职工医保", "employee insurance"), "share_inpatient": ("住院结算占比", "inpatient share"),
+    "paid_by_others": ("由他人代付次数", "paid by others"), "physician_hhi": ("医师集中度", "physician concentration"),
+    "n_visits": ("结算次数", "settlements"), "n_institutions": ("机构数", "institutions"),
+    "institution_hhi": ("机构集中度", "institution concentration"), "private": ("民营", "private"),
+    "kind_community": ("基层医疗机构", "community institution"), "kind_clinic": ("诊所", "clinic"),
+    "amount_share_material": ("耗材金额占比", "materials share"), "inpatient_los_mean": ("平均住院日", "mean length of stay"),
+    "n_pharmacies": ("药店数", "pharmacies"), "amount_share_service": ("诊疗项目金额占比", "services share"),
+    "amount_share_drug": ("药品金额占比", "drugs share"), "share_pharmacy": ("药店结算占比", "pharmacy share"),
+    "share_outpatient": ("门诊结算占比", "outpatient share"), "night_share": ("夜间结算占比", "night share"),
+    "external_hhi": ("外部机构集中度", "external concentration"),
+    "share_lines_over_cap": ("超限价明细占比", "lines over the price cap"),
+    "visits_per_day": ("日均结算次数", "settlements per day"), "n_staff": ("医师人数", "staff"),
+    "amount_max": ("单次最高金额", "largest settlement"), "pays_for_others": ("为他人代付次数", "pays for others"),
+    "n_items": ("项目种数", "items"), "n_physicians_billing": ("开单医师数", "billing physicians"),
+    "amount_share_non_medical": ("非医疗用品金额占比", "non-medical share"),
+    "n_persons_paid_for": ("代付人数", "persons paid for"), "days_supply_sum": ("累计供药天数", "days of supply"),
+    "inv_sold_bought_max": ("最高销进比", "highest sold/bought ratio"),
+    "external_prescription_share": ("外配处方占比", "external prescription share"),
+    "amount_mean": ("平均结算金额", "mean settlement"), "patient_hhi": ("患者集中度", "patient concentration"),
+    "visits_per_person": ("人均结算次数", "settlements per person"), "amount_sum": ("结算总额", "total billed"),
+    "n_lines": ("明细条数", "claim lines"), "person_hhi": ("参保人集中度", "person concentration"),
+    "patient_age_mean": ("患者平均年龄", "mean patient age"),
+}
+_AGG = {"max": ("最大值", "max"), "mean": ("平均值", "mean"), "sum": ("合计", "sum"), "min": ("最小值", "min")}
+
+
+def feature(name: Any, *, lang_: str | None = None) -> str:
+    """A model feature in words; neighbour aggregates ``[rev_]rel:agg:feature`` too.
+
+    >>> feature("rev_treated_by:max:patient_age_mean", lang_="zh")
+    '经治关系邻居的患者平均年龄（最大值）'
+    >>> feature("night_share", lang_="en")
+    'night share'
+    """
+    lg = lang_ or lang()
+    s = str(name)
+    i = 1 if lg == "en" else 0
+    if s in FEATURES:
+        return FEATURES[s][i]
+    parts = s.split(":")
+    if len(parts) == 3:
+        rel, agg, f = parts
+        rel = rel.removeprefix("rev_")
+        rel_w = {"treated_by": ("经治关系", "treatment"), "visited": ("就诊关系", "visit"), "at": ("就诊机构", "visit"),
+                 "practises_at": ("执业关系", "practice"), "family": ("家庭关系", "family"),
+                 "paid_by": ("代付关系", "payment"), "prescribed": ("处方关系", "prescription")}.get(
+            rel, (rel.replace("_", " "), rel.replace("_", " ")))[i]
+        fw = FEATURES.get(f, (f.replace("_", " "), f.replace("_", " ")))[i]
+        aw = _AGG.get(agg, (agg, agg))[i]
+        return f"{rel_w}邻居的{fw}（{aw}）" if lg == "zh" else f"{aw} {fw} over {rel_w} neighbours"
+    return s.replace("_", " ")
+
+
+__all__ += ["feature", "FEATURES"]

@@ -122,7 +122,7 @@ def _doc_class():
         def para(self, text: str, size: float = 10.5, indent: bool = True) -> None:
             self.set_font("Body", "", size)
             lead = "\u3000\u3000" if indent and self.lang == "zh" else ""
-            self.multi_cell(0, size * 0.53, lead + text, new_x="LMARGIN", new_y="NEXT")
+            self.multi_cell(0, size * 0.53, lead + text, align="L", new_x="LMARGIN", new_y="NEXT")
             self.ln(1.5)
 
         def kv(self, rows: Sequence[tuple[str, str]], key_w: float = 35, size: float = 10) -> None:
@@ -133,7 +133,7 @@ def _doc_class():
                 self.multi_cell(key_w, size * 0.55, k, new_x="RIGHT", new_y="TOP")
                 self.set_font("Body", "", size)
                 self.set_xy(self.l_margin + key_w, y)
-                self.multi_cell(self.width - key_w, size * 0.55, v, new_x="LMARGIN", new_y="NEXT")
+                self.multi_cell(self.width - key_w, size * 0.55, v, align="L", new_x="LMARGIN", new_y="NEXT")
             self.ln(2)
 
         def grid(self, header: Sequence[str], rows: Sequence[Sequence[str]], *, align: Sequence[str] | None = None,
@@ -141,6 +141,7 @@ def _doc_class():
             """A table with thin horizontal rules, bold header, no fills."""
             self.set_font("Body", "", size)
             self.set_draw_color(120, 120, 120)
+            self.set_fill_color(255, 255, 255)
             al = list(align or ["LEFT"] * len(header))
             if not rows:
                 rows = [["—"] + [""] * (len(header) - 1)]
@@ -181,6 +182,7 @@ def _doc_class():
             self.set_font("Body", "", 6.5)
             self.cell(0, 3, fmt(vmax), align="L")
             self.set_y(top + height + 7)
+            self.set_fill_color(255, 255, 255)
 
     return Doc
 
@@ -188,7 +190,7 @@ def _doc_class():
 def _heading_style():
     from fpdf.fonts import FontFace
 
-    return FontFace(emphasis="BOLD", fill_color=None)
+    return FontFace(emphasis="BOLD", fill_color=(255, 255, 255))
 
 
 def __getattr__(name: str):

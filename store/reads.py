@@ -517,6 +517,13 @@ class DataLayer:
         return to_frame(self.runner.run_named("app/access_log_recent", {
             "user": user, "entity": None, "limit": clamp(limit, PAGE_LIMIT, 1)}))
 
+    def users(self) -> pd.DataFrame:
+        """The app's users without their password hashes (administrator only)."""
+        from ringscope.store.users import UserStore
+
+        self._need(self.pol.audit, "list users")
+        return pd.DataFrame([u.public() for u in UserStore().list()])
+
     def audit_state(self):
         """The access log's verification (:func:`ringscope.store.audit.verify_log`; administrator only)."""
         from ringscope.store.audit import verify_log
