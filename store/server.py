@@ -360,7 +360,8 @@ def status(wait_s: float = 0.0) -> dict:
 
     while True:
         try:
-            with neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password)) as d:
+            with neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password),
+                                            connection_timeout=5.0, max_transaction_retry_time=2.0) as d:
                 recs, _, _ = d.execute_query(cypher("admin/components"), database_="system")
                 out["bolt"] = "up"
                 out["server"] = {r["name"]: f"{r['version']} {r['edition']}" for r in recs}

@@ -53,12 +53,12 @@ def test_a_role_without_the_right_cannot_move_a_lead(app_env, role):
     lid = top_lead(app_env)
     if role == "police_liaison":   # give the liaison a lead it may at least read
         app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.referred = true", {"l": lid})
+    n_events = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e) RETURN count(e)", {"l": lid})
     with pytest.raises(PermissionDenied):
         layer(app_env, role).update_lead(change(app_env, lid, "初审"))
     assert app_env.read("MATCH (l:Lead {lead_id: $l}) RETURN l.status AS s, l.version AS v", {"l": lid})[0] == \
         {"s": "new", "v": 0}
-    assert app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e:LeadEvent {action: 'transition'}) "
-                          "RETURN count(e)", {"l": lid}) == 0
+    assert app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e) RETURN count(e)", {"l": lid}) == n_events
 
 
 def test_investigator_moves_a_lead_and_the_caller_is_recorded(app_env):
@@ -135,7 +135,7 @@ def test_district_scope_on_leads_entities_and_lists(app_env):
     everyone = whole.lead_queue(limit=2000)
     assert 0 < len(mine) < len(everyone)
     for lid in mine["lead_id"]:
-        ds = app_env.scalar("MATCH (l:Lead {lead_id: $l})-[:INCLUDES]->(m) RETURN collect(m.district) + "
+        ds = app_env.scalar("MATCH (l:Lead {lead_id: $l}) RETURN [(l)-[:INCLUDES]->(m) | m.district] + "
                             "[(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(i) | i.district]", {"l": lid})
         assert district in ds
     outside = sorted(set(everyone["lead_id"]) - set(mine["lead_id"]))[0]
