@@ -142,8 +142,8 @@ def summarise(leads: pd.DataFrame, hits_monthly: pd.DataFrame | None = None,
 
         def pair(c):
             return float(t.loc[cur, c]), (float(t.loc[prev, c]) if prev else None)
-        for key, zh, en in (("leads", "新发现线索（按首次活跃月）", "New leads (by first active month)"),
-                            ("hits_amount_at_risk", "规则命中涉嫌金额", "Rule-hit money at risk"),
+        for key, zh, en in (("leads", "新发现线索", "New leads"),
+                            ("hits_amount_at_risk", "规则命中金额", "Rule-hit money"),
                             ("fund_paid", "统筹基金支付", "Fund paid")):
             if key in t:
                 a, b = pair(key)
@@ -152,7 +152,7 @@ def summarise(leads: pd.DataFrame, hits_monthly: pd.DataFrame | None = None,
     cur_e = today.strftime("%Y-%m")
     prev_e = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     e = ev.set_index("month") if len(ev) else None
-    for key, zh, en in (("closed", "结案", "Closed"), ("referred", "移送公安", "Referred to police"),
+    for key, zh, en in (("closed", "结案", "Closed"), ("referred", "移送公安", "Referred"),
                         ("recovered", "追回金额", "Recovered")):
         a = float(e.loc[cur_e, key]) if e is not None and cur_e in e.index else 0.0
         b = float(e.loc[prev_e, key]) if e is not None and prev_e in e.index else 0.0

@@ -251,6 +251,8 @@ def label_frame(df: pd.DataFrame, *, lang_: str | None = None) -> pd.DataFrame:
             out[c] = out[c].map(lambda v: translate_text(v, lang_=lg))
         elif out[c].dtype == object:
             out[c] = out[c].map(_cell)
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: "—" if v is None or (isinstance(v, float) and pd.isna(v)) else v)
     return out.rename(columns={c: col(c, lang_=lg) for c in out.columns})
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from ringscope.app import data
 from ringscope.app.i18n import lang, set_lang, tr
+from ringscope.app.nav import PAGES
 from ringscope.store.access import ROLE_LABELS, ROLE_LABELS_EN
 from ringscope.store.db import Neo4jUnavailable
 from ringscope.store.files import owner_only_umask
@@ -24,23 +25,6 @@ st.set_page_config(page_title="ringscope 医保基金团伙线索", page_icon=":
 st.set_option("client.disableDataExport", True)  # exports go through logged buttons only
 if "lang" not in st.session_state:
     st.session_state["lang"] = "en" if st.query_params.get("lang") == "en" else "zh"
-
-#: page file -> (zh title, en title, Material icon, roles that may open it)
-PAGES = {
-    "pages/briefing.py": ("工作简报", "Briefing", ":material/dashboard:", ("investigator", "analyst", "leader")),
-    "pages/leads.py": ("线索队列", "Leads", ":material/list_alt:",
-                       ("investigator", "analyst", "leader", "police_liaison")),
-    "pages/ring_explorer.py": ("团伙图谱", "Ring explorer", ":material/hub:",
-                               ("investigator", "analyst", "leader", "police_liaison")),
-    "pages/entity_360.py": ("实体画像", "Entity 360", ":material/person_search:",
-                            ("investigator", "analyst", "leader", "police_liaison")),
-    "pages/rule_hits.py": ("规则命中", "Rule hits", ":material/rule:", ("investigator", "analyst", "leader")),
-    "pages/faces.py": ("人脸比对", "Faces", ":material/face:", ("investigator", "analyst")),
-    "pages/evidence.py": ("证据包", "Evidence package", ":material/inventory_2:",
-                          ("investigator", "police_liaison")),
-    "pages/admin.py": ("系统管理", "Administration", ":material/admin_panel_settings:", ("admin",)),
-}
-
 
 def login() -> None:
     st.title(tr("医保基金团伙线索系统 · 登录", "ringscope · sign in"))
@@ -94,9 +78,9 @@ with st.sidebar:
         data.sign_out()
         st.rerun()
 
-pages = [st.Page(path, title=tr(zh, en), icon=icon, default=(i == 0))
-         for i, (path, (zh, en, icon, roles)) in enumerate(
-             (p, v) for p, v in PAGES.items() if caller.role in v[3])]
+pages = [st.Page(path, title=tr(zh, en), icon=icon, url_path=url, default=(i == 0))
+         for i, (url, (path, zh, en, icon, roles)) in enumerate(
+             (u, v) for u, v in PAGES.items() if caller.role in v[4])]
 nav = st.navigation(pages)
 nav.run()
 if os.environ.get("RINGSCOPE_APP_DEBUG"):

@@ -160,17 +160,6 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- app
-def app_command(port: int, address: str = "127.0.0.1") -> list[str]:
-    """The command line that serves the app (also used by the browser tests and benchmarks)."""
-    import ringscope.app
-
-    entry = Path(ringscope.app.__file__).resolve().with_name("streamlit_app.py")
-    return [sys.executable, "-m", "streamlit", "run", str(entry),
-            "--server.port", str(port), "--server.address", address,
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.disableDataExport", "true", "--client.toolbarMode", "minimal"]
-
-
 def cmd_app(a: argparse.Namespace) -> int:
     """Serve the app; SIGTERM/SIGINT/SIGHUP to this process stop the Streamlit child too."""
     import signal
@@ -182,6 +171,8 @@ def cmd_app(a: argparse.Namespace) -> int:
         env["RINGSCOPE_RESULTS"] = str(_p(a.results))
     if getattr(a, "dataset", None):
         env["RINGSCOPE_DATASET"] = str(_p(a.dataset))
+    from ringscope.app.serve import app_command
+
     with QueryRunner() as q:   # a dead server: one sentence now, not a page of errors later
         q.verify()
     proc = subprocess.Popen(app_command(a.port, a.address), env=env)

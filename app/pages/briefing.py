@@ -62,13 +62,15 @@ with tabs[0]:
             f = wan if r.metric in money else (lambda v: f"{v:,.0f}")
             delta = None if r.last_period is None else (
                 f"{(r.this_period - r.last_period) / abs(r.last_period) * 100:+.1f}%" if r.last_period else None)
-            cc.metric(f"{r.label_zh if lang() == 'zh' else r.label_en}（{r.period}）", f(r.this_period), delta,
+            cc.metric(r.label_zh if lang() == "zh" else r.label_en, f(r.this_period), delta,
                       delta_color="inverse" if r.metric in ("hits_amount_at_risk", "leads") else "normal",
-                      help=tr(f"上期 {r.last_period_label}：", f"Previous {r.last_period_label}: ")
-                      + (f(r.last_period) if r.last_period is not None else "—"))
-        st.caption(tr("数据指标的本期为数据中最近的月份；处置指标（结案、移送、追回）的本期为本自然月。",
-                      "Data figures: the data's latest month. Disposal figures (closed, referred, recovered): "
-                      "this calendar month."))
+                      help=tr(f"本期 {r.period}，上期 {r.last_period_label}：", f"{r.period}; previous "
+                              f"{r.last_period_label}: ") + (f(r.last_period) if r.last_period is not None else "—"))
+        d0, e0 = cmp.iloc[0], cmp.iloc[-1]
+        st.caption(tr(f"前三项按数据月份：本期 {d0.period}，上期 {d0.last_period_label}；后三项按处置日期：本期 "
+                      f"{e0.period}，上期 {e0.last_period_label}。箭头为环比。",
+                      f"The first three by data month: {d0.period} against {d0.last_period_label}; the last three by "
+                      f"disposal date: {e0.period} against {e0.last_period_label}. Arrows: change on the previous period."))
 with tabs[1]:
     bm = brief.by_month
     if len(bm):

@@ -237,7 +237,7 @@ with right:
         by_rule = (hits.groupby(["rule_id", "rule_name", "severity"], as_index=False, dropna=False)
                    .agg(n=("hit_id", "size"), amount_at_risk=("amount_at_risk", "sum"))
                    .sort_values("amount_at_risk", ascending=False))
-        table(by_rule, "ring_hits_by_rule", height=220)
+        table(by_rule, "ring_hits_by_rule", height=220, hide=("rule_id",))
 
 with st.expander(tr("节点与边（表格）", "Nodes and edges as tables")):
     nodes_view = shown.nodes.drop(columns=[c for c in ("extra",) if c in shown.nodes.columns])
