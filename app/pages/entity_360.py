@@ -40,6 +40,8 @@ if found.empty and cur_id is None:
                f"No {etype} matches {q!r} in your scope."))
     st.stop()
 ids = found["entity_id"].astype(str).tolist() if len(found) else []
+if q and ids and cur_id not in ids:   # a search moves the selection to what it found
+    cur_id = None
 if cur_id is not None and etype == cur_type and cur_id not in ids:
     ids = [cur_id] + ids
 names = dict(zip(found["entity_id"].astype(str), found["name"])) if len(found) else {}
