@@ -510,6 +510,32 @@ class DataLayer:
         """Log an export the caller made of data already checked (a PDF, a picture)."""
         self.log(page, entity, fields or ["none"], n_records, action="export")
 
+    # ------------------------------------------------------------------ notebooks
+    def notebook(self, name: str, **params: Any) -> pd.DataFrame:
+        """``cypher/notebooks/<name>.cypher`` for an analyst's notebook: checked, masked, logged like a page."""
+        self._need(self.pol.read_cases and self.pol.browse_all, "query the case database from a notebook")
+        if "limit" in params:
+            params["limit"] = clamp(params["limit"], MAX_LIMIT, 1)
+        df = to_frame(self.runner.run_named(f"notebooks/{name}", params, write=False))
+        person_col = "entity_type" if "entity_type" in df.columns else None
+        return self._show(df, page=f"notebook:{name}", entity=json.dumps(params, sort_keys=True, default=str)[:200],
+                          person_only_col=person_col)
+
+    @classmethod
+    def for_notebook(cls, runner, user: str | None = None) -> DataLayer:
+        """The data layer of a notebook's user: their role and scope from the users file
+        (``$RINGSCOPE_NB_USER``, else the login name); someone without an account reads as an
+        analyst of the whole city (names, ID numbers, birth dates masked)."""
+        import getpass
+        import os
+
+        from ringscope.store.users import UserStore
+
+        name = user or os.environ.get("RINGSCOPE_NB_USER") or getpass.getuser()
+        u = UserStore().get(name)
+        caller = u.caller() if u is not None and u.active else Caller(name, "analyst")
+        return cls(runner, caller)
+
     # ------------------------------------------------------------------ audit
     def access_log_recent(self, limit: int = 200, user: str | None = None) -> pd.DataFrame:
         """The newest access-log entries in Neo4j (administrator only; never cached)."""

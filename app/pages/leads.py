@@ -124,7 +124,7 @@ with tab_e:
         st.info(tr(f"{role_name}可以查看线索，但不能处置。", f"The {role_name} role can read leads but not change them."))
     else:
         dflt = None
-        with st.form("lq_form", clear_on_submit=False):
+        with st.form("lq_form", clear_on_submit=True):   # a recorded note is not sent twice
             if pol.edit_status:
                 options = [current] + [s for s in allowed_next(current) if s != current]
                 to_status = st.selectbox(tr("下一环节", "Next step"), options, key="lq_to_status",
