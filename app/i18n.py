@@ -379,8 +379,9 @@ def reasons(value_: Any, *, lang_: str | None = None) -> list[str]:
         sc = m.group("score")
         if m.group("group"):
             g = m.group("group")
-            out.append(f"member of a {scheme(g, lang_='en')} group {sc}" if lg == "en"
-                       else f"{scheme(g, lang_='zh')}团伙成员 {sc}")
+            gname = scheme if g in SCHEMES else detector
+            out.append(f"member of a {gname(g, lang_='en')} group {sc}" if lg == "en"
+                       else f"{gname(g, lang_='zh')}团伙成员 {sc}")
         else:
             out.append(f"{detector(m.group('det'), lang_=lg)} {sc}")
     return out

@@ -233,7 +233,12 @@ def test_a_dead_server_is_one_sentence_within_seconds(tmp_path):
             q.run("RETURN 1")
     assert time.monotonic() - t0 < 20
     env = {"NEO4J_URI": dead, "NEO4J_PASSWORD": "x"}
-    for args in (["app", "--port", str(_free_port())], ["neo4j", "status"]):
+    city = tmp_path / "city"
+    assert cli("generate", str(city), "--persons", "200", "--seed", "3").returncode == 0
+    r = cli("ingest", str(city), env=env, timeout=120)
+    assert r.returncode == 3 and r.stderr.strip().splitlines()[-1].startswith("error: Neo4j at"), r.stderr[-1500:]
+    assert "Traceback" not in r.stderr
+    for args in (["app", "--port", str(_free_port())], ["neo4j", "status"], ["ingest", str(city)]):
         t0 = time.monotonic()
         r = cli(*args, env=env, timeout=60)
         took = time.monotonic() - t0

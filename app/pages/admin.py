@@ -11,6 +11,7 @@ import streamlit as st
 
 from ringscope.app import data
 from ringscope.app.i18n import tr
+from ringscope.app.nav import PAGES
 from ringscope.app.ui import table
 
 st.title(tr("系统管理", "Administration"))
@@ -35,9 +36,16 @@ st.caption(tr(f"日志文件 {lay.logger.path}；命令行核验：`ringscope au
               f"Log file {lay.logger.path}; verify from the command line with `ringscope audit verify`."))
 
 st.subheader(tr("最近访问记录", "Recent access"))
-table(lay.access_log_recent(200).drop(columns=["event_id"], errors="ignore"), "adm_log")
+FIELDS = {"name": tr("姓名", "name"), "id_number": tr("身份证号", "ID number"), "birth_date": tr("出生日期", "birth date"),
+          "face": tr("人脸", "face"), "none": tr("无个人信息", "none")}
+PAGE_NAMES = {k: tr(v[1], v[2]) for k, v in PAGES.items()} | {"evidence": tr("证据包", "Evidence")}
+recent = lay.access_log_recent(200).drop(columns=["event_id"], errors="ignore")
+if len(recent):
+    recent["page"] = recent["page"].map(lambda p: PAGE_NAMES.get(p, p))
+    recent["fields"] = recent["fields"].map(lambda fs: "、".join(FIELDS.get(f, f) for f in (fs or [])))
+table(recent, "adm_log")
 
 st.subheader(tr("用户", "Users"))
-table(lay.users().drop(columns=["epoch"], errors="ignore"), "adm_users")
+table(lay.users().drop(columns=["epoch"], errors="ignore").rename(columns={"name": "user"}), "adm_users")
 st.caption(tr("增加、停用、改密码、改角色或辖区：`ringscope users add|disable|enable|passwd|set`。",
               "Add, disable, change passwords, roles or districts with `ringscope users add|disable|enable|passwd|set`."))

@@ -82,7 +82,8 @@ if why:
     st.markdown("**" + tr("评分依据", "Why this score") + "** · " + " · ".join(why))
 with st.expander(tr("基本信息", "Profile"), expanded=True):
     prof_rows = [(col(kk), "；".join(map(str, v)) if isinstance(v, (list, tuple)) else
-                  ("；".join(reasons(v)) if kk == "risk_reasons" else value(kk, v)))
+                  ("；".join(reasons(v)) if kk == "risk_reasons" else
+                   (tr("是", "yes") if v else tr("否", "no")) if isinstance(v, bool) else value(kk, v)))
                  for kk, v in props.items() if v is not None and not (isinstance(v, float) and pd.isna(v))]
     prof_df = pd.DataFrame(prof_rows, columns=[tr("项目", "Field"), tr("内容", "Value")]).astype(str)
     st.dataframe(prof_df, hide_index=True, key="e360_profile")
