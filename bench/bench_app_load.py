@@ -162,8 +162,9 @@ def run(n_users: int, rounds: int, timeout: float) -> dict:
                                "RETURN count(e)", {"l": shared})
             notes = len(out.get("notes", []))
             lost += max(0, notes - (after - before))
+            # the shared lead: exactly one transition must land per round
             doubled += max(0, (after - before) - notes) + max(0, (after_t - before_t) - 1)
-            lost += 0 if (after_t - before_t) == 1 else 1
+            lost += 1 if (after_t - before_t) == 0 else 0
             for k, v in out.items():
                 outcomes.setdefault(k, []).extend(v)
             q.run("MATCH (e:LeadEvent) WHERE e.note STARTS WITH 'load note' DETACH DELETE e")

@@ -214,3 +214,68 @@ def test_only_named_queries_run_and_limits_are_capped(app_env):
     assert len(lay.lead_queue(limit=10 ** 9)) <= PAGE_LIMIT
     assert clamp(10 ** 12) == MAX_LIMIT and clamp(-3) == 0
     assert not lay.lead_allowed("no-such-lead")
+
+
+def test_face_images_are_pixelated_for_masked_roles_and_logged(tmp_path):
+    """Face images pass through the data layer: clear for cleared roles, pixelated
+    otherwise, only from inside the dataset, every one logged with the real user."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ringscope.store.access import Caller
+    from ringscope.store.audit import AccessLogger
+    from ringscope.store.reads import DataLayer
+
+    ds = tmp_path / "city"
+    (ds / "faces").mkdir(parents=True)
+    arr = np.random.default_rng(0).integers(0, 255, size=(96, 80, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    (ds / "faces" / "c1.png").write_bytes(buf.getvalue())
+    (tmp_path / "secret.png").write_bytes(buf.getvalue())
+    log = tmp_path / "log.jsonl"
+    for role, clear in (("investigator", True), ("analyst", False)):
+        lay = DataLayer(None, Caller(f"u_{role}", role), logger=AccessLogger(None, log))
+        img = lay.face_image("faces/c1.png", ds, page="faces", entity="capture:c1")
+        assert (img == buf.getvalue()) == clear
+        if not clear:
+            out = np.asarray(Image.open(io.BytesIO(img)))
+            assert np.abs(np.diff(out.astype(int), axis=1)).mean() < 0.2 * np.abs(np.diff(arr.astype(int), axis=1)).mean()
+        assert lay.face_image("../secret.png", ds, page="faces", entity="x") is None   # outside the dataset
+    log_df = pd.read_json(log, lines=True, dtype=False)
+    assert log_df["user"].tolist() == ["u_investigator", "u_analyst"]
+    assert log_df["fields"].tolist() == [["face"], ["face"]] and log_df["masked"].tolist() == [False, True]
+
+
+def test_simultaneous_transitions_let_exactly_one_through(app_env):
+    """Eight officers move the same lead at the same moment, each from the state and
+    version they saw: exactly one transition lands, the others are refused (no lost update)."""
+    import threading
+
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
+
+    reset_leads(app_env)
+    lid = top_lead(app_env)
+    base = change(app_env, lid, "初审")
+    barrier, results = threading.Barrier(8), []
+
+    def officer(i):
+        with QueryRunner(neo4j_settings()) as r:
+            lay = layer(r, "investigator", f"officer{i}")
+            barrier.wait()
+            results.append(lay.update_lead(base | {"event_id": uuid.uuid4().hex}))
+
+    threads = [threading.Thread(target=officer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(1 for r in results if r) == 1, results
+    row = app_env.read("MATCH (l:Lead {lead_id: $l}) RETURN l.status AS s, l.version AS v, "
+                       "COUNT { (l)-[:HAS_EVENT]->(:LeadEvent {action: 'transition', from_status: 'new'}) } AS n, "
+                       "l._lock AS lock", {"l": lid})[0]
+    assert (row["s"], row["v"], row["lock"]) == ("初审", 1, None)
+    reset_leads(app_env)
