@@ -36,24 +36,14 @@ def goto_lead(lead_id: str, page: str = RING_PAGE) -> None:
     goto(page)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _rule_names(_k: str, facets: pd.DataFrame) -> dict[str, str]:
+def rule_names_zh() -> dict[str, str]:
+    """English rule name -> Chinese, from the rule library's bilingual names."""
     out = {}
-    for n in facets.get("rule_name", pd.Series(dtype=object)).dropna():
+    for n in data.layer().rule_names().values():
         zh, sep, en = str(n).partition(" / ")
         if sep:
             out[en.strip()] = zh.strip()
     return out
-
-
-def rule_names_zh() -> dict[str, str]:
-    """English rule name -> Chinese, from the rule library's bilingual names."""
-    lay = data.layer()
-    try:
-        facets = lay._q("rule_hit_facets", districts=None)  # rule names only: public, no scope needed
-    except Exception:
-        return {}
-    return _rule_names("x", facets[["rule_name"]] if len(facets) else facets)
 
 
 def lead_text(row) -> str:

@@ -414,6 +414,12 @@ class DataLayer:
         return self._q("credit_inputs", entity_type=entity_type, entity_id=entity_id)
 
     # ------------------------------------------------------------------ rule hits, faces
+    def rule_names(self) -> dict[str, str]:
+        """The rule library's names (``rule_id`` -> ``中文 / English``): catalogue data, no case data."""
+        self._need(self.pol.read_cases, "read the rule library")
+        df = self._q("rule_hit_facets", districts=None)
+        return dict(zip(df["rule_id"], df["rule_name"].fillna(""))) if len(df) else {}
+
     def rule_hit_facets(self) -> pd.DataFrame:
         self._need(self.pol.browse_all, "browse rule hits")
         return self._q("rule_hit_facets", districts=self.caller.districts_param)
