@@ -68,6 +68,8 @@ with st.sidebar:
     st.markdown(f"**{u.display_name or u.name}** · {u.name}")
     role_label = ROLE_LABELS[caller.role] if lang() == "zh" else ROLE_LABELS_EN[caller.role]
     scope = tr("全市", "whole city") if caller.citywide else "、".join(caller.districts)
+    if caller.policy.referred_only:
+        scope = tr("移送公安的线索", "leads referred to the police")
     st.caption(f"{tr('角色', 'Role')}：{role_label} · {tr('辖区', 'Scope')}：{scope}")
     pol = caller.policy
     st.caption(tr("个人信息明文显示。" if not pol.masked else "姓名、身份证号、出生日期和人脸已脱敏。",

@@ -54,6 +54,9 @@ def lead_text(row) -> str:
 def lead_picker(key: str, label: str | None = None) -> str | None:
     """A select box of the leads the caller may see (ranked); remembers the choice across pages."""
     leads = data.layer().lead_queue(limit=500)
+    if leads.empty and data.caller().policy.referred_only:
+        st.info(tr("尚无移送公安的线索。", "No lead has been referred to the police yet."))
+        return None
     if leads.empty:
         st.info(tr("没有可查看的线索：尚未运行检测（`ringscope detect`），或您的辖区内没有线索。",
                    "No leads you may see: detection has not run (`ringscope detect`), or none is in your scope."))

@@ -53,6 +53,7 @@ queue = lay.lead_queue(**params)
 
 if queue.empty:
     st.info(tr("没有符合条件的线索。", "No leads match these filters.") if len(facets) else
+            tr("尚无移送公安的线索。", "No lead has been referred to the police yet.") if pol.referred_only else
             tr("没有可查看的线索：尚未运行检测，或您的辖区内没有线索。",
                "No leads you may see: detection has not run, or none is in your scope."))
     st.stop()
