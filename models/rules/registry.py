@@ -58,7 +58,7 @@ EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "pers
                  "physician_id"]
 _PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
 _RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
-                 "prescribing")
+                 "prescribing", "traces")
 
 RuleFn = Callable[[Frames, dict[str, Any]], pd.DataFrame]
 
