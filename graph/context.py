@@ -52,5 +52,9 @@ class Context:
         return df if df is not None else pd.DataFrame()
 
     def has(self, name: str) -> bool:
+        """Whether the table is present with rows; a table held only by the engine (a run whose
+        largest tables stay out of core, read by SQL) counts as present."""
         df = self.tables.get(name)
-        return df is not None and len(df) > 0
+        if df is not None:
+            return len(df) > 0
+        return self.engine is not None and self.engine.has(name)

@@ -105,11 +105,12 @@ def unbought_packs(ctx: Context, grace_months: int = 3, counted: pd.DataFrame | 
                    max_codes: int = 20) -> pd.DataFrame:
     """Claim lines whose packs were dispensed where the stock book shows no purchase of the
     item in or before the month (``graph/sql/trace_unbought.sql``): ``line_id, visit_id,
-    institution_id, item_code, amount, n_codes, mon, first_buy, first_stock, kind`` (``never`` |
+    institution_id, person_id, physician_id, item_code, amount, n_codes, mon, first_buy, first_stock, kind`` (``never`` |
     ``later``), ``n_packs``, ``n_uncounted`` (not in ``counted``: ``line_id, trace_code``) and
     up to ``max_codes`` ``codes``. Empty without ``inventory``."""
     if not (has_traces(ctx) and ctx.has("inventory")):
-        return pd.DataFrame(columns=["line_id", "visit_id", "institution_id", "item_code", "amount", "n_codes", "mon",
+        return pd.DataFrame(columns=["line_id", "visit_id", "institution_id", "person_id", "physician_id",
+                                     "item_code", "amount", "n_codes", "mon",
                                      "first_buy", "first_stock", "kind", "n_packs", "n_uncounted", "codes"])
     c = counted if counted is not None else pd.DataFrame({"line_id": [], "trace_code": []})
     df = _engine(ctx).query("trace_unbought", {"grace_months": int(grace_months), "max_codes": int(max_codes)},

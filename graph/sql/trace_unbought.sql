@@ -1,5 +1,6 @@
 -- 进销存 × 药品追溯码: packs dispensed at an institution whose stock book (inventory) shows
--- neither a purchase of the item nor stock on hand in or before the month of the sale. Only
+-- neither a purchase of the item nor stock on hand in or before the month of the sale (with the
+-- settlement's person and physician). Only
 -- institutions that keep a book are judged, and only months the book covers; where the book
 -- never states opening stock, the first $grace_months months are not judged either (stock
 -- bought before the book began is unknown). One row per claim line:
@@ -23,8 +24,8 @@ WITH inv AS (
            min(mon) FILTER (WHERE opening > 0) AS first_stock
     FROM inv WHERE mon IS NOT NULL GROUP BY ALL
 ), r AS (
-    SELECT t.trace_code, t.line_id, l.visit_id, l.item_code, l.amount, v.institution_id,
-           coalesce(t.scan_time, l.service_time, v.start_time) AS ts
+    SELECT t.trace_code, t.line_id, l.visit_id, l.item_code, l.amount, v.institution_id, v.person_id,
+           v.physician_id, coalesce(t.scan_time, l.service_time, v.start_time) AS ts
     FROM rs_trace t JOIN rs_line l USING (line_id) JOIN rs_visit v USING (visit_id)
 ), j AS (
     SELECT r.*, year(r.ts) * 12 + month(r.ts) - 1 AS mon, b.book_first, b.book_last, b.states_opening,
@@ -42,6 +43,7 @@ WITH inv AS (
     GROUP BY line_id
 )
 SELECT f.line_id, any_value(f.visit_id) AS visit_id, any_value(f.institution_id) AS institution_id,
+       any_value(f.person_id) AS person_id, any_value(f.physician_id) AS physician_id,
        any_value(f.item_code) AS item_code, any_value(f.amount) AS amount, any_value(n.n_codes) AS n_codes,
        min(f.mon) AS mon, any_value(f.first_buy) AS first_buy, any_value(f.first_stock) AS first_stock,
        CASE WHEN any_value(f.first_buy) IS NULL AND any_value(f.first_stock) IS NULL THEN 'never'

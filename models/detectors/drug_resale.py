@@ -183,88 +183,107 @@ class DrugResaleDetector(BaseDetector):
     # ------------------------------------------------------------------ rings
     def _rings(self, ctx: Context, e: pd.DataFrame, hops: pd.DataFrame, steps: pd.DataFrame, c: pd.DataFrame,
                o: pd.DataFrame, good_o: set, presc_vol: pd.Series, p: dict[str, Any]) -> list[Group]:
+        """Components of the collector -> outlet edges, each with its members and evidence; every
+        aggregate is computed for all rings at once (a city has hundreds of rings)."""
         persons = pd.Index(e["h_person"].unique())
         insts = pd.Index(e["institution_id"].unique())
         n_p = len(persons)
         rows = persons.get_indexer(e["h_person"])
         cols = insts.get_indexer(e["institution_id"]) + n_p
-        n = n_p + len(insts)
-        A = sp.coo_matrix((np.ones(len(e)), (rows, cols)), shape=(n, n))
+        A = sp.coo_matrix((np.ones(len(e)), (rows, cols)), shape=(n_p + len(insts),) * 2)
         _, comp = sp.csgraph.connected_components(A, directed=False)
-        e = e.assign(ring=comp[rows])
+        ring_of_p = pd.Series(comp[:n_p], index=persons)
+        ring_of_i = pd.Series(comp[n_p:], index=insts)
+        # a ring's outlets: its institutions that pass as outlets; its collectors: those with an edge to one
+        er = e[e["institution_id"].isin(good_o)]
+        ring_out = set(zip(ring_of_i.reindex(er["institution_id"]).to_numpy(), er["institution_id"]))
+        ring_col = set(zip(ring_of_p.reindex(er["h_person"]).to_numpy(), er["h_person"]))
+        h = hops[hops["h_person"].isin(ring_of_p.index) & hops["institution_id"].isin(good_o)]
+        rp = ring_of_p.reindex(h["h_person"]).to_numpy()
+        ri = ring_of_i.reindex(h["institution_id"]).to_numpy()
+        keep = (rp == ri) & np.fromiter(((a, b) in ring_col for a, b in zip(rp, h["h_person"])), bool, len(h)) & \
+            np.fromiter(((a, b) in ring_out for a, b in zip(ri, h["institution_id"])), bool, len(h))
+        h = h[keep].assign(ring=rp[keep])
+        if h.empty:
+            return []
         ph = ctx.table("physicians")
-        practises = (ph.set_index("physician_id")["institution_id"] if len(ph) and "institution_id" in ph.columns
-                     else pd.Series(dtype=object))
+        practises = (ph.drop_duplicates("physician_id", keep="last").set_index("physician_id")["institution_id"]
+                     if len(ph) and "institution_id" in ph.columns else pd.Series(dtype=object))
+        g = h.groupby("ring")
+        rs = pd.DataFrame({"n_packs": g.size(), "amount": g["pack_amount"].sum(), "n_codes": g["trace_code"].nunique(),
+                           "customers": g["person_id"].nunique(), "first": g["ts"].min(), "last": g["ts"].max()})
+        outlets = h.groupby("ring")["institution_id"].unique().map(sorted)
+        collectors = h.groupby("ring")["h_person"].unique().map(sorted)
+        # the outlets' own staff who settled the returned packs
+        st = h[h["visit_physician"].notna()]
+        st = st[st["visit_physician"].map(practises).to_numpy() == st["institution_id"].to_numpy()]
+        sc = st.groupby(["ring", "institution_id", "visit_physician"]).size()
+        sc = sc / sc.groupby(level=["ring", "institution_id"]).transform("sum")
+        staff = sc[sc >= p["min_staff_share"]].reset_index().groupby("ring")["visit_physician"].agg(
+            lambda x: sorted(set(x)))
+        # prescribers who knowingly feed the collectors
+        pf = h[h["h_prescriber"].notna()].groupby(["ring", "h_prescriber"]).agg(
+            packs=("trace_code", "size"), collectors=("h_person", "nunique")).reset_index()
+        pf["ring_share"] = pf["packs"] / rs["n_packs"].reindex(pf["ring"]).to_numpy()
+        pf["item_packs"] = presc_vol.reindex(pf["h_prescriber"]).fillna(0).to_numpy()
+        pf["item_share"] = pf["packs"] / pf["item_packs"].clip(lower=1)
+        at_outlet = np.fromiter(((r, i) in ring_out for r, i in zip(pf["ring"], pf["h_prescriber"].map(practises))),
+                                bool, len(pf))
+        pf["feeds_knowingly"] = ((pf["ring_share"] >= p["min_feeder_share"])
+                                 & (pf["collectors"] >= p["min_feeder_collectors"])
+                                 & (pf["item_share"] >= p["min_feeder_item_share"]) & ~at_outlet)
+        pf = pf.sort_values(["ring", "packs", "h_prescriber"], ascending=[True, False, True])
+        pf_ev = {r: d.head(20).drop(columns="ring").rename(columns={"h_prescriber": "physician_id"})
+                 .round({"ring_share": 3, "item_share": 3}).to_dict("records") for r, d in pf.groupby("ring")}
+        feeders = pf[pf["feeds_knowingly"]].groupby("ring")["h_prescriber"].agg(lambda x: sorted(set(x)))
+        items = h.groupby(["ring", "item_code"]).size()
+        items_ev: dict[Any, dict[str, int]] = {}
+        for (r, it), n in items.items():
+            items_ev.setdefault(r, {})[str(it)] = int(n)
+        cm = c.loc[c.index.isin(set(h["h_person"]))]
+        c_ev = cm.assign(share=cm["share"].round(3), z=cm["z"].round(2))[["packs", "bought", "share", "outlets", "z"]]
+        c_ev = {i: {"person_id": i, **{k: (int(v) if k in ("packs", "bought", "outlets") else float(v))
+                                        for k, v in r.items()}} for i, r in c_ev.to_dict("index").items()}
+        om = o.loc[o.index.isin(set(h["institution_id"]))]
+        o_ev = om.assign(rate=om["rate"].round(5), peer_rate=om["peer_rate"].round(6), z=om["z"].round(2))[
+            ["kind", "packs", "sources", "scanned", "rate", "peer_rate", "z"]]
+        o_ev = {i: {"institution_id": i, **{k: (v if k == "kind" else int(v) if k in ("packs", "sources", "scanned")
+                                                else float(v)) for k, v in r.items()}}
+                for i, r in o_ev.to_dict("index").items()}
+        chains = _chains(steps, h, int(p["max_chains"]))
+        params = self.get_params()
         groups = []
-        for ring, er in e.groupby("ring"):
-            outlets = sorted(set(er["institution_id"]) & good_o)
-            if not outlets:
-                continue
-            collectors = sorted(set(er.loc[er["institution_id"].isin(outlets), "h_person"]))
-            h = hops[hops["h_person"].isin(collectors) & hops["institution_id"].isin(outlets)]
-            n_packs = int(len(h))
-            # the outlets' own staff who settled the returned packs
-            staff = []
-            for inst, ho in h.groupby("institution_id"):
-                d = ho["visit_physician"].dropna()
-                d = d[d.map(practises).eq(inst)]
-                if len(d):
-                    share = d.value_counts() / len(d)
-                    staff += [x for x in share.index[share >= p["min_staff_share"]]]
-            staff = sorted(set(staff))
-            # prescribers who knowingly feed the collectors
-            pf = h[h["h_prescriber"].notna()].groupby("h_prescriber").agg(
-                packs=("trace_code", "size"), collectors=("h_person", "nunique"))
-            pf["ring_share"] = pf["packs"] / max(n_packs, 1)
-            pf["item_packs"] = presc_vol.reindex(pf.index).fillna(0).to_numpy()
-            pf["item_share"] = pf["packs"] / pf["item_packs"].clip(lower=1)
-            pf["at_outlet"] = pf.index.map(practises).isin(outlets)
-            feeders = sorted(pf.index[(pf["ring_share"] >= p["min_feeder_share"])
-                                      & (pf["collectors"] >= p["min_feeder_collectors"])
-                                      & (pf["item_share"] >= p["min_feeder_item_share"]) & ~pf["at_outlet"]])
-            amount = float(h["pack_amount"].sum())
-            oz = o.loc[outlets]
-            cz = c.loc[collectors]
-            raw = np.log2(max(n_packs, 1)) + 0.5 * np.log2(len(collectors)) + 0.25 * float(np.log1p(oz["z"].max()))
+        for r, row in rs.iterrows():      # one iteration per ring: plain Python values only
+            outl, coll = outlets[r], collectors[r]
+            stf, fed = staff.get(r, []), feeders.get(r, [])
+            n_packs, amount = int(row["n_packs"]), float(row["amount"])
+            zmax = max(o_ev[i]["z"] for i in outl)
+            raw = np.log2(max(n_packs, 1)) + 0.5 * np.log2(len(coll)) + 0.25 * float(np.log1p(zmax))
             score = float(squash(raw, mid=3.5, scale=1.0))
             if score < p["min_score"]:
                 continue
-            members = typed("person", collectors) + typed("institution", outlets) + \
-                typed("physician", sorted(set(staff) | set(feeders)))
-            customers = h["person_id"].nunique()
-            items = h["item_code"].value_counts()
-            summary = (f"{n_packs} packs bought on {len(collectors)} credentials came back and were settled again at "
-                       f"{len(outlets)} outlet(s) {', '.join(outlets)} (CNY {amount:,.0f})"
-                       + (f"; staff {', '.join(staff)}" if staff else "")
-                       + (f"; fed by prescriber(s) {', '.join(feeders)}" if feeders else "")
-                       + f". Start with the outlets' stock books and the returned codes.")
+            members = typed("person", coll) + typed("institution", outl) + typed("physician", sorted(set(stf) | set(fed)))
+            summary = (f"{n_packs} packs bought on {len(coll)} credentials came back and were settled again at "
+                       f"{len(outl)} outlet(s) {', '.join(outl)} (CNY {amount:,.0f})"
+                       + (f"; staff {', '.join(stf)}" if stf else "")
+                       + (f"; fed by prescriber(s) {', '.join(fed)}" if fed else "")
+                       + ". Start with the outlets' stock books and the returned codes.")
             groups.append(Group(self.name, self.scheme, members, score, round(amount, 2), summary, {
-                "n_packs": n_packs, "n_codes": int(h["trace_code"].nunique()), "n_customers": int(customers),
-                "items": {str(k): int(v) for k, v in items.items()},
-                "first": str(h["ts"].min()), "last": str(h["ts"].max()),
-                "collectors": [{"person_id": i, "packs": int(r.packs), "bought": int(r.bought),
-                                "share": round(float(r.share), 3), "outlets": int(r.outlets),
-                                "z": round(float(r.z), 2)} for i, r in cz.iterrows()],
-                "outlets": [{"institution_id": i, "kind": r.kind, "packs": int(r.packs), "sources": int(r.sources),
-                             "scanned": int(r.scanned), "rate": round(float(r.rate), 5),
-                             "peer_rate": round(float(r.peer_rate), 6), "z": round(float(r.z), 2)}
-                            for i, r in oz.iterrows()],
-                "staff": staff,
-                "prescribers": [{"physician_id": i, "packs": int(r.packs), "collectors": int(r.collectors),
-                                 "ring_share": round(float(r.ring_share), 3), "item_packs": int(r.item_packs),
-                                 "item_share": round(float(r.item_share), 3), "feeds_knowingly": i in feeders}
-                                for i, r in pf.sort_values("packs", ascending=False).head(20).iterrows()],
-                "chains": _chains(steps, h, int(p["max_chains"])),
-                "params": self.get_params()}))
+                "n_packs": n_packs, "n_codes": int(row["n_codes"]), "n_customers": int(row["customers"]),
+                "items": items_ev.get(r, {}), "first": str(row["first"]), "last": str(row["last"]),
+                "collectors": [c_ev[i] for i in coll], "outlets": [o_ev[i] for i in outl], "staff": stf,
+                "prescribers": pf_ev.get(r, []), "chains": chains.get(r, []), "params": params}))
         return groups
 
 
-def _chains(steps: pd.DataFrame, h: pd.DataFrame, k: int) -> list[dict[str, Any]]:
-    """Up to ``k`` code chains (the costliest returned packs first): each code's settlements in order."""
+def _chains(steps: pd.DataFrame, h: pd.DataFrame, k: int) -> dict[Any, list[dict[str, Any]]]:
+    """Per ring, up to ``k`` code chains (the costliest returned packs first): each code's
+    settlements in order."""
     if k <= 0 or h.empty:
-        return []
-    codes = h.sort_values(["pack_amount", "trace_code"], ascending=[False, True])["trace_code"].drop_duplicates().head(k)
-    s = steps[steps["trace_code"].isin(set(codes))].sort_values(["trace_code", "seq"])
+        return {}
+    top = (h.sort_values(["ring", "pack_amount", "trace_code"], ascending=[True, False, True])
+           .drop_duplicates(["ring", "trace_code"]).groupby("ring").head(k))
+    s = steps[steps["trace_code"].isin(set(top["trace_code"]))].sort_values(["trace_code", "seq"])
     rec = pd.DataFrame({"trace_code": s["trace_code"], "item_code": s["item_code"], "seq": s["seq"].astype(int),
                         "time": s["ts"].astype(str), "status": s["status"], "line_id": s["line_id"],
                         "visit_id": s["visit_id"], "person_id": s["person_id"], "institution_id": s["institution_id"],
@@ -272,11 +291,10 @@ def _chains(steps: pd.DataFrame, h: pd.DataFrame, k: int) -> list[dict[str, Any]
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rec.to_dict("records"):
         by.setdefault(r.pop("trace_code"), []).append(r)
-    out = []
-    for code in codes:
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for ring, code in zip(top["ring"], top["trace_code"]):
         st = by.get(code)
         if st:
-            item = st[-1]["item_code"]
-            out.append({"trace_code": code, "item_code": item,
-                        "steps": [{k2: v for k2, v in x.items() if k2 != "item_code"} for x in st]})
+            out.setdefault(ring, []).append({"trace_code": code, "item_code": st[-1]["item_code"],
+                                             "steps": [{a: b for a, b in x.items() if a != "item_code"} for x in st]})
     return out

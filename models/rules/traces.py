@@ -16,7 +16,8 @@ those codes. Three definite rules (明确违规: the data alone proves the breac
   the institution's own purchases, month by month; with a per-code upstream record this rule
   would compare the code's own shipment date instead.
 
-The responsible entity is the institution that settled the pack. One hit per claim line;
+The responsible entity is the institution that settled the pack; the hits carry the
+settlement's parties from the engine (no look-up in the visits frame). One hit per claim line;
 its ``amount_at_risk`` is the line's amount shared among the codes scanned on it, for the
 flagged packs only, so it never exceeds what was billed for the line, and a pack counted by
 R-MGT-016 adds nothing to R-MGT-017/018 (each pack's amount is counted at most once across
@@ -60,6 +61,18 @@ def _codes_text(codes: pd.Series, k: int) -> pd.Series:
     return codes.map(one).astype(object)
 
 
+def _first_codes(r: pd.DataFrame, n: pd.Series, k: int) -> pd.Series:
+    """Per line (``n``'s index): its first ``k`` codes joined, ``(+m)`` for the rest (whole columns)."""
+    top = r[r.groupby("line_id").cumcount() < k]
+    wide = top.assign(j=top.groupby("line_id").cumcount()).pivot(index="line_id", columns="j", values="trace_code")
+    wide = wide.reindex(n.index)
+    txt = wide[0].astype(object)
+    for j in range(1, wide.shape[1]):
+        txt = txt + (", " + wide[j].astype(object)).fillna("")
+    more = n - k
+    return txt.where(more <= 0, txt + " (+" + more.astype(str) + ")").astype(object)
+
+
 @rule("R-MGT-016", "追溯码重复结算（同一药品追溯码再次结算）", "Drug trace code settled twice",
       category="management", severity="high", rule_class="definite", entity_type="institution",
       violation_class="drug_resale", needs=("drug_traces",),
@@ -75,15 +88,16 @@ def code_settled_twice(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     r = r.sort_values(["line_id", "trace_code"])
     first = r.drop_duplicates("line_id").set_index("line_id")
     g = r.groupby("line_id", sort=True)
-    out = pd.DataFrame({"n": g.size(), "amount_at_risk": g["pack_amount"].sum(), "codes": g["trace_code"].agg(list)})
+    out = pd.DataFrame({"n": g.size(), "amount_at_risk": g["pack_amount"].sum()})
     f = first.reindex(out.index)
     when = pd.to_datetime(f["h_ts"]).dt.strftime("%Y-%m-%d %H:%M").fillna("?")
-    ev = (out["n"].astype(str) + " pack(s) already sold and not refunded: code " + _codes_text(out["codes"], k)
+    ev = (out["n"].astype(str) + " pack(s) already sold and not refunded: code " + _first_codes(r, out["n"], k)
           + "; first sold at " + f["h_inst"].fillna("?").astype(str) + " to " + f["h_person"].fillna("?").astype(str)
           + " on " + when + " (line " + f["h_line"].fillna("?").astype(str) + "); settled again here for "
           + money(out["amount_at_risk"]))
     return pd.DataFrame({"visit_id": f["visit_id"].to_numpy(), "line_id": out.index.to_numpy(),
-                         "institution_id": f["institution_id"].to_numpy(),
+                         "institution_id": f["institution_id"].to_numpy(), "person_id": f["person_id"].to_numpy(),
+                         "physician_id": f["visit_physician"].to_numpy(),
                          "amount_at_risk": out["amount_at_risk"].to_numpy(), "evidence": ev.to_numpy(),
                          "key": out.index.to_numpy()})
 
@@ -111,7 +125,8 @@ def _unbought(fr: Frames, p: dict[str, Any], kind: str) -> pd.DataFrame:
     counted = u["n_packs"] - u["n_uncounted"]
     txt = txt.where(counted == 0, txt + "; " + counted.astype(str) + " of them counted under R-MGT-016")
     return pd.DataFrame({"visit_id": u["visit_id"].to_numpy(), "line_id": u["line_id"].to_numpy(),
-                         "institution_id": u["institution_id"].to_numpy(), "amount_at_risk": amount.to_numpy(),
+                         "institution_id": u["institution_id"].to_numpy(), "person_id": u["person_id"].to_numpy(),
+                         "physician_id": u["physician_id"].to_numpy(), "amount_at_risk": amount.to_numpy(),
                          "evidence": txt.to_numpy(), "key": u["line_id"].to_numpy()})
 
 
