@@ -303,3 +303,23 @@ def test_a_shopper_whose_packs_reappear_is_one_lead(city):
     # switched off, the shopper scoring well above the ring is a second lead of the same person
     off = build_leads([ring, shop, other], scores, ds.tables, config=FusionConfig(fold_schemes={}))[0]
     assert off["scheme"].value_counts().to_dict() == {"doctor_shopping": 2, "drug_resale": 1}
+
+
+def test_an_outlet_without_collectors_is_a_lead_of_its_own(tmp_path):
+    """Codes swiped again at one pharmacy (空刷): each came from a different buyer, none of them
+    a collector; the pharmacy and its pharmacist are a group, the buyers are not."""
+    from ringscope.models.detectors.drug_resale import DrugResaleDetector
+
+    c = City()
+    for i in range(300):
+        c.sale(f"B{i:03d}", f"P{1 + i % 2}", T0 + pd.Timedelta(hours=i), [c.code()], item="D1", price=10.0)
+    for i in range(8):
+        code = c.code()
+        c.sale(f"U{i}", "P1", T0 + pd.Timedelta(days=i), [code])
+        c.sale(f"W{i}", "P3", T0 + pd.Timedelta(days=i + 20), [code], physician="PH3")
+    ds = read_dataset(c.write(tmp_path / "c"))
+    det = DrugResaleDetector(max_chains=3).fit(_ctx(ds))
+    assert [sorted(g.members) for g in det.groups_] == [["institution:P3", "physician:PH3"]]
+    g = det.groups_[0]
+    assert g.amount_at_risk == pytest.approx(800.0) and len(g.evidence["chains"]) == 3
+    assert not DrugResaleDetector(lone_outlets=False).fit(_ctx(ds)).groups_

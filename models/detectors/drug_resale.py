@@ -28,7 +28,10 @@ packs its own staff settled), and the prescribers who knowingly feed the collect
 of the ring's packs, to at least ``min_feeder_collectors`` of its collectors, and at least
 ``min_feeder_item_share`` of all the packs of those drugs they prescribed came back (a busy
 hospital doctor whom collectors visit in turn prescribes the drug to many genuine patients
-too). Customers who bought the resold packs are victims: they stay in the evidence.
+too). Customers who bought the resold packs are victims: they stay in the evidence. An
+outlet in no ring -- the packs of several buyers came back there but none of them is a
+collector: codes swiped again (空刷), or a recycler buying from many -- is a group of its own
+with its staff (``lone_outlets``).
 
 Amount at risk: each returned pack's share of its settlement line (the line's amount over the
 codes scanned on it), every pack counted once, so a ring never claims more than was billed.
@@ -89,6 +92,8 @@ class DrugResaleDetector(BaseDetector):
     min_staff_share : share of an outlet's returned packs, among those its own staff settled, one of them settled.
     min_feeder_share, min_feeder_collectors, min_feeder_item_share : a knowing prescriber.
     max_chains : code chains kept in a group's evidence.
+    lone_outlets : an outlet in no ring (several buyers' packs came back there, none a collector's) is a
+        group of its own with its staff.
     min_score : rings below are dropped.
     """
 
@@ -112,6 +117,7 @@ class DrugResaleDetector(BaseDetector):
     min_feeder_collectors: int
     min_feeder_item_share: float
     max_chains: int
+    lone_outlets: bool
     min_score: float
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> DrugResaleDetector:
@@ -171,6 +177,8 @@ class DrugResaleDetector(BaseDetector):
         groups: list[Group] = []
         if len(e):
             groups = self._rings(ctx, e, hops, steps, c, o, good_o, presc_vol, p)
+        if p["lone_outlets"]:
+            groups += self._lone_outlets(ctx, hops, steps, o, good_o, groups, p)
         # a weak score for every holder and outlet with returned packs outside any ring
         extra = pd.concat([
             pd.DataFrame({"entity_type": "person", "entity_id": c.index,
@@ -274,6 +282,47 @@ class DrugResaleDetector(BaseDetector):
                 "collectors": [c_ev[i] for i in coll], "outlets": [o_ev[i] for i in outl], "staff": stf,
                 "prescribers": pf_ev.get(r, []), "chains": chains.get(r, []), "params": params}))
         return groups
+
+
+    def _lone_outlets(self, ctx: Context, hops: pd.DataFrame, steps: pd.DataFrame, o: pd.DataFrame, good_o: set,
+                      rings: list[Group], p: dict[str, Any]) -> list[Group]:
+        """Outlets in no ring: the packs of several buyers came back there, none of them a
+        collector -- codes swiped again (空刷) or a recycler buying from many. The outlet and
+        its staff who settled the returned packs."""
+        in_ring = {m.partition(":")[2] for g in rings for m in g.members if m.startswith("institution:")}
+        lone = sorted(good_o - in_ring)
+        if not lone:
+            return []
+        ph = ctx.table("physicians")
+        practises = (ph.drop_duplicates("physician_id", keep="last").set_index("physician_id")["institution_id"]
+                     if len(ph) and "institution_id" in ph.columns else pd.Series(dtype=object))
+        h = hops[hops["institution_id"].isin(lone)].assign(ring=lambda d: d["institution_id"])
+        chains = _chains(steps, h, int(p["max_chains"]))
+        out = []
+        for inst, hi in h.groupby("institution_id"):
+            r = o.loc[inst]
+            d = hi["visit_physician"].dropna()
+            d = d[d.map(practises).eq(inst)]
+            share = d.value_counts() / max(len(d), 1)
+            staff = sorted(share.index[share >= p["min_staff_share"]])
+            n_packs, amount = int(len(hi)), float(hi["pack_amount"].sum())
+            raw = np.log2(max(n_packs, 1)) + 0.5 * np.log2(max(int(r["sources"]), 1)) + 0.25 * float(np.log1p(r["z"]))
+            score = float(squash(raw, mid=4.5, scale=1.0))
+            if score < p["min_score"]:
+                continue
+            out.append(Group(self.name, self.scheme, typed("institution", [inst]) + typed("physician", staff), score,
+                             round(amount, 2),
+                             f"{n_packs} packs of {int(r['sources'])} different buyers came back and were settled again at "
+                             f"{inst} ({int(r['scanned'])} packs scanned there, {r['rate']:.2%} came back against "
+                             f"{r['peer_rate']:.2%} at its peers; CNY {amount:,.0f}), none of the buyers a collector: "
+                             "codes swiped again (空刷) or bought back from many. Start with its stock book.",
+                             {"n_packs": n_packs, "n_codes": int(hi["trace_code"].nunique()),
+                              "outlets": [{"institution_id": inst, "kind": r["kind"], "packs": int(r["packs"]),
+                                           "sources": int(r["sources"]), "scanned": int(r["scanned"]),
+                                           "rate": round(float(r["rate"]), 5), "peer_rate": round(float(r["peer_rate"]), 6),
+                                           "z": round(float(r["z"]), 2)}],
+                              "staff": staff, "chains": chains.get(inst, []), "params": self.get_params()}))
+        return out
 
 
 def _chains(steps: pd.DataFrame, h: pd.DataFrame, k: int) -> dict[Any, list[dict[str, Any]]]:
