@@ -117,6 +117,18 @@ class Engine:
         """Run the named file ``graph/sql/<name>.sql``."""
         return self.df(sql_text(name), params, frames)
 
+    def script(self, name: str) -> None:
+        """Run every statement of ``graph/sql/<name>.sql`` (no parameters): views a family of
+        queries shares (``CREATE OR REPLACE TEMP VIEW``), made once per engine.
+
+        >>> import pandas as pd
+        >>> e = Engine.over_frames({"drug_traces": pd.DataFrame({"line_id": ["l1"], "trace_code": ["c1"]})})
+        >>> e.script("trace_views_example")
+        >>> e.df("SELECT line_id, scan_time, reversed FROM rs_trace_example").to_dict("list")
+        {'line_id': ['l1'], 'scan_time': [NaT], 'reversed': [False]}
+        """
+        self.con.execute(sql_text(name))
+
     @contextmanager
     def _frames(self, frames: Mapping[str, pd.DataFrame] | None) -> Iterator[None]:
         names = list(frames or {})

@@ -33,7 +33,13 @@ the members supported by at least half of its detectors' votes (each detector
 votes once, with the best score of its groups holding the member). Groups of
 guilt by association (nearness to closed cases) only corroborate: they join
 the leads they mostly hold, never make one or add members
-(``association_corroborates``). Its score
+(``association_corroborates``). One scheme's groups can *fold* into another's
+leads (``fold_schemes``, e.g. ``doctor_shopping: [drug_resale]``): a doctor
+shopper whose packs reappear is a collector of a resale ring, so a
+``doctor_shopping`` group whose persons (at least ``fold_containment`` of them)
+are members of a ``drug_resale`` lead joins that lead -- its detector counts as
+agreement and its evidence is kept, the lead's members stay the ring's -- instead
+of making a second lead of the same person. Its score
 combines, by noisy-OR, the detectors' agreement (noisy-OR of the best group
 score per detector), the member evidence (mean of the upper half of members'
 source-based entity scores) and the rule-hit severity inside; then it is
@@ -128,6 +134,8 @@ class FusionConfig:
     w_rules: float = _FD["w_rules"]
     family_penalty: float = _FD["family_penalty"]
     dilution_penalty: float = _FD["dilution_penalty"]
+    fold_schemes: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in _FD["fold_schemes"].items()})
+    fold_containment: float = _FD["fold_containment"]
     absorb_containment: float = _FD["absorb_containment"]
     absorb_margin: float = _FD["absorb_margin"]
     min_lead_score: float = _FD["min_lead_score"]
@@ -408,7 +416,8 @@ def _incidence(sets: Sequence[frozenset[str]]) -> tuple[sp.csr_matrix, list[str]
 
 
 def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: float = 0.8,
-                 corroborating: Iterable[str] = ()) -> list[dict[str, Any]]:
+                 corroborating: Iterable[str] = (), fold: Mapping[str, Sequence[str]] | None = None,
+                 fold_containment: float = 0.5) -> list[dict[str, Any]]:
     """Merge overlapping groups of the same scheme into candidate leads.
 
     Returns one dict per lead: ``scheme``, ``members`` (sorted list),
@@ -425,10 +434,64 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
     >>> c = Group("d1", "card_cashout", ["person:1", "institution:9"], 0.7)
     >>> [(x["scheme"], x["members"]) for x in merge_groups([a, b, c])]
     [('card_cashout', ['institution:9', 'person:1']), ('card_lending', ['person:1', 'person:2', 'person:3'])]
+
+    ``fold`` maps a scheme to schemes whose leads absorb its groups: a group of the first
+    scheme whose persons (all members when it has none) are at least ``fold_containment``
+    inside a lead of the second joins that lead (as agreement; the lead's members stay):
+
+    >>> ring = Group("drug_resale", "drug_resale", ["person:1", "person:2", "institution:9"], 0.9)
+    >>> shop = Group("doctor_shopping", "doctor_shopping", ["person:1"], 0.8)
+    >>> lone = Group("doctor_shopping", "doctor_shopping", ["person:7"], 0.8)
+    >>> out = merge_groups([ring, shop, lone], fold={"doctor_shopping": ["drug_resale"]})
+    >>> [(x["scheme"], x["members"], sorted(g.detector for g in x["groups"])) for x in out]
+    [('doctor_shopping', ['person:7'], ['doctor_shopping']), ('drug_resale', ['institution:9', 'person:1', 'person:2'], ['doctor_shopping', 'drug_resale'])]
     """
     corro = set(corroborating)
+    fold = {k: set(v) for k, v in (fold or {}).items() if v}
     extra = [g for g in groups if len(g.members) and g.detector in corro]
     gs = [g for g in groups if len(g.members) and g.detector not in corro]
+    folding = [g for g in gs if (g.scheme or "other") in fold]
+    if folding:   # the hosts first; then each folding group into a host lead, or on its own
+        hosts = _merge(
+            [g for g in gs if (g.scheme or "other") not in fold], jaccard=jaccard, containment=containment)
+        rest = []
+        for g in folding:
+            d = _fold_host(g, hosts, fold[g.scheme or "other"], fold_containment)
+            if d is None:
+                rest.append(g)
+            else:
+                d["groups"].append(g)
+                d.setdefault("folded", []).append(g)
+        out = hosts + _merge(rest, jaccard=jaccard, containment=containment)
+    else:
+        out = _merge(gs, jaccard=jaccard, containment=containment)
+    for g in extra:
+        gm = frozenset(g.members)
+        for d in out:
+            if d["scheme"] == (g.scheme or "other") and 2 * len(gm.intersection(d["members"])) >= len(d["members"]):
+                d["groups"].append(g)
+    out.sort(key=lambda d: (d["scheme"], d["members"]))
+    return out
+
+
+def _fold_host(g: Group, leads: list[dict[str, Any]], schemes: set[str], containment: float) -> dict[str, Any] | None:
+    """The lead of ``schemes`` holding most of ``g``'s persons (all members when it has none),
+    at least ``containment`` of them; ties to the lead with the best group score."""
+    gm = [m for m in g.members if m.startswith("person:")] or list(g.members)
+    best, key = None, (0.0, 0.0)
+    for d in leads:
+        if d["scheme"] not in schemes:
+            continue
+        share = sum(m in d["support"] for m in gm) / len(gm)
+        k = (share, max(float(x.score) for x in d["groups"]))
+        if share >= containment and share > 0 and k > key:
+            best, key = d, k
+    return best
+
+
+def _merge(gs: Sequence[Group], *, jaccard: float, containment: float) -> list[dict[str, Any]]:
+    """Connected components of the same-scheme overlap graph of ``gs``, each with its
+    members (supported by at least half of its detectors' votes)."""
     if not gs:
         return []
     sets = [frozenset(g.members) for g in gs]
@@ -465,12 +528,6 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
         out.append({"scheme": scheme[idx[0]], "members": members,
                     "groups": [gs[k] for k in idx],
                     "support": {vocab[k]: float(support[k]) for k in cols}})
-    for g in extra:
-        gm = frozenset(g.members)
-        for d in out:
-            if d["scheme"] == (g.scheme or "other") and 2 * len(gm.intersection(d["members"])) >= len(d["members"]):
-                d["groups"].append(g)
-    out.sort(key=lambda d: (d["scheme"], d["members"]))
     return out
 
 
@@ -728,7 +785,8 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
                   "family_share", "dilution", "n_rule_hits"]
     corro = set(corroborating) if cfg.association_corroborates else set()
-    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro)
+    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro,
+                          fold=cfg.fold_schemes, fold_containment=cfg.fold_containment)
     if not merged:
         return pd.DataFrame(columns=LEADS_COLUMNS + extra_cols), []
     L = pd.DataFrame({

@@ -59,7 +59,7 @@ EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "pers
                  "physician_id"]
 _PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
 _RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
-                 "prescribing")
+                 "prescribing", "traces")
 
 RuleFn = Callable[[Frames, dict[str, Any]], pd.DataFrame]
 
@@ -189,9 +189,9 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     h["amount_at_risk"] = (pd.to_numeric(raw["amount_at_risk"], errors="coerce").to_numpy()
                            if "amount_at_risk" in raw.columns else np.nan)
     h["amount_at_risk"] = h["amount_at_risk"].astype(float).fillna(0.0).clip(lower=0.0).round(2)
-    # the visit's parties, where the rule did not set them itself
-    if h["visit_id"].notna().any() and not all(c in raw.columns for c in ("person_id", "institution_id",
-                                                                         "physician_id")):
+    # the visit's parties, where the rule did not set them itself (a rule that returns all three
+    # columns, e.g. from the columnar engine, needs no look-up in the visits frame)
+    if h["visit_id"].notna().any() and not set(_PARTY_COLUMNS.values()) <= set(raw.columns):
         pos = fr.visit_pos.get_indexer(h["visit_id"])
         found = pos >= 0
         for c in ("person_id", "institution_id", "physician_id"):
