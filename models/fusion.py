@@ -69,6 +69,8 @@ classifiers from only positive and unlabeled data", KDD 2008.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import hashlib
 import json
 import math
@@ -139,6 +141,8 @@ class FusionConfig:
     absorb_containment: float = _FD["absorb_containment"]
     absorb_margin: float = _FD["absorb_margin"]
     min_lead_score: float = _FD["min_lead_score"]
+    min_single_group_score: float = _FD["min_single_group_score"]
+    calibrate: bool = _FD["calibrate"]
     max_leads: int | None = _FD["max_leads"]
     max_evidence_rows: int = _FD["max_evidence_rows"]
     seed: int = _FD["seed"]
@@ -658,6 +662,39 @@ def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None, engine: An
     return x[keep].drop(columns="_person").reset_index(drop=True)
 
 
+def _calibration_knots() -> tuple[np.ndarray, np.ndarray]:
+    import yaml
+
+    path = Path(__file__).resolve().parent / "lead_calibration.yaml"
+    k = np.asarray(yaml.safe_load(path.read_text(encoding="utf-8"))["knots"], dtype=float)
+    return k[:, 0], k[:, 1]
+
+
+def calibrate_lead_scores(raw: np.ndarray) -> np.ndarray:
+    """Raw lead scores mapped to the share of such leads that were real schemes on the team's
+    cities (isotonic knots in ``models/lead_calibration.yaml``, fitted by
+    ``bench/calibration.py``); a hair of the raw score keeps the order strict, so the ranking
+    is the raw ranking.
+
+    >>> calibrate_lead_scores(np.array([0.2, 0.9])).round(2).tolist()
+    [0.0, 1.0]
+    """
+    xs, ys = _calibration_knots()
+    return np.clip(np.interp(raw, xs, ys) * (1 - 1e-4) + 1e-4 * raw, 0.0, 1.0).round(6)
+
+
+def _lead_billed(lm: pd.DataFrame, engine: Any) -> pd.Series:
+    """Billed on each lead's settlements (``graph/sql/lead_billed.sql``): its member persons',
+    or for a lead without persons its member institutions' and physicians'."""
+    if not len(lm) or engine is None or not engine.has("visits"):
+        return pd.Series(dtype=float)
+    members = lm[["lead_id", "entity_type", "entity_id"]].astype(str).drop_duplicates()
+    with_p = set(members.loc[members["entity_type"] == "person", "lead_id"])
+    personless = pd.DataFrame({"lead_id": sorted(set(members["lead_id"]) - with_p)}, dtype=object)
+    d = engine.query("lead_billed", frames={"members": members, "personless": personless})
+    return pd.Series(pd.to_numeric(d["billed"], errors="coerce").fillna(0.0).to_numpy(), index=d["lead_id"].astype(str))
+
+
 def _absorb(L: pd.DataFrame, merged: list[dict[str, Any]], containment: float, margin: float) -> pd.DataFrame:
     """Fold a lead into another that holds most of its members (any scheme): the same
     network seen by another detector, or a fragment of it. Leads are visited largest
@@ -858,9 +895,19 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
                   ).clip(0, 1).round(6)
     L["amount_at_risk"] = np.where(L["amount_group"] > 0, L["amount_group"],
                                    agg["amount_rules"].to_numpy()).astype(float).round(2)
+    # never more than was billed on the lead's own settlements (data contract, section 2)
+    L["billed"] = _lead_billed(lm, engine).reindex(L["lead_id"]).fillna(0.0).to_numpy()
+    L["amount_at_risk"] = np.minimum(L["amount_at_risk"], L["billed"].round(2))
     L = L[L["score"] >= cfg.min_lead_score]
+    # the bar for a lead of one entity: the detector's own evidence must be strong (more likely than
+    # not); a weak single-entity signal stays an entity score (its reasons say why), never a lead
+    lone = L["members"].map(lambda m: len(m.split(";")) == 1)
+    L = L[~(lone & (L["group_score"] < cfg.min_single_group_score))]
     L = L.sort_values(["score", "amount_at_risk", "members"], ascending=[False, False, True]).reset_index(drop=True)
     L = _absorb(L, merged, cfg.absorb_containment, cfg.absorb_margin)
+    L["score_raw"] = L["score"]
+    if cfg.calibrate:
+        L["score"] = calibrate_lead_scores(L["score"].to_numpy(float))
     if cfg.max_leads:
         L = L.head(cfg.max_leads)
     L["rank"] = np.arange(1, len(L) + 1)
@@ -907,7 +954,8 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
         evidence.append({
             "lead_id": row.lead_id, "scheme": row.scheme, "score": float(row.score), "rank": int(row.rank),
             "members": row.members.split(";"),
-            "score_parts": {"group": round(float(row.group_score), 4), "members": round(float(row.member_score), 4),
+            "score_parts": {"raw": round(float(getattr(row, "score_raw", row.score)), 6),
+                            "group": round(float(row.group_score), 4), "members": round(float(row.member_score), 4),
                             "rules": round(float(row.rule_score), 4), "family_share": round(float(row.family_share), 4),
                             "dilution": round(float(row.dilution), 4),
                             "weights": {"group": cfg.w_group, "members": cfg.w_members, "rules": cfg.w_rules,
@@ -920,6 +968,12 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
                                  "members": a["members"],
                                  "rerun": {d: params.get(d, {}) for d in a["detectors"]}}
                                 for a in m.get("absorbed", [])],
+            "amount_basis": {"amount_at_risk": float(row.amount_at_risk),
+                             "detectors_figure": float(row.amount_group),
+                             "rule_hits_figure": 0.0 if h is None else float(pd.to_numeric(h["amount_at_risk"], errors="coerce").sum()),
+                             "billed_on_its_settlements": float(getattr(row, "billed", 0.0)),
+                             "rule": "the detectors' figure, else the sum of its rule hits (each line once), "
+                                     "never above what was billed on its settlements"},
             "n_rule_hits": 0 if h is None else int(len(h)),
             "rule_hits": [] if h is None else _jsonable(h[hit_cols].head(cfg.max_evidence_rows).to_dict("records")),
             "n_edges": 0 if e is None else int(len(e)),

@@ -91,19 +91,34 @@ def test_workflow_transitions():
 
 # ------------------------------------------------------------------------------ credit
 def test_institution_credit_grades_and_blacklist():
+    """Grades come from outcomes (confirmed leads, closed fraud cases); machine hits, open leads
+    and referrals only raise a warning (issue 13: 16 of 59 institutions were graded D from
+    unreviewed hits)."""
     df = pd.DataFrame({
-        "entity_id": ["H1", "H2", "H3", "H4"],
-        "hits_high": [0, 2, 0, 0], "hits_medium": [0, 3, 0, 0], "hits_low": [0, 5, 1, 0],
-        "amount": [1e6, 1e6, 1e6, 1e6], "hits_amount": [0.0, 5e4, 0.0, 0.0],
-        "lead_statuses": [[], ["调查核实"], [], ["结案"]],
-        "confirmed_leads": [[], [], [], ["L9"]], "fraud_cases": [[], [], [], []],
+        "entity_id": ["H1", "H2", "H3", "H4", "H5"],
+        "hits_high": [0, 20, 0, 0, 0], "hits_medium": [0, 30, 0, 0, 0], "hits_low": [0, 50, 1, 0, 0],
+        "amount": [1e6] * 5, "hits_amount": [0.0, 5e5, 0.0, 0.0, 0.0],
+        "lead_statuses": [[], ["调查核实", "移送公安"], [], ["结案"], []],
+        "confirmed_leads": [[], [], [], ["L9"], []], "fraud_cases": [[], [], [], [], ["K1", "K2"]],
     })
-    out = institution_credit = credit.institution_credit(df).set_index("entity_id")
+    out = credit.institution_credit(df).set_index("entity_id")
     assert out.loc["H1", "grade"] == "A" and out.loc["H1", "credit_score"] == 1000
-    assert out.loc["H3", "grade"] == "A" and out.loc["H3", "credit_score"] == 998
-    assert out.loc["H2", "credit_score"] == 1000 - (40 + 24 + 10) - 50 - 50
-    assert out.loc["H4", "blacklisted"] and not out.loc["H2", "blacklisted"]
-    assert list(institution_credit.index)[0] == "H4"  # worst first
+    # many raw hits, a referral: a warning, no deduction, no blacklist
+    assert out.loc["H2", "credit_score"] == 1000 and out.loc["H2", "grade"] == "A"
+    assert out.loc["H2", "warning"] and not out.loc["H2", "blacklisted"]
+    assert out.loc["H3", "credit_score"] == 1000 and not out.loc["H3", "warning"]
+    assert out.loc["H4", "credit_score"] == 700 and out.loc["H4", "grade"] == "C" and out.loc["H4", "blacklisted"]
+    assert out.loc["H5", "credit_score"] == 400 and out.loc["H5", "grade"] == "D"
+    assert list(out.index)[0] == "H5"  # worst first
+
+
+def test_physician_points_from_outcomes_only():
+    df = pd.DataFrame({"entity_id": ["D1", "D2"], "hits_high": [9, 0], "hits_medium": [0, 0], "hits_low": [0, 0],
+                       "confirmed_leads": [[], []], "fraud_cases": [[], ["K1"]]})
+    out = credit.physician_credit(df).set_index("entity_id")
+    assert out.loc["D1", "points"] == 0 and out.loc["D1", "qualification"].startswith("正常")
+    assert out.loc["D1", "warning_points"] == 12
+    assert out.loc["D2", "points"] == 12 and out.loc["D2", "qualification"].startswith("终止")
 
 
 # ------------------------------------------------------------------------------ ring drawing

@@ -49,6 +49,14 @@ def test_other_generators_data_validate_and_run(judged):
         assert (out / f).exists()
 
 
+def test_other_generators_money_adds_up(judged):
+    """Rule hits, leads and the city's total: each line at most once, never above what was billed."""
+    from money_checks import assert_money_adds_up
+
+    name, city, out, _ = judged
+    assert_money_adds_up(city, out)
+
+
 def test_other_generators_rings_and_entities(judged):
     name, city, out, _ = judged
     rep = evaluate(out, city / "truth")

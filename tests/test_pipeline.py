@@ -17,12 +17,14 @@ pytestmark = pytest.mark.slow
 
 PERSONS = 1500
 SEED = 7
-# Set just under what this city measures (recall 0.875 = 7/8 rings, precision 0.87, AP person 0.98,
-# physician 0.86, institution 0.99). Issue 5's targets are recall 0.9, precision 0.8, AP 0.8; the
-# gap (one ring per city lost inside the detectors' groups) is reported, not hidden.
-MIN_RING_RECALL = 0.75
+# Set just under what this city measures. The city model of this round (realistic volume,
+# drifting institutions, drug traces and drug_resale rings, households as stars or chains) on
+# 1,500 persons, seed 7: recall 0.90 (9/10 rings; a card-lending ring spread over two
+# institutions is missed), precision 0.79, AP person 0.86, physician 0.89, institution 0.94.
+# Issue 13's targets are 0.9/0.9; the gap is reported (bench/RESULTS.md), not hidden.
+MIN_RING_RECALL = 0.85
 MIN_LEAD_PRECISION = 0.7
-MIN_ENTITY_AP = {"person": 0.9, "physician": 0.6, "institution": 0.85}
+MIN_ENTITY_AP = {"person": 0.8, "physician": 0.8, "institution": 0.85}
 
 
 def _generate(out: Path) -> Path:
@@ -80,8 +82,9 @@ def test_contract_files(city, run1):
     assert (es.loc[s > 0.3, "reasons"] != "").all()
     # leads: unique ids, schemes of the contract, members typed, summary written
     assert len(ld) > 0 and ld["lead_id"].is_unique
-    assert ld["scheme"].isin(["card_lending", "card_cashout", "collusive_prescribing", "ghost_admission",
-                              "split_admission", "doctor_shopping", "other"]).all()
+    from ringscope.ingest.vocab import SCHEMES
+
+    assert ld["scheme"].isin(list(SCHEMES) + ["other"]).all()
     assert ld["score"].astype(float).between(0, 1).all()
     assert (ld["amount_at_risk"].astype(float) >= 0).all()
     for m in ld["members"]:
@@ -161,6 +164,14 @@ def test_lead_keeps_id_when_city_grows(city, tmp_path):
             kept += best[2] == r.lead_id
     assert cont >= 5, "too few continuing leads to test id stability"
     assert kept == cont
+
+
+def test_money_adds_up(city, run1):
+    """Each claim line at risk at most once, never above what was billed, at every level."""
+    from money_checks import assert_money_adds_up
+
+    m = assert_money_adds_up(city, run1[0])
+    assert 0 < m["rule_hits"] < m["city_billed"]
 
 
 @pytest.fixture(scope="module")

@@ -170,15 +170,20 @@ if etype != "person":
             a.metric(tr("记分", "Points"), int(cf["points"]))
             b.metric(tr("医保支付资格", "Payment qualification"), str(cf["qualification"]).split(" ")[0]
                      if tr("zh", "en") == "zh" else str(cf["qualification"]).split(" ", 1)[-1])
-            c.metric(tr("高/中/低风险命中", "Hits high/medium/low"), f"{cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}")
-            st.caption(tr("记分：低风险命中 1 分、中 2 分、高 3 分；查实线索或已结欺诈案件 12 分。9–11 分暂停、12 分终止医保支付资格"
-                          "（参照医保发〔2024〕23号）。",
-                          "Points: low hit 1, medium 2, high 3; a confirmed lead or closed fraud case 12. 9–11 suspend, "
-                          "12 terminate the physician's insurance payment qualification (modelled on 医保发〔2024〕23号)."))
+            c.metric(tr("预警分（未复核命中）", "Warning points (unreviewed hits)"), int(cf["warning_points"]),
+                     help=tr(f"高/中/低风险命中 {cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}",
+                             f"hits high/medium/low {cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}"))
+            st.caption(tr("记分只来自处理结果：查实线索或已结欺诈案件记 12 分；9–11 分暂停、12 分终止医保支付资格"
+                          "（参照医保发〔2024〕23号）。未复核的规则命中只作预警（低 1、中 2、高 3 分），不记分；"
+                          "对查实结论不服的，经线索的申诉环节处理，申诉成立即撤销记分。",
+                          "Points come from outcomes only: a confirmed lead or closed fraud case scores 12; 9–11 suspend, "
+                          "12 terminate the physician's insurance payment qualification (modelled on 医保发〔2024〕23号). "
+                          "Unreviewed rule hits only warn (low 1, medium 2, high 3) and never score; a confirmed finding "
+                          "is contested through the lead's appeal step, and an appeal upheld removes the points."))
             if pol.browse_all:
                 reg = physician_credit(lay.credit_inputs(etype, None))
                 st.markdown("**" + tr("全部医师记分（分高者在前）", "Credit register of all physicians (most points first)") + "**")
-                table(reg[["entity_id", "name", "institution_id", "points", "qualification", "hits_high",
+                table(reg[["entity_id", "name", "institution_id", "points", "qualification", "warning_points", "hits_high",
                            "hits_medium", "hits_low", "hits_amount", "risk_score"]].head(200), "e360_register")
         else:
             cf = institution_credit(inputs).iloc[0]
@@ -186,16 +191,21 @@ if etype != "person":
             a.metric(tr("信用分", "Credit score"), int(cf["credit_score"]))
             b.metric(tr("信用等级", "Grade"), cf["grade"])
             c.metric(tr("黑名单", "Blacklist"), tr("是", "yes") if cf["blacklisted"] else tr("否", "no"))
-            d.metric(tr("涉嫌金额占比", "Share of billing at risk"), f"{100 * cf['share_at_risk']:.1f}%")
-            st.caption(tr("1000 分起，按规则命中、涉嫌金额、在办与查实线索扣分；A ≥ 900，B ≥ 800，C ≥ 650，其余为 D；"
-                          "有查实线索、已结欺诈案件或移送公安的列入黑名单。",
-                          "1,000 points less deductions for rule hits, money at risk, open and confirmed leads; "
-                          "A ≥ 900, B ≥ 800, C ≥ 650, D below; blacklisted on a confirmed lead, a closed fraud case or "
-                          "a police referral."))
+            d.metric(tr("预警（未复核）", "Warning (unreviewed)"), tr("是", "yes") if cf["warning"] else tr("否", "no"),
+                     help=tr(f"未复核命中涉嫌金额占结算 {100 * cf['share_at_risk']:.1f}%，在办线索 {int(cf['n_open_leads'])}",
+                             f"unreviewed hits put {100 * cf['share_at_risk']:.1f}% of billing at risk; "
+                             f"{int(cf['n_open_leads'])} open leads"))
+            st.caption(tr("1000 分起，每条查实线索或已结欺诈案件扣 300 分；A ≥ 900，B ≥ 800，C ≥ 650，其余为 D；"
+                          "有查实线索或已结欺诈案件的列入黑名单。未复核的规则命中、在办线索和移送只作预警，不扣分、不定级；"
+                          "对查实结论不服的，经线索的申诉环节处理。",
+                          "1,000 points less 300 per confirmed lead or closed fraud case; A ≥ 900, B ≥ 800, C ≥ 650, "
+                          "D below; blacklisted on a confirmed lead or a closed fraud case. Unreviewed rule hits, open "
+                          "leads and referrals only warn, never deduct or grade; a confirmed finding is contested "
+                          "through the lead's appeal step."))
             if pol.browse_all:
                 reg = institution_credit(lay.credit_inputs(etype, None))
                 st.markdown("**" + tr("全部机构信用评价（差者在前）", "Credit rating of all institutions (worst first)") + "**")
-                table(reg[["entity_id", "name", "kind", "district", "credit_score", "grade", "blacklisted",
+                table(reg[["entity_id", "name", "kind", "district", "credit_score", "grade", "blacklisted", "warning",
                            "hits_high", "hits_medium", "hits_low", "share_at_risk", "n_open_leads"]], "e360_register",
                       column_config={col("share_at_risk"): st.column_config.NumberColumn(format="percent")})
 

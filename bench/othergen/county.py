@@ -3334,7 +3334,10 @@ class County:
         # ---- truth
         rrow, erow = [], []
         for r in self.rings:
-            mem = ";".join(f"{t}:{self.ent_id(t, i)}" for t, i in r["members"])
+            # members as in leads.csv (contract, this round): the implicated parties only; a split
+            # admission's patients were affected by it, not party to it
+            mem = ";".join(f"{t}:{self.ent_id(t, i)}" for t, i in r["members"]
+                           if not (r["scheme"] == "split_admission" and t == "person"))
             rrow.append((r["id"], r["scheme"], mem))
             for t, i in r["members"]:
                 erow.append((t, self.ent_id(t, i), r["scheme"], r["id"]))

@@ -2524,7 +2524,11 @@ def write_dataset(c: Ctx, out, fmt, V, L, C, enc, inv):
     # ---- truth
     def typed(et, idx):
         return f"{et}:{entity_id(c, et, idx)}"
-    rings = pd.DataFrame([(g["ring_id"], g["scheme"], ";".join(typed(et, i) for et, i in g["members"])) for g in c.rings],
+    # members as in leads.csv (contract, this round): the implicated parties only; a split
+    # admission's patients were affected by it, not party to it
+    rings = pd.DataFrame([(g["ring_id"], g["scheme"], ";".join(typed(et, i) for et, i in g["members"]
+                                                               if not (g["scheme"] == "split_admission" and et == "person")))
+                          for g in c.rings],
                          columns=["ring_id", "scheme", "members"])
     rings.to_csv(os.path.join(out, "truth", "rings.csv"), index=False)
     ents = [(et, entity_id(c, et, i), g["scheme"], g["ring_id"]) for g in c.rings for et, i in g["members"]]

@@ -19,8 +19,11 @@ looks at two levels:
 - **the institution**: its splits against what its case mix predicts -- for
   every stay, the split rate of the same diagnosis at *other* institutions
   (smoothed toward the overall rate) -- as a Poisson surprise. An institution
-  that splits many patients is one group: the institution, the physician(s)
-  who signed at least 30 % of its split stays, and the patients;
+  that splits many patients is one group: the institution and the physician(s)
+  who signed at least 30 % of its split stays -- the implicated parties; the
+  patients were affected by the scheme, not party to it, and are listed in the
+  group's evidence (``affected_persons``), not among its members (data contract,
+  section 2);
 - **the patient**: elsewhere, each (person, institution) with splits is its
   own group, scored by the number of splits and the shortness of the gaps.
 """
@@ -100,12 +103,13 @@ class SplitAdmissionDetector(BaseDetector):
             docs = [d for d, sh in docs.items() if sh >= 0.3]
             raw = 0.5 * min(float(r["surprise"]), 12.0) + np.log2(1 + len(pats))
             groups.append(Group(
-                self.name, self.scheme, typed("institution", [i]) + typed("physician", docs) + typed("person", pats),
+                self.name, self.scheme, typed("institution", [i]) + typed("physician", docs),
                 float(squash(raw, mid=4.0, scale=1.0)), float(ss["amount"].sum()),
                 f"{i} readmitted {len(pats)} patients {len(ss)} times within {p['max_gap_days']:g} days of "
                 f"discharge with the same diagnosis: {int(r['splits'])} splits where its case mix predicts "
                 f"{r['expected']:.1f}. Check whether the stays were single episodes billed several times.",
-                {"readmissions": [{"visit_id": a, "previous_visit_id": b}
+                {"affected_persons": pats[:300], "n_affected_persons": len(pats),
+                 "readmissions": [{"visit_id": a, "previous_visit_id": b}
                                   for a, b in zip(ss["visit_id"], ss["prev_visit"])][:300],
                  "splits": int(r["splits"]), "expected": round(float(r["expected"]), 2),
                  "surprise": round(float(r["surprise"]), 2), "params": self.get_params()}))

@@ -261,6 +261,39 @@ class Frames:
         return pd.concat([a, b], ignore_index=True).drop_duplicates(["person_id", "related_person_id"])
 
 
+    @cached_property
+    def households(self) -> pd.Series:
+        """Household id per person: the connected set of persons linked by family relations
+        (every relation but ``proxy``), whatever the export's shape -- stars (an account holder
+        and each bound member) or chains (A-B, B-C) -- as the data contract defines it. A
+        proxy binding (代购) permits only its own pair and joins no household.
+
+        >>> import pandas as pd
+        >>> from ringscope.graph.context import Context
+        >>> fl = pd.DataFrame({"person_id": ["A", "B", "X"], "related_person_id": ["B", "C", "A"],
+        ...                    "relation": ["spouse", "child", "proxy"]})
+        >>> h = Frames(Context(tables={"family_links": fl})).households
+        >>> bool(h["A"] == h["C"]), "X" in h.index
+        (True, False)
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        if not self.has("family_links"):
+            return pd.Series(dtype=np.int64)
+        f = self.table("family_links")
+        rel = _col(f, "relation").fillna("").astype(str).str.strip().str.lower()
+        f = f[rel != "proxy"]
+        a, b = f["person_id"].astype(str).to_numpy(), f["related_person_id"].astype(str).to_numpy()
+        ids, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+        if not len(ids):
+            return pd.Series(dtype=np.int64)
+        n = len(ids)
+        m = coo_matrix((np.ones(len(a)), (inv[:len(a)], inv[len(a):])), shape=(n, n))
+        _, lab = connected_components(m, directed=False)
+        return pd.Series(lab.astype(np.int64), index=ids)
+
+
 def frames_for(ctx: Context) -> Frames:
     """The :class:`Frames` of ``ctx``, built once and kept in ``ctx.cache``."""
     fr = ctx.cache.get(_CACHE_KEY)

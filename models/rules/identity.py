@@ -171,16 +171,23 @@ def credential_two_places(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
       category="management", severity="medium", rule_class="definite", entity_type="person", violation_class=None,
       needs=("family_links",),
       description="The settlement was paid from another person's personal account (payer_person_id) "
-                  "without a registered family/proxy link between them (家庭共济 only covers the registered family).")
+                  "outside the patient's registered household (the connected set of family bindings, stars "
+                  "or chains) and without a proxy binding between them (家庭共济 only covers the registered family).")
 def unregistered_family_payer(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     v = fr.visits
     v = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
     if v.empty:
         return pd.DataFrame()
     fam = fr.family_pairs.rename(columns={"related_person_id": "payer_person_id"})
-    j = v.merge(fam[["person_id", "payer_person_id"]], on=["person_id", "payer_person_id"], how="left",
-                indicator=True)
-    d = j[j["_merge"] == "left_only"]
+    j = v.merge(fam[["person_id", "payer_person_id"]].drop_duplicates(), on=["person_id", "payer_person_id"],
+                how="left", indicator=True)
+    # a household is the connected set of family bindings (stars or chains): a grandparent's
+    # account paying for a grandchild bound through the parent is the registered family
+    hh = fr.households
+    h1 = j["person_id"].astype(str).map(hh)
+    h2 = j["payer_person_id"].astype(str).map(hh)
+    same_household = (h1.notna() & h2.notna() & (h1 == h2)).to_numpy()
+    d = j[(j["_merge"] == "left_only").to_numpy() & ~same_household]
     amt = d["account_paid"].fillna(d["total_amount"])
     ev = ("personal account of " + d["payer_person_id"].astype(str) + " paid " + money(amt) + " for "
           + d["person_id"].astype(str) + " with no registered family link")

@@ -55,7 +55,7 @@ __all__ = [
 SEVERITIES = ("low", "medium", "high")
 CATEGORIES = ("policy", "management", "medical")
 HIT_COLUMNS = list(RULE_HITS_COLUMNS)
-EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "person_id", "institution_id",
+EXTRA_COLUMNS = ["amount_claimed", "category", "rule_name_en", "line_id", "violation_class", "person_id", "institution_id",
                  "physician_id"]
 _PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
 _RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
@@ -189,6 +189,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     h["amount_at_risk"] = (pd.to_numeric(raw["amount_at_risk"], errors="coerce").to_numpy()
                            if "amount_at_risk" in raw.columns else np.nan)
     h["amount_at_risk"] = h["amount_at_risk"].astype(float).fillna(0.0).clip(lower=0.0).round(2)
+    h["amount_claimed"] = h["amount_at_risk"]
     # the visit's parties, where the rule did not set them itself (a rule that returns all three
     # columns, e.g. from the columnar engine, needs no look-up in the visits frame)
     if h["visit_id"].notna().any() and not set(_PARTY_COLUMNS.values()) <= set(raw.columns):
@@ -223,7 +224,8 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
 
 
 def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str] | None = None,
-              timings: dict[str, float] | None = None, partitions: int | None = None) -> pd.DataFrame:
+              timings: dict[str, float] | None = None, partitions: int | None = None,
+              allocate: bool = True) -> pd.DataFrame:
     """Run the rule library over ``ctx``'s tables.
 
     Parameters
@@ -242,6 +244,10 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
         over what its :data:`SCOPES` says it must see whole -- a bucket of persons or of
         institutions at a time, every stay, or the whole city in the columnar engine -- so
         memory follows the bucket, not the city; the hits are the same.
+    allocate:
+        count each claim line at most once, at its worst finding, never above what was billed
+        (:func:`ringscope.models.rules.money.allocate`; the rule's own figure stays in
+        ``amount_claimed``). Off: each rule's own figure.
 
     Returns
     -------
@@ -298,4 +304,11 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
     if not out:
         return _empty_hits()
     hits = pd.concat(out, ignore_index=True)
+    if allocate:     # money counted once per line, never above what was billed (models/rules/money.py)
+        from .money import allocate as _allocate, billed_for
+
+        t0 = time.perf_counter()
+        hits = _allocate(hits, *billed_for(hits, ctx.columnar))
+        if timings is not None:
+            timings["(money allocation)"] = time.perf_counter() - t0
     return hits.sort_values(["rule_id", "hit_id"], ignore_index=True)
