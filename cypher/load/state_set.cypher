@@ -1,2 +1,3 @@
 MERGE (s:LoadState {key: $key})
-SET s.rows_done = $rows_done, s.fingerprint = $fingerprint, s.table = $table, s.updated_at = localdatetime()
+SET s.rows_done = $rows_done, s.fingerprint = $fingerprint, s.table = $table, s.mode = $mode,
+    s.updated_at = localdatetime()
