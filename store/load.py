@@ -228,6 +228,13 @@ def _ingest(ds, runner, held, t0, *, batch_size, tables, progress, fail_after_ro
     older: dict[str, str] = {}
     reloaded: list[str] = []
     order = [t for t in LOAD_ORDER if tables is None or t in tables]
+    # a re-load first records its intent for every table it covers, so a crash
+    # anywhere leaves them all to be finished (with the same reason) by the next run
+    intent = [{"key": f"{t}:{_fingerprint(t, ds.tables[t])}", "fingerprint": None, "table": t}
+              for t in order if t in reloading and t in ds.tables and len(ds.tables[t])]
+    for row in intent:
+        row["fingerprint"] = row["key"].split(":", 1)[1]
+        runner.run("load/state_set", {**row, "rows_done": 0, "mode": "reload", "reason": reason})
     for name in order:
         df = ds.tables.get(name)
         if df is None or len(df) == 0:
@@ -238,8 +245,7 @@ def _ingest(ds, runner, held, t0, *, batch_size, tables, progress, fail_after_ro
         state = runner.read("load/state_get", {"key": key})
         start = int(state[0]["rows_done"]) if state else 0
         mode = "reload" if (name in reloading or (state and state[0]["mode"] == "reload")) else "load"
-        if name in reloading:
-            start = 0
+        why = reason if name in reloading else (state[0]["reason"] if state else None) or reason
         if start >= len(df):
             skipped[name] = len(df)
             loaded[name] = 0
@@ -254,11 +260,11 @@ def _ingest(ds, runner, held, t0, *, batch_size, tables, progress, fail_after_ro
         committed = [start]
 
         def on_batch(done: int, _name=name, _start=start, _key=key, _fp=fp, _limit=limit, _mode=mode,
-                     _committed=committed) -> None:
+                     _committed=committed, _why=why) -> None:
             total = _start + done
             _committed[0] = total
             runner.run("load/state_set", {"key": _key, "rows_done": total, "fingerprint": _fp, "table": _name,
-                                          "mode": _mode})
+                                          "mode": _mode, "reason": _why})
             if progress:
                 progress(_name, total, len(df))
             if held is not None:
@@ -281,7 +287,7 @@ def _ingest(ds, runner, held, t0, *, batch_size, tables, progress, fail_after_ro
         action = "reload" if mode == "reload" else ("resume" if start else "load")
         runner.run("load/log_add", {"rows": [{
             "event_id": uuid.uuid4().hex, "table": name, "fingerprint": fp, "action": action,
-            "rows": len(df), "rows_before": start, "reason": (reason or None), "user": me["owner"],
+            "rows": len(df), "rows_before": start, "reason": (why or None), "user": me["owner"],
             "host": me["host"], "pid": me["pid"], "dataset": str(getattr(ds, "path", "") or "") or None,
             "started_at": began}]})
     secs = time.perf_counter() - t0

@@ -95,7 +95,7 @@ def describe_holder(h: dict) -> str:
 
 
 def _busy(where: str, holder: dict, waited: float) -> LoadLocked:
-    waited_txt = f" after waiting {waited:.0f} s" if waited > 0 else ""
+    waited_txt = f" after waiting {waited:.0f} s" if waited >= 0.5 else ""
     return LoadLocked(
         f"another loader holds the load lock of {where}{waited_txt}: {describe_holder(holder)}; "
         "let it finish, or run this command again with --wait SECONDS.", holder)
