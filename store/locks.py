@@ -215,6 +215,8 @@ class NodeLock:
             self._thread.join(timeout=5)
         if self.held:
             self.held = False
+            if not self.runner.reachable(timeout=1.0):
+                return          # the server died: nothing to delete now (see above)
             try:
                 self.runner.run("load/lock_release", {"name": self.name, "token": self.token})
             except Exception:  # noqa: BLE001

@@ -80,7 +80,7 @@ def city(tmp_path_factory) -> Path:
     from ringscope.synth.generator import generate
 
     out = tmp_path_factory.mktemp("safety") / "city"
-    generate(out, persons=300, seed=5)
+    generate(out, persons=200, seed=5)
     return out
 
 
@@ -103,7 +103,7 @@ def test_a_second_loader_is_refused_naming_the_holder_or_waits(neo4j_runner, cit
     from ringscope.store.load import graph_counts
 
     a_log = tmp_path / "a.err"
-    a = popen("ingest", str(city), "--mode", "batched", "--batch-size", "40", log=a_log)
+    a = popen("ingest", str(city), "--mode", "batched", "--batch-size", "20", log=a_log)
     try:
         wait_until(lambda: (_lock_holder(neo4j_runner) or {}).get("pid") == a.pid, 120,
                    "loader A takes the lock", a, a_log)
@@ -351,10 +351,10 @@ def test_the_server_killed_mid_load_then_a_rerun_resumes_exactly(local_neo4j_emp
         apply_schema(q)
 
     log = tmp_path / "load.err"
-    proc = popen("ingest", str(city), "--mode", "batched", "--batch-size", "200", log=log)
+    proc = popen("ingest", str(city), "--mode", "batched", "--batch-size", "100", log=log)
     try:
         with QueryRunner() as q:
-            wait_until(lambda: (q.scalar("MATCH (v:Visit) RETURN count(v)") or 0) >= 1_000, 300,
+            wait_until(lambda: (q.scalar("MATCH (v:Visit) RETURN count(v)") or 0) >= 400, 300,
                        "the load reaches the visits", proc, log)
         pid = server._read_pid()
         os.kill(pid, signal.SIGKILL)
