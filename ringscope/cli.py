@@ -78,11 +78,24 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_ingest(a: argparse.Namespace) -> int:
+    """Load a dataset. Exit status: 0 loaded, 2 bad input or arguments, 3 the
+    server cannot be reached or died mid-load (a re-run resumes), 4 another
+    loader holds the database's load lock (see ``--wait``)."""
     from ringscope.store import bulk
     from ringscope.store.db import QueryRunner
-    from ringscope.store.load import ingest_dataset
+    from ringscope.store.load import ingest_dataset, reload_tables
+    from ringscope.store.locks import EXIT_LOCKED, LoadLocked
     from ringscope.ingest.reader import ContractError, read_dataset
 
+    try:
+        reload_tables(a.reload)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.reload and not (a.reason or "").strip():
+        print("error: --reload needs --reason TEXT: why the tables are loaded again goes into the load log",
+              file=sys.stderr)
+        return 2
     try:
         ds = read_dataset(_p(a.dataset))
     except ContractError as e:
@@ -94,17 +107,51 @@ def cmd_ingest(a: argparse.Namespace) -> int:
     mode = a.mode
     if mode == "auto":
         mode, why = bulk.choose_mode(ds)
+        if a.reload and mode == "bulk":
+            mode, why = "batched", "a re-load adds to the graph"
         print(f"[ingest] mode {mode}: {why}", file=sys.stderr)
-    if mode == "bulk":
-        try:
-            counts = bulk.bulk_ingest(ds, progress=lambda m: print(f"[bulk] {m}", file=sys.stderr))
-        except bulk.BulkLoadRefused as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    else:
-        with QueryRunner() as q:
-            counts = ingest_dataset(ds, q, batch_size=a.batch_size)
+    if mode == "bulk" and a.reload:
+        print("error: --reload replaces tables in a graph that holds them: use --mode batched", file=sys.stderr)
+        return 2
+    try:
+        if mode == "bulk":
+            counts = bulk.bulk_ingest(ds, progress=lambda m: print(f"[bulk] {m}", file=sys.stderr),
+                                      wait=a.wait, reason=a.reason)
+        else:
+            with QueryRunner() as q:
+                counts = ingest_dataset(ds, q, batch_size=a.batch_size, reload=a.reload, reason=a.reason,
+                                        wait=a.wait)
+    except bulk.BulkLoadRefused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except LoadLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_LOCKED
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if counts.get("lock_taken_over"):
+        print(f"[ingest] took over a stale load lock: {counts['lock_taken_over']}", file=sys.stderr)
+    for table, why in (counts.get("older_versions") or {}).items():
+        print(f"warning: {why}", file=sys.stderr)
     print(json.dumps(counts, indent=2))
+    return 0
+
+
+def cmd_ingest_log(a: argparse.Namespace) -> int:
+    """The load log: which table versions were loaded, re-loaded or imported, by whom, when, why."""
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.load import load_log
+
+    with QueryRunner() as q:
+        q.verify()
+        rows = load_log(q, table=a.table, limit=a.limit)
+    if a.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        print(f"{(r['at'] or '')[:19]}  {r['table']:<16} {r['action']:<7} {r['rows'] or 0:>10,}  "
+              f"{r['user']}@{r['host']}  {r['fingerprint']}" + (f"  -- {r['reason']}" if r.get("reason") else ""))
     return 0
 
 
@@ -354,7 +401,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bulk: neo4j-admin import into the EMPTY local graph (restarts the server); "
                         "batched: UNWIND batches, adds to what is there; auto (default): bulk when "
                         "the local graph is empty and the dataset is large, else batched")
+    s.add_argument("--reload", metavar="TABLE[,TABLE]",
+                   help="load these tables' current file versions again although they were loaded before "
+                        "(or 'all'), replacing what another version left; needs --reason")
+    s.add_argument("--reason", help="why (recorded in the load log with your user name, host and time)")
+    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="when another loader holds the database's load lock, wait this long for it "
+                        "(default 0: stop at once with exit status 4)")
     s.set_defaults(fn=cmd_ingest)
+
+    s = sub.add_parser("ingest-log", help="the load log: table versions loaded, re-loaded, imported; who, when, why")
+    s.add_argument("--table", help="one table only")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_ingest_log)
 
     s = sub.add_parser("detect", help="rules, faces, graph detectors, models, fusion")
     s.add_argument("dataset")

@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
 from ringscope.store.load import iso_text
+from ringscope.store.locks import FileLock, NodeLock, whoami
 from ringscope.ingest.contract import LOAD_ORDER, TABLES
 
 __all__ = ["BulkLoadRefused", "ImportFile", "ImportPlan", "write_import_files", "bulk_ingest",
@@ -525,6 +526,8 @@ def bulk_ingest(
     keep_files: bool = False,
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
+    wait: float = 0.0,
+    reason: str | None = None,
     _break_files: bool = False,
 ) -> dict[str, Any]:
     """Load every accepted row of ``ds`` into the EMPTY local graph with the offline importer.
@@ -538,13 +541,14 @@ def bulk_ingest(
     :func:`ringscope.store.load.ingest_dataset` plus ``"mode": "bulk"``,
     ``"nodes"``/``"relationships"`` (per label/type) and ``"stages"``
     (seconds: check, files, stop, import, start, schema, lists, state).
+    The local server's file lock (:class:`ringscope.store.locks.FileLock`) is
+    held for the whole run, the server's stop included, and the lock node is
+    taken before the server stops, so no other loader runs meanwhile:
+    :class:`~ringscope.store.locks.LoadLocked` after ``wait`` seconds when one
+    does. Every table is written to the load log (action ``bulk``, ``reason``).
     ``_break_files`` (tests only) corrupts one import file to exercise the
     failure path.
     """
-    from ringscope.store import server
-    from ringscope.store.db import QueryRunner
-    from ringscope.store.load import _fingerprint, apply_schema
-
     say = progress or (lambda _msg: None)
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -557,11 +561,32 @@ def bulk_ingest(
     why = bulk_refusal()
     if why:
         raise BulkLoadRefused(why)
+    flock = FileLock(purpose="ingest (bulk import)").acquire(wait)
+    try:
+        return _bulk_ingest(ds, say, stages, lap, t0, work_dir=work_dir, keep_files=keep_files, threads=threads,
+                            wait=max(0.0, wait - (time.perf_counter() - t0)), reason=reason,
+                            _break_files=_break_files)
+    finally:
+        flock.release()
+
+
+def _bulk_ingest(ds, say, stages, lap, t0, *, work_dir, keep_files, threads, wait, reason, _break_files):
+    import uuid
+    from datetime import datetime, timezone
+
+    from ringscope.store import server
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.load import _fingerprint, apply_schema
+
+    began = datetime.now(timezone.utc).isoformat()
     server.start(wait=True)          # idempotent; a stopped server is started to look inside
     with QueryRunner() as q:
+        node = NodeLock(q, purpose="ingest (bulk import)").acquire(wait)
         why = bulk_refusal(q)
-    if why:
-        raise BulkLoadRefused(why)
+        if why:
+            node.release()
+            raise BulkLoadRefused(why)
+        node.abandon()               # the import replaces the store, the lock node with it
     t = lap("check", t0)
 
     base = Path(work_dir) if work_dir else server.import_dir()
@@ -618,6 +643,12 @@ def bulk_ingest(
                 states.append({"key": f"{name}:{fp}", "rows_done": len(df), "fingerprint": fp, "table": name})
                 loaded[name] = len(df)
             q.run("load/state_set_many", {"rows": states})
+            me = whoami()
+            q.run("load/log_add", {"rows": [{
+                "event_id": uuid.uuid4().hex, "table": st["table"], "fingerprint": st["fingerprint"],
+                "action": "bulk", "rows": st["rows_done"], "rows_before": 0, "reason": reason or None,
+                "user": me["owner"], "host": me["host"], "pid": me["pid"],
+                "dataset": str(getattr(ds, "path", "") or "") or None, "started_at": began} for st in states]})
             lap("state", t)
     finally:
         if not keep_files:

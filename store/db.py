@@ -220,6 +220,21 @@ class QueryRunner:
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict]:
         return self.run(query, params, write=False)
 
+    def run_all(self, steps: Sequence[tuple[str, Mapping[str, Any] | None]], *, write: bool = True) -> list[list[dict]]:
+        """Run several statements in ONE managed transaction (all commit or none);
+        returns each statement's records."""
+        texts = [(self._text(q), dict(p or {})) for q, p in steps]
+
+        def work(tx):
+            return [[r.data() for r in tx.run(t, p)] for t, p in texts]
+
+        def go():
+            with self._driver.session(database=self.database) as s:
+                fn = s.execute_write if write else s.execute_read
+                return fn(work)
+
+        return self._with_retry(go)
+
     def read_df(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Records as a DataFrame; an empty result keeps the statement's columns."""
         text = self._text(query)
@@ -263,21 +278,29 @@ class QueryRunner:
         batch_size: int = 10_000,
         params: Mapping[str, Any] | None = None,
         on_batch=None,
+        prelude: str | None = None,
     ) -> int:
         """Send ``rows`` as ``$rows`` to an ``UNWIND $rows`` statement, in batches.
 
         Each batch is one transaction (retried as a whole on transient errors),
         so an interrupted load leaves whole batches; idempotent statements
         (MERGE on keys) make a re-run exact. ``on_batch(n_done)`` is called
-        after each committed batch. Returns the number of rows sent.
+        after each committed batch. ``prelude`` (a statement reading the same
+        ``$rows``) runs first in each batch's transaction (a re-load drops old
+        relationships there). Returns the number of rows sent.
         """
         text = self._text(query)
+        first = self._text(prelude) if prelude else None
         if "$rows" not in text:
             raise ValueError("a batched write needs a statement that reads $rows")
         extra = dict(params or {})
         done = 0
         for batch in batched(rows, batch_size):
-            self.run(text, {**extra, "rows": batch})
+            p = {**extra, "rows": batch}
+            if first is None:
+                self.run(text, p)
+            else:
+                self.run_all([(first, p), (text, p)])
             done += len(batch)
             if on_batch:
                 on_batch(done)

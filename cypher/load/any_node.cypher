@@ -1,2 +1,2 @@
-// Whether the database holds any node at all (the bulk import only fills an empty graph).
-MATCH (n) RETURN 1 AS found LIMIT 1
+// Is there any data at all? The load lock node is bookkeeping, not data.
+MATCH (n) WHERE NOT n:LoadLock RETURN 1 AS found LIMIT 1

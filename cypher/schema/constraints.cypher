@@ -15,3 +15,5 @@ CREATE CONSTRAINT lead_event_id IF NOT EXISTS FOR (n:LeadEvent) REQUIRE n.event_
 CREATE CONSTRAINT access_event_id IF NOT EXISTS FOR (n:AccessLog) REQUIRE n.event_id IS UNIQUE;
 CREATE CONSTRAINT load_state_key IF NOT EXISTS FOR (n:LoadState) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT model_explanation_key IF NOT EXISTS FOR (n:ModelExplanation) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT load_lock_name IF NOT EXISTS FOR (n:LoadLock) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT load_log_event_id IF NOT EXISTS FOR (n:LoadLog) REQUIRE n.event_id IS UNIQUE;
