@@ -26,6 +26,14 @@ writing it (each rewrite is one function below, tested in
 - ``list(...)[a:b]`` (1-based, inclusive) -> ``slice(list, a, b - a + 1)``;
 - ``quantile_cont(x, q)`` -> ``percentile(x, q)`` (both interpolate linearly);
 - ``epoch(ts)`` -> ``unix_micros(ts) / 1e6`` (seconds with their fraction, as DuckDB);
+- ``t UNION ALL BY NAME SELECT NULL::T AS col WHERE false`` (DuckDB's idiom for "the optional
+  columns present") -> ``t``: every table the engine registers has all its contract columns
+  (typed NULLs where the export left one out);
+- ``a UNION ALL BY NAME b`` (two explicit select lists) -> ``a UNION ALL b'`` with ``b``'s
+  columns in ``a``'s order and ``NULL AS col`` where ``b`` lacks one;
+- ``HAVING f(cols)`` under ``GROUPING SETS`` where ``f(cols) AS x`` is in the select list ->
+  ``HAVING x`` (Spark resolves aliases there, not the grouping columns);
+- ``WITH x AS MATERIALIZED (..)`` -> ``WITH x AS (..)`` (a planner hint Spark does not take);
 - ``round(x, n)`` -> ``round(x * 10^n) / 10^n``: DuckDB rounds in binary floating point
   (17.955 is 17.95499.. and gives 17.95), Spark the decimal string of ``x`` (17.96); the
   rewrite is DuckDB's own arithmetic, so evidence texts are the same.
@@ -34,7 +42,7 @@ Statements that do not transpile are refused by :func:`to_spark` with the
 reason (:class:`NotTranspiled`); :data:`NOT_TRANSPILED` lists the files of the
 library known to be in that state (the face-verification queries: fixed-size
 ``FLOAT[128]`` arrays, ``array_distance`` and ``struct_pack`` ordering have no
-Spark SQL equivalent). A :class:`SparkEngine` built with a ``fallback`` engine
+Spark SQL equivalent, so the whole face family stays on one engine). A :class:`SparkEngine` built with a ``fallback`` engine
 runs those on it (the single-machine DuckDB engine over the same staged files)
 and counts them in :attr:`SparkEngine.fallbacks`, so a run says what ran where.
 
@@ -75,7 +83,7 @@ from ringscope.graph.engine import sql_names, sql_text
 from ringscope.ingest.staged import SOURCE_ROW
 
 __all__ = ["SparkEngine", "NotTranspiled", "NOT_TRANSPILED", "to_spark", "transpile_report",
-           "spark_session", "parse_conf"]
+           "spark_session", "parse_conf", "is_uri", "fetch_dataset", "local_cluster_master"]
 
 log = logging.getLogger("ringscope.spark")
 
@@ -83,6 +91,10 @@ log = logging.getLogger("ringscope.spark")
 NOT_TRANSPILED: dict[str, str] = {
     "face_claimed": "CAST(.. AS FLOAT[128]), array_distance and min(struct_pack(..)) have no Spark SQL form",
     "face_related": "CAST(.. AS FLOAT[128]) and array_distance have no Spark SQL form",
+    "face_enrollment_matrix": "len(list) is size() in Spark, which sqlglot cannot tell from len(string) "
+                              "without types; it feeds the face verification, which runs on DuckDB",
+    "face_capture_encodings": "transpiles, but feeds the face verification, which runs on DuckDB "
+                              "(the encodings stay in one engine)",
 }
 
 
@@ -95,10 +107,29 @@ def _rewrite(node: Any) -> Any:
     from sqlglot import exp
 
     # row_number() OVER () -> ordered by the source row (Spark has no table order)
-    if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) \
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) and not node.args.get("alias") \
             and not node.args.get("partition_by") and not node.args.get("order"):
         node = node.copy()
         node.set("order", exp.Order(expressions=[exp.Ordered(this=exp.column(SOURCE_ROW), nulls_first=False)]))
+        return node
+    # `t UNION ALL BY NAME SELECT NULL::T AS optional_col WHERE false` (the optional columns present):
+    # every table the engine registers has all of its contract columns already, so it is `t`
+    if isinstance(node, exp.Union) and node.args.get("by_name") and isinstance(node.expression, exp.Select) \
+            and not node.expression.args.get("from") and _false_where(node.expression):
+        return node.this
+    # `a UNION ALL BY NAME b` of two explicit select lists: b's columns put in a's order, NULL where
+    # b lacks one of a's (Spark SQL has no BY NAME)
+    if isinstance(node, exp.Union) and node.args.get("by_name"):
+        return _union_by_position(node)
+    # HAVING over an expression of the select list under GROUPING SETS: Spark resolves the select's
+    # alias there, not the grouping columns themselves
+    if isinstance(node, exp.Select) and node.args.get("having") is not None and node.args.get("group") \
+            and node.args["group"].find(exp.GroupingSets):
+        return _having_by_alias(node)
+    # `AS MATERIALIZED` (a DuckDB planner hint): Spark plans the CTE itself
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):
+        node = node.copy()
+        node.set("materialized", None)
         return node
     # hash(x): DuckDB's is unsigned 64-bit; a non-negative 64-bit hash in Spark
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
@@ -142,6 +173,55 @@ def _rewrite(node: Any) -> Any:
             and isinstance(node.parent, (exp.Min, exp.Max)):
         raise NotTranspiled("min/max over struct_pack(..) (DuckDB orders structs field by field)")
     return node
+
+
+def _union_by_position(node: Any) -> Any:
+    from sqlglot import exp
+
+    left, right = node.this, node.expression
+    if not (isinstance(left, exp.Select) and isinstance(right, exp.Select)) \
+            or any(isinstance(e, exp.Star) for e in left.expressions + right.expressions):
+        raise NotTranspiled("UNION BY NAME of other than two explicit select lists")
+    names = [e.alias_or_name for e in left.expressions]
+    by = {e.alias_or_name: e for e in right.expressions}
+    extra = set(by) - set(names)
+    if extra:
+        raise NotTranspiled(f"UNION BY NAME: the second select has columns the first lacks: {sorted(extra)}")
+    right = right.copy()
+    right.set("expressions", [by[n].copy() if n in by else exp.alias_(exp.Null(), n) for n in names])
+    node = node.copy()
+    node.set("expression", right)
+    node.set("by_name", None)
+    return node
+
+
+def _having_by_alias(node: Any) -> Any:
+    from sqlglot import exp
+
+    aliases = {e.this: e.alias for e in node.expressions if isinstance(e, exp.Alias)}
+    node = node.copy()
+    having = node.args["having"]
+
+    def sub(n: Any) -> Any:
+        for expr, alias in aliases.items():
+            if n == expr:
+                return exp.column(alias)
+        return n
+
+    node.set("having", having.transform(sub))
+    return node
+
+
+@functools.lru_cache(maxsize=1)
+def _library_names() -> dict[str, str]:
+    return {sql_text(n): n for n in sql_names()}
+
+
+def _false_where(sel: Any) -> bool:
+    from sqlglot import exp
+
+    w = sel.args.get("where")
+    return w is not None and isinstance(w.this, exp.Boolean) and not w.this.this
 
 
 @functools.lru_cache(maxsize=512)
@@ -206,7 +286,9 @@ _DEFAULT_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.shuffle.partitions": "8",
     "spark.driver.bindAddress": "127.0.0.1",
@@ -345,6 +427,7 @@ class SparkEngine:
 
     def _run(self, sql: str, params: Mapping[str, Any] | None, frames: Mapping[str, pd.DataFrame] | None,
              name: str | None, *, arrow: bool):
+        name = name or _library_names().get(sql)
         key = name or "(inline)"
         refused = name in NOT_TRANSPILED if name else False
         stmts: list[str] = []
@@ -411,7 +494,8 @@ def _args(stmt: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _register(spark: Any, name: str, df: Any) -> None:
-    """A table's view: nanosecond timestamps (read as longs) back as timestamps."""
+    """A table's view: nanosecond timestamps (read as longs) back as timestamps, and the contract's
+    optional columns the table lacks present as typed NULLs (as the DuckDB engine's frames have them)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
@@ -422,10 +506,18 @@ def _register(spark: Any, name: str, df: Any) -> None:
     cols = []
     for f in df.schema.fields:
         if f.name in ts_cols and isinstance(f.dataType, LongType):
-            cols.append(F.timestamp_micros(F.floor(F.col(f.name) / 1000)).alias(f.name))
+            cols.append(F.timestamp_micros(F.floor(F.col(f.name) / 1000)).cast("timestamp_ntz").alias(f.name))
         else:
             cols.append(F.col(f"`{f.name}`"))
+    for c in (spec.columns if spec else ()):
+        if c.name not in df.columns:
+            cols.append(F.lit(None).cast(_SPARK_TYPES[c.type]).alias(c.name))
     df.select(*cols).createOrReplaceTempView(name)
+
+
+_SPARK_TYPES = {"str": "string", "enum": "string", "int": "bigint", "money": "double", "decimal": "double",
+                "bool": "boolean", "date": "date", "timestamp": "timestamp_ntz", "list": "array<string>",
+                "vector": "array<float>"}
 
 
 def _contract_types(df: Any, name: str) -> Any:
@@ -438,9 +530,7 @@ def _contract_types(df: Any, name: str) -> Any:
     spec = TABLES.get(name)
     if spec is None:
         return df
-    types = {"str": "string", "enum": "string", "int": "bigint", "money": "double", "decimal": "double",
-             "bool": "boolean", "date": "date", "timestamp": "timestamp", "list": "array<string>",
-             "vector": "array<float>"}
+    types = _SPARK_TYPES
     by = {c.name: c.type for c in spec.columns}
     cols = []
     for f in df.schema.fields:
@@ -496,6 +586,39 @@ def _pandas(sdf: Any) -> pd.DataFrame:
     return df
 
 
+def is_uri(p: str) -> bool:
+    """Whether a dataset location is a URI (``hdfs://nn/x``, ``s3a://b/x``, ``file:///x``), not a path.
+
+    >>> is_uri("hdfs://nn:8020/yibao/2024"), is_uri("/data/city"), is_uri("C:/data")
+    (True, False, False)
+    """
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", p))
+
+
+def fetch_dataset(root: str, dest: Path, spark: Any) -> dict[str, int]:
+    """Spark reads the contract Parquet tables of a dataset at a Hadoop-compatible URI and writes
+    them under ``dest`` (a directory of part files per table, which the reader takes as it is),
+    timestamps as microseconds; returns the rows fetched per table. The reader then validates
+    ``dest`` as any local dataset (quarantine, reports). A re-run replaces ``dest``."""
+    import shutil
+
+    from ringscope.ingest.contract import LOAD_ORDER
+
+    dest = Path(dest)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    eng = SparkEngine.over_parquet(root, spark)
+    out: dict[str, int] = {}
+    for name in LOAD_ORDER:
+        if name not in eng.tables:
+            continue
+        df = spark.table(name).drop(SOURCE_ROW) if SOURCE_ROW in spark.table(name).columns else spark.table(name)
+        df.write.mode("overwrite").option("compression", "snappy").parquet(str(dest / f"{name}.parquet"))
+        out[name] = int(spark.read.parquet(str(dest / f"{name}.parquet")).count())
+    eng.close()
+    return out
+
+
 def local_cluster_master(workers: int, cores: int = 1, memory_mb: int = 1024) -> str:
     """The master URL of a local cluster of ``workers`` worker processes on this machine
     (Spark's ``local-cluster[N,cores,MB]``, as its own tests use)."""
@@ -505,4 +628,4 @@ def local_cluster_master(workers: int, cores: int = 1, memory_mb: int = 1024) ->
 def resolve_path(p: str | Path) -> str:
     """A dataset location as Spark reads it: a URI unchanged, a local path absolute."""
     s = str(p)
-    return s if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", s) else str(Path(s).resolve())
+    return s if is_uri(s) else str(Path(s).resolve())
