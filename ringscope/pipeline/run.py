@@ -237,7 +237,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     runs on DuckDB, and the manifest's ``engine`` section says what ran where). With Spark,
     ``spark_master`` and ``spark_conf`` start the session (or ``spark``, one already started),
     and ``dataset_path`` may be a Hadoop-compatible URI (``hdfs://``, ``s3a://``, ``file://``):
-    Spark reads its Parquet tables and stages them for validation under ``out_dir``.
+    Spark reads its Parquet tables and stages them for validation under ``out_dir``. With Spark
+    the validated tables are staged in ``out_dir/_staged`` (not a local temporary directory), so
+    on a cluster ``out_dir`` must be on storage the executors read too (a shared mount).
     """
     if engine not in ("duckdb", "spark"):
         raise ValueError(f"engine {engine!r}: duckdb or spark")
@@ -279,9 +281,15 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     else:
         summary["engine"] = {"name": "duckdb"}
 
+    stage_kw: dict[str, Any] = {}
+    if engine == "spark":   # staged under the results directory: on a cluster, storage the executors see
+        import shutil
+
+        shutil.rmtree(out / "_staged", ignore_errors=True)
+        stage_kw["work_dir"] = out / "_staged"
     try:
         with clock.stage("validate"):
-            ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]))
+            ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]), **stage_kw)
             ds.write_reports(out)
     except BaseException:
         if own_spark:
