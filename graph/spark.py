@@ -232,8 +232,16 @@ def _to_spark(sql: str) -> tuple[str, ...]:
     for tree in sqlglot.parse(sql, read="duckdb"):
         if tree is None:
             continue
-        tree = tree.transform(_rewrite)
-        out.append(tree.sql(dialect="spark", comments=False))
+        # sqlglot's transform does not descend into a node a rewrite replaced: repeat until nothing
+        # changes (every rewrite produces a node it does not rewrite again)
+        text = tree.sql(dialect="spark", comments=False)
+        for _ in range(8):
+            tree = tree.transform(_rewrite)
+            new = tree.sql(dialect="spark", comments=False)
+            if new == text:
+                break
+            text = new
+        out.append(text)
     return tuple(out)
 
 
@@ -485,7 +493,8 @@ def _args(stmt: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
             continue
         if isinstance(v, (list, tuple, set, frozenset)):
             vals = sorted(v) if isinstance(v, (set, frozenset)) else list(v)
-            out[k] = F.array(*[F.lit(x) for x in vals]) if vals else F.array().cast("array<string>")
+            # an empty list: array() (Spark takes only literals and constructor calls as arguments)
+            out[k] = F.array(*[F.lit(x) for x in vals]) if vals else F.array()
         elif hasattr(v, "item") and not isinstance(v, (str, bytes)):   # numpy scalars
             out[k] = v.item()
         else:

@@ -87,6 +87,8 @@ def _canon(df: pd.DataFrame) -> pd.DataFrame:
     """A result as a comparable set: lists as sorted tuples, rows sorted by every column."""
     out = df.copy()
     for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):       # DuckDB gives us, Spark ns: the same instants
+            out[c] = out[c].astype("datetime64[ns]")
         if out[c].dtype == object:
             out[c] = [tuple(x) if isinstance(x, (list, tuple, np.ndarray)) else x for x in out[c]]
     key = [c for c in out.columns if out[c].dtype == object] or list(out.columns)
