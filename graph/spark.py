@@ -62,7 +62,7 @@ References: sqlglot (https://sqlglot.com), Spark SQL reference
 >>> to_spark("SELECT person_id, count(*) AS n FROM visits GROUP BY 1 HAVING count(*) >= $min_visits")
 ['SELECT person_id, COUNT(*) AS n FROM visits GROUP BY 1 HAVING COUNT(*) >= :min_visits']
 >>> to_spark("SELECT v.*, row_number() OVER () AS r FROM visits v")
-['SELECT v.*, ROW_NUMBER() OVER (ORDER BY __source_row) AS r FROM visits AS v']
+['SELECT v.*, ROW_NUMBER() OVER (ORDER BY __source_row NULLS LAST) AS r FROM visits AS v']
 >>> to_spark("SELECT (hash(id) % $k)::BIGINT AS b FROM u")
 ['SELECT CAST(((XXHASH64(id) & 9223372036854775807) % :k) AS BIGINT) AS b FROM u']
 """
