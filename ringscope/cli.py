@@ -162,8 +162,21 @@ def cmd_detect(a: argparse.Namespace) -> int:
     from ringscope.pipeline import detect
 
     try:
-        summary = detect(_p(a.dataset), _p(a.out), neo4j=not a.no_neo4j, gnn=False if a.no_gnn else None,
-                         config=_p(a.config) if a.config else None)
+        spark_kw: dict = {}
+        dataset: str | Path = _p(a.dataset)
+        if a.engine == "spark":
+            from ringscope.graph.spark import is_uri, parse_conf
+
+            try:
+                spark_kw = {"spark_master": a.master, "spark_conf": parse_conf(a.conf)}
+            except ValueError as e:
+                raise ConfigError(str(e)) from e
+            if is_uri(a.dataset):
+                dataset = a.dataset
+        elif a.master or a.conf:
+            raise ConfigError("--master and --conf are options of --engine spark")
+        summary = detect(dataset, _p(a.out), neo4j=not a.no_neo4j, gnn=False if a.no_gnn else None,
+                         config=_p(a.config) if a.config else None, engine=a.engine, **spark_kw)
     except (ContractError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -423,6 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-gnn", action="store_true", help="skip the learned models")
     s.add_argument("--config", help="YAML configuration merged over the defaults (models/defaults.yaml); "
                                     "unknown keys are errors; a results directory's config.yaml reproduces its run")
+    s.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="the columnar engine: duckdb (one machine, default) or spark (a cluster; the same SQL, "
+                        "transpiled); with spark the dataset may be a Hadoop-compatible URI (hdfs://, s3a://)")
+    s.add_argument("--master", help="Spark master URL (local[4], spark://host:7077, yarn, k8s://...); "
+                                    "default $RINGSCOPE_SPARK_MASTER or local[*]")
+    s.add_argument("--conf", action="append", metavar="KEY=VALUE",
+                   help="a Spark setting, repeatable (e.g. --conf spark.executor.memory=8g)")
     s.set_defaults(fn=cmd_detect)
 
     s = sub.add_parser("config", help="the effective detection configuration")

@@ -87,7 +87,7 @@ def _versions() -> dict[str, str]:
 
     for p in ("ringscope", "pandas", "numpy", "scipy", "scikit-learn", "igraph", "leidenalg", "torch",
               "torch-geometric", "xgboost-cpu", "xgboost", "neo4j", "faiss-cpu", "face-recognition-models",
-              "duckdb", "pyarrow", "pydantic"):
+              "duckdb", "pyarrow", "pydantic", "pyspark", "sqlglot"):
         try:
             out[p] = md.version(p)
         except md.PackageNotFoundError:
@@ -219,7 +219,9 @@ def previous_leads(out_dir: Path | None = None, runner: Any = None) -> pd.DataFr
 
 def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool | None = None,
            runner: Any = None, config: str | Path | dict[str, Any] | RunConfig | None = None,
-           progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+           progress: Callable[[str], None] | None = None, engine: str = "duckdb",
+           spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
+           spark: Any = None) -> dict[str, Any]:
     """Run detection on ``dataset_path`` and write the results directory ``out_dir``.
 
     ``config``: a YAML file, a mapping or a :class:`RunConfig` deep-merged over
@@ -228,7 +230,19 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     :class:`ringscope.store.db.QueryRunner` (one is opened on the configured
     server when ``neo4j`` and none is given). Returns the run summary (also
     written as ``manifest.json``).
+
+    ``engine``: ``duckdb`` (the single-machine columnar engine) or ``spark``
+    (:class:`ringscope.graph.spark.SparkEngine`: every projection and rule that runs through
+    the columnar engine runs on Spark, the same SQL files transpiled; what does not transpile
+    runs on DuckDB, and the manifest's ``engine`` section says what ran where). With Spark,
+    ``spark_master`` and ``spark_conf`` start the session (or ``spark``, one already started),
+    and ``dataset_path`` may be a Hadoop-compatible URI (``hdfs://``, ``s3a://``, ``file://``):
+    Spark reads its Parquet tables and stages them for validation under ``out_dir``. With Spark
+    the validated tables are staged in ``out_dir/_staged`` (not a local temporary directory), so
+    on a cluster ``out_dir`` must be on storage the executors read too (a shared mount).
     """
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"engine {engine!r}: duckdb or spark")
     from ringscope.ingest.reader import read_dataset
     from ringscope.models.fusion import fuse
 
@@ -249,12 +263,42 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     if handler:
         log.addHandler(handler)
 
-    with clock.stage("validate"):
-        ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]))
-        ds.write_reports(out)
+    own_spark = False
+    if engine == "spark":
+        from ringscope.graph.spark import is_uri, spark_session
+
+        with clock.stage("spark"):
+            if spark is None:
+                spark, own_spark = spark_session(spark_master, spark_conf), True
+        summary["engine"] = {"name": "spark", "master": spark.sparkContext.master,
+                             "spark": spark.version, "default_parallelism": spark.sparkContext.defaultParallelism}
+        if is_uri(str(dataset_path)):
+            from ringscope.graph.spark import fetch_dataset
+
+            with clock.stage("fetch"):
+                summary["fetched"] = fetch_dataset(str(dataset_path), out / "_fetched", spark)
+            dataset_path = out / "_fetched"
+    else:
+        summary["engine"] = {"name": "duckdb"}
+
+    stage_kw: dict[str, Any] = {}
+    if engine == "spark":   # staged under the results directory: on a cluster, storage the executors see
+        import shutil
+
+        shutil.rmtree(out / "_staged", ignore_errors=True)
+        stage_kw["work_dir"] = out / "_staged"
+    try:
+        with clock.stage("validate"):
+            ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]), **stage_kw)
+            ds.write_reports(out)
+    except BaseException:
+        if own_spark:
+            spark.stop()
+        raise
     summary["tables"] = {t: int(len(df)) for t, df in ds.tables.items()}
     summary["quarantined"] = int(len(ds.quarantine))
     previous = previous_leads(out_dir=out)
+    columnar: Any = None
     try:
         if neo4j:
             with clock.stage("ingest"):
@@ -272,8 +316,12 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         from ringscope.graph.engine import Engine
         from ringscope.graph.partition import n_buckets
 
-        ctx = Context(tables=dict(ds.tables),
-                      engine=Engine.over_dataset(ds, memory_limit=cfg.pipeline["memory_limit"]))
+        columnar = Engine.over_dataset(ds, memory_limit=cfg.pipeline["memory_limit"])
+        if engine == "spark":
+            from ringscope.graph.spark import SparkEngine
+
+            columnar = SparkEngine.over_dataset(ds, spark, fallback=columnar)
+        ctx = Context(tables=dict(ds.tables), engine=columnar)
         ctx.cache["partitions"] = n_buckets(ctx, int(cfg.pipeline["rows_per_bucket"]))
         summary["partitions"] = ctx.partitions
         todo, skipped, mode = plan(cfg, ctx)
@@ -348,6 +396,14 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     finally:
         if own_runner and runner is not None:
             runner.close()
+        if engine == "spark":
+            eng = columnar
+            if eng is not None and hasattr(eng, "fallbacks"):
+                summary["engine"]["ran_on_spark"] = dict(eng.spark_runs)
+                summary["engine"]["ran_on_duckdb"] = dict(eng.fallbacks)
+                eng.close()
+            if own_spark:
+                spark.stop()
         if handler:
             log.removeHandler(handler)
 
@@ -371,6 +427,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     summary["timings"] = {k: round(v, 3) for k, v in clock.timings.items()}
     summary["total_seconds"] = round(sum(clock.timings.values()), 3)
     summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    if engine == "spark":
+        summary["engine"]["note"] = ("peak_rss_mb is this (driver) process; Spark's JVM is a child process "
+                                     "(bench/bench_spark.py measures both)")
     summary["versions"] = _versions()
     summary["finished"] = datetime.now().replace(microsecond=0).isoformat()
     (out / "manifest.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str),
