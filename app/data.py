@@ -1,47 +1,30 @@
-"""Cached reads of the findings for the app, and the session's identity.
+"""The session's identity and its data layer.
 
-The app never runs a detector: every page reads what ``ringscope detect``
-wrote to Neo4j (and, optionally, the results directory named by
-``$RINGSCOPE_RESULTS``). All Cypher comes from ``cypher/app/*.cypher`` through
-the one :class:`ringscope.store.db.QueryRunner`, held by
-``st.cache_resource``; query results are cached with ``st.cache_data`` keyed
-by the query name and its parameters, and dropped after any write.
+Pages get everything through :func:`layer` -- a
+:class:`ringscope.store.reads.DataLayer` for the signed-in caller, which
+checks the role and scope, masks and logs below the pages. The identity is
+kept in the server-side session (``st.session_state["_caller"]``) and in a
+signed token (:func:`ringscope.store.users.issue_token`) carried in the URL's
+query parameter ``s`` so that a page reload restores it; the role and scope
+are re-read from the users file on every run, never taken from the browser.
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from ringscope.app.access import AccessEvent, AccessLogger, fields_shown, mask_frame, policy
-from ringscope.store.db import QueryRunner, cypher
+from ringscope.store.access import Caller
+from ringscope.store.db import QueryRunner
+from ringscope.store.reads import DataLayer, clear_cache
+from ringscope.store.users import User, UserStore, caller_from_token, issue_token
 
-__all__ = [
-    "get_runner",
-    "read",
-    "read_one",
-    "write",
-    "clear_cache",
-    "to_frame",
-    "results_dir",
-    "dataset_dir",
-    "lead_evidence",
-    "current_role",
-    "current_user",
-    "show_personal",
-    "log_view",
-    "lead_options",
-    "cypher_text",
-]
+__all__ = ["get_runner", "layer", "caller", "user", "sign_in", "sign_out", "restore", "token",
+           "results_dir", "dataset_dir", "lead_evidence", "clear_cache", "TOKEN_PARAM"]
 
-CACHE_TTL_S = 300
+TOKEN_PARAM = "s"
 
 # The app's queries read optional properties (l.recovered, l.outcome ...) that a
 # fresh database lacks; the server's "property key does not exist" notices are noise here.
@@ -56,56 +39,65 @@ def get_runner() -> QueryRunner:
     return runner
 
 
-def _plain(v: Any) -> Any:
-    """Neo4j temporal values to ISO strings; everything else unchanged."""
-    if hasattr(v, "iso_format"):
-        return v.iso_format()
-    return v
+# ------------------------------------------------------------------------- identity
+def restore() -> Caller | None:
+    """The session's caller: from the session, else from the signed token in the
+    URL (a reload); re-checked against the users file on every run."""
+    tok = st.session_state.get("_token") or st.query_params.get(TOKEN_PARAM)
+    found = caller_from_token(tok) if tok else None
+    if found is None:
+        for k in ("_token", "_caller", "_user"):
+            st.session_state.pop(k, None)
+        if TOKEN_PARAM in st.query_params:
+            del st.query_params[TOKEN_PARAM]
+        return None
+    c, u = found
+    st.session_state["_token"] = tok
+    st.session_state["_caller"] = c
+    st.session_state["_user"] = u
+    if st.query_params.get(TOKEN_PARAM) != tok:
+        st.query_params[TOKEN_PARAM] = tok
+    return c
 
 
-def to_frame(rows: list[dict]) -> pd.DataFrame:
-    """Records as a frame, temporal values as ISO strings."""
-    if not rows:
-        return pd.DataFrame()
-    df = pd.DataFrame(rows)
-    for c in df.columns:
-        if df[c].dtype == object:
-            first = df[c].dropna()
-            if len(first) and hasattr(first.iloc[0], "iso_format"):
-                df[c] = df[c].map(_plain)
-    return df
+def sign_in(name: str, password: str) -> User | None:
+    u = UserStore().authenticate(name.strip(), password)
+    if u is None:
+        return None
+    tok = issue_token(u)
+    st.session_state["_token"] = tok
+    st.query_params[TOKEN_PARAM] = tok
+    return u
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=512)
-def _read_cached(name: str, params_json: str) -> pd.DataFrame:
-    return to_frame(get_runner().read(f"app/{name}", json.loads(params_json)))
+def sign_out() -> None:
+    """End this user's sessions (every open session of the user: the token epoch moves)."""
+    u = st.session_state.get("_user")
+    if u is not None:
+        UserStore().sign_out_everywhere(u.name)
+    for k in list(st.session_state.keys()):
+        del st.session_state[k]
+    st.query_params.clear()
 
 
-def read(name: str, **params: Any) -> pd.DataFrame:
-    """Run ``cypher/app/<name>.cypher`` with ``params``; cached frame (a copy)."""
-    return _read_cached(name, json.dumps(params, sort_keys=True, default=str)).copy()
+def token() -> str | None:
+    return st.session_state.get("_token")
 
 
-def read_one(name: str, **params: Any) -> dict | None:
-    """First row of :func:`read` as a dict, or None."""
-    df = read(name, **params)
-    return None if df.empty else df.iloc[0].to_dict()
+def caller() -> Caller:
+    c = st.session_state.get("_caller")
+    if c is None:
+        st.stop()
+    return c
 
 
-def write(name: str, params: Mapping[str, Any]) -> list[dict]:
-    """Run a write query and drop every cached read (they may be stale now)."""
-    rows = get_runner().run(f"app/{name}", dict(params))
-    clear_cache()
-    return rows
+def user() -> User | None:
+    return st.session_state.get("_user")
 
 
-def clear_cache() -> None:
-    _read_cached.clear()
-
-
-def cypher_text(name: str) -> str:
-    """The text of ``cypher/app/<name>.cypher`` (shown beside its results)."""
-    return cypher(f"app/{name}")
+def layer() -> DataLayer:
+    """The data layer for the signed-in caller."""
+    return DataLayer(get_runner(), caller())
 
 
 # ------------------------------------------------------------------------- results dir
@@ -121,8 +113,10 @@ def dataset_dir() -> Path | None:
     return Path(p) if p and Path(p).is_dir() else None
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+@st.cache_data(ttl=300, show_spinner=False)
 def _evidence_index(path: str, mtime: float) -> dict[str, dict]:
+    import json
+
     out: dict[str, dict] = {}
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -146,54 +140,3 @@ def lead_evidence(lead_id: str) -> dict | None:
         return None
     p = rd / "lead_evidence.jsonl"
     return _evidence_index(str(p), p.stat().st_mtime).get(str(lead_id))
-
-
-# ------------------------------------------------------------------------- identity
-def current_role() -> str:
-    return st.session_state.get("role", "analyst")
-
-
-def current_user() -> str:
-    return st.session_state.get("user", "") or "anonymous"
-
-
-def _logger() -> AccessLogger:
-    try:
-        runner = get_runner()
-    except Exception:  # the server is down: the file remains the log of record
-        runner = None
-    return AccessLogger(runner)
-
-
-def log_view(page: str, entity: str, columns, *, n_records: int = 1, faces: bool = False) -> None:
-    """Log a view of personal data (only when the view shows any)."""
-    fields = fields_shown(list(columns), faces=faces)
-    if not fields or n_records <= 0:
-        return
-    role = current_role()
-    _logger().log(AccessEvent(
-        user=current_user(), role=role, page=page, entity=entity, fields=fields,
-        masked=policy(role).masked, n_records=int(n_records),
-    ))
-
-
-def show_personal(df: pd.DataFrame, *, page: str, entity: str,
-                  person_only_col: str | None = None) -> pd.DataFrame:
-    """Mask ``df`` for the current role and log the view; returns the frame to show."""
-    out = mask_frame(df, current_role(), person_only_col=person_only_col)
-    if not df.empty:
-        log_view(page, entity, df.columns, n_records=len(df))
-    return out
-
-
-def lead_options(limit: int = 500) -> pd.DataFrame:
-    """Leads for a picker: id, rank, scheme, score, amount."""
-    return read("lead_queue", schemes=[], statuses=[], min_score=0.0, min_amount=0.0,
-                assignee=None, district=None, skip=0, limit=limit)
-
-
-def now_iso() -> str:
-    return dt.datetime.now().replace(microsecond=0).isoformat()
-
-
-__all__ += ["now_iso"]

@@ -1,6 +1,7 @@
 """The evidence package of a lead, for a police–insurance joint case (医警联合办案).
 
-A zip the liaison officer can hand over and the receiving side can check:
+A zip the liaison officer can hand over and the receiving side can check (file names and headings in Chinese; CSV headers
+readable, see :func:`ringscope.app.i18n.label_frame`):
 
 ``lead.json``            the lead (scheme, score, money at risk, disposal state)
 ``members.csv``          the persons, physicians and institutions in the lead
@@ -9,6 +10,13 @@ A zip the liaison officer can hand over and the receiving side can check:
 ``events.csv``           the lead's disposal history (who did what, when)
 ``subgraph.png``         the ring drawn
 ``subgraph_edges.csv``   the drawn edges (per month), to redraw elsewhere
+``claim_lines.csv``      the claim lines behind the amount at risk (item, quantity, price)
+``face_captures.csv``    the face captures on the members' credentials, each beside
+                         the claimed person's enrolment; ``faces/<capture>_capture.png``
+                         and ``faces/<capture>_enrolment.png`` (pixelated for masked roles)
+``线索移送函.pdf``        the referral letter to the public-security organ (Chinese, A4)
+``案情摘要.pdf``          the case summary: the lead, its members, the money, the rules
+                         that fired, the disposal history (Chinese, A4)
 ``detector_evidence.json`` the detectors' own evidence record, when present
 ``queries/<name>.cypher`` + ``queries/<name>.params.json``
                          every query that produced a file, with its parameters,
@@ -18,7 +26,10 @@ A zip the liaison officer can hand over and the receiving side can check:
 ``SHA256SUMS``           the same hashes in ``sha256sum -c`` format
 
 :func:`verify_package` re-hashes every file against the manifest, so tampering
-or a truncated transfer is detected.
+or a truncated transfer is detected; :func:`manifest_sha256` is the hash the
+app records on the lead in Neo4j when the package is built
+(``cypher/app/package_record.cypher``), so a later copy can be checked
+against the database as well as against itself.
 """
 from __future__ import annotations
 
@@ -33,7 +44,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["QueryRecord", "EvidenceInput", "build_package", "verify_package", "sha256"]
+__all__ = ["QueryRecord", "EvidenceInput", "build_package", "verify_package", "sha256", "manifest_sha256",
+           "referral_letter_pdf", "case_summary_pdf"]
 
 
 def sha256(data: bytes) -> str:
@@ -72,6 +84,12 @@ class EvidenceInput:
     masked: bool
     detector_evidence: Mapping[str, Any] | None = None
     generated_at: str = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0).isoformat())
+    claim_lines: pd.DataFrame | None = None
+    face_captures: pd.DataFrame | None = None
+    face_images: Mapping[str, bytes] | None = None
+    summary_text: str = ""
+    documents: bool = True      # the Chinese referral letter and case summary (PDF)
+    bureau: str = "医疗保障局"
 
 
 def _csv(df: pd.DataFrame) -> bytes:
@@ -100,17 +118,30 @@ def build_package(inp: EvidenceInput) -> bytes:
         "subgraph.png": inp.subgraph_png,
         "subgraph_edges.csv": _csv(inp.edges),
     }
+    if inp.claim_lines is not None:
+        files["claim_lines.csv"] = _csv(inp.claim_lines)
+    if inp.face_captures is not None:
+        files["face_captures.csv"] = _csv(inp.face_captures)
+    for name, data in sorted((inp.face_images or {}).items()):
+        files[f"faces/{name}"] = data
+    if inp.documents:
+        files["线索移送函.pdf"] = referral_letter_pdf(inp)
+        files["案情摘要.pdf"] = case_summary_pdf(inp)
     if inp.detector_evidence:
         files["detector_evidence.json"] = _json(dict(inp.detector_evidence))
     for q in inp.queries:
         files[f"queries/{q.name}.cypher"] = q.text.encode("utf-8")
         files[f"queries/{q.name}.params.json"] = _json(q.params)
     readme = (
-        f"Evidence package for lead {lead_id}\n"
+        f"线索 {lead_id} 证据包 / Evidence package for lead {lead_id}\n"
+        f"生成时间 {inp.generated_at}，生成人 {inp.user}（{inp.role}）；个人信息"
+        f"{'已脱敏' if inp.masked else '为明文'}。\n"
         f"Generated {inp.generated_at} by {inp.user} ({inp.role}); personal data "
         f"{'MASKED' if inp.masked else 'in clear'}.\n"
-        "Check integrity with: sha256sum -c SHA256SUMS\n"
-        "Reproduce a file: run queries/<name>.cypher with queries/<name>.params.json "
+        "完整性校验 / Check integrity with: sha256sum -c SHA256SUMS\n"
+        "manifest.json 的 SHA-256 已在生成时记入数据库，可据此核对副本。\n"
+        "The SHA-256 of manifest.json was recorded in the case database when the package was built.\n"
+        "复现某文件 / Reproduce a file: run queries/<name>.cypher with queries/<name>.params.json "
         "against the case database.\n"
     )
     files["README.txt"] = readme.encode("utf-8")
@@ -136,6 +167,118 @@ def build_package(inp: EvidenceInput) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, files[name])
     return buf.getvalue()
+
+
+def manifest_sha256(data: bytes) -> str:
+    """The SHA-256 of the package's ``manifest.json`` (what is recorded in Neo4j)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        name = next(n for n in z.namelist() if n.endswith("/manifest.json"))
+        return sha256(z.read(name))
+
+
+def _doc(inp: EvidenceInput, title: str):
+    from ringscope.app.pdfdoc import Doc
+
+    doc = Doc(title, mark="内部资料 注意保密")
+    try:
+        stamp = dt.datetime.fromisoformat(inp.generated_at).replace(tzinfo=dt.timezone.utc)
+        doc.set_creation_date(stamp)   # equal inputs, equal bytes
+    except ValueError:
+        pass
+    return doc
+
+
+def _counts(inp: EvidenceInput) -> dict[str, int]:
+    m = inp.members
+    t = m["entity_type"] if "entity_type" in m else pd.Series(dtype=object)
+    return {"persons": int((t == "person").sum()), "physicians": int((t == "physician").sum()),
+            "institutions": int((t == "institution").sum())}
+
+
+def referral_letter_pdf(inp: EvidenceInput) -> bytes:
+    """线索移送函: the letter that refers the lead to the public-security organ."""
+    from ringscope.app.i18n import scheme, wan
+
+    lead = dict(inp.lead)
+    lid = str(lead.get("lead_id"))
+    c = _counts(inp)
+    date = inp.generated_at[:10]
+    y, mo, d = (date.split("-") + ["", "", ""])[:3]
+    doc = _doc(inp, "线索移送函")
+    doc.title_block("涉嫌医保基金欺诈犯罪线索移送函", f"〔{y}〕医保移字第 {lid} 号")
+    doc.para("市公安局：", indent=False)
+    doc.para(f"我局在医疗保障基金监督检查中，通过大数据分析和核查发现一起涉嫌{scheme(lead.get('scheme'), lang_='zh')}"
+             f"的团伙线索（线索编号 {lid}），涉及参保人 {c['persons']} 名、医师 {c['physicians']} 名、"
+             f"定点医药机构 {c['institutions']} 家，涉嫌骗取医保基金 {wan(lead.get('amount_at_risk'), lang_='zh')}。"
+             "根据《医疗保障基金使用监督管理条例》第四十八条及国家医保局、公安部关于加强查处骗取医保基金案件"
+             "行刑衔接工作的有关规定，现将该线索移送你局，请依法审查处理。")
+    doc.para("随函附送证据包一份（含成员名单、结算及费用明细、规则命中记录、人脸比对记录、关系图谱、处置记录和"
+             "复现查询），证据包各文件的 SHA-256 校验值见 manifest.json 和 SHA256SUMS；manifest.json 的校验值"
+             "已在生成时记入我局稽核数据库，可供核对。")
+    doc.para("请于收到本函之日起依法审查，并将处理结果书面告知我局。")
+    doc.ln(4)
+    doc.kv([("联系人", f"{inp.user}"), ("线索编号", lid), ("证据包生成时间", inp.generated_at),
+            ("个人信息", "已脱敏" if inp.masked else "明文（限办案使用）")])
+    doc.ln(8)
+    doc.set_font("Body", "", 10.5)
+    doc.multi_cell(0, 6, f"{inp.bureau}（盖章）\n{y} 年 {mo} 月 {d} 日", align="R", new_x="LMARGIN", new_y="NEXT")
+    return bytes(doc.output())
+
+
+def case_summary_pdf(inp: EvidenceInput) -> bytes:
+    """案情摘要: the lead, members, money, rules, faces and disposal history on a few pages."""
+    from ringscope.app.i18n import rule_label, scheme, value, wan
+
+    lead = dict(inp.lead)
+    lid = str(lead.get("lead_id"))
+    doc = _doc(inp, f"案情摘要 · 线索 {lid}")
+    doc.title_block(f"线索 {lid} 案情摘要", f"{scheme(lead.get('scheme'), lang_='zh')} · 生成 {inp.generated_at} · "
+                    f"{inp.user}（{value('role', inp.role, lang_='zh')}）")
+    doc.heading("一、基本情况")
+    c = _counts(inp)
+    doc.kv([("线索类型", scheme(lead.get("scheme"), lang_="zh")), ("评分", f"{float(lead.get('score') or 0):.2f}"),
+            ("涉嫌金额", wan(lead.get("amount_at_risk"), lang_="zh")),
+            ("处置环节", str(value("status", lead.get("status") or "new", lang_="zh"))),
+            ("成员", f"参保人 {c['persons']} 名，医师 {c['physicians']} 名，机构 {c['institutions']} 家")])
+    if inp.summary_text:
+        doc.para(inp.summary_text)
+    doc.heading("二、成员")
+    m = inp.members
+    rows = [[str(value("entity_type", r.get("entity_type"), lang_="zh")), str(r.get("entity_id")),
+             str(r.get("name") or "—"), str(r.get("id_number") or "—"), str(r.get("district") or "—")]
+            for _, r in m.head(60).iterrows()]
+    doc.grid(["类别", "编号", "姓名/名称", "身份证号", "区县"], rows, widths=[20, 38, 35, 45, 27])
+    if len(m) > 60:
+        doc.para(f"（其余 {len(m) - 60} 名成员见 members.csv）", indent=False)
+    doc.heading("三、费用与规则命中")
+    cl = inp.claim_lines if inp.claim_lines is not None else pd.DataFrame()
+    v = inp.visits
+    total = float(pd.to_numeric(v.get("total_amount", pd.Series(dtype=float)), errors="coerce").sum()) if len(v) else 0
+    doc.para(f"涉及结算 {len(v)} 次、费用明细 {len(cl)} 条，结算金额合计 {wan(total, lang_='zh')}。")
+    rh = inp.rule_hits
+    if len(rh) and "rule_name" in rh:
+        g = (rh.groupby("rule_name", dropna=False).agg(n=("hit_id", "size"), amt=("amount_at_risk", "sum"))
+             .reset_index().sort_values("amt", ascending=False).head(15))
+        doc.grid(["规则", "命中次数", "涉嫌金额"], [[rule_label(r.rule_name, lang_="zh"), f"{int(r.n)}",
+                                            wan(r.amt, lang_="zh")] for r in g.itertuples(index=False)],
+                 align=["LEFT", "RIGHT", "RIGHT"], widths=[105, 25, 35])
+    fc = inp.face_captures if inp.face_captures is not None else pd.DataFrame()
+    if len(fc):
+        doc.heading("四、人脸比对")
+        bad = int((fc.get("verdict") == "mismatch").sum()) if "verdict" in fc else 0
+        doc.para(f"成员凭证共有人脸抓拍 {len(fc)} 次，其中人证不符 {bad} 次；抓拍与底库照片见 faces/ 目录，"
+                 "明细见 face_captures.csv。")
+    doc.heading("五、处置记录")
+    ev = inp.events
+    doc.grid(["时间", "用户", "操作", "新环节", "处置意见"],
+             [[str(r.get("at") or "")[:16], str(r.get("user") or ""), str(value("action", r.get("action"), lang_="zh")),
+               str(value("status", r.get("to_status"), lang_="zh")), str(r.get("note") or "")]
+              for _, r in ev.head(30).iterrows()] if len(ev) else [],
+             widths=[30, 25, 20, 25, 65])
+    doc.set_font("Body", "", 8)
+    doc.multi_cell(0, 4.5, "本摘要由稽核系统根据证据包数据生成；线索为自动检测结果，须经人工核查。",
+                   new_x="LMARGIN", new_y="NEXT")
+    return bytes(doc.output())
 
 
 def verify_package(data: bytes) -> tuple[bool, list[str]]:

@@ -41,6 +41,7 @@ __all__ = [
     "layout",
     "figure",
     "render_png",
+    "merge_rows",
 ]
 
 NODE_COLORS = {
@@ -49,9 +50,11 @@ NODE_COLORS = {
     "physician": "#2ca02c",
     "institution": "#9467bd",
     "group": "#7f7f7f",
+    "visit": "#bdbdbd",
+    "capture": "#ff9896",
 }
 NODE_SYMBOLS = {"person": "circle", "face": "diamond", "physician": "triangle-up",
-                "institution": "square", "group": "circle-open"}
+                "institution": "square", "group": "circle-open", "visit": "circle-small", "capture": "diamond-tall"}
 EDGE_COLORS = {"visit": "#9ecae1", "treated_by": "#a1d99b", "practises_at": "#bcbddc",
                "presented": "#fc9272", "enrolled_as": "#de2d26", "family": "#fdae6b"}
 
@@ -335,8 +338,39 @@ def _display_label(nodes: pd.DataFrame) -> pd.Series:
                     nodes["id"].astype(str))
 
 
+def _short_label(nodes: pd.DataFrame) -> pd.Series:
+    """The text drawn beside a node: its name when it has one, else its id."""
+    lab = nodes["label"].where(nodes["label"].notna(), "").astype(str)
+    return pd.Series(np.where(lab.str.len() > 0, lab, nodes["id"].astype(str)), index=nodes.index)
+
+
+def merge_rows(sub: Subgraph, nodes: pd.DataFrame, edges: pd.DataFrame) -> Subgraph:
+    """``sub`` with extra nodes and edges (expanded neighbours, a path); nodes already there are kept.
+
+    ``nodes`` has ``key, type, id, label``; ``edges`` has ``src, dst, rel, n``
+    (undated: they show in every month of a replay).
+    """
+    if nodes.empty and edges.empty:
+        return sub
+    have = set(sub.nodes["key"])
+    add = nodes[~nodes["key"].isin(have)].drop_duplicates("key").copy()
+    for c, dflt in (("member", False), ("risk", np.nan), ("first_month", None), ("activity", 1), ("size_n", 1)):
+        if c not in add:
+            add[c] = dflt
+    add["extra"] = True
+    base = sub.nodes.assign(extra=sub.nodes.get("extra", False))
+    n = pd.concat([base, add[[*NODE_COLUMNS, "extra"]]], ignore_index=True)
+    e = edges.copy()
+    for c, dflt in (("month", None), ("n", 1), ("amount", 0.0)):
+        if c not in e:
+            e[c] = dflt
+    e = pd.concat([sub.edges, e[EDGE_COLUMNS]], ignore_index=True)
+    return Subgraph(n.reset_index(drop=True), e.drop_duplicates(["src", "dst", "rel", "month"]).reset_index(drop=True))
+
+
 def figure(sub: Subgraph, pos: pd.DataFrame, *, title: str = "", selected: set[str] | None = None,
-           webgl_over: int = 300):
+           webgl_over: int = 300, notes: dict[str, str] | None = None, label_over: int = 80,
+           type_labels: dict[str, str] | None = None, rel_labels: dict[str, str] | None = None):
     """An interactive plotly figure; each node's ``customdata`` is its key."""
     import plotly.graph_objects as go
 
@@ -352,24 +386,31 @@ def figure(sub: Subgraph, pos: pd.DataFrame, *, title: str = "", selected: set[s
         b = xy.loc[grp["dst"]].to_numpy()
         xs = np.column_stack([a[:, 0], b[:, 0], np.full(len(grp), np.nan)]).ravel()
         ys = np.column_stack([a[:, 1], b[:, 1], np.full(len(grp), np.nan)]).ravel()
-        traces.append(Scatter(x=xs, y=ys, mode="lines", name=f"— {rel} ({len(grp)})",
+        rname = (rel_labels or {}).get(rel, rel)
+        traces.append(Scatter(x=xs, y=ys, mode="lines", name=f"— {rname} ({len(grp)})",
                               line=dict(width=1, color=EDGE_COLORS.get(rel, "#cccccc")),
                               hoverinfo="skip", legendgroup="edges"))
     sel = selected or set()
+    nt = notes or {}
+    tl = type_labels or {}
     for t, grp in nodes.groupby("type"):
         lab = _display_label(grp)
-        hover = (lab + "<br>type: " + grp["type"] + "<br>activity: " + grp["activity"].astype(str)
-                 + "<br>first month: " + grp["first_month"].fillna("-").astype(str)
-                 + np.where(grp["member"], "<br><b>lead member</b>", "")
-                 + np.where(grp["risk"].notna(), "<br>risk: " + grp["risk"].round(3).astype(str), ""))
-        line_w = np.where(grp["key"].isin(sel), 4, np.where(grp["member"], 2, 0.5))
+        note = grp["key"].map(nt).fillna("")
+        hover = (lab + "<br>" + tl.get(t, t) + " · " + grp["activity"].astype(str)
+                 + "<br>" + grp["first_month"].fillna("-").astype(str)
+                 + np.where(grp["member"], "<br><b>" + tl.get("member", "lead member") + "</b>", "")
+                 + np.where(grp["risk"].notna(), "<br>" + tl.get("risk", "risk") + ": " + grp["risk"].round(3).astype(str), "")
+                 + np.where(note.str.len() > 0, "<br>" + tl.get("note", "note") + ": " + note.str.slice(0, 120), ""))
+        line_w = np.where(grp["key"].isin(sel), 4, np.where(grp["member"] | (note.str.len() > 0), 2, 0.5))
+        line_c = np.where(note.str.len() > 0, "#e6550d", "#000000")
+        show_text = not big and len(nodes) <= label_over
         traces.append(Scatter(
-            x=grp["x"], y=grp["y"], mode="markers+text" if not big and len(nodes) <= 60 else "markers",
-            name=f"{t} ({len(grp)})", customdata=grp["key"], hovertext=hover, hoverinfo="text",
-            text=grp["id"] if len(nodes) <= 60 else None, textposition="top center",
+            x=grp["x"], y=grp["y"], mode="markers+text" if show_text else "markers",
+            name=f"{tl.get(t, t)} ({len(grp)})", customdata=grp["key"], hovertext=hover, hoverinfo="text",
+            text=_short_label(grp) if show_text else None, textposition="top center", textfont=dict(size=10),
             marker=dict(size=_node_size(grp), color=NODE_COLORS.get(t, "#333"),
                         symbol=NODE_SYMBOLS.get(t, "circle") if not big else "circle",
-                        line=dict(width=line_w, color="#000000")),
+                        line=dict(width=line_w, color=line_c)),
         ))
     fig = go.Figure(traces)
     fig.update_layout(
@@ -384,6 +425,11 @@ def figure(sub: Subgraph, pos: pd.DataFrame, *, title: str = "", selected: set[s
 def _font(size: int):
     from PIL import ImageFont
 
+    from ringscope.app.pdfdoc import find_cjk_font
+
+    cjk = find_cjk_font("Regular")
+    if cjk is not None:
+        return ImageFont.truetype(str(cjk[0]), size, index=cjk[1])
     for p in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",):
         if Path(p).exists():
             return ImageFont.truetype(p, size)
@@ -391,12 +437,13 @@ def _font(size: int):
 
 
 def render_png(sub: Subgraph, pos: pd.DataFrame, *, title: str = "", width: int = 1600,
-               height: int = 1200, label_limit: int = 80) -> bytes:
-    """The subgraph as a PNG (Pillow): edges, nodes by type, ids, a legend.
+               height: int = 1200, label_limit: int = 80, type_labels: dict[str, str] | None = None) -> bytes:
+    """The subgraph as a PNG (Pillow): edges, nodes by type, ids and names, a legend.
 
-    Labels are ids only (names are personal data and the bundled font has no
-    CJK glyphs); at most ``label_limit`` nodes -- members and the most active
-    -- are labelled so large rings stay legible.
+    Labels are the id and the node's ``label`` (names arrive already masked
+    for the exporting role); set in Noto CJK when installed. At most
+    ``label_limit`` nodes -- members and the most active -- are labelled so
+    large rings stay legible.
     """
     from PIL import Image, ImageDraw
 
@@ -438,20 +485,20 @@ def render_png(sub: Subgraph, pos: pd.DataFrame, *, title: str = "", width: int 
             else:
                 d.ellipse(box, fill=col, outline="black" if mem else col, width=2 if mem else 1)
         lab = nodes.sort_values(["member", "activity"], ascending=[False, False]).head(label_limit)
-        for px, py, t, i, n in zip(lab["px"], lab["py"], lab["type"], lab["id"], lab["size_n"]):
-            text = str(i) if t != "group" else f"{n} folded"
+        for px, py, t, i, n, name in zip(lab["px"], lab["py"], lab["type"], lab["id"], lab["size_n"], lab["label"]):
+            text = (f"{i} {name}" if isinstance(name, str) and name else str(i)) if t != "group" else f"{n} folded"
             d.text((px + 8, py - 8), text, fill="black", font=f_small)
     d.text((margin, 18), title, fill="black", font=f_title)
     ly = margin_top
     lx = width - 210
     for t, col in NODE_COLORS.items():
         d.rectangle([lx, ly, lx + 14, ly + 14], fill=col)
-        d.text((lx + 22, ly), t, fill="black", font=f_small)
+        d.text((lx + 22, ly), (type_labels or {}).get(t, t), fill="black", font=f_small)
         ly += 22
     ly += 10
     for rel, col in EDGE_COLORS.items():
         d.line([(lx, ly + 7), (lx + 14, ly + 7)], fill=col, width=3)
-        d.text((lx + 22, ly), rel, fill="black", font=f_small)
+        d.text((lx + 22, ly), (type_labels or {}).get(rel, rel), fill="black", font=f_small)
         ly += 22
     buf = io.BytesIO()
     img.save(buf, format="PNG")

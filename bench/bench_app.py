@@ -36,28 +36,35 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
     inst = runner.scalar("MATCH (i:Institution) RETURN i.institution_id "
                          "ORDER BY coalesce(i.risk_score, 0) DESC LIMIT 1")
     queue = dict(schemes=[], statuses=[], min_score=0.0, min_amount=0.0, assignee=None, district=None,
-                 skip=0, limit=500)
+                 skip=0, limit=500, districts=None, referred_only=False)
+    scope = {"districts": None, "referred_only": False}
+    nd = {"districts": None}
     ent = lambda t, i: {"entity_type": t, "entity_id": i}  # noqa: E731
-    ring = lambda lid: [("lead_queue", queue), ("lead_detail", {"lead_id": lid}),  # noqa: E731
+    ring = lambda lid: [("lead_queue", queue), ("scope_lead", {"lead_id": lid}),  # noqa: E731
+                        ("lead_detail", {"lead_id": lid}), ("node_notes", {"lead_id": lid}),
                         ("lead_members", {"lead_id": lid}),
                         ("lead_subgraph_visits", {"lead_id": lid, "limit": 50_000}),
                         ("lead_subgraph_faces", {"lead_id": lid, "limit": 50_000}),
                         ("lead_subgraph_family", {"lead_id": lid, "limit": 50_000}),
                         ("lead_rule_hits", {"lead_id": lid, "limit": 2000})]
     q = {
-        "briefing": [("briefing_leads", {}), ("briefing_rule_hits_monthly", {}), ("briefing_fund_monthly", {})],
-        "leads": [("lead_facets", {}), ("lead_queue", {**queue, "limit": 100}), ("lead_detail", {"lead_id": lead}),
+        "briefing": [("briefing_leads", scope), ("briefing_rule_hits_monthly", nd), ("briefing_fund_monthly", nd),
+                     ("briefing_officers", {**scope, "today": "2030-01-01"}), ("briefing_events", scope)],
+        "leads": [("lead_facets", scope), ("lead_queue", {**queue, "limit": 100}), ("scope_lead", {"lead_id": lead}),
+                  ("lead_detail", {"lead_id": lead}),
                   ("lead_members", {"lead_id": lead}), ("lead_events", {"lead_id": lead})],
         "ring_explorer": ring(lead),
         "ring_explorer (largest lead)": ring(big),
-        "entity_360 (person)": [("entity_search", {"entity_type": "person", "q": "", "by_name": True, "limit": 200}),
+        "entity_360 (person)": [("entity_search", {"entity_type": "person", "q": "", "by_name": True, "limit": 200,
+                                                    **nd}), ("scope_entity", ent("person", pid)),
                                 ("entity_profile", ent("person", pid)),
                                 ("entity_rule_hits", {**ent("person", pid), "limit": 1000}),
                                 ("entity_neighbours", {**ent("person", pid), "limit": 200}),
                                 ("entity_links", {**ent("person", pid), "limit": 500}),
                                 ("entity_history", ent("person", pid))],
         "entity_360 (institution)": [
-            ("entity_search", {"entity_type": "institution", "q": "", "by_name": True, "limit": 200}),
+            ("entity_search", {"entity_type": "institution", "q": "", "by_name": True, "limit": 200, **nd}),
+            ("scope_entity", ent("institution", inst)),
             ("entity_profile", ent("institution", inst)),
             ("entity_rule_hits", {**ent("institution", inst), "limit": 1000}),
             ("entity_neighbours", {**ent("institution", inst), "limit": 200}),
@@ -65,13 +72,13 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
             ("entity_history", ent("institution", inst)),
             ("credit_inputs", ent("institution", inst)),
             ("credit_inputs", {"entity_type": "institution", "entity_id": None})],
-        "rule_hits": [("rule_hit_facets", {}),
+        "rule_hits": [("rule_hit_facets", nd),
                       ("rule_hits_browse", {"rule_ids": [], "severities": [], "entity_type": None,
                                             "entity_id": None, "month_from": None, "month_to": None,
-                                            "min_amount": 0.0, "skip": 0, "limit": 200})],
-        "faces": [("faces_summary", {}),
+                                            "min_amount": 0.0, "skip": 0, "limit": 200, **nd})],
+        "faces": [("faces_summary", nd),
                   ("faces_captures", {"verdicts": ["mismatch"], "institution_id": None, "person_id": None,
-                                      "face_id": None, "min_distance": 0.0, "skip": 0, "limit": 50})],
+                                      "face_id": None, "min_distance": 0.0, "skip": 0, "limit": 50, **nd})],
         "evidence": [("lead_queue", queue), ("lead_detail", {"lead_id": lead})],
     }
     state = {
@@ -91,14 +98,16 @@ def time_apptest(label: str, state: dict) -> tuple[float, float]:
     """(cold, warm) seconds for AppTest to render the page."""
     from streamlit.testing.v1 import AppTest
 
-    from ringscope.app import data
+    from ringscope.store.reads import clear_cache
+    from ringscope.store.users import UserStore, issue_token
 
-    data.clear_cache()
+    store = UserStore()
+    u = store.get("bench") or store.add("bench", "investigator", ["*"], "bench-password")
+    clear_cache()
     out = []
     for _ in range(2):
         at = AppTest.from_file(str(APP), default_timeout=600)
-        at.session_state["role"] = "investigator"
-        at.session_state["user"] = "bench"
+        at.session_state["_token"] = issue_token(u)
         for k, v in state.items():
             at.session_state[k] = v
         at.run()
@@ -115,7 +124,7 @@ def time_apptest(label: str, state: dict) -> tuple[float, float]:
 def time_raw(runner, queries: list[tuple[str, dict]]) -> float:
     t0 = time.perf_counter()
     for name, params in queries:
-        runner.read(f"app/{name}", params)
+        runner.run_named(f"app/{name}", params)
     return time.perf_counter() - t0
 
 
@@ -131,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ringscope.store.db import QueryRunner
 
-    os.environ.setdefault("RINGSCOPE_ACCESS_LOG", str(Path(tempfile.mkdtemp()) / "access_log.jsonl"))
+    tmp = Path(tempfile.mkdtemp())
+    os.environ.setdefault("RINGSCOPE_ACCESS_LOG", str(tmp / "access_log.jsonl"))
+    os.environ.setdefault("RINGSCOPE_USERS", str(tmp / "users.json"))
+    os.environ.setdefault("RINGSCOPE_BCRYPT_ROUNDS", "4")
     runner = QueryRunner()
     if a.load:
         from ringscope.store.load import apply_schema

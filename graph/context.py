@@ -54,5 +54,18 @@ class Context:
         return df if df is not None else pd.DataFrame()
 
     def has(self, name: str) -> bool:
+        """Whether table ``name`` is present with rows (asked of the engine when the table is not
+        in memory yet, so a city's large tables are not loaded to answer)."""
+        own = isinstance(self.tables, dict) and dict.__contains__(self.tables, name)
+        if not own and self.engine is not None and name in self.engine.tables:
+            key = f"has:{name}"
+            if key not in self.cache:
+                self.cache[key] = bool(self.engine.df(f'SELECT EXISTS (SELECT 1 FROM "{name}") AS e')["e"].iloc[0])
+            return self.cache[key]
         df = self.tables.get(name)
         return df is not None and len(df) > 0
+
+    @property
+    def partitions(self) -> int:
+        """How many buckets the run works in (``pipeline.rows_per_bucket``; 1 for a small city)."""
+        return int(self.cache.get("partitions", 1))

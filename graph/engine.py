@@ -40,7 +40,11 @@ _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 
 @functools.lru_cache(maxsize=None)
 def sql_text(name: str) -> str:
-    """The text of ``graph/sql/<name>.sql`` (shipped as package data)."""
+    """The text of ``graph/sql/<name>.sql`` (shipped as package data).
+
+    ``{{other}}`` in a file is replaced by the text of ``other.sql`` (without its comment
+    lines): a shared sub-query written once, e.g. ``WITH dl AS ({{prescribing_lines}})``.
+    """
     from importlib.resources import files
 
     if not _NAME_RE.match(name):
@@ -48,7 +52,14 @@ def sql_text(name: str) -> str:
     f = files("ringscope.graph").joinpath("sql", f"{name}.sql")
     if not f.is_file():
         raise KeyError(f"no SQL file {name}.sql in ringscope.graph/sql")
-    return f.read_text(encoding="utf-8")
+    text = f.read_text(encoding="utf-8")
+
+    def include(m: re.Match) -> str:
+        body = sql_text(m.group(1))
+        return "\n".join(ln for ln in body.splitlines() if not ln.lstrip().startswith("--")).strip()
+
+    return "\n".join(ln if ln.lstrip().startswith("--") else re.sub(r"\{\{([a-z0-9_]+)\}\}", include, ln)
+                     for ln in text.splitlines())
 
 
 def sql_names() -> list[str]:
@@ -73,7 +84,7 @@ class Engine:
         _settings(con, memory_limit, threads)
         for name, df in tables.items():
             if df is not None:
-                con.register(name, df)
+                con.register(name, _with_contract_columns(name, df))
         return cls(con, {n for n, d in tables.items() if d is not None})
 
     @classmethod
@@ -93,18 +104,30 @@ class Engine:
         """Run ``sql`` (values only as ``$name`` parameters; ``frames`` are small tables the
         statement reads by name, e.g. a list of ids); the result as pandas."""
         with self._frames(frames):
-            return self.con.execute(sql, dict(params or {})).df()
+            return self.con.sql(sql, params=dict(params) if params else None).df()
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None):
         """Like :meth:`df`, the result as a ``pyarrow.Table``."""
         with self._frames(frames):
-            return self.con.execute(sql, dict(params or {})).to_arrow_table()
+            return self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
 
     def query(self, name: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
         """Run the named file ``graph/sql/<name>.sql``."""
         return self.df(sql_text(name), params, frames)
+
+    def script(self, name: str) -> None:
+        """Run every statement of ``graph/sql/<name>.sql`` (no parameters): views a family of
+        queries shares (``CREATE OR REPLACE TEMP VIEW``), made once per engine.
+
+        >>> import pandas as pd
+        >>> e = Engine.over_frames({"drug_traces": pd.DataFrame({"line_id": ["l1"], "trace_code": ["c1"]})})
+        >>> e.script("trace_views_example")
+        >>> e.df("SELECT line_id, scan_time, reversed FROM rs_trace_example").to_dict("list")
+        {'line_id': ['l1'], 'scan_time': [NaT], 'reversed': [False]}
+        """
+        self.con.execute(sql_text(name))
 
     @contextmanager
     def _frames(self, frames: Mapping[str, pd.DataFrame] | None) -> Iterator[None]:
@@ -124,12 +147,43 @@ class Engine:
         self.con.close()
 
 
+def _with_contract_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """A frame with the contract's optional columns it lacks added as nulls (as the reader does),
+    so a query may name any contract column; frames built by hand in tests and notebooks lack them."""
+    from ringscope.ingest.contract import TABLES
+
+    spec = TABLES.get(name)
+    if spec is None:
+        return df
+    missing = [c for c in spec.columns if c.name not in df.columns]
+    if not missing:
+        return df
+    out = df.copy(deep=False)
+    for c in missing:
+        if c.type in ("money", "decimal"):
+            out[c.name] = pd.Series(float("nan"), index=df.index, dtype="float64")
+        elif c.type in ("date", "timestamp"):
+            out[c.name] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+        elif c.type == "int":
+            out[c.name] = pd.Series(pd.NA, index=df.index, dtype="Int64")
+        elif c.type == "bool":
+            out[c.name] = pd.Series(pd.NA, index=df.index, dtype="boolean")
+        elif c.type == "list":
+            out[c.name] = pd.Series([()] * len(df), index=df.index, dtype=object)
+        else:
+            out[c.name] = pd.Series(None, index=df.index, dtype=object)
+    return out
+
+
 def _settings(con: Any, memory_limit: str | None, threads: int | None) -> None:
     if memory_limit:
         con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except Exception:  # noqa: BLE001 - inside Jupyter DuckDB refuses the setting without ipywidgets
+        pass
 
 
 def _checked_size(s: str) -> str:

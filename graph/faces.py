@@ -440,8 +440,10 @@ def impostor_strength(distance: Any, verdict: Any, choice: ThresholdChoice) -> n
 
 # =========================================================================== clustering
 def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, nprobe: int = 16,
-               threads: int | None = None, batch: int = 65536, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest neighbours of every row of ``X`` among the rows of ``X``.
+               threads: int | None = None, batch: int = 65536, seed: int = 0,
+               queries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest neighbours of every row of ``X`` (of its first ``queries`` rows
+    when given) among the rows of ``X``.
 
     Returns ``(D, I)``, Euclidean distances and indices (n, k'), ``k' = min(k+1, n)``
     columns including the point itself; missing neighbours are ``-1``/``inf``.
@@ -476,10 +478,12 @@ def knn_search(X: np.ndarray, k: int, *, exact_below: int = 20000, nprobe: int =
         index.train(sample)
         index.add(X)
         index.nprobe = min(nprobe, nlist)
-    D2 = np.empty((n, kk), dtype=np.float32)
-    idx = np.empty((n, kk), dtype=np.int64)
-    for s0 in range(0, n, batch):
-        D2[s0:s0 + batch], idx[s0:s0 + batch] = index.search(X[s0:s0 + batch], kk)
+    nq = n if queries is None else int(queries)
+    D2 = np.empty((nq, kk), dtype=np.float32)
+    idx = np.empty((nq, kk), dtype=np.int64)
+    for s0 in range(0, nq, batch):
+        s1 = min(s0 + batch, nq)
+        D2[s0:s1], idx[s0:s1] = index.search(X[s0:s1], kk)
     D = np.sqrt(np.maximum(D2, 0, dtype=np.float32))
     D[idx < 0] = np.inf
     return D, idx
@@ -529,7 +533,7 @@ def _refine_components(X: np.ndarray, comp: np.ndarray, threshold: float, cut: f
 def cluster_faces(encodings: np.ndarray, threshold: float = DEFAULT_CLUSTER_THRESHOLD, *,
                   k: int = 20, min_shared: float = 1 / 3, mutual: bool = False,
                   refine: bool = True, refine_factor: float = 1.2, max_refine: int = 5000,
-                  exact_below: int = 20000, return_graph: bool = False,
+                  exact_below: int = 20000, return_graph: bool = False, queries: int | None = None,
                   **knn_kw: Any) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     """Face-identity labels (``int64``, 0..c-1, numbered by first appearance) for each encoding.
 
@@ -556,6 +560,11 @@ def cluster_faces(encodings: np.ndarray, threshold: float = DEFAULT_CLUSTER_THRE
     Cost: the index O(n log n), the graph O(n k^2), the refinement O(c^2) per
     loose component of c members -- against O(n^2) for all pairs.
 
+    With ``queries``, only the first ``queries`` rows look for neighbours; the others
+    (the enrolments, hundreds of thousands in a city) are only found: their
+    neighbourhoods are the rows that found them, and two of them are never joined
+    directly (two enrolments of one person meet through the captures of that person).
+
     >>> X = np.zeros((4, 128), np.float32); X[2:, 0] = 1.0
     >>> cluster_faces(X, 0.5).tolist()
     [0, 0, 1, 1]
@@ -568,13 +577,24 @@ def cluster_faces(encodings: np.ndarray, threshold: float = DEFAULT_CLUSTER_THRE
     if n <= 1:
         labels = np.zeros(n, np.int64)
         return (labels, {"candidate_edges": 0, "kept_edges": 0}) if return_graph else labels
-    D, idx = knn_search(X, k, exact_below=exact_below, **knn_kw)
-    own = np.arange(n)[:, None]
+    D, idx = knn_search(X, k, exact_below=exact_below, queries=queries, **knn_kw)
+    nq = len(idx)
+    own = np.arange(nq)[:, None]
     valid = (idx >= 0) & (idx != own) & (D <= threshold)
-    nb = np.where(valid, idx, -1)                      # N(i), padded with -1
-    deg = valid.sum(axis=1)
     src = np.broadcast_to(own, idx.shape)[valid]
     dst = idx[valid]
+    nb = np.full((n, idx.shape[1]), -1, dtype=np.int64)   # N(i), padded with -1
+    nb[:nq] = np.where(valid, idx, -1)
+    if nq < n:                                          # rows only found: who found them
+        rev = dst >= nq
+        rs, rd = src[rev], dst[rev]
+        o = np.lexsort((rs, rd))
+        rs, rd = rs[o], rd[o]
+        first = np.searchsorted(rd, rd, side="left")
+        slot = np.arange(len(rd)) - first
+        keep = slot < nb.shape[1]
+        nb[rd[keep], slot[keep]] = rs[keep]
+    deg = (nb >= 0).sum(axis=1)
     A = sparse.csr_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n, n))
     A.data[:] = 1
     S = A.multiply(A.T) if mutual else (A + A.T)
@@ -675,7 +695,7 @@ def _identities(caps: pd.DataFrame, anchor_e: np.ndarray, X_free: np.ndarray, E:
     anchored = anchor_e >= 0
     free = np.flatnonzero(~anchored)
     lab = cluster_faces(np.vstack([X_free, E]) if len(E) else X_free, threshold, k=k, min_shared=min_shared,
-                        **knn_kw)
+                        queries=len(X_free), **knn_kw)
     le = lab[len(free):]
     lc = np.empty(nc, dtype=np.int64)
     lc[free] = lab[:len(free)]
@@ -784,8 +804,13 @@ def face_identities_engine(engine: Any, frame: pd.DataFrame, E: np.ndarray, e_pi
     """:func:`face_identities` with the captures' encodings left in the engine: the anchored
     (verified) captures come as distances (``frame`` from :func:`engine_captures`) and their
     encodings are read in chunks only to sum them per enrolment; only the unverified ones are
-    fetched whole, for the clustering."""
-    caps = frame[frame["has_encoding"].astype(bool)].reset_index(drop=True)
+    fetched whole, for the clustering.
+
+    Only captures that presented a credential are put into identities: an entrance or ward
+    capture without a claim has no face identity (no detector reads one: ghost admissions use
+    the claimed ward captures, lending the faces behind credentials), which keeps the
+    clustering to the captures that did not verify -- a small share of a city's captures."""
+    caps = frame[frame["has_encoding"].astype(bool) & frame["claimed_person_id"].notna()].reset_index(drop=True)
     anchor_e = np.full(len(caps), -1, dtype=np.int64)
     if anchor_threshold is not None and len(E):
         ok = caps["distance"].notna().to_numpy() & (caps["distance"].to_numpy(dtype=float) <= anchor_threshold)

@@ -29,6 +29,7 @@ from ringscope.graph.context import Context
 __all__ = [
     "Bipartite",
     "cached",
+    "map_unique",
     "visit_frame",
     "drug_lines",
     "drug_group",
@@ -83,6 +84,20 @@ class Bipartite:
 
         e = self.typed_edges()
         return ig.Graph.TupleList(e.itertuples(index=False, name=None), directed=False, weights=True)
+
+
+def map_unique(s: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """``s.map(fn)`` computed once per distinct value (lists of diagnoses repeat millions of times).
+
+    >>> map_unique(pd.Series([("I10", "E11"), (), ("I10", "E11")]), len).tolist()
+    [2, 0, 2]
+    """
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    if len(uniq) == 0:
+        return pd.Series([], index=s.index, dtype=object)
+    out = np.empty(len(uniq), dtype=object)
+    out[:] = [fn(u) for u in uniq]
+    return pd.Series(out[codes], index=s.index)
 
 
 def cached(ctx: Context, key: str, build: Callable[[], Any]) -> Any:

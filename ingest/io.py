@@ -42,7 +42,7 @@ from pyarrow import csv as pacsv
 
 from ringscope.ingest.contract import TABLES, Table
 
-__all__ = ["write_dataset", "write_csv", "to_arrow_table", "to_text_table", "infer_type"]
+__all__ = ["write_dataset", "write_csv", "write_csv_batches", "to_arrow_table", "to_text_table", "infer_type"]
 
 _FORMATS = ("csv", "parquet")
 _LOCAL_TZ = "Asia/Shanghai"
@@ -270,6 +270,32 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike, *,
         df = pd.DataFrame({c: df[c] if c in df.columns else pd.Series([None] * len(df), dtype=object)
                            for c in columns}, columns=columns)
     _write_text(to_text_table(df, table), path)
+    return path
+
+
+def write_csv_batches(batches: Iterable[pd.DataFrame], path: str | os.PathLike, *,
+                      columns: Iterable[str], table: str | None = None) -> Path:
+    """Write frames one after the other as one contract-style CSV (what :func:`write_csv` writes
+    for their concatenation, without holding it in memory). The file appears atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(columns)
+    tmp = _tmp_for(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write((",".join(_quote(c) for c in columns) + "\n").encode("utf-8"))
+            for df in batches:
+                if not len(df):
+                    continue
+                df = df.reset_index(drop=True)
+                df = pd.DataFrame({c: df[c] if c in df.columns else pd.Series([None] * len(df), dtype=object)
+                                   for c in columns}, columns=columns)
+                tbl = to_text_table(df, table)
+                pacsv.write_csv(tbl, f, write_options=pacsv.WriteOptions(include_header=False,
+                                                                         quoting_style=_quoting(tbl)))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

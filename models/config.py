@@ -58,6 +58,8 @@ class PipelineOptions(BaseModel):
     strict: bool
     encode_images: bool
     batch_size: int = Field(gt=0)
+    rows_per_bucket: int = Field(gt=0)
+    memory_limit: str = Field(pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     min_labels: int = Field(ge=0)
     learned_holdout: float = Field(gt=0, lt=1)
     learned_min_holdout: int = Field(ge=1)

@@ -41,6 +41,12 @@ truth directory (``truth_dir/..``), else the union of scored and truth
 entities. AP is scikit-learn's ``average_precision_score`` (step-wise area
 under the precision–recall curve); AUC is ``roc_auc_score``.
 
+Per rule
+--------
+For each ``rule_id``: its hits confirmed by the truth, at the line when the hit names one
+(``precision``: the rule's own class; ``precision_any``: any class) -- how the definite rules
+are held to their promise.
+
 Violation recall per rule class
 -------------------------------
 For each ``scheme_or_rule`` class in ``truth/violations.csv``: the share of its
@@ -375,6 +381,59 @@ def drift_metrics(warnings_df: pd.DataFrame | None, drift_df: pd.DataFrame | Non
     return out
 
 
+# --------------------------------------------------------------------------- rules
+def _rule_metrics(hits_df: pd.DataFrame | None, viol_df: pd.DataFrame | None) -> dict[str, Any]:
+    """Per rule id: how many of its hits the truth confirms (definite rules must be precise).
+
+    A hit is judged at the finest level both sides give: a hit naming a claim line is confirmed
+    when ``truth/violations.csv`` lists that line, or lists its settlement without a line (the
+    whole settlement is fraudulent); a hit naming only a settlement, when the truth lists the
+    settlement. Hits without a settlement (stock-book hits) are not judged. ``precision``
+    counts truth rows of the rule's ``violation_class`` (when the hits carry one), and
+    ``precision_any`` truth rows of any class.
+
+    >>> hits = pd.DataFrame({"rule_id": ["R1", "R1", "R1"], "visit_id": ["v1", "v2", "v3"],
+    ...                      "line_id": ["l1", "l9", ""], "violation_class": "x"})
+    >>> viol = pd.DataFrame({"visit_id": ["v1", "v2", "v3"], "line_id": ["l1", "l2", ""],
+    ...                      "scheme_or_rule": ["x", "x", "y"]})
+    >>> r = _rule_metrics(hits, viol)["R1"]
+    >>> r["hits"], r["correct"], round(r["precision"], 3), round(r["precision_any"], 3)
+    (3, 1, 0.333, 0.667)
+    """
+    if hits_df is None or not len(hits_df) or "rule_id" not in hits_df.columns:
+        return {}
+    truth = pd.DataFrame({"visit_id": _col(viol_df, "visit_id"), "line_id": _col(viol_df, "line_id"),
+                          "cls": _col(viol_df, "scheme_or_rule")})
+    truth = truth[truth["visit_id"] != ""]
+    lines = {(v, ln): set() for v, ln in zip(truth["visit_id"], truth["line_id"])}
+    for v, ln, c in zip(truth["visit_id"], truth["line_id"], truth["cls"]):
+        lines[(v, ln)].add(c)
+    visits: dict[str, set[str]] = truth.groupby("visit_id")["cls"].agg(set).to_dict() if len(truth) else {}
+    h = pd.DataFrame({"rule_id": _col(hits_df, "rule_id"), "visit_id": _col(hits_df, "visit_id"),
+                      "line_id": _col(hits_df, "line_id"), "cls": _col(hits_df, "violation_class"),
+                      "rule_class": _col(hits_df, "rule_class")})
+
+    def classes(v: str, ln: str) -> set[str] | None:
+        if v == "":
+            return None
+        if ln != "":
+            return lines.get((v, ln), set()) | lines.get((v, ""), set())
+        return visits.get(v, set())
+
+    out: dict[str, Any] = {}
+    for rid, g in h.groupby("rule_id", sort=True):
+        cl = [classes(v, ln) for v, ln in zip(g["visit_id"], g["line_id"])]
+        judged = [(c, k) for c, k in zip(cl, g["cls"]) if c is not None]
+        any_ok = sum(bool(c) for c, _ in judged)
+        same = sum((k in c) if k else bool(c) for c, k in judged)
+        out[str(rid)] = {"hits": int(len(g)), "judged": len(judged), "correct": same,
+                         "violation_class": next((k for k in g["cls"] if k), ""),
+                         "rule_class": next((k for k in g["rule_class"] if k), ""),
+                         "precision": (same / len(judged)) if judged else None,
+                         "precision_any": (any_ok / len(judged)) if judged else None}
+    return out
+
+
 # --------------------------------------------------------------------------- API
 def evaluate(results_dir: str | Path, truth_dir: str | Path) -> dict[str, Any]:
     """All metrics of one results directory against one truth directory.
@@ -404,6 +463,7 @@ def evaluate(results_dir: str | Path, truth_dir: str | Path) -> dict[str, Any]:
         "entities": _entity_metrics(dfs["entity_scores"], dfs["entities"], dataset_dir),
         "violations": _violation_metrics(dfs["rule_hits"], dfs["violations"]),
         "drift": drift_metrics(dfs["warnings"], dfs["drift"], dfs["entities"], _physician_institution(dataset_dir)),
+        "rules": _rule_metrics(dfs["rule_hits"], dfs["violations"]),
     }
 
 
@@ -468,4 +528,15 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"- missed: {', '.join(dr['levels']['all']['missed'][:20])}")
         if dr["levels"]["all"]["wrong"]:
             lines.append(f"- flagged without drift: {', '.join(dr['levels']['all']['wrong'][:20])}")
+
+
+    ru = {k: v for k, v in report.get("rules", {}).items() if v.get("judged")}
+    if ru:
+        lines += ["", "## Rules (hit level: the line when a hit names one, else the settlement)", "",
+                  "| rule | definite/suspicious | class | hits | judged | confirmed | precision | precision (any truth) |",
+                  "|---|---|---|---:|---:|---:|---:|---:|"]
+        for rid, v in ru.items():
+            lines.append(f"| {rid} | {v['rule_class'] or '–'} | {v['violation_class'] or '–'} | {v['hits']} | "
+                         f"{v['judged']} | {v['correct']} | "
+                         f"{_f(v['precision'])} | {_f(v['precision_any'])} |")
     return "\n".join(lines) + "\n"

@@ -33,7 +33,13 @@ the members supported by at least half of its detectors' votes (each detector
 votes once, with the best score of its groups holding the member). Groups of
 guilt by association (nearness to closed cases) only corroborate: they join
 the leads they mostly hold, never make one or add members
-(``association_corroborates``). Its score
+(``association_corroborates``). One scheme's groups can *fold* into another's
+leads (``fold_schemes``, e.g. ``doctor_shopping: [drug_resale]``): a doctor
+shopper whose packs reappear is a collector of a resale ring, so a
+``doctor_shopping`` group whose persons (at least ``fold_containment`` of them)
+are members of a ``drug_resale`` lead joins that lead -- its detector counts as
+agreement and its evidence is kept, the lead's members stay the ring's -- instead
+of making a second lead of the same person. Its score
 combines, by noisy-OR, the detectors' agreement (noisy-OR of the best group
 score per detector), the member evidence (mean of the upper half of members'
 source-based entity scores) and the rule-hit severity inside; then it is
@@ -129,6 +135,8 @@ class FusionConfig:
     w_rules: float = _FD["w_rules"]
     family_penalty: float = _FD["family_penalty"]
     dilution_penalty: float = _FD["dilution_penalty"]
+    fold_schemes: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in _FD["fold_schemes"].items()})
+    fold_containment: float = _FD["fold_containment"]
     absorb_containment: float = _FD["absorb_containment"]
     absorb_margin: float = _FD["absorb_margin"]
     min_lead_score: float = _FD["min_lead_score"]
@@ -410,7 +418,8 @@ def _incidence(sets: Sequence[frozenset[str]]) -> tuple[sp.csr_matrix, list[str]
 
 
 def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: float = 0.8,
-                 corroborating: Iterable[str] = ()) -> list[dict[str, Any]]:
+                 corroborating: Iterable[str] = (), fold: Mapping[str, Sequence[str]] | None = None,
+                 fold_containment: float = 0.5) -> list[dict[str, Any]]:
     """Merge overlapping groups of the same scheme into candidate leads.
 
     Returns one dict per lead: ``scheme``, ``members`` (sorted list),
@@ -427,10 +436,64 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
     >>> c = Group("d1", "card_cashout", ["person:1", "institution:9"], 0.7)
     >>> [(x["scheme"], x["members"]) for x in merge_groups([a, b, c])]
     [('card_cashout', ['institution:9', 'person:1']), ('card_lending', ['person:1', 'person:2', 'person:3'])]
+
+    ``fold`` maps a scheme to schemes whose leads absorb its groups: a group of the first
+    scheme whose persons (all members when it has none) are at least ``fold_containment``
+    inside a lead of the second joins that lead (as agreement; the lead's members stay):
+
+    >>> ring = Group("drug_resale", "drug_resale", ["person:1", "person:2", "institution:9"], 0.9)
+    >>> shop = Group("doctor_shopping", "doctor_shopping", ["person:1"], 0.8)
+    >>> lone = Group("doctor_shopping", "doctor_shopping", ["person:7"], 0.8)
+    >>> out = merge_groups([ring, shop, lone], fold={"doctor_shopping": ["drug_resale"]})
+    >>> [(x["scheme"], x["members"], sorted(g.detector for g in x["groups"])) for x in out]
+    [('doctor_shopping', ['person:7'], ['doctor_shopping']), ('drug_resale', ['institution:9', 'person:1', 'person:2'], ['doctor_shopping', 'drug_resale'])]
     """
     corro = set(corroborating)
+    fold = {k: set(v) for k, v in (fold or {}).items() if v}
     extra = [g for g in groups if len(g.members) and g.detector in corro]
     gs = [g for g in groups if len(g.members) and g.detector not in corro]
+    folding = [g for g in gs if (g.scheme or "other") in fold]
+    if folding:   # the hosts first; then each folding group into a host lead, or on its own
+        hosts = _merge(
+            [g for g in gs if (g.scheme or "other") not in fold], jaccard=jaccard, containment=containment)
+        rest = []
+        for g in folding:
+            d = _fold_host(g, hosts, fold[g.scheme or "other"], fold_containment)
+            if d is None:
+                rest.append(g)
+            else:
+                d["groups"].append(g)
+                d.setdefault("folded", []).append(g)
+        out = hosts + _merge(rest, jaccard=jaccard, containment=containment)
+    else:
+        out = _merge(gs, jaccard=jaccard, containment=containment)
+    for g in extra:
+        gm = frozenset(g.members)
+        for d in out:
+            if d["scheme"] == (g.scheme or "other") and 2 * len(gm.intersection(d["members"])) >= len(d["members"]):
+                d["groups"].append(g)
+    out.sort(key=lambda d: (d["scheme"], d["members"]))
+    return out
+
+
+def _fold_host(g: Group, leads: list[dict[str, Any]], schemes: set[str], containment: float) -> dict[str, Any] | None:
+    """The lead of ``schemes`` holding most of ``g``'s persons (all members when it has none),
+    at least ``containment`` of them; ties to the lead with the best group score."""
+    gm = [m for m in g.members if m.startswith("person:")] or list(g.members)
+    best, key = None, (0.0, 0.0)
+    for d in leads:
+        if d["scheme"] not in schemes:
+            continue
+        share = sum(m in d["support"] for m in gm) / len(gm)
+        k = (share, max(float(x.score) for x in d["groups"]))
+        if share >= containment and share > 0 and k > key:
+            best, key = d, k
+    return best
+
+
+def _merge(gs: Sequence[Group], *, jaccard: float, containment: float) -> list[dict[str, Any]]:
+    """Connected components of the same-scheme overlap graph of ``gs``, each with its
+    members (supported by at least half of its detectors' votes)."""
     if not gs:
         return []
     sets = [frozenset(g.members) for g in gs]
@@ -467,12 +530,6 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
         out.append({"scheme": scheme[idx[0]], "members": members,
                     "groups": [gs[k] for k in idx],
                     "support": {vocab[k]: float(support[k]) for k in cols}})
-    for g in extra:
-        gm = frozenset(g.members)
-        for d in out:
-            if d["scheme"] == (g.scheme or "other") and 2 * len(gm.intersection(d["members"])) >= len(d["members"]):
-                d["groups"].append(g)
-    out.sort(key=lambda d: (d["scheme"], d["members"]))
     return out
 
 
@@ -533,17 +590,15 @@ def assign_lead_ids(leads: pd.DataFrame, previous: pd.DataFrame | None, *,
     return pd.Series(out, index=leads.index)
 
 
-def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _family_pairs(tables: Mapping[str, pd.DataFrame], engine: Any) -> pd.DataFrame:
     parts = []
     fl = tables.get("family_links")
     if fl is not None and len(fl):
         parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
                                    "relation": col_or(fl, "relation").fillna("family").astype(str)}))
-    v = tables.get("visits")
-    if v is not None and "payer_person_id" in v.columns:
-        pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
-        parts.append(pd.DataFrame({"a": pv["person_id"].astype(str), "b": pv["payer_person_id"].astype(str),
-                                   "relation": "payer"}))
+    if engine.has("visits"):
+        pv = engine.query("payer_pairs")
+        parts.append(pd.DataFrame({"a": pv["a"].astype(str), "b": pv["b"].astype(str), "relation": "payer"}))
     if not parts:
         return pd.DataFrame(columns=["a", "b", "relation"])
     p = pd.concat(parts, ignore_index=True)
@@ -552,12 +607,14 @@ def _family_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return both.drop_duplicates(["a", "b"]).reset_index(drop=True)
 
 
-def _institution_ordinariness(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _institution_ordinariness(tables: Mapping[str, pd.DataFrame], engine: Any) -> pd.DataFrame:
     """Per institution: distinct persons, and robust z of log settlements within its kind."""
-    inst, v = tables.get("institutions"), tables.get("visits")
-    if inst is None or v is None or inst.empty or v.empty:
+    inst = tables.get("institutions")
+    if inst is None or inst.empty or not engine.has("visits"):
         return pd.DataFrame(columns=["institution_id", "n_persons", "z"])
-    n = v.groupby("institution_id").agg(n_visits=("visit_id", "size"), n_persons=("person_id", "nunique"))
+    n = engine.query("institution_volume").set_index("institution_id")
+    if n.empty:
+        return pd.DataFrame(columns=["institution_id", "n_persons", "z"])
     d = inst[["institution_id", "kind"]].astype({"institution_id": str}).set_index("institution_id").join(n)
     d = d.fillna({"n_visits": 0, "n_persons": 0})
     lv = np.log1p(d["n_visits"].astype(float))
@@ -574,8 +631,7 @@ def _long_members(leads: pd.DataFrame) -> pd.DataFrame:
                          "entity_type": tp[0].to_numpy(), "entity_id": tp[2].to_numpy()})
 
 
-def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None,
-                    tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None, engine: Any) -> pd.DataFrame:
     """Rule hits inside each lead: hits against a member person; hits against a
     member physician/institution only when they concern one of the lead's persons
     (the hit's ``person_id``, else its visit's person), or when the lead has no
@@ -587,9 +643,10 @@ def _lead_rule_hits(lm: pd.DataFrame, rule_hits: pd.DataFrame | None,
         hp = h["person_id"]
     else:
         hp = pd.Series(None, index=h.index, dtype=object)
-    v = tables.get("visits")
-    if v is not None and len(v) and "visit_id" in h.columns:
-        vp = h["visit_id"].map(v.set_index("visit_id")["person_id"])
+    ask = h["visit_id"].notna() & hp.isna() if "visit_id" in h.columns else pd.Series(False, index=h.index)
+    if ask.any() and engine.has("visits"):
+        pv = engine.query("persons_of_visits", frames={"want": pd.DataFrame({"visit_id": h.loc[ask, "visit_id"].unique()})})
+        vp = h["visit_id"].map(pv.set_index("visit_id")["person_id"])
         hp = hp.where(hp.notna(), vp)
     h = h.assign(_person=hp.where(hp.notna(), None))
     x = lm[["lead_id", "entity_type", "entity_id"]].merge(h, on=["entity_type", "entity_id"])
@@ -639,19 +696,17 @@ def _absorb(L: pd.DataFrame, merged: list[dict[str, Any]], containment: float, m
 
 
 def _lead_edges(lm: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                face_matches: pd.DataFrame | None) -> pd.DataFrame:
+                face_matches: pd.DataFrame | None, engine: Any) -> pd.DataFrame:
     """The edges that tie each lead together (aggregated): person→institution and
     person→physician settlements between members, physician→institution
     employment, family/payer links and shared face identities."""
     cols = ["lead_id", "src", "rel", "dst", "n", "amount", "first", "last"]
     parts = []
-    v = tables.get("visits")
     pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]].rename(columns={"entity_id": "person_id"})
     mem = set(zip(lm["lead_id"], lm["member"]))
-    if v is not None and len(v) and len(pm):
-        vv = v[["visit_id", "person_id", "institution_id", "start_time", "total_amount"]
-               + (["physician_id"] if "physician_id" in v.columns else [])]
-        vv = vv[vv["person_id"].isin(set(pm["person_id"]))].astype({"person_id": str}).merge(pm, on="person_id")
+    if engine.has("visits") and len(pm):
+        vv = engine.query("visits_of_persons", frames={"want": pd.DataFrame({"person_id": pm["person_id"].unique()})})
+        vv = vv.astype({"person_id": str}).merge(pm, on="person_id")
         for other, et in (("institution_id", "institution"), ("physician_id", "physician")):
             if other not in vv.columns:
                 continue
@@ -670,7 +725,7 @@ def _lead_edges(lm: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         inside = np.fromiter(((a, b) in mem for a, b in zip(e["lead_id"], e["dst"])), dtype=bool, count=len(e))
         if inside.any():
             parts.append(e[inside][["lead_id", "src", "dst"]].assign(rel="PRACTISES_AT", n=1, amount=0.0))
-    fam = _family_pairs(tables)
+    fam = _family_pairs(tables, engine)
     if len(fam) and len(pm):
         f = pm.merge(fam, left_on="person_id", right_on="a").merge(
             pm.rename(columns={"person_id": "b"}), on=["lead_id", "b"])
@@ -721,17 +776,19 @@ def _summary(row: pd.Series, n_types: dict[str, int], detectors: list[str], focu
 def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *,
                 rule_hits: pd.DataFrame | None = None, face_matches: pd.DataFrame | None = None,
                 previous: pd.DataFrame | None = None, params: Mapping[str, dict] | None = None,
-                config: FusionConfig | None = None, corroborating: set[str] | frozenset[str] = frozenset()
-                ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                config: FusionConfig | None = None, corroborating: set[str] | frozenset[str] = frozenset(),
+                engine: Any = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Merge, score, rank and identify leads; return ``leads`` and their evidence.
 
     ``corroborating``: detectors whose groups only corroborate others' leads (when
     ``config.association_corroborates``)."""
     cfg = config or FusionConfig()
+    engine = engine if engine is not None else _engine(tables)
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
                   "family_share", "dilution", "n_rule_hits"]
     corro = set(corroborating) if cfg.association_corroborates else set()
-    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro)
+    merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro,
+                          fold=cfg.fold_schemes, fold_containment=cfg.fold_containment)
     if not merged:
         return pd.DataFrame(columns=LEADS_COLUMNS + extra_cols), []
     L = pd.DataFrame({
@@ -758,7 +815,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     upper = lm[lm["r"] < np.ceil(lm["n"] / 2)]
     L["member_score"] = upper.groupby("lead_id")["s"].mean().reindex(L["lead_id"]).fillna(0.0).to_numpy()
     # rule hits inside
-    lh = _lead_rule_hits(lm, rule_hits, tables)
+    lh = _lead_rule_hits(lm, rule_hits, engine)
     if len(lh):
         lh["w"] = col_or(lh, "severity", "medium").map(SEVERITY_WEIGHT).fillna(0.5)
         agg = lh.groupby("lead_id").agg(sev=("w", "sum"), n_rule_hits=("w", "size"),
@@ -770,7 +827,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     L["rule_score"] = (1 - np.exp(-agg["sev"].to_numpy() / (2.0 + 0.5 * L["n_members"].to_numpy())))
     # confounder structure
     pm = lm[lm["entity_type"] == "person"][["lead_id", "entity_id"]]
-    fam = _family_pairs(tables)
+    fam = _family_pairs(tables, engine)
     if len(fam) and len(pm):
         # linked: to another person of the lead, or to one person outside it who is bound to several
         # of them (a carer: a nursing home's, an adult child buying for both parents)
@@ -785,7 +842,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
         L["family_share"] = (n_linked / n_p).reindex(L["lead_id"]).fillna(0.0).to_numpy()
     else:
         L["family_share"] = 0.0
-    io = _institution_ordinariness(tables)
+    io = _institution_ordinariness(tables, engine)
     im = lm[lm["entity_type"] == "institution"].merge(io, left_on="entity_id", right_on="institution_id")
     if len(im) and len(pm):
         n_p = pm.groupby("lead_id").size()
@@ -813,7 +870,7 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     tmp2id = dict(zip(L["tmp"].astype(str), L["lead_id"]))
     lm = lm[lm["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id))
     lh = lh[lh["lead_id"].isin(tmp2id)].assign(lead_id=lambda d: d["lead_id"].map(tmp2id)) if len(lh) else lh
-    edges = _lead_edges(lm, tables, face_matches)
+    edges = _lead_edges(lm, tables, face_matches, engine)
     L, evidence = _texts_and_evidence(L, merged, lm, lh, edges, params or {}, cfg)
     return L[LEADS_COLUMNS + extra_cols], evidence
 
@@ -879,9 +936,15 @@ def _texts_and_evidence(L: pd.DataFrame, merged: list[dict], lm: pd.DataFrame, l
 
 # --------------------------------------------------------------------------- previous runs
 # --------------------------------------------------------------------------- top level
+def _engine(tables: Mapping[str, pd.DataFrame]) -> Any:
+    from ringscope.graph.engine import Engine
+
+    return Engine.over_frames({k: v for k, v in tables.items() if v is not None})
+
+
 def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
          face_matches: pd.DataFrame | None = None, previous: pd.DataFrame | None = None,
-         config: FusionConfig | None = None) -> FusionResult:
+         config: FusionConfig | None = None, engine: Any = None) -> FusionResult:
     """Entity scores, leads and lead evidence from fitted detectors.
 
     Each detector enters as what it declares (its ``kind`` picks its weight family);
@@ -901,7 +964,8 @@ def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
     base, _ = entity_scores(base_src, universe, reasons=reasons, known_cases=tables.get("known_cases"), config=cfg,
                             **weigh)
     leads, evidence = build_leads(groups, base, tables, rule_hits=rule_hits, face_matches=face_matches,
-                                  previous=previous, params=params, config=cfg, corroborating=src.corroborating)
+                                  previous=previous, params=params, config=cfg, corroborating=src.corroborating,
+                                  engine=engine if engine is not None else _engine(tables))
     # final entity scores: every source, plus the best lead each entity belongs to
     if len(leads):
         lm = _long_members(leads.assign(members=leads["members"]))

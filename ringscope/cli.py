@@ -46,26 +46,34 @@ def cmd_neo4j(a: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- data
 def cmd_generate(a: argparse.Namespace) -> int:
+    from ringscope import progress
     from ringscope.synth.generator import generate
 
-    summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config,
-                       fmt=a.format)
+    progress.configure(quiet=a.quiet)
+    summary = generate(_p(a.out), persons=a.persons, seed=a.seed, config=a.config or None,
+                       fmt=a.format, layout=a.layout)
     print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     return 0
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
+    from ringscope import progress
     from ringscope.ingest.reader import ContractError, read_dataset
 
+    progress.configure(quiet=a.quiet)
     try:
-        ds = read_dataset(_p(a.dataset), encode_images=not a.no_images)
-    except ContractError as e:
+        ds = read_dataset(_p(a.dataset), encode_images=not a.no_images,
+                          work_dir=_p(a.work_dir) if a.work_dir else None, memory_limit=a.memory_limit,
+                          chunk_rows=a.chunk_rows, data_period=a.period,
+                          period_tolerance_days=a.tolerance_days)
+    except (ContractError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = _p(a.out) if a.out else None
-    if out:
-        ds.write_reports(out)
-    print(ds.summary())
+    with ds:
+        out = _p(a.out) if a.out else None
+        if out:
+            ds.write_reports(out)
+        print(ds.summary())
     return 0
 
 
@@ -161,18 +169,116 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- app
 def cmd_app(a: argparse.Namespace) -> int:
-    import ringscope.app
+    """Serve the app; SIGTERM/SIGINT/SIGHUP to this process stop the Streamlit child too."""
+    import signal
 
-    entry = Path(ringscope.app.__file__).resolve().with_name("streamlit_app.py")
+    from ringscope.store.db import QueryRunner
+
     env = dict(os.environ)
     if a.results:
         env["RINGSCOPE_RESULTS"] = str(_p(a.results))
     if getattr(a, "dataset", None):
         env["RINGSCOPE_DATASET"] = str(_p(a.dataset))
-    cmd = [sys.executable, "-m", "streamlit", "run", str(entry),
-           "--server.port", str(a.port), "--server.address", a.address,
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return subprocess.call(cmd, env=env)
+    from ringscope.app.serve import app_command
+
+    with QueryRunner() as q:   # a dead server: one sentence now, not a page of errors later
+        q.verify()
+    proc = subprocess.Popen(app_command(a.port, a.address), env=env)
+
+    def stop(signum, _frame):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    try:
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# --------------------------------------------------------------------------- users, audit
+def _password(a: argparse.Namespace) -> str:
+    import getpass
+
+    if getattr(a, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    pw = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != pw:
+        raise SystemExit("error: the passwords differ")
+    return pw
+
+
+def cmd_users(a: argparse.Namespace) -> int:
+    from ringscope.store.users import UserError, UserStore
+
+    store = UserStore()
+    try:
+        if a.action == "add":
+            u = store.add(a.name, a.role, a.district or ["*"], _password(a), a.display_name or "")
+            print(f"added {u.name} ({u.role}; districts {', '.join(u.districts)})")
+        elif a.action == "passwd":
+            store.set_password(a.name, _password(a))
+            print(f"password of {a.name} changed; their sessions are ended")
+        elif a.action == "disable":
+            store.disable(a.name)
+            print(f"{a.name} disabled; their sessions are ended")
+        elif a.action == "enable":
+            store.enable(a.name)
+            print(f"{a.name} enabled")
+        elif a.action == "set":
+            u = store.set(a.name, role=a.role, districts=a.district, display_name=a.display_name)
+            print(f"{u.name}: {u.role}; districts {', '.join(u.districts)}; their sessions are ended")
+        elif a.action == "list":
+            rows = [u.public() for u in store.list()]
+            if a.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+            else:
+                for r in rows:
+                    print(f"{r['name']:<20} {r['role']:<15} {'active' if r['active'] else 'DISABLED':<9} "
+                          f"{','.join(r['districts']):<30} {r['display_name']}")
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_audit(a: argparse.Namespace) -> int:
+    """Verify the access log's keyed hash chain and its head in Neo4j; 0 intact, 1 tampered."""
+    from ringscope.store.audit import verify_log
+    from ringscope.store.db import Neo4jUnavailable, QueryRunner
+
+    path = _p(a.log) if a.log else None
+    runner = None
+    if not a.no_db:
+        runner = QueryRunner()
+        try:
+            runner.verify()
+        except Neo4jUnavailable as e:
+            print(f"warning: {e} The chain head is not checked.", file=sys.stderr)
+            runner.close()
+            runner = None
+    try:
+        v = verify_log(path, runner=runner)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if runner is not None:
+            runner.close()
+    if a.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(v), ensure_ascii=False, indent=2))
+    else:
+        print(v.summary())
+    return 0 if v.ok else 1
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -214,14 +320,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("--persons", type=int, default=5000)
     s.add_argument("--seed", type=int, default=7)
-    s.add_argument("--config", help="YAML file overriding scheme/confounder parameters")
+    s.add_argument("--config", action="append",
+                   help="YAML file deep-merged over synth/defaults.yaml; repeat to merge several in order "
+                        "(synth/legacy.yaml: the original cities)")
     s.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    s.add_argument("--layout", choices=["auto", "file", "dir"], default="auto",
+                   help="auto (default): a directory of parts per table (visits.parquet/part-00000.parquet ...) "
+                        "when a Parquet city is generated in shards, else one file per table")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_generate)
 
     s = sub.add_parser("validate", help="check a dataset against the data contract")
     s.add_argument("dataset")
     s.add_argument("--out", help="write load_report.csv and quarantine.csv here")
     s.add_argument("--no-images", action="store_true", help="skip encoding face photos")
+    s.add_argument("--work-dir", help="keep the accepted rows here as typed Parquet (default: a temporary "
+                                      "directory, removed at the end)")
+    s.add_argument("--memory-limit", default="4GB", help="DuckDB's memory for the cross-row checks "
+                                                         "(spills to disk beyond it; default 4GB)")
+    s.add_argument("--chunk-rows", type=int, default=200_000, help="rows validated at a time (default 200000)")
+    s.add_argument("--period", help="the data period START..END (default: observed from the visits, "
+                                    "0.5%%-99.5%% of their start days)")
+    s.add_argument("--tolerance-days", type=int, default=31,
+                   help="how far outside the data period an event date may lie (default 31)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("ingest", help="load a dataset into Neo4j (idempotent, resumable)")
@@ -269,6 +391,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", help="dataset directory, so face images by image_path can be shown")
     s.set_defaults(fn=cmd_app)
 
+    s = sub.add_parser("users", help="the app's users: add, disable, enable, passwd, set, list")
+    s.add_argument("action", choices=["add", "disable", "enable", "passwd", "set", "list"])
+    s.add_argument("name", nargs="?")
+    s.add_argument("--role", choices=["investigator", "analyst", "leader", "police_liaison", "admin"])
+    s.add_argument("--district", action="append",
+                   help="a district the user may see (repeat for several; '*' = the whole city, the default)")
+    s.add_argument("--display-name")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_users)
+
+    s = sub.add_parser("audit", help="verify the tamper-evident access log")
+    s.add_argument("action", choices=["verify"])
+    s.add_argument("--log", help="the JSONL log (default $RINGSCOPE_ACCESS_LOG or <state>/app/access_log.jsonl)")
+    s.add_argument("--no-db", action="store_true", help="do not compare with the chain head in Neo4j")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_audit)
+
+    s = sub.add_parser("screenshots", help="screenshots of every page for every role (headless Chromium)")
+    s.add_argument("out")
+    s.add_argument("--results", help="results directory of the data in Neo4j")
+    s.add_argument("--dataset", help="dataset directory (face images)")
+    s.add_argument("--lang", choices=["zh", "en"], default="zh")
+    s.set_defaults(fn=cmd_screenshots)
+
     s = sub.add_parser("demo", help="generated city -> Neo4j -> detection -> app")
     s.add_argument("--persons", type=int, default=5000)
     s.add_argument("--seed", type=int, default=7)
@@ -279,9 +426,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_screenshots(a: argparse.Namespace) -> int:
+    from ringscope.app.screens import take_screenshots
+
+    shots = take_screenshots(_p(a.out), results=_p(a.results) if a.results else None,
+                             dataset=_p(a.dataset) if a.dataset else None, lang=a.lang)
+    for s in shots:
+        print(s)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command. Files it creates are the owner's alone (umask 0077); a
+    database that cannot be reached is one sentence and exit status 3."""
+    from ringscope.store.db import Neo4jUnavailable
+    from ringscope.store.files import owner_only_umask
+    from ringscope.store.server import Neo4jServerError
+
+    owner_only_umask()
     args = build_parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except Neo4jUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    except Neo4jServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -292,6 +292,7 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
     # MERGE FOR_PERSON, AT; BY when the physician exists; PAID_BY when the payer exists
     # and differs from the person.
     visit_ids = empty
+    visit_nodes = line_nodes = None
     if "visits" in t:
         vi = t["visits"]
         vl = _last_per_key(vi, ["visit_id"])
@@ -305,6 +306,7 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
               ("diagnosis_codes", "total_amount", "fund_paid", "account_paid", "terminal_id",
                "person_id", "institution_id")]])
         visit_ids = pd.Index(vl["visit_id"].dropna().unique())
+        visit_nodes = vl[["visit_id", "start_time"]]
         ok = _in(vi, "person_id", person_ids) & _in(vi, "institution_id", inst_ids)
         v = vi[ok]
 
@@ -324,6 +326,9 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
         cl = t["claim_lines"]
         cl = cl[_in(cl, "visit_id", visit_ids) & _in(cl, "item_code", item_ids)]
         ll = _last_per_key(cl, ["line_id"])
+        line_nodes = cl[["line_id", "visit_id"]].assign(
+            service_time=ll.set_index("line_id")["service_time"].reindex(cl["line_id"]).to_numpy()
+            if "service_time" in ll.columns else pd.NaT)
         w.add("nodes", "ClaimLine", [
             ("line_id:ID(ClaimLine)", _strings(ll["line_id"])),
             *[_prop(ll, "claim_lines", c) for c in
@@ -374,6 +379,13 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             (":END_ID(Person)", _strings(fm["related_person_id"])),
             _prop(fm, "family_links", "relation")])
 
+    # drug_traces.cypher: MATCH (v:Visit)-[:HAS_LINE]->(l:ClaimLine) (else nothing); MERGE (p:Pack);
+    # MERGE DISPENSED_IN SET scan_time, at = coalesce(scan, line's service_time, visit's start_time),
+    # reversed (false when unknown), the last row of a (code, line) winning; then per pack seq by
+    # (at, line_id), n_settlements, first_at, last_at
+    if "drug_traces" in t and line_nodes is not None:
+        _pack_files(w, t["drug_traces"], line_nodes, visit_nodes)
+
     # known_cases.cypher: MERGE (c:Case) SET ...; CONCERNS the entity of its type when it exists
     if "known_cases" in t:
         kc = t["known_cases"]
@@ -386,6 +398,48 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
             w.link("CONCERNS", kc[(kc["entity_type"] == etype).to_numpy() & _in(kc, "entity_id", ids)],
                    ("Case", "case_id"), (label, "entity_id"))
     return w.plan
+
+
+def _pack_files(w: _Writer, tr: pd.DataFrame, lines: pd.DataFrame, visits: pd.DataFrame | None) -> None:
+    """``Pack`` nodes and ``DISPENSED_IN`` relationships as ``cypher/load/drug_traces.cypher``
+    leaves them: ``lines`` are the loaded claim lines with their visit (one row per
+    ``HAS_LINE``) and service time, ``visits`` the loaded visits' start times."""
+    if visits is None or not len(tr):
+        return
+    start = visits.drop_duplicates("visit_id", keep="last").set_index("visit_id")["start_time"]
+    ln = lines.assign(start_time=start.reindex(lines["visit_id"]).to_numpy())
+    ln = ln[ln["start_time"].notna()]
+    x = tr[["line_id", "trace_code"] + [c for c in ("scan_time", "reversed") if c in tr.columns]]
+    x = x[x["line_id"].notna() & x["trace_code"].notna()].drop_duplicates(["trace_code", "line_id"], keep="last")
+    x = x.merge(ln, on="line_id", how="inner")      # one row per (code, line, visit holding the line)
+    if not len(x):
+        return
+    def secs(col: str) -> pd.Series:
+        if col not in x.columns:
+            return pd.Series(pd.NaT, index=x.index, dtype="datetime64[ns]")
+        return pd.to_datetime(x[col]).astype("datetime64[ns]").dt.floor("s")
+
+    scan = secs("scan_time")
+    at = scan.fillna(secs("service_time")).fillna(secs("start_time"))
+    x = x.assign(at=at, scan=scan)
+    x["reversed"] = x["reversed"].astype("boolean").fillna(False) if "reversed" in x.columns else False
+    x = x.sort_values(["trace_code", "at", "line_id"], kind="mergesort")
+    # MERGE (p)-[d]->(l): one relationship per (code, line) even when two visits hold the line
+    x = x.drop_duplicates(["trace_code", "line_id"], keep="last")
+    x["seq"] = x.groupby("trace_code", sort=False).cumcount() + 1
+    g = x.groupby("trace_code", sort=False)
+    packs = pd.DataFrame({"trace_code": g.size().index, "n": g.size().to_numpy(),
+                          "first": g["at"].first().to_numpy(), "last": g["at"].last().to_numpy()})
+    w.add("nodes", "Pack", [
+        ("trace_code:ID(Pack)", _strings(packs["trace_code"])),
+        ("n_settlements:long", pa.array(packs["n"].to_numpy(dtype="int64"))),
+        ("first_at:localdatetime", iso_text(packs["first"], True)),
+        ("last_at:localdatetime", iso_text(packs["last"], True))])
+    w.add("relationships", "DISPENSED_IN", [
+        (":START_ID(Pack)", _strings(x["trace_code"])), (":END_ID(ClaimLine)", _strings(x["line_id"])),
+        ("scan_time:localdatetime", iso_text(x["scan"], True)), ("at:localdatetime", iso_text(x["at"], True)),
+        ("reversed:boolean", pa.array(x["reversed"].astype(bool).to_numpy())),
+        ("seq:long", pa.array(x["seq"].to_numpy(dtype="int64")))])
 
 
 def dataset_rows(ds) -> int:

@@ -28,9 +28,28 @@ import pandas as pd
 
 from ringscope.settings import Neo4jSettings, neo4j_settings
 
-__all__ = ["QueryRunner", "cypher", "cypher_names", "batched"]
+__all__ = ["QueryRunner", "Neo4jUnavailable", "cypher", "cypher_names", "batched", "is_query_name"]
 
 _NAME_RE = re.compile(r"^[a-z0-9_]+(/[a-z0-9_]+)*$")
+
+#: seconds the driver may spend on one connection attempt or retrying one managed
+#: transaction; a dead server is then reported within seconds, not minutes
+CONNECT_TIMEOUT_S = 5.0
+TX_RETRY_S = 5.0
+
+
+class Neo4jUnavailable(RuntimeError):
+    """The database cannot be reached; the message is one sentence for the user."""
+
+
+def is_query_name(query: str) -> bool:
+    """True when ``query`` is meant as the name of a Cypher file, not Cypher text:
+    it has no whitespace. Such a string is never run as Cypher.
+
+    >>> is_query_name("app/lead_detail"), is_query_name("RETURN 1"), is_query_name("lead_detail")
+    (True, False, True)
+    """
+    return not any(ch.isspace() for ch in query)
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +120,8 @@ class QueryRunner:
         self.retries = retries
         self._driver = neo4j.GraphDatabase.driver(
             self.settings.uri, auth=(self.settings.user, self.settings.password),
-            notifications_min_severity="OFF",
+            notifications_min_severity="OFF", connection_timeout=CONNECT_TIMEOUT_S,
+            max_transaction_retry_time=TX_RETRY_S,
         )
 
     # -- life cycle -----------------------------------------------------------------
@@ -115,8 +135,31 @@ class QueryRunner:
         self._driver.close()
 
     def verify(self) -> None:
-        """Raise if the server cannot be reached or refuses the credentials."""
-        self._driver.verify_connectivity()
+        """Raise :class:`Neo4jUnavailable` (one sentence) if the server cannot be
+        reached, or the driver's ``AuthError`` if it refuses the credentials."""
+        import neo4j.exceptions as ne
+
+        try:
+            self._driver.verify_connectivity()
+        except (ne.ServiceUnavailable, ne.SessionExpired, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """True when a TCP connection to the server's address opens."""
+        import socket
+        from urllib.parse import urlparse
+
+        u = urlparse(self.settings.uri)
+        try:
+            with socket.create_connection((u.hostname or "127.0.0.1", u.port or 7687), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def _unavailable(self, exc: BaseException | None = None) -> Neo4jUnavailable:
+        hint = ("start it with `ringscope neo4j start`" if self.settings.local
+                else "check NEO4J_URI and that the server is running")
+        return Neo4jUnavailable(f"Neo4j at {self.settings.uri} cannot be reached: {hint}.")
 
     @property
     def database(self) -> str:
@@ -125,23 +168,39 @@ class QueryRunner:
     # -- queries --------------------------------------------------------------------
     @staticmethod
     def _text(query: str) -> str:
-        if "\n" not in query and _NAME_RE.match(query) and "/" in query:
+        """Cypher text for ``query``: a name (no whitespace) must be a file in
+        ``cypher/`` (``KeyError`` otherwise -- never run as Cypher); anything
+        else is Cypher text."""
+        if is_query_name(query):
             return cypher(query)
         return query
 
     def _with_retry(self, fn):
+        """Retry transient errors with backoff; a server that does not answer at
+        all is :class:`Neo4jUnavailable` at once (no minutes of retries)."""
         import neo4j.exceptions as ne
 
         delay = 0.2
         for attempt in range(self.retries + 1):
             try:
                 return fn()
-            except (ne.TransientError, ne.ServiceUnavailable, ne.SessionExpired):
+            except (ne.ServiceUnavailable, ne.SessionExpired) as exc:
+                if not self.reachable():
+                    raise self._unavailable(exc) from None
                 if attempt == self.retries:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            except ne.TransientError:
+                if attempt == self.retries:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
+
+    def run_named(self, name: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> list[dict]:
+        """Run the file ``cypher/<name>.cypher`` only; ``KeyError`` for any other string."""
+        if not _NAME_RE.match(name):
+            raise KeyError(f"{name!r} is not the name of a Cypher file")
+        return self.run(cypher(name), params, write=write)
 
     def run(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = True) -> list[dict]:
         """Run one statement in a managed transaction; return records as dicts."""

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from ringscope.settings import Neo4jSettings, state_dir
+from ringscope.store.files import OWNER_ONLY_UMASK, private_dir
 
 __all__ = ["install", "installed_versions", "start", "stop", "status", "is_running",
            "reset_database", "local_settings", "admin", "import_dir"]
@@ -257,6 +258,24 @@ def _log_tail(n: int = 40) -> str:
     return "\n".join(out)
 
 
+def _tighten(root: Path) -> None:
+    """Make the Neo4j home the owner's alone (folders 0700, files 0600; jars and
+    scripts keep their execute bit for the owner). Files an older version
+    created world-readable are fixed here too."""
+    private_dir(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            p = Path(dirpath) / d
+            if not p.is_symlink():
+                os.chmod(p, 0o700)
+        for f in filenames:
+            p = Path(dirpath) / f
+            if p.is_symlink():
+                continue
+            mode = p.stat().st_mode
+            os.chmod(p, 0o700 if mode & 0o100 else 0o600)
+
+
 def start(wait: bool = True, timeout: float = 180.0) -> dict:
     """Install if needed, then start the server in the background (idempotent)."""
     if os.environ.get("NEO4J_URI"):
@@ -266,6 +285,7 @@ def start(wait: bool = True, timeout: float = 180.0) -> dict:
     if pid is None:
         if _bolt_open(_port()):
             raise Neo4jServerError(f"port {_port()} is taken by another process; set RINGSCOPE_BOLT_PORT")
+        _tighten(_root())
         conf_dir = _write_conf()
         home = _home()
         heap = os.environ.get("RINGSCOPE_NEO4J_HEAP", "4g")
@@ -274,8 +294,9 @@ def start(wait: bool = True, timeout: float = 180.0) -> dict:
         cmd = [java, "-Xms512m", f"-Xmx{heap}", *JVM_FLAGS,
                "-cp", ":".join(cp), MAIN_CLASS, f"--home-dir={home}", f"--config-dir={conf_dir}"]
         log = open(_root() / "logs" / "console.log", "ab")
+        # umask 0077: store files, transaction logs and logs are the owner's alone
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=str(home))
+                                start_new_session=True, cwd=str(home), umask=OWNER_ONLY_UMASK)
         _pid_file().write_text(str(proc.pid))
         pid = proc.pid
     if wait:
@@ -339,7 +360,8 @@ def status(wait_s: float = 0.0) -> dict:
 
     while True:
         try:
-            with neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password)) as d:
+            with neo4j.GraphDatabase.driver(settings.uri, auth=(settings.user, settings.password),
+                                            connection_timeout=5.0, max_transaction_retry_time=2.0) as d:
                 recs, _, _ = d.execute_query(cypher("admin/components"), database_="system")
                 out["bolt"] = "up"
                 out["server"] = {r["name"]: f"{r['version']} {r['edition']}" for r in recs}

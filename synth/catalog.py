@@ -19,7 +19,9 @@ inpatient drugs, ``ips:J18`` inpatient services/materials, ``daily`` per-day
 inpatient charges, ``cash`` items cash-out pharmacies swipe, ``hv:E11``
 high-value drugs of collusive prescribing, ``shop:sleep`` doctor-shopping
 classes, ``physio`` ghost-admission therapies, ``viol:*`` items used to inject
-sporadic rule violations.
+sporadic rule violations, ``resale`` the high-value drugs the drug-resale rings
+collect and resell (回流药: insulin, GLP-1 and SGLT2 diabetes drugs, COPD inhalers,
+butylphthalide, erythropoietin, 安宫牛黄丸).
 """
 from __future__ import annotations
 
@@ -41,13 +43,13 @@ XA10BAM002|盐酸二甲双胍缓释片(格华止) 0.5g*30片|drug|A|28.4||10|||8
 XA10BFA001|阿卡波糖片 50mg*30片(集采)|drug|A|16.9||18|||84|9|10|c:E11
 XA10BBG001|格列美脲片 2mg*30片|drug|A|12.6||18|||84|3|30|c:E11
 XA10BHX001|磷酸西格列汀片 100mg*28片|drug|B|79.8||18||E11|84|3|28|c:E11
-XA10BKD001|达格列净片 10mg*28片|drug|B|122.5||18||E11;I50;N18|84|3|28|c:E11 hv:E11 cash
-XA10AEG001|甘精胰岛素注射液 3ml:300U|drug|B|72.6||||E10;E11|84|6|15|c:E11 hv:E11 cash shop:insulin
+XA10BKD001|达格列净片 10mg*28片|drug|B|122.5||18||E11;I50;N18|84|3|28|c:E11 hv:E11 cash resale
+XA10AEG001|甘精胰岛素注射液 3ml:300U|drug|B|72.6||||E10;E11|84|6|15|c:E11 hv:E11 cash shop:insulin resale
 XA10ADM001|门冬胰岛素30注射液 3ml:300U|drug|B|46.8||||E10;E11|84|6|12|c:E11 shop:insulin
-XA10BJS001|司美格鲁肽注射液 1.34mg/ml*3ml|drug|B|408.0||18||E11|84|3|28|hv:E11 cash
-XR03BBT001|噻托溴铵吸入粉雾剂 18μg*30粒|drug|B|98.5||18||J44|84|3|30|c:J44 hv:J44
-XR03AKS001|沙美特罗替卡松吸入粉雾剂 50/250μg*60吸|drug|B|156.0||4||J44;J45|84|3|30|c:J44 cash
-XR03ALB001|布地格福吸入气雾剂 160/7.2/4.8μg*120揿|drug|B|286.0||18||J44|84|3|30|hv:J44
+XA10BJS001|司美格鲁肽注射液 1.34mg/ml*3ml|drug|B|408.0||18||E11|84|3|28|hv:E11 cash resale
+XR03BBT001|噻托溴铵吸入粉雾剂 18μg*30粒|drug|B|98.5||18||J44|84|3|30|c:J44 hv:J44 resale
+XR03AKS001|沙美特罗替卡松吸入粉雾剂 50/250μg*60吸|drug|B|156.0||4||J44;J45|84|3|30|c:J44 cash resale
+XR03ALB001|布地格福吸入气雾剂 160/7.2/4.8μg*120揿|drug|B|286.0||18||J44|84|3|30|hv:J44 resale
 XR03DAA001|氨茶碱缓释片 0.1g*24片|drug|A|6.8||12|||84|6|12|c:J44
 XB01ACA001|阿司匹林肠溶片 100mg*30片|drug|A|15.2||18|||84|6|30|c:I25 c:I63
 XB01ACC001|硫酸氢氯吡格雷片 75mg*28片(集采)|drug|B|17.6||18||I2;I63;I70|84|3|28|c:I25 c:I63 cash
@@ -55,11 +57,11 @@ XB01ACT001|替格瑞洛片 90mg*14片|drug|B|58.9||18||I2|84|6|7|c:I25
 XC10AAA001|阿托伐他汀钙片 20mg*28片(集采)|drug|A|9.8||18|||84|3|28|c:I25 c:I63 cash
 XC10AAR001|瑞舒伐他汀钙片 10mg*28片|drug|A|13.5||18|||84|3|28|c:I25 c:I63
 XC01DAI001|单硝酸异山梨酯缓释片 40mg*24片|drug|A|22.4||18|||84|3|24|c:I25
-XN06BXD001|丁苯酞软胶囊 0.1g*24粒|drug|B|165.0||18||I63|84|6|4|hv:I63
+XN06BXD001|丁苯酞软胶囊 0.1g*24粒|drug|B|165.0||18||I63|84|6|4|hv:I63 resale
 XN06DXG001|银杏叶提取物片 40mg*30片|drug|B|48.2||18||I63;I67;G45|84|6|10|c:I63 hv:I63
 XV03AEK001|复方α-酮酸片 0.63g*100片|drug|B|243.0||18||N18|84|3|20|c:N18
 XV03AES001|碳酸司维拉姆片 0.8g*36片|drug|B|188.0||18||N18|84|3|12|c:N18
-XB03XAE001|重组人促红素注射液 10000IU|drug|B|132.0||||N18;D63;C|84|12|7|c:N18 hv:N18
+XB03XAE001|重组人促红素注射液 10000IU|drug|B|132.0||||N18;D63;C|84|12|7|c:N18 hv:N18 resale
 XA11CCC001|骨化三醇软胶囊 0.25μg*20粒|drug|A|24.5|||||84|6|20|c:N18
 XN05AXR001|利培酮片 1mg*60片|drug|A|36.9||13||F2|84|3|30|c:F20
 XN05AHO001|奥氮平片 10mg*28片|drug|B|98.4||18||F2;F3|84|3|28|c:F20
@@ -145,7 +147,7 @@ XS01BAP001|醋酸泼尼松龙滴眼液 5ml|drug|A|12.2|||||14|2|14|ip:H25
 XB05AAA001|人血白蛋白注射液 10g:50ml|drug|B|398.0||||R57;K72;K74;E88;T20;C|7|10|1|viol:ind
 XN03AXP001|普瑞巴林胶囊 75mg*8粒|drug|B|38.5||18||B02;G62;M79|14|3|4|viol:ind
 ZA12AGJ001|阿胶(东阿) 250g|drug|C|928.0|||||30|2|30|cash
-ZA04AGN001|安宫牛黄丸 3g*1丸|drug|B|596.0||||I63;R40;A86;G93|3|2|1|cash viol:ind
+ZA04AGN001|安宫牛黄丸 3g*1丸|drug|B|596.0||||I63;R40;A86;G93|3|2|1|cash viol:ind resale
 ZB03FXM001|复方丹参滴丸 27mg*180丸|drug|A|29.8||18|||30|6|10|c:I25 cash
 ZB03CSS001|麝香保心丸 22.5mg*42丸|drug|B|36.8||18||I2|30|3|14|c:I25
 ZA01CJS001|藿香正气口服液 10ml*10支|drug|A|11.5|||||7|3|3|a:gi otc

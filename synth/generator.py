@@ -4,19 +4,31 @@
 ``shared/spec/data-contract.md`` plus its ``truth/`` directory. The model of
 the city, every parameter and its public source are described in
 ``docs/city-model.md``; the parameters live in ``synth/defaults.yaml`` and
-can be overridden by a YAML file or a dict (deep-merged).
+can be overridden by YAML files or dicts (deep-merged, in order).
 
 Design
 ------
 * Everything is vectorised with numpy: persons, visits and claim lines are
   arrays; there is no Python loop per person, visit or line (only per table,
-  per diagnosis group, per scheme or per ring).
+  per diagnosis group, per scheme, per ring or per shard).
 * Internally every entity is an integer index and every time is seconds since
-  1 January of the simulated year; ids, strings and timestamps are made once,
-  at the end, in the in-memory dtypes of :mod:`ringscope.ingest.contract`,
-  and written with :func:`ringscope.ingest.io.write_dataset`.
-* One ``numpy.random.Generator`` (PCG64, seeded) drives everything, so a
-  ``(persons, seed, config)`` triple always gives byte-identical files.
+  1 January of the simulated year; ids, strings and timestamps are made at
+  the end, in the in-memory dtypes of :mod:`ringscope.ingest.contract`, and
+  written with :mod:`ringscope.ingest.io`.
+* Random streams (:func:`ringscope.synth.primitives.stream`): the city is
+  drawn from one seeded PCG64 main stream, as it always was; every later
+  feature (realistic volume, drifting institutions, drug traceability codes
+  and the drug-resale scheme, household shapes) draws from a stream of its
+  own, so that turning it on leaves the persons, the rings and the truth of
+  the main stream where they were. A ``(persons, seed, config)`` triple always
+  gives byte-identical files.
+* Bounded memory: institutions, physicians, the catalogue, the persons'
+  attributes, families and the fraud rings are made once; the year of care is
+  then generated, processed and written **shard by shard** (``generation.
+  shard_persons`` persons at a time, each shard on streams of its own), so the
+  peak memory is set by the shard size, not by the city. A city larger than
+  one shard is written as partitioned Parquet (``visits.parquet/part-00000.
+  parquet`` ..., the Spark/Hive layout) or as CSV files appended shard by shard.
 * Honest claim lines are filtered through the same rules the violations
   break (sex/age limits, indication, quantity, supply, price cap), so every
   rule break in the data is one that was injected and labelled.
@@ -31,24 +43,31 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
+from ringscope import progress
 from ringscope.synth.catalog import (ACUTE_GROUPS, CATALOG_ROWS, CONSULT, GIVEN_F, GIVEN_M,
-                                           INPATIENT_GROUPS, INST_WORDS, PHARMACY_CHAINS,
-                                           SPECIALTIES, STREETS, SURNAMES)
-from ringscope.synth import schemes
-from ringscope.synth.primitives import DAY, IP, KINDS, LCOLS, OUT, PH, RULES, VCOLS, concat, lchunk, rint, runif, vchunk
-from ringscope.ingest.contract import TABLES, TRUTH_FILES
+                                     INPATIENT_GROUPS, INST_WORDS, PHARMACY_CHAINS,
+                                     SPECIALTIES, STREETS, SURNAMES)
+from ringscope.synth import drift, households, resale, schemes, traces
+from ringscope.synth.output import Sink
+from ringscope.synth.primitives import (DAY, IP, KINDS, LCOLS, OUT, PH, RULES, VCOLS, concat, hash_normal, lchunk,
+                                        rint, runif, stream, take, vchunk)
+from ringscope.ingest.contract import OPTIONAL_TRUTH_FILES, TABLES, TRUTH_FILES
 
-__all__ = ["generate", "load_config", "DEFAULTS_PATH", "RULES"]
+__all__ = ["generate", "load_config", "DEFAULTS_PATH", "LEGACY_PATH", "RULES"]
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+#: the configuration that reproduces the cities of the generator before issues 12/13/15/19
+LEGACY_PATH = Path(__file__).with_name("legacy.yaml")
 VTYPES = np.array(["outpatient", "inpatient", "pharmacy"], dtype=object)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -64,18 +83,42 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_config(config: str | Path | dict | None = None) -> dict:
-    """The defaults of ``synth/defaults.yaml`` deep-merged with ``config``."""
-    base = yaml.load(DEFAULTS_PATH.read_text(encoding="utf-8"), Loader=_LOADER)
-    if config is None:
-        return base
+def _read_over(config: str | Path | dict) -> dict:
     if isinstance(config, (str, Path)):
         over = yaml.load(Path(config).read_text(encoding="utf-8"), Loader=_LOADER) or {}
     else:
         over = dict(config)
     if not isinstance(over, dict):
         raise ValueError("generator config must be a mapping")
-    return _deep_merge(base, over)
+    # shorthands: ``volume: legacy``, ``rings: fixed``
+    for key, sub in (("volume", "profile"), ("rings", "mode")):
+        if isinstance(over.get(key), str):
+            over[key] = {sub: over[key]}
+    return over
+
+
+def load_config(config: str | Path | dict | list | tuple | None = None) -> dict:
+    """The defaults of ``synth/defaults.yaml`` deep-merged with ``config``.
+
+    ``config`` is a YAML file, a dict, or a list of them merged in order (so
+    ``[LEGACY_PATH, "bench/city_alt.yaml"]`` is the alt city at the old volume).
+
+    >>> load_config({"rings": "fixed"})["rings"]["mode"]
+    'fixed'
+    >>> load_config([LEGACY_PATH, {"schemes": {"card_lending": {"min_rings": 4}}}])["volume"]["profile"]
+    'legacy'
+    """
+    base = yaml.load(DEFAULTS_PATH.read_text(encoding="utf-8"), Loader=_LOADER)
+    if config is None:
+        return base
+    parts = list(config) if isinstance(config, (list, tuple)) else [config]
+    for part in parts:
+        base = _deep_merge(base, _read_over(part))
+    if base["volume"].get("profile") not in ("legacy", "realistic"):
+        raise ValueError(f"volume.profile must be legacy or realistic, not {base['volume'].get('profile')!r}")
+    if base["rings"].get("mode") not in ("scaled", "fixed"):
+        raise ValueError(f"rings.mode must be scaled or fixed, not {base['rings'].get('mode')!r}")
+    return base
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -128,12 +171,37 @@ def _season_profile(name: str) -> np.ndarray:
     return np.array(m, dtype=float)
 
 
+def _fmt_ids(prefix: str, nums: np.ndarray, width: int) -> np.ndarray:
+    """``prefix`` + zero-padded decimal ``nums`` as an object array of str (columnar, no per-id format).
+
+    >>> _fmt_ids("V", np.array([1, 23]), 4).tolist()
+    ['V0001', 'V0023']
+    """
+    nums = np.asarray(nums, dtype=np.int64)
+    n = len(nums)
+    if n == 0:
+        return np.zeros(0, dtype=object)
+    width = max(width, len(str(int(nums.max()))))
+    p = prefix.encode("ascii")
+    w = len(p) + width
+    buf = np.empty((n, w), dtype=np.uint8)
+    buf[:, :len(p)] = np.frombuffer(p, dtype=np.uint8)
+    x = nums.copy()
+    for j in range(width - 1, -1, -1):
+        buf[:, len(p) + j] = 48 + x % 10
+        x //= 10
+    offsets = np.arange(0, w * n + 1, w, dtype=np.int32)
+    arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
+    return arr.to_numpy(zero_copy_only=False).astype(object)
+
+
 # --------------------------------------------------------------------------- buffers
 @dataclass
 class _Chunk:
     """Visits (and their lines) produced by one part of the model."""
     v: dict[str, np.ndarray]
     l: dict[str, np.ndarray]
+    extra: bool = False          # made by the realistic volume (its own stream)
 
 
 # --------------------------------------------------------------------------- the city
@@ -142,6 +210,10 @@ class _Truth:
     rings: list[dict] = field(default_factory=list)
     entities: list[dict] = field(default_factory=list)
     confounders: dict[str, int] = field(default_factory=dict)
+    drift: list[dict] = field(default_factory=list)
+
+    def count(self, key: str, n: int) -> None:
+        self.confounders[key] = int(self.confounders.get(key, 0)) + int(n)
 
 
 class _City:
@@ -151,8 +223,11 @@ class _City:
         if persons < 200:
             raise ValueError("persons must be at least 200")
         self.N = int(persons)
+        self.seed = int(seed)
         self.cfg = cfg
         self.rng = np.random.default_rng(np.random.SeedSequence([int(seed), self.N, 20240101]))
+        self._pick: np.random.Generator | None = None
+        self._extra = False                              # chunks being added are the realistic volume's
         self.year = int(cfg["year"])
         self.t0 = np.datetime64(f"{self.year}-01-01T00:00:00", "s")
         self.ndays = int((np.datetime64(f"{self.year + 1}-01-01") - np.datetime64(f"{self.year}-01-01"))
@@ -164,6 +239,61 @@ class _City:
         self.truth = _Truth()
         self.diag_tuples: list[tuple[str, ...]] = [()]
         self._diag_index: dict[tuple[str, ...], int] = {(): 0}
+        # how the city is drawn
+        self.legacy = cfg["volume"]["profile"] == "legacy"
+        self.fixed_rings = cfg["rings"]["mode"] == "fixed"
+        self.ring_persons = int(cfg["rings"]["reference_persons"]) if self.fixed_rings else self.N
+        shard = max(1000, int(cfg["generation"]["shard_persons"]))
+        self.n_shards = 1 if (self.legacy or self.N <= shard) else int(np.ceil(self.N / shard))
+        if self.n_shards > traces.MAX_SEGMENTS:
+            raise ValueError(f"{self.n_shards} shards: at most {traces.MAX_SEGMENTS} (raise generation.shard_persons)")
+        self.sharded = self.n_shards > 1
+        self.shard_idx: np.ndarray | None = None      # persons of the shard being generated (None: everyone)
+        self.volume_rng: np.random.Generator | None = None
+        self.outages: tuple | None = None
+        self.ident: np.ndarray | None = None
+        self.pid_num: np.ndarray | None = None
+        self.known: list[dict] = []
+        self.known_extra: list[dict] = []               # closed cases of the drug-resale rings
+        self.extra_sales: list[pd.Series] = []          # honest sales added by the later features
+        self.resale_block: tuple[dict, dict] | None = None
+        self.payer_seen = np.zeros(self.N, dtype=bool) if self.sharded else None
+
+    # ------------------------------------------------------------------ random streams
+    def stream(self, *key: int | str) -> np.random.Generator:
+        """A stream of its own for ``key`` (under this city's seed and size)."""
+        return stream(self.seed, self.N, *key)
+
+    @contextmanager
+    def using(self, rng: np.random.Generator, pick: np.random.Generator | None = None) -> Iterator[None]:
+        """Draw from ``rng`` (and choose participants from ``pick``) inside the block."""
+        old = (self.rng, self._pick)
+        self.rng, self._pick = rng, pick
+        try:
+            yield
+        finally:
+            self.rng, self._pick = old
+
+    @property
+    def pick_rng(self) -> np.random.Generator:
+        """Where participants of a ring are chosen from (the ring's own stream when rings are fixed)."""
+        return self._pick if self._pick is not None else self.rng
+
+    def ring_stream(self, scheme: str, r: int):
+        """Rings that do not grow with the city draw from streams of the seed alone (not of the size),
+        one per ring, with the choice of participants on a stream apart: the same seed plants
+        rings of the same number and shape at any size."""
+        if not self.fixed_rings:
+            return nullcontext()
+        return self.using(stream(self.seed, "ring", scheme, r), stream(self.seed, "ring-pick", scheme, r))
+
+    def shards(self) -> list[np.ndarray]:
+        """The persons of each shard: contiguous index ranges of about equal size."""
+        bounds = np.linspace(0, self.N, self.n_shards + 1).round().astype(np.int64)
+        return [np.arange(bounds[s], bounds[s + 1]) for s in range(self.n_shards)]
+
+    def persons_of(self, idx: np.ndarray | None) -> np.ndarray:
+        return np.arange(self.N) if idx is None else idx
 
     # ------------------------------------------------------------------ utilities
     def diag_id(self, codes: tuple[str, ...]) -> int:
@@ -174,7 +304,7 @@ class _City:
         return self._diag_index[codes]
 
     def add(self, v: dict[str, np.ndarray], l: dict[str, np.ndarray]) -> None:
-        self.chunks.append(_Chunk(v, l))
+        self.chunks.append(_Chunk(v, l, self._extra))
 
     def day_weights(self, profile: str, weekend: float) -> np.ndarray:
         day = np.arange(self.ndays)
@@ -199,29 +329,171 @@ class _City:
         d = self.p_death[persons]
         return (d < 0) | (t < d * DAY)
 
+    def month_of(self, t: np.ndarray) -> np.ndarray:
+        """Month index 0-11 of times in seconds."""
+        return np.searchsorted(self.month_start, np.asarray(t) // DAY, side="right") - 1
+
     # ------------------------------------------------------------------ build order
-    def build(self) -> None:
+    def build_population(self) -> None:
+        """Catalogue, institutions, physicians, persons, families and usual places of care (main stream)."""
         self.catalog()
         self.institutions()
         self.physicians()
         self.persons()
         self.families()
         self.homes()
+
+    def care(self, idx: np.ndarray | None = None) -> None:
+        """A year of honest care for the persons ``idx`` (everyone when None), on the current stream;
+        the realistic volume's extra episodes and return visits on ``self.volume_rng``."""
+        self.chronic_care(idx)
+        self.acute_care(idx)
+        self.outbreak(idx)
+        self.otc_purchases(idx)
+        self.inpatient_care(idx)
+        if not self.legacy:
+            with self.using(self.volume_rng):
+                self.extra_volume(idx)
+            self.drop_clashing_extra()
+
+    @contextmanager
+    def extra_chunks(self) -> Iterator[None]:
+        old = self._extra
+        self._extra = True
+        try:
+            yield
+        finally:
+            self._extra = old
+
+    def drop_clashing_extra(self) -> None:
+        """The realistic city's settlements do not clash (a filter, no draws): the realistic volume's
+        never fall on a day the person already settles at the same institution, nor inside one of
+        their hospital stays; and nobody sees a doctor at another institution while in hospital."""
+        base = [c for c in self.chunks if not c.extra]
+        if len(base) == len(self.chunks):
+            return
+        ni = np.int64(self.n_inst)
+
+        def keys(v: dict) -> np.ndarray:
+            return (v["person"].astype(np.int64) * ni + v["inst"]) * 400 + v["start"] // DAY
+
+        seen = np.unique(np.concatenate([keys(c.v) for c in base])) if base else np.zeros(0, np.int64)
+        stays = self.stays_of([c.v for c in base])
+        kept = []
+        for c in self.chunks:
+            v, l = c.v, c.l
+            where = self.in_stay(stays, v["person"], v["start"], margin=12 * 3600)
+            if not c.extra:
+                keep = ~((where >= 0) & (v["vtype"] == OUT) & (stays[3][np.clip(where, 0, None)] != v["inst"]))
+            else:
+                k = keys(v)
+                pos = np.searchsorted(seen, k)
+                clash = (pos < len(seen)) & (seen[np.clip(pos, 0, max(len(seen) - 1, 0))] == k)
+                o2 = np.argsort(k, kind="stable")
+                dup = np.zeros(len(k), dtype=bool)
+                dup[o2[1:]] = k[o2[1:]] == k[o2[:-1]]
+                keep = ~(clash | dup | (where >= 0))
+                seen = np.union1d(seen, k[keep])
+            if keep.all():
+                kept.append(c)
+                continue
+            remap = np.cumsum(keep) - 1
+            l2 = take(l, keep[l["vi"]])
+            l2["vi"] = remap[l2["vi"]]
+            kept.append(_Chunk(take(v, keep), l2, c.extra))
+        self.chunks = kept
+
+    @staticmethod
+    def stays_of(vs: list[dict]) -> tuple[np.ndarray, ...]:
+        """Inpatient stays of visit buffers, sorted by (person, admission): person, start, end, institution."""
+        cols = [[v[k][v["vtype"] == IP] for v in vs] for k in ("person", "start", "end", "inst")]
+        sp, ss, se, si = (np.concatenate(c) if c else np.zeros(0, np.int64) for c in cols)
+        o = np.lexsort((ss, sp))
+        return sp[o], ss[o], se[o], si[o]
+
+    @staticmethod
+    def in_stay(stays: tuple[np.ndarray, ...], person: np.ndarray, t: np.ndarray, margin: int = 0) -> np.ndarray:
+        """For each (person, time): the index of the person's stay that time falls in (more than
+        ``margin`` seconds after admission and before discharge), or -1."""
+        sp, ss, se, _ = stays
+        if not len(sp):
+            return np.full(len(person), -1, dtype=np.int64)
+        big = np.int64(1 << 26)
+        skey = sp.astype(np.int64) * big + ss // 60
+        j = np.searchsorted(skey, person.astype(np.int64) * big + (t - margin) // 60, "left") - 1
+        jc = np.clip(j, 0, None)
+        inside = (j >= 0) & (sp[jc] == person) & (t > ss[jc] + margin) & (t < se[jc] - margin)
+        return np.where(inside, jc, -1)
+
+    def build_single(self) -> None:
+        """The whole city in one piece, in the order of the original generator (main stream)."""
+        self.build_population()
         self.faces_identity()
-        self.chronic_care()
-        self.acute_care()
-        self.outbreak()
-        self.otc_purchases()
-        self.inpatient_care()
-        schemes.inject_all(self)
+        self.volume_plan()
+        self.volume_rng = self.stream("volume", 0)
+        self.care(None)
+        self.inject_schemes()
         self.assemble()
         self.clean_lines()
         schemes.inject_violations(self)
         self.finalise_lines()
         self.payments()
-        self.captures()
-        self.inventory()
+        self.C = self.captures(self.V, enrol=True)
+        self.inventory(self.sales(self.V, self.L))
         schemes.known_cases(self)
+        self.draw_ids()
+
+    def build_plan(self) -> None:
+        """Everything a sharded city shares, made once before the shards."""
+        self.build_population()
+        self.faces_plan()
+        self.volume_plan()
+        self.outbreak_plan()
+        self.inject_schemes()
+        self.scheme_block = self.take_chunks()
+        self.outage_plan()
+        self.draw_ids()
+
+    def build_shard(self, s: int, idx: np.ndarray) -> None:
+        """The year of care of the persons ``idx`` (shard ``s``), on the shard's own streams."""
+        self.shard_idx = idx
+        self.chunks = []
+        self.volume_rng = self.stream("volume", s)
+        with self.using(self.stream("care", s)):
+            self.care(idx)
+        sv, sl = self.scheme_block
+        inside = np.zeros(self.N, dtype=bool)
+        inside[idx] = True
+        keep = inside[sv["person"]]
+        if keep.any():
+            remap = np.cumsum(keep) - 1
+            lk = keep[sl["vi"]]
+            l = take(sl, lk)
+            l["vi"] = remap[l["vi"]]
+            self.add(take(sv, keep), l)
+        with self.using(self.stream("shard", s)):
+            self.assemble()
+            self.clean_lines()
+            schemes.inject_violations(self)
+            self.finalise_lines()
+            self.payments()
+            self.C = self.captures(self.V, enrol=True)
+        self.payer_seen[self.V["payer"][self.V["payer"] >= 0]] = True
+
+    def take_chunks(self) -> tuple[dict, dict]:
+        """The chunks made so far as one visit/line buffer (line ``vi`` offset), emptying the list."""
+        vparts, lparts, off = [], [], 0
+        for ch in self.chunks:
+            l = dict(ch.l)
+            l["vi"] = l["vi"] + off
+            vparts.append(ch.v)
+            lparts.append(l)
+            off += len(ch.v["person"])
+        self.chunks = []
+        return concat(vparts, VCOLS), concat(lparts, LCOLS)
+
+    def inject_schemes(self) -> None:
+        schemes.inject_all(self)
 
     # ------------------------------------------------------------------ catalogue
     def catalog(self) -> None:
@@ -400,13 +672,24 @@ class _City:
         sex = rng.random(self.n_phys) < 0.5
         self.d_name = self._names(sex, rng.integers(0, len(SURNAMES), self.n_phys) % len(SURNAMES))
 
-    def _names(self, male: np.ndarray, surname_idx: np.ndarray) -> np.ndarray:
+
+    def _given(self, male: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Draws of a male and a female given name per person (the sex picks one at formatting)."""
         rng = self.rng
+        return (rng.integers(0, len(GIVEN_M), len(male)).astype(np.int16),
+                rng.integers(0, len(GIVEN_F), len(male)).astype(np.int16))
+
+    @staticmethod
+    def _format_names(male: np.ndarray, surname_idx: np.ndarray, gm_i: np.ndarray, gf_i: np.ndarray) -> np.ndarray:
         sn = np.array(SURNAMES, dtype=object)[surname_idx]
-        gm = np.array(GIVEN_M, dtype=object)
-        gf = np.array(GIVEN_F, dtype=object)
-        given = np.where(male, gm[rng.integers(0, len(gm), len(male))], gf[rng.integers(0, len(gf), len(male))])
+        given = np.where(male, np.array(GIVEN_M, dtype=object)[gm_i], np.array(GIVEN_F, dtype=object)[gf_i])
         return (pd.Series(sn, dtype=object) + pd.Series(given, dtype=object)).to_numpy(object)
+
+    def _names(self, male: np.ndarray, surname_idx: np.ndarray) -> np.ndarray:
+        return self._format_names(male, surname_idx, *self._given(male))
+
+    def person_names(self, idx: np.ndarray) -> np.ndarray:
+        return self._format_names(self.p_male[idx], self.surname[idx], self.p_given[0][idx], self.p_given[1][idx])
 
     def surname_draw(self, n: int) -> np.ndarray:
         w = 1.0 / (np.arange(len(SURNAMES)) + 3.0)
@@ -525,7 +808,7 @@ class _City:
         up = pd.DataFrame({"a": np.concatenate([c_[grown], c_[grown]]),
                            "b": np.concatenate([fa[grown], mo[grown]]), "rel": "parent"})
         self.family = pd.concat([self.family, up], ignore_index=True).drop_duplicates(["a", "b"])
-        self.p_name = self._names(self.p_male, self.surname)
+        self.p_given = self._given(self.p_male)      # given-name draws; names are written per shard
 
     # ------------------------------------------------------------------ usual places of care
     def homes(self) -> None:
@@ -572,6 +855,38 @@ class _City:
         self.lookalike = np.stack([kids, par[kids]], 1) if len(kids) else np.zeros((0, 2), np.int64)
         pe = self.cfg["population"]["face_enrollment"]
         self.p_enrolled = rng.random(N) < np.where(self.p_age0 >= 18, pe["adult"], pe["child"])
+
+    def faces_plan(self) -> None:
+        """Faces of a sharded city: identities are a function of the person's index
+        (:func:`~ringscope.synth.primitives.hash_normal`), not a 4-million-row array."""
+        fc, rng, N = self.cfg["faces"], self.rng, self.N
+        self.face_mean = rng.normal(0, 0.05, 128).astype(np.float32)
+        self.ident_salt = int(rng.integers(0, 2 ** 62))
+        par = np.where(self.p_father >= 0, self.p_father, self.p_mother)
+        kids = np.flatnonzero((par >= 0) & (rng.random(N) < self.cfg["confounders"]["lookalike_relatives"]))
+        self.look_par = np.full(N, -1, dtype=np.int64)
+        self.look_par[kids] = par[kids]
+        self.look_r = np.zeros(N, dtype=np.float32)
+        self.look_r[kids] = runif(rng, fc["relative_correlation"], len(kids)).astype(np.float32)
+        self.truth.confounders["lookalike_relatives"] = len(kids)
+        self.lookalike = np.stack([kids, par[kids]], 1) if len(kids) else np.zeros((0, 2), np.int64)
+        pe = self.cfg["population"]["face_enrollment"]
+        self.p_enrolled = rng.random(N) < np.where(self.p_age0 >= 18, pe["adult"], pe["child"])
+
+    def identity(self, idx: np.ndarray) -> np.ndarray:
+        """Identity vectors (without the common mean) of persons ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if self.ident is not None:
+            return self.ident[idx]
+        uniq, inv = np.unique(idx, return_inverse=True)
+        sd = np.float32(self.cfg["faces"]["identity_sd"])
+        base = hash_normal(uniq, self.ident_salt) * sd
+        par = self.look_par[uniq]
+        lk = par >= 0
+        if lk.any():
+            r = self.look_r[uniq[lk]][:, None]
+            base[lk] = r * hash_normal(par[lk], self.ident_salt) * sd + np.sqrt(1 - r ** 2) * base[lk]
+        return base[inv]
 
     # ------------------------------------------------------------------ line helpers
     def drug_qty(self, items: np.ndarray, target_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -629,9 +944,11 @@ class _City:
                 "I63": "I63.9", "F20": "F20.9"}.get(name, name)
 
     # ------------------------------------------------------------------ chronic refills (门慢)
-    def chronic_care(self) -> None:
+    def chronic_care(self, idx: np.ndarray | None = None) -> None:
         rng, ch = self.rng, self.cfg["chronic"]
-        P, J = np.nonzero(self.p_conds)
+        P, J = np.nonzero(self.p_conds if idx is None else self.p_conds[idx])
+        if idx is not None:
+            P = idx[P]
         if len(P) == 0:
             return
         # regimen: 1-2 drugs per condition, fixed for the year
@@ -774,12 +1091,54 @@ class _City:
             h = m[to_h[m]]   # hospital outpatients get more tests and imaging
             parts.append(self.pool_lines(h, "hs", rng.integers(0, 3, len(h)), t[h]))
         self.add(v, concat(parts, LCOLS))
+        if not self.legacy and label is None:
+            with self.using(self.volume_rng), self.extra_chunks():
+                self.followups(v, group)
 
-    def acute_care(self) -> None:
+    def followups(self, v: dict[str, np.ndarray], group: np.ndarray) -> None:
+        """Return visits (复诊) after acute episodes: same institution and physician a few days later,
+        a consultation with a drug or a test at most (realistic volume only)."""
+        rng, vc = self.rng, self.cfg["volume"]
+        n = len(v["person"])
+        k = rng.poisson(float(vc["followup_rate"]), n)
+        rv = np.repeat(np.arange(n), k)
+        if not len(rv):
+            return
+        j = np.arange(len(rv)) - np.repeat(np.cumsum(k) - k, k)          # 0 for the first return
+        gap = rint(rng, vc["followup_days"], len(rv)) * (j + 1)
+        day = v["start"][rv] // DAY + gap
+        person = v["person"][rv]
+        m = len(rv)
+        t = day * DAY + self.clinic_seconds(m)
+        ok = (day < self.ndays) & self.alive_mask(person, t)
+        rv, person, t, m = rv[ok], person[ok], t[ok], int(ok.sum())
+        if not m:
+            return
+        inst = v["inst"][rv]
+        names = list(ACUTE_GROUPS)
+        fv = vchunk(m, person=person, inst=inst, phys=v["phys"][rv], vtype=OUT, start=t, end=t, diag=v["diag"][rv],
+                    presenter=self.presenter_for(person, OUT))
+        vi = np.arange(m)
+        parts = [self.fixed_lines(vi, self.consult_item(inst), 1.0, t)]
+        g = group[rv]
+        drug = rng.random(m) < float(vc["followup_drug"])
+        test = rng.random(m) < float(vc["followup_test"])
+        for gi, name in enumerate(names):
+            sel = np.flatnonzero((g == gi) & drug)
+            parts.append(self.pool_lines(sel, f"a:{name}", np.ones(len(sel), np.int64), t[sel],
+                                         rng.integers(3, 8, len(sel)).astype(float)))
+            sel = np.flatnonzero((g == gi) & test)
+            parts.append(self.pool_lines(sel, f"s:{name}", np.ones(len(sel), np.int64), t[sel]))
+        self.add(fv, concat(parts, LCOLS))
+
+    def acute_care(self, idx: np.ndarray | None = None, rate_factor: np.ndarray | None = None) -> None:
         rng = self.rng
-        rate = _step(self.cfg["care"]["acute_rate"], self.p_age0)
+        idx = self.persons_of(idx)
+        rate = _step(self.cfg["care"]["acute_rate"], self.p_age0[idx])
+        if rate_factor is not None:
+            rate = rate * rate_factor
         k = rng.poisson(rate)
-        person = np.repeat(np.arange(self.N), k)
+        person = np.repeat(idx, k)
         names, cum = self.acute_groups_table()
         cell = self.p_male[person].astype(np.int64) * 121 + np.clip(self.p_age0[person], 0, 120)
         group = _choice_rows(rng, cum, cell)
@@ -790,10 +1149,11 @@ class _City:
         ok = self.alive_mask(person, day * DAY)
         self.acute_visits(person[ok], group[ok], day[ok])
 
-    def outbreak(self) -> None:
-        """An influenza-like outbreak sends one district to the same few clinics for weeks."""
+    def outbreak_plan(self) -> None:
+        """Where and when the outbreak strikes (drawn once for the whole city)."""
         oc = self.cfg["confounders"]["outbreak"]
         if not oc.get("enabled", True):
+            self.outbreak_at = None
             self.truth.confounders["outbreak_visits"] = 0
             return
         rng = self.rng
@@ -804,7 +1164,21 @@ class _City:
             prim = np.flatnonzero((self.i_kind == 1) | (self.i_kind == 2))
         sites = rng.choice(prim, size=min(len(prim), int(rint(rng, oc["clinics"]))), replace=False)
         start = int(rng.choice([rng.integers(0, 40), rng.integers(320, self.ndays - oc["days"])]))
-        live = np.flatnonzero(self.p_dist == d)
+        self.outbreak_at = (d, sites, start)
+        self.outbreak_sites = sites
+        self.outbreak_info = {"district": str(self.districts[d]), "start_day": start, "sites": len(sites)}
+        self.truth.confounders["outbreak_visits"] = 0
+
+    def outbreak(self, idx: np.ndarray | None = None) -> None:
+        """An influenza-like outbreak sends one district to the same few clinics for weeks."""
+        if not hasattr(self, "outbreak_at"):
+            self.outbreak_plan()
+        if self.outbreak_at is None:
+            return
+        d, sites, start = self.outbreak_at
+        oc = self.cfg["confounders"]["outbreak"]
+        rng = self.rng
+        live = np.flatnonzero(self.p_dist == d) if idx is None else idx[self.p_dist[idx] == d]
         k_res = max(min(10, len(live)), int(rng.binomial(len(live), oc["attack_rate"])))
         res = np.sort(rng.choice(live, size=k_res, replace=False))
         day = start + rng.integers(0, int(oc["days"]), len(res))
@@ -812,17 +1186,19 @@ class _City:
         names = list(ACUTE_GROUPS)
         group = np.where(self.p_age0[res] <= 12, names.index("flu_k"), names.index("flu"))
         self.acute_visits(res, group, day, inst=sites[rng.integers(0, len(sites), len(res))])
-        self.outbreak_sites = sites
-        self.truth.confounders["outbreak_visits"] = len(res)
-        self.outbreak_info = {"district": str(self.districts[d]), "start_day": start, "sites": len(sites)}
+        self.truth.count("outbreak_visits", len(res))
 
     # ------------------------------------------------------------------ OTC purchases at pharmacies
-    def otc_purchases(self) -> None:
+    def otc_purchases(self, idx: np.ndarray | None = None, rate_factor: np.ndarray | None = None,
+                      items: tuple[int, int] = (1, 4)) -> None:
         rng, oc = self.rng, self.cfg["care"]["otc_rate"]
-        adult = self.p_age0 >= 18
-        rate = np.where(self.p_employee, oc["employee"], oc["resident"]) * adult
+        idx = self.persons_of(idx)
+        adult = self.p_age0[idx] >= 18
+        rate = np.where(self.p_employee[idx], oc["employee"], oc["resident"]) * adult
+        if rate_factor is not None:
+            rate = rate * rate_factor
         k = rng.poisson(rate)
-        person = np.repeat(np.arange(self.N), k)
+        person = np.repeat(idx, k)
         day = self.sample_days(len(person), "resp", weekend=1.1)
         t = day * DAY + self.shop_seconds(len(person))
         ok = self.alive_mask(person, t)
@@ -833,8 +1209,62 @@ class _City:
         inst = np.where(loyal, self.home_pharmacy[person], self.pick_inst(phar, self.p_dist[person], 0.8))
         v = vchunk(n, person=person, inst=inst, vtype=PH, start=t, end=t,
                     presenter=self.presenter_for(person, PH))
-        lines = self.pool_lines(np.arange(n), "otc", rng.integers(1, 4, n), t, rng.integers(3, 10, n).astype(float))
+        lines = self.pool_lines(np.arange(n), "otc", rng.integers(items[0], items[1], n), t,
+                                rng.integers(3, 10, n).astype(float))
         self.add(v, lines)
+
+    # ------------------------------------------------------------------ realistic volume
+    def volume_plan(self) -> None:
+        """Each person's propensity to use care (gamma, mean 1): many persons use little, a few a lot.
+        Drawn on a stream of its own, for the whole city at once."""
+        if self.legacy:
+            self.propensity = None
+            return
+        k = float(self.cfg["volume"]["utilisation_shape"])
+        self.propensity = self.stream("volume-propensity").gamma(k, 1.0 / k, self.N).astype(np.float32)
+
+    def extra_volume(self, idx: np.ndarray | None = None) -> None:
+        """The realistic volume on top of the original model: more acute episodes and pharmacy
+        purchases in proportion to the person's propensity (and their return visits)."""
+        vc = self.cfg["volume"]
+        idx = self.persons_of(idx)
+        u = self.propensity[idx].astype(float)
+        with self.extra_chunks():
+            self._extra_volume(idx, u, vc)
+
+    def _extra_volume(self, idx: np.ndarray, u: np.ndarray, vc: dict) -> None:
+        self.acute_care(idx, rate_factor=np.maximum(0.0, float(vc["acute_factor"]) * u - 1.0))
+        self.otc_purchases(idx, rate_factor=np.maximum(0.0, float(vc["otc_factor"]) * u - 1.0), items=(1, 3))
+        self.chronic_checkups(idx)
+
+    def chronic_checkups(self, idx: np.ndarray) -> None:
+        """Registered chronic patients also see their family doctor between refills (BP, glucose)."""
+        rng, vc = self.rng, self.cfg["volume"]
+        has = self.p_condset[idx] > 0
+        person = idx[has]
+        k = rng.poisson(float(vc["chronic_checkups"]) * self.propensity[person].astype(float))
+        person = np.repeat(person, k)
+        n = len(person)
+        if not n:
+            return
+        day = rng.integers(0, self.ndays, n)
+        t = day * DAY + self.clinic_seconds(n)
+        ok = self.alive_mask(person, t)
+        person, t = person[ok], t[ok]
+        n = len(person)
+        inst = self.home_primary[person]
+        diag = np.array([self.diag_id(tuple(self.chronic_code(c) for i, c in enumerate(self.cond_names)
+                                            if (b >> i) & 1)) for b in range(1 << len(self.cond_names))])
+        v = vchunk(n, person=person, inst=inst, phys=self.home_doctor[person], vtype=OUT, start=t, end=t,
+                   diag=diag[self.p_condset[person]], presenter=self.presenter_for(person, OUT))
+        vi = np.arange(n)
+        parts = [self.fixed_lines(vi, self.consult_item(inst), 1.0, t)]
+        lab = rng.random(n) < 0.3
+        first = np.argmax(self.p_conds[person], axis=1)
+        for j, name in enumerate(self.cond_names):
+            sel = np.flatnonzero(lab & (first == j))
+            parts.append(self.pool_lines(sel, f"lab:{name}", np.ones(len(sel), np.int64), t[sel]))
+        self.add(v, concat(parts, LCOLS))
 
     # ------------------------------------------------------------------ inpatient stays
     def inpatient_visits(self, person: np.ndarray, gname: np.ndarray, admit_day: np.ndarray,
@@ -888,10 +1318,11 @@ class _City:
                 parts.append(pl)
         self.add(v, concat(parts, LCOLS))
 
-    def inpatient_care(self) -> None:
+    def inpatient_care(self, idx: np.ndarray | None = None) -> None:
         rng, cc = self.rng, self.cfg["care"]
-        p = _step(cc["admission_prob"], self.p_age0)
-        adm = np.flatnonzero(rng.random(self.N) < p)
+        idx = self.persons_of(idx)
+        p = _step(cc["admission_prob"], self.p_age0[idx])
+        adm = idx[rng.random(len(idx)) < p]
         gn = np.array([g for g in INPATIENT_GROUPS if INPATIENT_GROUPS[g][4] != (0.0, 0.0, 0.0)], dtype=object)
         # group weights by age band and eligibility
         age = self.p_age0[adm]
@@ -908,8 +1339,8 @@ class _City:
         gi = (rng.random(len(adm))[:, None] > cum).sum(1)
         gname = gn[np.clip(gi, 0, len(gn) - 1)]
         # deliveries
-        f = np.flatnonzero(~self.p_male & (self.p_age0 >= 20) & (self.p_age0 <= 39)
-                           & (rng.random(self.N) < cc["delivery_prob_f20_39"]))
+        f = idx[~self.p_male[idx] & (self.p_age0[idx] >= 20) & (self.p_age0[idx] <= 39)
+                & (rng.random(len(idx)) < cc["delivery_prob_f20_39"])]
         adm = np.concatenate([adm, f])
         gname = np.concatenate([gname, np.where(rng.random(len(f)) < 0.38, "O82", "O80").astype(object)])
         mean = np.array([INPATIENT_GROUPS[g][5] for g in gname])
@@ -932,17 +1363,11 @@ class _City:
 
     # ------------------------------------------------------------------ assembling visits and lines
     def assemble(self) -> None:
-        vparts, lparts, off = [], [], 0
-        for ch in self.chunks:
-            n = len(ch.v["person"])
-            l = dict(ch.l)
-            l["vi"] = l["vi"] + off
-            vparts.append(ch.v)
-            lparts.append(l)
-            off += n
-        self.chunks = []
-        V = concat(vparts, VCOLS)
-        L = concat(lparts, LCOLS)
+        V, L = self.take_chunks()
+        self.V, self.L = self.assemble_block(V, L)
+
+    def assemble_block(self, V: dict, L: dict) -> tuple[dict, dict]:
+        """Visits in time order, lines by visit, a settlement terminal for every visit (current stream)."""
         order = np.lexsort((V["person"], V["start"]))
         V = {k: a[order] for k, a in V.items()}
         inv = np.empty_like(order)
@@ -952,7 +1377,7 @@ class _City:
         L = {k: a[lo] for k, a in L.items()}
         nt = self.i_nterm[V["inst"]]
         V["terminal"] = np.where(V["terminal"] >= 0, V["terminal"], (self.rng.random(len(nt)) * nt).astype(np.int64))
-        self.V, self.L = V, L
+        return V, L
 
     def line_age(self, L: dict, V: dict) -> np.ndarray:
         t = V["start"][L["vi"]] // DAY
@@ -991,8 +1416,10 @@ class _City:
         return out
 
     def clean_lines(self) -> None:
+        self.V, self.L = self.clean_block(self.V, self.L)
+
+    def clean_block(self, V: dict, L: dict) -> tuple[dict, dict]:
         """Honest lines never break a rule: drop duplicates and lines the catalogue forbids."""
-        L, V = self.L, self.V
         key = L["vi"] * len(self.cat_code) + L["item"]
         _, first = np.unique(key, return_index=True)
         keep = np.zeros(len(key), dtype=bool)
@@ -1006,9 +1433,9 @@ class _City:
         # drop visits left without any line
         has = np.bincount(L["vi"], minlength=len(V["person"])) > 0
         remap = np.cumsum(has) - 1
-        self.V = {k: a[has] for k, a in V.items()}
+        V = {k: a[has] for k, a in V.items()}
         L["vi"] = remap[L["vi"]]
-        self.L = L
+        return V, L
 
     def add_lines(self, l: dict[str, np.ndarray]) -> None:
         L = concat([self.L, l], LCOLS)
@@ -1026,28 +1453,51 @@ class _City:
         self.add_lines(l)
 
     def finalise_lines(self) -> None:
-        L, V = self.L, self.V
-        # order visits by time (injected visits were appended)
+        self.V, self.L = self.finalise_block(self.V, self.L)
+
+    def finalise_block(self, V: dict, L: dict) -> tuple[dict, dict]:
+        """Visits in time order again (injected ones were appended), lines by (visit, item), prices."""
         order = np.lexsort((V["person"], V["start"]))
-        self.V = V = {k: a[order] for k, a in V.items()}
+        V = {k: a[order] for k, a in V.items()}
         inv = np.empty_like(order)
         inv[order] = np.arange(len(order))
         L["vi"] = inv[L["vi"]]
         lo = np.lexsort((L["item"], L["vi"]))
         L = {k: a[lo] for k, a in L.items()}
+        self.price_lines(V, L)
+        return V, L
+
+    def price_lines(self, V: dict, L: dict) -> None:
         cap = self.cat_cap[L["item"]]
         fac = self.i_price[V["inst"][L["vi"]]]
         L["price"] = np.where(np.isnan(L["price"]), np.round(cap * fac, 2), np.round(L["price"], 2))
         L["amount"] = np.round(L["qty"] * L["price"], 2)
-        self.L = L
 
     # ------------------------------------------------------------------ money
-    def payments(self) -> None:
-        V, L, rng = self.V, self.L, self.rng
+    def payments(self, V: dict | None = None, L: dict | None = None) -> None:
+        """Who pays: the family-sharing draw (current stream), then the settlement (:meth:`settle`)."""
+        V = self.V if V is None else V
+        L = self.L if L is None else L
+        n = len(V["person"])
+        person, vt = V["person"], V["vtype"]
+        emp = self.p_employee[person]
+        fam = self.p_fampayer[person]
+        share = (~emp) & (fam >= 0) & (vt != IP) & (self.rng.random(n) < self.cfg["confounders"]["family_sharing"])
+        share &= self.alive_mask(np.clip(fam, 0, None), V["start"])
+        V["payer"] = np.where(share, fam, -1).astype(np.int64)
+        self.truth.count("family_sharing_visits", int(share.sum()))
+        self.settle(V, L)
+
+    def settle(self, V: dict, L: dict, vis: np.ndarray | None = None) -> None:
+        """Total, fund and personal-account shares of visits ``vis`` (all when None) from their lines:
+        fund share of reimbursable amounts by scheme, level and visit type; the rest from a personal
+        account for employees (or a relative's, ``payer``)."""
         n = len(V["person"])
         total = np.round(np.bincount(L["vi"], weights=L["amount"], minlength=n), 2)
         elig = np.bincount(L["vi"], weights=L["amount"] * self.cat_reimb[L["item"]], minlength=n)
-        person, inst, vt = V["person"], V["inst"], V["vtype"]
+        sel = np.arange(n) if vis is None else np.asarray(vis, dtype=np.int64)
+        total, elig = total[sel], elig[sel]
+        person, inst, vt = V["person"][sel], V["inst"][sel], V["vtype"][sel]
         emp = self.p_employee[person]
         kind, level = self.i_kind[inst], self.i_level[inst]
         out_rate = np.where(emp, np.select([kind == 1, kind == 2, level == 1, level == 2], [0.7, 0.6, 0.6, 0.55], 0.5),
@@ -1056,53 +1506,75 @@ class _City:
         ded = np.select([level == 1, level == 2, level == 3], [300.0, 600.0, 900.0], 300.0)
         ip_rate = np.where(emp, np.select([level == 1, level == 2], [0.9, 0.87], 0.85),
                            np.select([level == 1, level == 2], [0.8, 0.7], 0.6))
-        fund = np.select([vt == IP, V["chronic"], vt == OUT],
+        fund = np.select([vt == IP, V["chronic"][sel], vt == OUT],
                          [np.maximum(0.0, elig - ded) * ip_rate, elig * chronic_rate, elig * out_rate], 0.0)
         fund = np.minimum(np.round(fund, 2), total)
         rest = np.round(total - fund, 2)
         account = np.where(emp & (vt != IP), rest, 0.0)
-        payer = np.full(n, -1, dtype=np.int64)
-        fam = self.p_fampayer[person]
-        share = (~emp) & (fam >= 0) & (vt != IP) & (rng.random(n) < self.cfg["confounders"]["family_sharing"])
-        share &= self.alive_mask(np.clip(fam, 0, None), V["start"])
-        payer[share] = fam[share]
-        account = np.where(share, rest, account)
-        self.truth.confounders["family_sharing_visits"] = int(share.sum())
-        V["total"], V["fund"], V["account"], V["payer"] = total, fund, np.round(account, 2), payer
+        account = np.where(V["payer"][sel] >= 0, rest, account)
+        if vis is None:
+            V["total"], V["fund"], V["account"] = total, fund, np.round(account, 2)
+        else:
+            V["total"][sel], V["fund"][sel], V["account"][sel] = total, fund, np.round(account, 2)
 
     # ------------------------------------------------------------------ faces
-    def captures(self) -> None:
-        V, rng, fc = self.V, self.rng, self.cfg["faces"]
+    def capture_rates(self) -> tuple[float, float]:
+        fc = self.cfg["faces"]
+        if self.legacy:
+            return float(fc["settlement_capture"]), float(fc["entrance_capture"])
+        vc = self.cfg["volume"]
+        return (float(fc["settlement_capture"]) * float(vc["settlement_capture_factor"]),
+                float(fc["entrance_capture"]) * float(vc["entrance_capture_factor"]))
+
+    def captures(self, V: dict, enrol: bool = False) -> dict[str, np.ndarray]:
+        """Face captures of visits ``V`` at terminal institutions (current stream); ``enrol``: also the
+        reference faces of the persons of this shard (or of everyone)."""
+        rng = self.rng
         n = len(V["person"])
         term = self.i_terminal[V["inst"]]
         vt, start, end, pres = V["vtype"], V["start"], V["end"], V["presenter"]
         vi = np.arange(n)
+        p_settle, p_entrance = self.capture_rates()
         # settlement (linked to the visit, claimed = the credential presented)
-        m = term & V["capture"] & (pres >= 0) & (rng.random(n) < fc["settlement_capture"])
+        m = term & V["capture"] & (pres >= 0) & (rng.random(n) < p_settle)
         ts = np.where(vt == IP, end, start + np.where(vt == OUT, rng.integers(300, 2400, n), rng.integers(20, 240, n)))
         parts = [dict(inst=V["inst"][m], loc=np.full(m.sum(), 1), t=ts[m], visit=vi[m], claimed=V["person"][m],
                       face=pres[m])]
         # entrance (no credential)
-        e = term & (pres >= 0) & V["capture"] & (rng.random(n) < fc["entrance_capture"])
+        e = term & (pres >= 0) & V["capture"] & (rng.random(n) < p_entrance)
         face_e = np.where(vt == IP, V["person"], pres)[e]
         parts.append(dict(inst=V["inst"][e], loc=np.full(e.sum(), 0), t=start[e] - rng.integers(120, 1500, e.sum()),
                           visit=np.full(e.sum(), -1), claimed=np.full(e.sum(), -1), face=face_e))
         # ward rounds for inpatients
         w = np.flatnonzero(term & V["ward"] & (vt == IP))
+        parts.append(self.ward_rounds(V, w, start[w], end[w]))
+        C = {k_: np.concatenate([p[k_] for p in parts]) for k_ in parts[0]}
+        if self.outages is None:      # the original order: outages drawn here
+            self.outage_plan()
+        C = self.encode_captures(self.drop_outages(C))
+        if enrol:
+            self.enrol()
+        return C
+
+    def ward_rounds(self, V: dict, w: np.ndarray, frm: np.ndarray, to: np.ndarray) -> dict[str, np.ndarray]:
+        """Ward-round captures of stays ``w`` between times ``frm`` and ``to`` (every 1-3 days)."""
+        rng, fc = self.rng, self.cfg["faces"]
+        start, end = V["start"][w], V["end"][w]
         step = rint(rng, fc["ward_every_days"], len(w))
-        days = np.maximum(1, (end[w] - start[w]) // DAY)
+        days = np.maximum(1, (to - frm) // DAY)
         cnt = days // step + 1
         rw = np.repeat(np.arange(len(w)), cnt)
         k = np.arange(len(rw)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        day0 = start[w] // DAY
+        day0 = frm // DAY
         tw = (day0[rw] + k * step[rw]) * DAY + rng.integers(8 * 3600, 11 * 3600, len(rw))
-        tw = np.clip(tw, start[w][rw] + 600, end[w][rw] - 600)
+        tw = np.clip(tw, start[rw] + 600, end[rw] - 600)
         ww = w[rw]
-        parts.append(dict(inst=V["inst"][ww], loc=np.full(len(ww), 2), t=tw, visit=ww, claimed=V["person"][ww],
-                          face=V["person"][ww]))
-        C = {k_: np.concatenate([p[k_] for p in parts]) for k_ in parts[0]}
-        # camera outages: a terminal records nothing for weeks (confounder)
-        oc = self.cfg["confounders"]["camera_outage"]
+        return dict(inst=V["inst"][ww], loc=np.full(len(ww), 2), t=tw, visit=ww, claimed=V["person"][ww],
+                    face=V["person"][ww])
+
+    def outage_plan(self) -> None:
+        """Camera outages: a terminal records nothing for weeks (confounder)."""
+        rng, oc = self.rng, self.cfg["confounders"]["camera_outage"]
         ti = np.flatnonzero(self.i_terminal)
         k_down = max(min(1, len(ti)), int(rng.binomial(len(ti), oc["p"])))
         down = np.sort(rng.choice(ti, size=k_down, replace=False))
@@ -1113,34 +1585,51 @@ class _City:
         o_end[down] = o_start[down] + ln * DAY
         self.outages = (down, o_start, o_end)
         self.truth.confounders["camera_outages"] = len(down)
+
+    def drop_outages(self, C: dict) -> dict:
+        _, o_start, o_end = self.outages
         keep = ~((C["t"] >= o_start[C["inst"]]) & (C["t"] < o_end[C["inst"]]))
-        C = {k_: a[keep] for k_, a in C.items()}
+        return {k_: a[keep] for k_, a in C.items()}
+
+    def encode_captures(self, C: dict) -> dict:
+        """Captures in time order with their encodings: identity + noise, a few poor (current stream)."""
+        rng, fc = self.rng, self.cfg["faces"]
         order = np.lexsort((C["face"], C["t"]))
         C = {k_: a[order] for k_, a in C.items()}
         nc = len(C["t"])
         bad = rng.random(nc) < self.cfg["confounders"]["bad_match_rate"]
         sd = np.where(bad, runif(rng, fc["bad_capture_noise"], nc), runif(rng, fc["capture_noise"], nc))
-        self.truth.confounders["bad_match_captures"] = int(bad.sum())
-        enc = self.face_mean + self.ident[C["face"]]
+        self.truth.count("bad_match_captures", int(bad.sum()))
+        enc = self.face_mean + self.identity(C["face"])
         enc += rng.standard_normal((nc, 128), dtype=np.float32) * sd.astype(np.float32)[:, None]
         C["enc"] = enc
-        self.C = C
-        ne = np.flatnonzero(self.p_enrolled)
+        return C
+
+    def enrol(self) -> None:
+        """Reference faces (人脸底库) of the enrolled persons of the shard (everyone's when unsharded)."""
+        fc = self.cfg["faces"]
+        idx = self.persons_of(self.shard_idx)
+        ne = idx[self.p_enrolled[idx]]
         self.enroll_idx = ne
-        self.enroll_enc = (self.face_mean + self.ident[ne]
-                           + rng.standard_normal((len(ne), 128), dtype=np.float32) * np.float32(fc["enrollment_noise"]))
+        self.enroll_enc = (self.face_mean + self.identity(ne)
+                           + self.rng.standard_normal((len(ne), 128), dtype=np.float32) * np.float32(fc["enrollment_noise"]))
 
     # ------------------------------------------------------------------ 进销存
-    def inventory(self) -> None:
-        V, L, rng = self.V, self.L, self.rng
+    def sales(self, V: dict, L: dict) -> pd.Series:
+        """Drug units sold per (institution, item, month) at non-hospitals, as the books record them:
+        card cash-out swipes and re-settled resold packs (drug_resale lines) were never bought."""
         inst = V["inst"][L["vi"]]
         drug = self.cat_is_drug[L["item"]] & (self.i_kind[inst] != 0)
         honest = np.array([lab != "card_cashout" for lab in V["label"]], dtype=bool)[L["vi"]]
+        honest &= L["label"] != "drug_resale"
         month = np.searchsorted(self.month_start, V["start"][L["vi"]] // DAY, side="right") - 1
         m = drug
         df = pd.DataFrame({"inst": inst[m], "item": L["item"][m], "month": month[m],
                            "sold": np.where(honest[m], L["qty"][m], 0.0)})
-        g = df.groupby(["inst", "item", "month"], sort=True)["sold"].sum()
+        return df.groupby(["inst", "item", "month"], sort=True)["sold"].sum()
+
+    def inventory(self, g: pd.Series) -> None:
+        rng = self.rng
         pairs = g.reset_index()[["inst", "item"]].drop_duplicates().reset_index(drop=True)
         grid = np.zeros((len(pairs), 12))
         pidx = pd.MultiIndex.from_frame(pairs)
@@ -1165,110 +1654,208 @@ class _City:
             "month": np.tile(np.arange(12), len(pairs)), "bought": buy.ravel(),
             "opening": opening.ravel(), "closing": stock.ravel()})
 
-    # ------------------------------------------------------------------ output tables
-    def person_ids(self) -> np.ndarray:
-        num = self.rng.choice(10 ** 9, size=self.N, replace=False)
-        return ("14010" + pd.Series(num).astype(str).str.zfill(9)).to_numpy(object)
+    def inventory_adjust(self, g: pd.Series) -> None:
+        """Honest sales added after the books were drawn (drift, collectors' purchases, ...): bought in
+        the month they were sold, so the books stay consistent (deterministic, no draws)."""
+        g = g[g > 0]
+        if g.empty:
+            return
+        inv = self.inv
+        gi = g.reset_index()
+        extra = gi.pivot_table(index=["inst", "item"], columns="month", values="sold", aggfunc="sum",
+                               fill_value=0.0).reindex(columns=range(12), fill_value=0.0)
+        key = pd.MultiIndex.from_arrays([inv.inst.to_numpy()[::12], inv.item.to_numpy()[::12]], names=["inst", "item"])
+        allk = key.union(extra.index).sort_values()
+        P = len(allk)
+        bought = np.zeros((P, 12))
+        opening = np.zeros((P, 12))
+        closing = np.zeros((P, 12))
+        r = allk.get_indexer(key)
+        bought[r] = inv.bought.to_numpy().reshape(-1, 12)
+        opening[r] = inv.opening.to_numpy().reshape(-1, 12)
+        closing[r] = inv.closing.to_numpy().reshape(-1, 12)
+        E = np.zeros((P, 12))
+        E[allk.get_indexer(extra.index)] = extra.to_numpy()
+        add = np.ceil(E - 1e-9)
+        spare = np.cumsum(add - E, axis=1)              # units bought in whole packs, left in stock
+        bought += add
+        closing += spare
+        opening[:, 1:] += spare[:, :-1]
+        self.inv = pd.DataFrame({
+            "inst": np.repeat(allk.get_level_values(0).to_numpy(), 12),
+            "item": np.repeat(allk.get_level_values(1).to_numpy(), 12),
+            "month": np.tile(np.arange(12), P), "bought": bought.ravel(),
+            "opening": opening.ravel(), "closing": closing.ravel()})
 
-    def id_numbers(self) -> np.ndarray:
+    # ------------------------------------------------------------------ identifiers
+    def draw_ids(self) -> None:
+        """Insurance numbers and 身份证号 of everyone (the main stream's last draws in the original
+        order; a stream of their own otherwise, so they do not move with the volume of care)."""
+        with (nullcontext() if self.legacy else self.using(self.stream("ids"))):
+            self.pid_num = self.rng.choice(10 ** 9, size=self.N, replace=False).astype(np.int64)
+            self.id_number_plan()
+
+    def person_id(self, idx: np.ndarray) -> np.ndarray:
+        return _fmt_ids("14010", self.pid_num[np.asarray(idx, dtype=np.int64)], 9)
+
+    def person_id_or_none(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.full(len(idx), None, dtype=object)
+        has = idx >= 0
+        out[has] = self.person_id(idx[has])
+        return out
+
+    def id_number_plan(self) -> None:
         rng, N = self.rng, self.N
-        other = np.array(["140202", "140402", "140502", "140602", "140702", "140802", "140902", "141002",
-                          "141102", "130102", "410102", "150102"], dtype=object)
+        other = np.array([140202, 140402, 140502, 140602, 140702, 140802, 140902, 141002,
+                          141102, 130102, 410102, 150102], dtype=np.int64)
         elsewhere = rng.random(N) < self.cfg["population"]["born_elsewhere_share"]
-        region = np.where(elsewhere, other[rng.integers(0, len(other), N)], self.dcode[self.p_dist])
-        birth = (np.datetime64(f"{self.year}-01-01") + self.p_birth.astype("timedelta64[D]"))
-        bstr = pd.Series(np.datetime_as_string(birth, unit="D")).str.replace("-", "", regex=False)
-        grp = pd.DataFrame({"r": region, "b": bstr, "m": self.p_male})
+        rcode = np.where(elsewhere, other[rng.integers(0, len(other), N)],
+                         self.dcode.astype(np.int64)[self.p_dist])
+        grp = pd.DataFrame({"r": rcode, "b": self.p_birth, "m": self.p_male})
         gb = grp.groupby(["r", "b", "m"], sort=False)
         rank = gb.cumcount().to_numpy()
         base = (gb.ngroup().to_numpy() * 7919 + 17) % 400          # per-group start: ranks stay distinct
         seq = ((base + rank) * 2 + np.where(self.p_male, 1, 0)) % 1000  # odd = male, even = female (GB 11643)
-        body = (pd.Series(region) + bstr + pd.Series(seq).astype(str).str.zfill(3)).to_numpy(object)
-        digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(N, 17) - 48
-        w = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-        chk = np.array(list("10X98765432"), dtype=object)[(digits * w).sum(1) % 11]
-        return (pd.Series(body) + pd.Series(chk)).to_numpy(object)
+        self.idn_region = rcode.astype(np.int32)
+        self.idn_seq = seq.astype(np.int16)
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        V, L, C = self.V, self.L, self.C
-        t0 = self.t0
-        ts = lambda s: (t0 + s.astype("timedelta64[s]")).astype("datetime64[ns]")  # noqa: E731
-        self.pid = pid = self.person_ids()
-        iid, did = self.i_id, self.d_id
-        nv = len(V["person"])
-        vid = ("V" + pd.Series(np.arange(1, nv + 1)).astype(str).str.zfill(10)).to_numpy(object)
-        lid = ("L" + pd.Series(np.arange(1, len(L["vi"]) + 1)).astype(str).str.zfill(11)).to_numpy(object)
-        self.vid, self.lid = vid, lid
-        none = lambda idx, ids: np.where(idx >= 0, ids[np.clip(idx, 0, None)], None)  # noqa: E731
+    def id_numbers(self, idx: np.ndarray) -> np.ndarray:
+        """身份证号 (GB 11643): region, birth date, sequence (odd = male), ISO 7064 MOD 11-2 check."""
+        idx = np.asarray(idx, dtype=np.int64)
+        n = len(idx)
+        birth = np.datetime64(f"{self.year}-01-01") + self.p_birth[idx].astype("timedelta64[D]")
+        y = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+        mo = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
+        d = (birth - birth.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
+        digits = np.empty((n, 17), dtype=np.int64)
+        for col, val, width in ((0, self.idn_region[idx].astype(np.int64), 6), (6, y, 4), (10, mo, 2), (12, d, 2),
+                                (14, self.idn_seq[idx].astype(np.int64), 3)):
+            for j in range(width):
+                digits[:, col + width - 1 - j] = (val // 10 ** j) % 10
+        w = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+        chk = np.frombuffer(b"10X98765432", dtype=np.uint8)[(digits * w).sum(1) % 11]
+        buf = np.empty((n, 18), dtype=np.uint8)
+        buf[:, :17] = 48 + digits
+        buf[:, 17] = chk
+        if n == 0:
+            return np.zeros(0, dtype=object)
+        offsets = np.arange(0, 18 * n + 1, 18, dtype=np.int32)
+        arr = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
+        return arr.to_numpy(zero_copy_only=False).astype(object)
+
+    def entity_id(self, etype: str, idx: int) -> str:
+        if etype == "person":
+            return str(self.person_id(np.array([idx]))[0])
+        return {"physician": self.d_id, "institution": self.i_id}[etype][idx]
+
+    def entity_ids(self, etype: str, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        if etype == "person":
+            return self.person_id(idx)
+        return {"physician": self.d_id, "institution": self.i_id}[etype][idx]
+
+    # ------------------------------------------------------------------ output tables
+    def _ts(self, s: np.ndarray) -> np.ndarray:
+        return (self.t0 + s.astype("timedelta64[s]")).astype("datetime64[ns]")
+
+    def static_tables(self) -> dict[str, pd.DataFrame]:
+        iid = self.i_id
         level = pd.array(np.where(self.i_kind == 0, self.i_level, 0), dtype="Int64")
         level[self.i_kind != 0] = pd.NA
         inst = pd.DataFrame({
             "institution_id": iid, "name": self.i_name, "kind": np.array(KINDS, dtype=object)[self.i_kind],
             "level": level, "ownership": np.where(self.i_public, "public", "private").astype(object),
             "district": self.districts[self.i_dist], "has_face_terminal": pd.array(self.i_terminal, dtype="boolean")})
-        phys = pd.DataFrame({"physician_id": did, "institution_id": iid[self.d_inst], "name": self.d_name,
+        phys = pd.DataFrame({"physician_id": self.d_id, "institution_id": iid[self.d_inst], "name": self.d_name,
                              "specialty": self.d_specname})
+        return {"institutions": inst, "physicians": phys, "catalog": self.catalog_df}
+
+    def persons_table(self, idx: np.ndarray) -> pd.DataFrame:
         codes = np.array([self.chronic_code(c) for c in self.cond_names], dtype=object)
         condsets = np.empty(1 << len(self.cond_names), dtype=object)
         condsets[:] = [tuple(codes[[i for i in range(len(codes)) if (b >> i) & 1]]) for b in range(len(condsets))]
-        birth = (np.datetime64(f"{self.year}-01-01") + self.p_birth.astype("timedelta64[D]")).astype("datetime64[ns]")
-        death = np.where(self.p_death >= 0, (np.datetime64(f"{self.year}-01-01")
-                                              + np.clip(self.p_death, 0, None).astype("timedelta64[D]")),
+        y0 = np.datetime64(f"{self.year}-01-01")
+        birth = (y0 + self.p_birth[idx].astype("timedelta64[D]")).astype("datetime64[ns]")
+        pdth = self.p_death[idx]
+        death = np.where(pdth >= 0, (y0 + np.clip(pdth, 0, None).astype("timedelta64[D]")),
                          np.datetime64("NaT")).astype("datetime64[ns]")
-        persons = pd.DataFrame({
-            "person_id": pid, "sex": np.where(self.p_male, "M", "F").astype(object), "birth_date": birth,
-            "name": self.p_name, "id_number": self.id_numbers(), "district": self.districts[self.p_dist],
-            "insurance_type": np.where(self.p_employee, "employee", "resident").astype(object),
-            "chronic_conditions": condsets[self.p_condset], "death_date": death})
+        return pd.DataFrame({
+            "person_id": self.person_id(idx), "sex": np.where(self.p_male[idx], "M", "F").astype(object),
+            "birth_date": birth, "name": self.person_names(idx), "id_number": self.id_numbers(idx),
+            "district": self.districts[self.p_dist[idx]],
+            "insurance_type": np.where(self.p_employee[idx], "employee", "resident").astype(object),
+            "chronic_conditions": condsets[self.p_condset[idx]], "death_date": death})
+
+    def visit_tables(self, V: dict, L: dict, C: dict, off: tuple[int, int, int]) -> dict[str, pd.DataFrame]:
+        """visits, claim_lines and face_captures of one block; ids continue from ``off``."""
+        ts = self._ts
+        iid, did = self.i_id, self.d_id
+        nv = len(V["person"])
+        vid = _fmt_ids("V", np.arange(off[0] + 1, off[0] + nv + 1), 10)
+        lid = _fmt_ids("L", np.arange(off[1] + 1, off[1] + len(L["vi"]) + 1), 11)
+        self.vid, self.lid = vid, lid
+        none = lambda idx, ids: np.where(idx >= 0, ids[np.clip(idx, 0, None)], None)  # noqa: E731
         diag = np.empty(len(self.diag_tuples), dtype=object)
         diag[:] = self.diag_tuples
-        term_id = (pd.Series(iid[V["inst"]]) + "-T" + pd.Series(V["terminal"] + 1).astype(str).str.zfill(2)).to_numpy(object)
+        term_id = (pd.Series(iid[V["inst"]]) + "-T" + pd.Series(_fmt_ids("", V["terminal"] + 1, 2))).to_numpy(object)
         visits = pd.DataFrame({
-            "visit_id": vid, "person_id": pid[V["person"]], "institution_id": iid[V["inst"]],
+            "visit_id": vid, "person_id": self.person_id(V["person"]), "institution_id": iid[V["inst"]],
             "physician_id": none(V["phys"], did), "visit_type": VTYPES[V["vtype"]],
             "start_time": ts(V["start"]),
             "end_time": np.where(V["vtype"] == IP, ts(V["end"]), np.datetime64("NaT")).astype("datetime64[ns]"),
             "diagnosis_codes": diag[V["diag"]], "total_amount": V["total"], "fund_paid": V["fund"],
-            "account_paid": V["account"], "payer_person_id": none(V["payer"], pid), "terminal_id": term_id})
+            "account_paid": V["account"], "payer_person_id": self.person_id_or_none(V["payer"]), "terminal_id": term_id})
         lines = pd.DataFrame({
             "line_id": lid, "visit_id": vid[L["vi"]], "item_code": self.cat_code[L["item"]],
             "quantity": L["qty"].astype(float), "unit_price": L["price"], "amount": L["amount"],
             "days_supply": pd.array(np.where(L["days"] >= 0, L["days"], 0), dtype="Int64"),
             "physician_id": none(L["phys"], did), "service_time": ts(L["time"])})
         lines.loc[L["days"] < 0, "days_supply"] = pd.NA
-        enr = pd.DataFrame({"person_id": pid[self.enroll_idx], "encoding": list(self.enroll_enc)})
         nc = len(C["t"])
         caps = pd.DataFrame({
-            "capture_id": ("F" + pd.Series(np.arange(1, nc + 1)).astype(str).str.zfill(10)).to_numpy(object),
+            "capture_id": _fmt_ids("F", np.arange(off[2] + 1, off[2] + nc + 1), 10),
             "institution_id": iid[C["inst"]],
             "location": np.array(["entrance", "settlement", "ward"], dtype=object)[C["loc"]],
             "capture_time": ts(C["t"]), "encoding": list(C["enc"]),
-            "visit_id": none(C["visit"], vid), "claimed_person_id": none(C["claimed"], pid)})
+            "visit_id": none(C["visit"], vid), "claimed_person_id": self.person_id_or_none(C["claimed"])})
+        return {"visits": visits, "claim_lines": lines, "face_captures": caps}
+
+    def enrol_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"person_id": self.person_id(self.enroll_idx), "encoding": list(self.enroll_enc)})
+
+    def inventory_table(self) -> pd.DataFrame:
         inv = self.inv
         periods = np.array([f"{self.year}-{m:02d}" for m in range(1, 13)], dtype=object)
-        inventory = pd.DataFrame({
-            "institution_id": iid[inv.inst.to_numpy()], "item_code": self.cat_code[inv.item.to_numpy()],
+        return pd.DataFrame({
+            "institution_id": self.i_id[inv.inst.to_numpy()], "item_code": self.cat_code[inv.item.to_numpy()],
             "period": periods[inv.month.to_numpy()], "qty_purchased": inv.bought.to_numpy(float),
             "qty_opening": inv.opening.to_numpy(float), "qty_closing": inv.closing.to_numpy(float)})
-        fam = pd.DataFrame({"person_id": pid[self.family.a.to_numpy()],
-                            "related_person_id": pid[self.family.b.to_numpy()],
-                            "relation": self.family.rel.to_numpy(object)})
+
+    def family_table(self) -> pd.DataFrame:
+        fl = households.registered(self)
+        return pd.DataFrame({"person_id": self.person_id(fl.a.to_numpy()),
+                             "related_person_id": self.person_id(fl.b.to_numpy()),
+                             "relation": fl.rel.to_numpy(object)})
+
+    def known_table(self) -> pd.DataFrame:
         kc = self.known
-        known = pd.DataFrame({
+        return pd.DataFrame({
             "case_id": [f"AJ{self.year}{i + 1:05d}" for i in range(len(kc))],
             "entity_type": [k["entity_type"] for k in kc],
             "entity_id": [self.entity_id(k["entity_type"], k["idx"]) for k in kc],
             "label": [k["label"] for k in kc], "scheme": [k["scheme"] for k in kc],
             "closed_on": pd.to_datetime([k["closed_on"] for k in kc]).astype("datetime64[ns]")})
-        out = {"institutions": inst, "physicians": phys, "persons": persons, "catalog": self.catalog_df,
-               "visits": visits, "claim_lines": lines, "face_enrollments": enr, "face_captures": caps,
-               "inventory": inventory, "family_links": fam, "known_cases": known}
-        for name, df in out.items():  # contract column order
-            out[name] = df[[c for c in TABLES[name].names if c in df.columns]]
-        return out
 
-    def entity_id(self, etype: str, idx: int) -> str:
-        return {"person": self.pid, "physician": self.d_id, "institution": self.i_id}[etype][idx]
+    # ------------------------------------------------------------------ truth
+    def violations_table(self, V: dict, L: dict) -> pd.DataFrame:
+        """Fraudulent settlements (whole visits) and rule-breaking or resold lines of one block."""
+        vl = np.flatnonzero(np.array([x is not None for x in V["label"]], dtype=bool))
+        ll = np.flatnonzero(np.array([x is not None for x in L["label"]], dtype=bool))
+        return pd.concat([
+            pd.DataFrame({"visit_id": self.vid[vl], "line_id": "", "scheme_or_rule": V["label"][vl]}),
+            pd.DataFrame({"visit_id": self.vid[L["vi"][ll]], "line_id": self.lid[ll],
+                          "scheme_or_rule": L["label"][ll]})], ignore_index=True)[TRUTH_FILES["violations"]]
 
     def truth_tables(self) -> dict[str, pd.DataFrame]:
         rings = pd.DataFrame([{
@@ -1278,59 +1865,244 @@ class _City:
         ents = pd.DataFrame([{"entity_type": e["entity_type"], "entity_id": self.entity_id(e["entity_type"], e["idx"]),
                               "scheme": e["scheme"], "ring_id": e["ring_id"] or ""} for e in self.truth.entities],
                             columns=TRUTH_FILES["entities"]).drop_duplicates()
-        vl = np.flatnonzero(np.array([x is not None for x in self.V["label"]], dtype=bool))
-        ll = np.flatnonzero(np.array([x is not None for x in self.L["label"]], dtype=bool))
-        viol = pd.concat([
-            pd.DataFrame({"visit_id": self.vid[vl], "line_id": "", "scheme_or_rule": self.V["label"][vl]}),
-            pd.DataFrame({"visit_id": self.vid[self.L["vi"][ll]], "line_id": self.lid[ll],
-                          "scheme_or_rule": self.L["label"][ll]})], ignore_index=True)
-        return {"rings": rings, "entities": ents, "violations": viol[TRUTH_FILES["violations"]]}
+        out = {"rings": rings, "entities": ents}
+        if self.truth.drift:
+            out["drift"] = pd.DataFrame([{"entity_type": d["entity_type"],
+                                          "entity_id": self.entity_id(d["entity_type"], d["idx"]),
+                                          "indicator": d["indicator"], "first_period": d["first_period"]}
+                                         for d in self.truth.drift], columns=OPTIONAL_TRUTH_FILES["drift"])
+        return out
+
+    # ------------------------------------------------------------------ features on streams of their own
+    def plan_extras(self) -> None:
+        """Traceability codes, drug-resale rings and drift: planned once, after the city's own
+        draws, each on streams of its own."""
+        traces.plan(self)
+        resale.plan(self)
+        drift.plan(self)
+
+    def payers(self) -> np.ndarray:
+        """Persons whose personal account paid for a relative's settlement (sorted)."""
+        if self.payer_seen is not None:
+            return np.flatnonzero(self.payer_seen)
+        return np.unique(self.V["payer"][self.V["payer"] >= 0])
+
+    def extras(self, V: dict, L: dict, C: dict, s: int) -> tuple[dict, dict, dict, dict | None]:
+        """Block ``s`` of the city with the features drawn on streams of their own: drift (lines
+        added, stays made longer, new visits), the drug-resale settlements of its persons, and the
+        traceability codes of its drug lines. Returns the merged visits, lines, captures and traces."""
+        dr = drift.apply(self, V, L, C, self.stream("drift", s))
+        stays = self.stays_of([V])
+        chunks = [self.out_of_stays(v, l, stays, "drop") for v, l in dr["chunks"]]
+        if self.resale_block is not None:
+            rv, rl = self.resale_block
+            inside = np.ones(self.N, dtype=bool) if self.shard_idx is None else np.zeros(self.N, dtype=bool)
+            if self.shard_idx is not None:
+                inside[self.shard_idx] = True
+            keep = inside[rv["person"]]
+            if keep.any():
+                remap = np.cumsum(keep) - 1
+                l = take(rl, keep[rl["vi"]])
+                l["vi"] = remap[l["vi"]]
+                chunks.append(self.out_of_stays(take(rv, keep), l, stays, "move"))
+        touched = list(dr["touched"])
+        changed = bool(chunks) or bool(dr["lines"]) or dr["captures"] is not None
+        lkeys = list(LCOLS) + ["amount"]
+        if dr["lines"]:
+            la = concat(dr["lines"], LCOLS)
+            self.price_lines(V, la)
+            self.extra_sales.append(self.sales(V, la))
+            L = {k: np.concatenate([L[k], la[k]]) for k in lkeys}
+        C_new = [dr["captures"]] if dr["captures"] is not None else []
+        if chunks:
+            with self.using(self.stream("extras", s)):
+                self.chunks = [_Chunk(v, l) for v, l in chunks]
+                V2, L2 = self.take_chunks()
+                V2, L2 = self.assemble_block(V2, L2)
+                V2, L2 = self.clean_block(V2, L2)
+                V2, L2 = self.finalise_block(V2, L2)
+                self.payments(V2, L2)
+                C2 = self.captures(V2)
+            self.extra_sales.append(self.sales(V2, L2))
+            n0 = len(V["person"])
+            vkeys = list(VCOLS) + ["total", "fund", "account", "payer"]
+            V = {k: np.concatenate([V[k], V2[k]]) for k in vkeys}
+            L2["vi"] = L2["vi"] + n0
+            L = {k: np.concatenate([L[k], L2[k]]) for k in lkeys}
+            C2["visit"] = np.where(C2["visit"] >= 0, C2["visit"] + n0, -1)
+            C_new.append(C2)
+        if C_new:
+            C = {k: np.concatenate([C[k]] + [c[k] for c in C_new]) for k in C}
+        if touched:
+            self.settle(V, L, np.unique(np.concatenate(touched)))
+        if changed:
+            order = np.lexsort((V["person"], V["start"]))
+            V = {k: a[order] for k, a in V.items()}
+            inv = np.empty_like(order)
+            inv[order] = np.arange(len(order))
+            L["vi"] = inv[L["vi"]]
+            L = take(L, np.lexsort((L["item"], L["vi"])))
+            C["visit"] = np.where(C["visit"] >= 0, inv[np.clip(C["visit"], 0, None)], -1)
+            C = take(C, np.lexsort((C["face"], C["t"])))
+        T = traces.make(self, V, L, self.stream("traces", s), s) if hasattr(self, "i_scan") else None
+        if T is not None and len(T["touched"]):
+            self.settle(V, L, T["touched"])
+        return V, L, C, T
+
+    def out_of_stays(self, v: dict, l: dict, stays: tuple, how: str) -> tuple[dict, dict]:
+        """Settlements added to a block that fall inside one of the person's hospital stays: dropped
+        (``drop``), or moved out of it (``move``: a collector's settlement to the day before the
+        admission, a re-settlement at an outlet to the day after the discharge, so a resold pack
+        still comes after its first sale)."""
+        w = self.in_stay(stays, v["person"], v["start"])
+        inside = (w >= 0) & (v["vtype"] != IP)
+        if not inside.any():
+            return v, l
+        keep = np.ones(len(inside), dtype=bool)
+        if how == "drop":
+            keep = ~inside
+        else:
+            _, ss, se, _ = stays
+            wc = np.clip(w, 0, None)
+            tod = v["start"] % DAY
+            collect = np.array([x == "drug_resale" for x in v["label"]], dtype=bool)
+            new = np.where(collect, (ss[wc] // DAY - 1) * DAY + tod, (se[wc] // DAY + 1) * DAY + tod)
+            ok = (new >= 0) & (new < (self.ndays - 1) * DAY)
+            delta = np.where(inside & ok, new - v["start"], 0)
+            v = dict(v)
+            v["start"] = v["start"] + delta
+            v["end"] = np.where(v["vtype"] == IP, v["end"], v["start"])
+            l = dict(l)
+            l["time"] = l["time"] + delta[l["vi"]]
+            keep = ~(inside & ~ok)
+        if keep.all():
+            return v, l
+        remap = np.cumsum(keep) - 1
+        l2 = take(l, keep[l["vi"]])
+        l2["vi"] = remap[l2["vi"]]
+        return take(v, keep), l2
+
+    def finish_inventory(self, main: list[pd.Series] | None = None) -> None:
+        """The books: from the sales of every shard (sharded city) and the extra honest sales."""
+        if main is not None:
+            g = pd.concat(main).groupby(level=[0, 1, 2]).sum()
+            with self.using(self.stream("inventory")):
+                self.inventory(g)
+        if self.extra_sales:
+            self.inventory_adjust(pd.concat(self.extra_sales).groupby(level=[0, 1, 2]).sum())
 
 
 # --------------------------------------------------------------------------- public API
-def generate(out: Path, persons: int = 5000, seed: int = 7, config: str | Path | dict | None = None,
-             fmt: str = "csv") -> dict:
+def _write_block(city: _City, sink: Sink, idx: np.ndarray, V: dict, L: dict, C: dict, T: dict | None,
+                 off: list[int], viol: list[pd.DataFrame]) -> int:
+    n = sink.write("persons", city.persons_table(idx))
+    tb = city.visit_tables(V, L, C, (off[0], off[1], off[2]))
+    for name in ("visits", "claim_lines", "face_captures"):
+        n += sink.write(name, tb[name])
+    del tb
+    n += sink.write("face_enrollments", city.enrol_table())
+    if T is not None:
+        typed, text = traces.arrow_tables(T, city.lid, city.t0, text=sink.fmt == "csv")
+        n += sink.write("drug_traces", arrow=typed, text=text)
+    viol.append(city.violations_table(V, L))
+    off[0] += len(V["person"])
+    off[1] += len(L["vi"])
+    off[2] += len(C["t"])
+    return n
+
+
+def generate(out: Path, persons: int = 5000, seed: int = 7, config: str | Path | dict | list | None = None,
+             fmt: str = "csv", layout: str = "auto") -> dict:
     """Generate a synthetic city of ``persons`` insured persons for one year into ``out``.
 
-    Writes one file per contract table (``fmt`` = ``csv`` or ``parquet``) and
-    ``out/truth/{rings,entities,violations}.csv``. Deterministic for a
-    ``(persons, seed, config)``. Returns a summary: rows per table, rings and
-    lone actors per scheme, violations per rule, confounder counts, timings.
+    Writes one table per contract table (``fmt`` = ``csv`` or ``parquet``; a
+    city larger than ``generation.shard_persons`` is generated and written shard
+    by shard, Parquet as a directory of parts per table unless ``layout="file"``)
+    and ``out/truth/{rings,entities,violations,drift}.csv``. Deterministic for a
+    ``(persons, seed, config)``. Progress goes to :mod:`ringscope.progress`.
+    Returns a summary: rows per table, rings and lone actors per scheme,
+    violations per rule, confounder counts, drifting entities, timings, bytes.
 
     >>> import tempfile
     >>> s = generate(Path(tempfile.mkdtemp()), persons=1000, seed=1)
-    >>> s["tables"]["persons"]
-    1000
+    >>> s["tables"]["persons"], s["shards"]
+    (1000, 1)
     """
-    from ringscope.ingest.io import write_dataset  # noqa: PLC0415 (import cost only when writing)
-
     t_start, c_start = time.perf_counter(), time.process_time()
     cfg = load_config(config)
     city = _City(persons, seed, cfg)
-    city.build()
-    t_built = time.perf_counter()
-    tables = city.tables()
-    truth = city.truth_tables()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_dataset(tables, out, fmt)
+    sink = Sink(out, fmt, layout, streaming=city.sharded)
+    viol: list[pd.DataFrame] = []
+    off = [0, 0, 0]
+    with progress.task("generate", "rows written", unit="rows") as bar:
+        if not city.sharded:
+            progress.say("generate", f"a city of {persons:,} persons in one piece")
+            city.build_single()
+            city.plan_extras()
+            V, L, C, T = city.extras(city.V, city.L, city.C, 0)
+            city.V = city.L = city.C = None
+            city.finish_inventory()
+            bar.update(_write_block(city, sink, np.arange(city.N), V, L, C, T, off, viol))
+            del V, L, C, T
+        else:
+            progress.say("generate", f"a city of {persons:,} persons in {city.n_shards} shards: "
+                                     "population, institutions, rings")
+            city.build_plan()
+            city.plan_extras()
+            sales_main: list[pd.Series] = []
+            for s, idx in enumerate(city.shards()):
+                city.build_shard(s, idx)
+                sales_main.append(city.sales(city.V, city.L))
+                V, L, C, T = city.extras(city.V, city.L, city.C, s)
+                city.V = city.L = city.C = None
+                n = _write_block(city, sink, idx, V, L, C, T, off, viol)
+                del V, L, C, T
+                if s == 0:
+                    bar.set_total(n * city.N / len(idx))
+                bar.update(n)
+            city.finish_inventory(sales_main)
+            with city.using(city.stream("known")):
+                schemes.known_cases(city)
+        n = 0
+        for name, df in city.static_tables().items():
+            n += sink.write(name, df)
+        n += sink.write("inventory", city.inventory_table())
+        n += sink.write("family_links", city.family_table())
+        city.known = city.known + city.known_extra
+        n += sink.write("known_cases", city.known_table())
+        bar.update(n)
+    t_built = time.perf_counter()
+    truth = city.truth_tables()
+    truth["violations"] = pd.concat(viol, ignore_index=True)[TRUTH_FILES["violations"]]
     tdir = out / "truth"
     tdir.mkdir(exist_ok=True)
-    for name, df in truth.items():
-        df.to_csv(tdir / f"{name}.csv", index=False, encoding="utf-8", lineterminator="\n")
+    (tdir / "drift.csv").unlink(missing_ok=True)
+    for name in ("rings", "entities", "violations", "drift"):
+        if name in truth:
+            truth[name].to_csv(tdir / f"{name}.csv", index=False, encoding="utf-8", lineterminator="\n")
+    sink.close()
     t_end, c_end = time.perf_counter(), time.process_time()
     ents = truth["entities"]
-    viol = truth["violations"]
+    vio = truth["violations"]
+    tables = {k: int(v) for k, v in sink.rows.items()}
+    drift_rows = truth.get("drift")
     return {
         "out": str(out), "persons": persons, "seed": seed, "format": fmt, "year": city.year,
-        "tables": {k: int(len(v)) for k, v in tables.items()},
+        "volume": cfg["volume"]["profile"], "rings_mode": cfg["rings"]["mode"], "shards": city.n_shards,
+        "layout": "dir" if sink.dirs else "file",
+        "tables": {k: tables.get(k, 0) for k in TABLES if k in tables},
         "rings": truth["rings"].scheme.value_counts().sort_index().to_dict(),
         "lone_actors": ents[ents.ring_id == ""].groupby("scheme").entity_id.nunique().to_dict(),
         "fraud_entities": ents.groupby("entity_type").entity_id.nunique().to_dict(),
-        "violations": viol.scheme_or_rule.value_counts().sort_index().to_dict(),
+        "violations": vio.scheme_or_rule.value_counts().sort_index().to_dict(),
+        "drift": ({} if drift_rows is None else
+                  drift_rows.drop_duplicates(["entity_type", "entity_id"]).entity_type.value_counts().to_dict()),
         "confounders": dict(city.truth.confounders),
         "outbreak": getattr(city, "outbreak_info", None),
-        "visits_per_person": round(len(tables["visits"]) / persons, 2),
+        "visits_per_person": round(tables.get("visits", 0) / persons, 2),
+        "lines_per_person": round(tables.get("claim_lines", 0) / persons, 2),
+        "bytes": sink.bytes,
         "seconds": {"build": round(t_built - t_start, 2), "write": round(t_end - t_built, 2),
                     "total": round(t_end - t_start, 2), "cpu": round(c_end - c_start, 2)},
     }

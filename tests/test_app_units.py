@@ -1,7 +1,9 @@
-"""The app's pure parts: roles and masking, the access log's hash chain, the
-disposal workflow, credit ratings, the evidence package, the PDF briefing and
-the ring drawing (with a 1,000-node ring). No database needed here; the pages
-themselves are tested against the real Neo4j in ``test_app_pages.py``."""
+"""The app's pure parts: roles and masking, the disposal workflow, credit
+ratings, the evidence package (with its Chinese documents), the PDF briefing
+and its periods, the Chinese labels, and the ring drawing (with a 1,000-node
+ring). No database needed here; the pages themselves are tested against the
+real Neo4j in ``test_app_pages.py``, the data layer in ``test_access_layer.py``
+and the access log in ``test_audit_log.py``."""
 from __future__ import annotations
 
 import io
@@ -14,7 +16,8 @@ import pandas as pd
 import pytest
 
 from ringscope.app import access, credit, evidence, graphview, workflow
-from ringscope.app.briefing_pdf import BriefingData, build_briefing_pdf, pdf_text, summarise_leads
+from ringscope.app import i18n
+from ringscope.app.briefing_pdf import BriefingData, all_months, build_briefing_pdf, summarise, summarise_leads
 
 
 # ------------------------------------------------------------------------------ access
@@ -37,12 +40,22 @@ def test_masked_id_keeps_no_birth_date():
     assert "19900307" not in masked and masked.endswith("123X") and len(masked) == 18
 
 
+@pytest.mark.parametrize("role,clear", [("investigator", True), ("analyst", False), ("leader", False)])
+def test_birth_dates_are_masked_with_names(role, clear):
+    df = pd.DataFrame({"name": ["王五"], "birth_date": ["1975-11-23"], "claimed_birth_date": ["1980-01-02"]})
+    out = access.mask_frame(df, role)
+    assert out.loc[0, "birth_date"] == ("1975-11-23" if clear else "1975-**-**")
+    assert out.loc[0, "claimed_birth_date"] == ("1980-01-02" if clear else "1980-**-**")
+
+
 def test_policy_matrix_and_unknown_role():
     assert [r for r in access.ROLES if access.policy(r).export_evidence] == ["investigator", "police_liaison"]
     assert [r for r in access.ROLES if access.policy(r).edit_status] == ["investigator"]
     assert access.policy("leader").assign and not access.policy("leader").add_notes
+    assert access.policy("police_liaison").referred_only and not access.policy("police_liaison").browse_all
+    assert access.policy("admin").audit and not access.policy("admin").read_cases
     with pytest.raises(KeyError):
-        access.policy("admin")
+        access.policy("root")
 
 
 def test_pixelate_destroys_detail():
@@ -56,26 +69,6 @@ def test_pixelate_destroys_detail():
     assert out.shape == arr.shape
     # high-frequency content gone: neighbouring pixels nearly equal
     assert np.abs(np.diff(out.astype(int), axis=1)).mean() < 0.1 * np.abs(np.diff(arr.astype(int), axis=1)).mean()
-
-
-def test_access_log_file_is_a_hash_chain(tmp_path):
-    path = tmp_path / "log.jsonl"
-    logger = access.AccessLogger(None, path)
-    for i in range(5):
-        logger.log(access.AccessEvent(user=f"u{i}", role="analyst", page="leads", entity=f"lead:{i}",
-                                      fields=["name"], masked=True))
-    ok, n = access.verify_log_chain(path)
-    assert ok and n == 5
-    df = logger.read()
-    assert df["user"].tolist() == [f"u{i}" for i in range(5)]
-    # tamper with the third line: the chain breaks right after it
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rec = json.loads(lines[2])
-    rec["user"] = "someone_else"
-    lines[2] = json.dumps(rec, ensure_ascii=False, sort_keys=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ok, n = access.verify_log_chain(path)
-    assert not ok and n == 3
 
 
 # ------------------------------------------------------------------------------ workflow
@@ -224,21 +217,71 @@ def test_briefing_pdf_from_leads():
         "status": ["new", "移送公安", "结案"], "outcome": [None, None, "confirmed"],
         "amount_at_risk": [1000.0, 5000.0, 2500.0], "recovered": [0.0, 0.0, 2000.0],
         "district": ["东城区", "西城区", "东城区"], "month": ["2024-01", "2024-02", "2024-02"],
-        "score": [0.5, 0.9, 0.7], "rank": [3, 1, 2]})
+        "score": [0.5, 0.9, 0.7], "rank": [3, 1, 2], "deadline": ["2020-01-01", None, None],
+        "assignee": ["wang", None, None]})
     hits = pd.DataFrame({"month": ["2024-01", "2024-02", "unknown"], "n_hits": [3, 4, 1],
                          "amount_at_risk": [100.0, 200.0, 5.0]})
     b = summarise_leads(leads, hits)
-    assert b.kpis == {"leads": 3, "open": 2, "amount_at_risk": 8500.0, "recovered": 2000.0, "confirmed": 1,
-                      "referred_to_police": 1, "closed": 1}
+    assert {k: b.kpis[k] for k in ("leads", "open", "amount_at_risk", "recovered", "confirmed",
+                                   "referred_to_police", "closed", "overdue")} == {
+        "leads": 3, "open": 2, "amount_at_risk": 8500.0, "recovered": 2000.0, "confirmed": 1,
+        "referred_to_police": 1, "closed": 1, "overdue": 1}
+    assert b.kpis["clearance_rate"] == pytest.approx(1 / 3) and b.kpis["recovery_rate"] == pytest.approx(0.8)
     assert b.by_scheme.set_index("scheme").loc["card_lending", "leads"] == 2
     assert b.by_month["month"].tolist() == ["2024-01", "2024-02"]
+    assert b.overdue["lead_id"].tolist() == ["L1"]
     pdf = build_briefing_pdf(b)
     assert pdf[:5] == b"%PDF-" and len(pdf) > 5000
+    assert b"NotoSansCJK" in pdf or b"Noto" in pdf  # set in the CJK font
     empty = build_briefing_pdf(summarise_leads(pd.DataFrame()))
     assert empty[:5] == b"%PDF-"
     assert isinstance(b, BriefingData)
 
 
-def test_pdf_text_without_cjk_font():
-    assert pdf_text("Lead 线索 L1 (借卡)", cjk=False) == "Lead L1"
-    assert pdf_text("Lead 线索 L1", cjk=True) == "Lead 线索 L1"
+def test_briefing_trend_covers_every_month_of_the_data():
+    """The trend runs from the first to the last month of settlements, rule hits and
+    leads -- gaps filled, never narrowed to the months leads were first active in."""
+    leads = pd.DataFrame({"lead_id": ["L1", "L2"], "scheme": ["card_lending"] * 2, "status": ["new"] * 2,
+                          "outcome": [None, None], "amount_at_risk": [1.0, 2.0], "recovered": [0.0, 0.0],
+                          "district": ["A", "A"], "month": ["2024-11", "2024-12"], "score": [0.5, 0.6],
+                          "rank": [1, 2]})
+    hits = pd.DataFrame({"month": ["2024-03", "2024-07"], "n_hits": [1, 2], "amount_at_risk": [10.0, 20.0]})
+    fund = pd.DataFrame({"month": [f"2024-{m:02d}" for m in range(1, 13) if m != 5], "fund_paid": 100.0,
+                         "n_visits": 3})
+    b = summarise(leads, hits, fund)
+    assert b.by_month["month"].tolist() == [f"2024-{m:02d}" for m in range(1, 13)]
+    assert b.by_month.set_index("month").loc["2024-05", "fund_paid"] == 0
+    assert all_months(pd.Series(["2023-12", "2024-02"])) == ["2023-12", "2024-01", "2024-02"]
+    assert b.compare.set_index("metric").loc["leads", "period"] == "2024-12"
+
+
+def test_chinese_labels_and_money():
+    assert i18n.col("amount_at_risk", lang_="zh") == "涉嫌金额(元)"
+    assert i18n.wan(92_450_000.0, lang_="zh") == "9,245.00 万元"
+    df = i18n.label_frame(pd.DataFrame({"scheme": ["ghost_admission"], "status": ["移送公安"],
+                                        "risk_reasons": ["gnn_autoencoder 0.30; rules 0.5 (rule hits 3 on 2 se)"],
+                                        "feature": ["rev_treated_by:max:patient_age_mean"]}), lang_="zh")
+    assert list(df.columns) == ["类型", "处置环节", "风险依据", "特征"]
+    assert df.iloc[0].tolist() == ["挂床/虚假住院", "移送公安", "图自编码器异常分 0.30；规则库 0.5",
+                                   "经治关系邻居的患者平均年龄（最大值）"]
+    assert i18n.raw_field_names(df.columns) == []
+
+
+def test_evidence_documents_are_chinese_pdfs():
+    blob = _package(lead={"lead_id": "L7", "scheme": "card_lending", "score": 0.9, "amount_at_risk": 12345.0},
+                    claim_lines=pd.DataFrame({"line_id": ["c1"], "amount": [3.5]}),
+                    face_captures=pd.DataFrame({"capture_id": ["F1"], "verdict": ["mismatch"]}),
+                    face_images={"F1_capture.png": b"\x89PNG a", "F1_enrolment.png": b"\x89PNG b"})
+    ok, problems = evidence.verify_package(blob)
+    assert ok, problems
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        names = set(z.namelist())
+        letter = z.read("lead_L7/线索移送函.pdf")
+    assert {"lead_L7/claim_lines.csv", "lead_L7/face_captures.csv", "lead_L7/faces/F1_capture.png",
+            "lead_L7/faces/F1_enrolment.png", "lead_L7/案情摘要.pdf"} <= names
+    assert letter[:5] == b"%PDF-"
+    assert evidence.manifest_sha256(blob) == evidence.manifest_sha256(_package(
+        lead={"lead_id": "L7", "scheme": "card_lending", "score": 0.9, "amount_at_risk": 12345.0},
+        claim_lines=pd.DataFrame({"line_id": ["c1"], "amount": [3.5]}),
+        face_captures=pd.DataFrame({"capture_id": ["F1"], "verdict": ["mismatch"]}),
+        face_images={"F1_capture.png": b"\x89PNG a", "F1_enrolment.png": b"\x89PNG b"}))

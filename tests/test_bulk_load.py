@@ -40,10 +40,11 @@ REL_TYPES = """
 MATCH ()-[r]->() UNWIND keys(r) AS k
 RETURN type(r) AS t, k, valueType(r[k]) AS type, count(*) AS n
 """
-# the same relationship twice between the same two nodes (STOCKED differs by period)
+# the same relationship twice between the same two nodes (STOCKED differs by period, FAMILY by relation:
+# a pair bound both as family and as a proxy has two)
 DUPLICATE_RELS = """
 MATCH (a)-[r]->(b)
-WITH a, b, type(r) AS t, r.period AS period, count(*) AS c WHERE c > 1
+WITH a, b, type(r) AS t, r.period AS period, r.relation AS relation, count(*) AS c WHERE c > 1
 RETURN count(*) AS n
 """
 SAMPLE = """

@@ -524,8 +524,13 @@ def test_empty_and_non_utf8_files(dataset_dir: Path) -> None:
     (dataset_dir / "known_cases.csv").write_bytes("case_id,entity_type\n公司".encode("gbk"))
     with pytest.raises(ContractError, match="not UTF-8"):
         read_dataset(dataset_dir)
+    # an empty optional file is an empty table (issue 17.2), an empty required one is refused
     (dataset_dir / "known_cases.csv").write_text("")
-    with pytest.raises(ContractError, match="known_cases.csv is empty"):
+    ds = read_dataset(dataset_dir)
+    assert ds.has("known_cases") and len(ds.table("known_cases")) == 0
+    assert list(ds.table("known_cases").columns) == TABLES["known_cases"].names
+    (dataset_dir / "catalog.csv").write_text("")
+    with pytest.raises(ContractError, match="catalog.csv is empty"):
         read_dataset(dataset_dir)
 
 

@@ -126,7 +126,7 @@ def test_registry_has_30_rules_with_complete_metadata():
     assert (lr["description"].str.len() > 20).all()
     vocab = {"duplicate_charge", "price_over_cap", "sex_limit", "age_limit", "over_quantity", "over_supply",
              "off_indication", "non_medical", "after_death", "split_admission", "ghost_admission", "card_cashout",
-             "card_lending", "doctor_shopping"}
+             "card_lending", "doctor_shopping", "drug_resale"}
     assert set(lr["violation_class"].dropna()) <= vocab
     # every sporadic class of the truth vocabulary has a rule
     assert {"duplicate_charge", "price_over_cap", "sex_limit", "age_limit", "over_quantity", "over_supply",

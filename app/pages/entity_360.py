@@ -1,9 +1,11 @@
-"""Entity 360: one person, physician or institution from every side.
+"""实体画像 Entity 360: one person, physician or institution from every side.
 
-Profile, risk score and its explanation, rule hits, settlement neighbours,
-family / face / lead ties, monthly history; for physicians the credit file
-(医保医师记分) and for institutions the credit rating (信用评价, grades A–D,
-blacklist), both computed from findings by :mod:`ringscope.app.credit`.
+Profile, risk score and its reasons, rule hits, settlement neighbours,
+family / face / lead ties, monthly history, the learned models' explanation;
+for physicians the credit file (医保医师记分) and for institutions the credit
+rating (信用评价, grades A–D, blacklist), both computed from findings by
+:mod:`ringscope.app.credit`. Everything through the data layer: entities
+outside the caller's scope are refused, personal data masked and logged.
 """
 from __future__ import annotations
 
@@ -14,160 +16,188 @@ import plotly.express as px
 import streamlit as st
 
 from ringscope.app import data
-from ringscope.app.access import policy
 from ringscope.app.credit import institution_credit, physician_credit
-from ringscope.app.ui import goto_entity, goto_lead, money, show_cypher
+from ringscope.app.i18n import col, reasons, tr, value, wan
+from ringscope.app.ui import goto_entity, goto_lead, show_cypher, table
+from ringscope.store.access import PermissionDenied
 
 PAGE = "entity_360"
 TYPES = ("person", "physician", "institution")
 
-st.title("Entity 360 实体画像")
-pol = policy(data.current_role())
+st.title(tr("实体画像", "Entity 360"))
+lay = data.layer()
+pol = lay.pol
 
 cur_type, cur_id = st.session_state.get("entity", ("person", None))
 c1, c2, c3 = st.columns([1, 2, 3])
-etype = c1.radio("Type", TYPES, index=TYPES.index(cur_type) if cur_type in TYPES else 0, key="e360_type")
-q = c2.text_input("Search (id prefix" + (" or name" if pol.clear_names else "") + ")", key="e360_q").strip()
-found = data.read("entity_search", entity_type=etype, q=q, by_name=bool(pol.clear_names), limit=200)
+etype = c1.radio(tr("类别", "Type"), TYPES, index=TYPES.index(cur_type) if cur_type in TYPES else 0, key="e360_type",
+                 format_func=lambda t: value("entity_type", t))
+q = c2.text_input(tr("查找（编号前缀" + ("或姓名/名称" if pol.clear_names else "") + "）",
+                     "Search (id prefix" + (" or name" if pol.clear_names else "") + ")"), key="e360_q").strip()
+found = lay.entity_search(etype, q, limit=200)
 if found.empty and cur_id is None:
-    st.info(f"No {etype} matches {q!r}.")
+    st.info(tr(f"没有符合 “{q}” 的{value('entity_type', etype)}（或不在您的辖区内）。",
+               f"No {etype} matches {q!r} in your scope."))
     st.stop()
 ids = found["entity_id"].astype(str).tolist() if len(found) else []
+if q and ids and cur_id not in ids:   # a search moves the selection to what it found
+    cur_id = None
 if cur_id is not None and etype == cur_type and cur_id not in ids:
     ids = [cur_id] + ids
-labels = dict(zip(found["entity_id"].astype(str), found["risk_score"])) if len(found) else {}
+names = dict(zip(found["entity_id"].astype(str), found["name"])) if len(found) else {}
+risk = dict(zip(found["entity_id"].astype(str), found["risk_score"])) if len(found) else {}
 index = ids.index(cur_id) if cur_id in ids and etype == cur_type else 0
-eid = c3.selectbox("Entity (riskiest first)", ids, index=index, key=f"e360_pick_{etype}",
-                   format_func=lambda i: f"{i} · risk {labels[i]:.2f}" if pd.notna(labels.get(i)) else i)
+
+
+def _fmt(i: str) -> str:
+    r = risk.get(i)
+    return f"{i} {names.get(i) or ''}" + (f" · {tr('风险', 'risk')} {r:.2f}" if r is not None and pd.notna(r) else "")
+
+
+eid = c3.selectbox(tr("实体（风险高者在前）", "Entity (riskiest first)"), ids, index=index, key=f"e360_pick_{etype}",
+                   format_func=_fmt)
 st.session_state["entity"] = (etype, eid)
 
-prof = data.read_one("entity_profile", entity_type=etype, entity_id=eid)
-if prof is None:
-    st.warning(f"No {etype} {eid} in the database.")
+try:
+    prof = lay.entity_profile(etype, eid, page=PAGE)
+except PermissionDenied as exc:
+    st.warning(tr(f"无权查看：{value('entity_type', etype)} {eid} 不在您的辖区或授权范围内。",
+                  f"Not allowed: {etype} {eid} is outside your scope.") + f" ({exc})")
     st.stop()
-props = {k: v for k, v in (prof["props"] or {}).items()}
-pframe = pd.DataFrame([props])
-shown = data.show_personal(pframe, page=PAGE, entity=f"{etype}:{eid}") if etype == "person" else pframe
-sp = shown.iloc[0].to_dict()
+if prof is None:
+    st.warning(tr(f"数据库中没有{value('entity_type', etype)} {eid}。", f"No {etype} {eid} in the database."))
+    st.stop()
+props = dict(prof["props"] or {})
 
-st.subheader(f"{etype} {eid}" + (f" · {sp.get('name')}" if sp.get("name") else ""))
+st.subheader(f"{value('entity_type', etype)} {eid}" + (f" · {props.get('name')}" if props.get("name") else ""))
 k = st.columns(5)
-risk = props.get("risk_score")
-k[0].metric("Risk score", f"{float(risk):.2f}" if risk is not None and pd.notna(risk) else "—")
-k[1].metric("Settlements", int(prof["n_visits"]))
-k[2].metric("Rule hits against", int(prof["n_rule_hits"]))
-k[3].metric("Leads", len(prof["lead_ids"] or []))
-k[4].metric("Closed cases", len(prof["cases"] or []))
-if props.get("risk_reasons"):
-    reasons = props["risk_reasons"]
-    reasons = reasons if isinstance(reasons, (list, tuple)) else str(reasons).split(";")
-    st.markdown("**Why this score** · " + " · ".join(f"`{r.strip()}`" for r in reasons if str(r).strip()))
-with st.expander("Profile", expanded=True):
-    st.dataframe(shown.T.rename(columns={0: "value"}).astype(str), key="e360_profile")
+rs = props.get("risk_score")
+k[0].metric(tr("风险分", "Risk score"), f"{float(rs):.2f}" if rs is not None and pd.notna(rs) else "—")
+k[1].metric(tr("结算次数", "Settlements"), f"{int(prof['n_visits']):,}")
+k[2].metric(tr("被规则命中", "Rule hits against"), int(prof["n_rule_hits"]))
+k[3].metric(tr("所属线索", "Leads"), len(prof["lead_ids"] or []))
+k[4].metric(tr("已结案件", "Closed cases"), len(prof["cases"] or []))
+why = reasons(props.get("risk_reasons"))
+if why:
+    st.markdown("**" + tr("评分依据", "Why this score") + "** · " + " · ".join(why))
+with st.expander(tr("基本信息", "Profile"), expanded=True):
+    prof_rows = [(col(kk), "；".join(map(str, v)) if isinstance(v, (list, tuple)) else
+                  ("；".join(reasons(v)) if kk == "risk_reasons" else
+                   (tr("是", "yes") if v else tr("否", "no")) if isinstance(v, bool) else value(kk, v)))
+                 for kk, v in props.items() if v is not None and not (isinstance(v, float) and pd.isna(v))]
+    prof_df = pd.DataFrame(prof_rows, columns=[tr("项目", "Field"), tr("内容", "Value")]).astype(str)
+    st.dataframe(prof_df, hide_index=True, key="e360_profile")
 if prof["lead_ids"]:
     lc = st.columns(min(len(prof["lead_ids"]), 6))
     for i, lid in enumerate(prof["lead_ids"][:6]):
-        if lc[i].button(f"Lead {lid}", key=f"e360_lead_{lid}"):
+        if lc[i].button(f"{tr('线索', 'Lead')} {lid}", key=f"e360_lead_{lid}", icon=":material/hub:"):
             goto_lead(lid)
 
-tabs = ["Rule hits", "Neighbours", "Ties", "History", "Model"] + (["Credit"] if etype != "person" else [])
+tabs = [tr("规则命中", "Rule hits"), tr("结算往来", "Neighbours"), tr("关联关系", "Ties"), tr("月度历史", "History"),
+        tr("模型解释", "Model")] + ([tr("信用", "Credit")] if etype != "person" else [])
 t = st.tabs(tabs)
 with t[0]:
-    hits = data.read("entity_rule_hits", entity_type=etype, entity_id=eid, limit=1000)
+    hits = lay.entity_rule_hits(etype, eid, 1000)
     if hits.empty:
-        st.caption("No rule hits against this entity.")
+        st.caption(tr("没有针对该实体的规则命中。", "No rule hits against this entity."))
     else:
-        st.caption(f"{len(hits)} hits · {money(hits['amount_at_risk'].sum())} at risk")
-        st.dataframe(hits, hide_index=True, key="e360_hits")
+        st.caption(tr(f"{len(hits)} 次命中 · 涉嫌金额 {wan(hits['amount_at_risk'].sum())}",
+                      f"{len(hits)} hits · {wan(hits['amount_at_risk'].sum())} at risk"))
+        table(hits, "e360_hits")
 with t[1]:
-    nb = data.read("entity_neighbours", entity_type=etype, entity_id=eid, limit=200)
+    nb = lay.entity_neighbours(etype, eid, 200, page=PAGE)
     if nb.empty:
-        st.caption("No settlements.")
+        st.caption(tr("没有结算往来。", "No settlements."))
     else:
-        nbs = data.show_personal(nb, page=PAGE, entity=f"{etype}:{eid}:neighbours", person_only_col="entity_type")
-        ev = st.dataframe(nbs, hide_index=True, key="e360_nb", on_select="rerun", selection_mode="single-row")
+        ev = table(nb, "e360_nb", select=True)
         rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
-        if rows and st.button("Open selected neighbour", key="e360_nb_go"):
+        if rows and st.button(tr("打开所选对象", "Open selected neighbour"), key="e360_nb_go"):
             r = nb.iloc[rows[0]]
             goto_entity(r["entity_type"], r["entity_id"])
 with t[2]:
-    links = data.read("entity_links", entity_type=etype, entity_id=eid, limit=500)
+    links = lay.entity_links(etype, eid, 500, page=PAGE)
     if links.empty:
-        st.caption("No family, face or lead ties.")
+        st.caption(tr("没有家庭、人脸或线索关联。", "No family, face or lead ties."))
     else:
-        links = links.rename(columns={"other_name": "name"})
-        person_rows = links["other_type"].eq("person") | links["other_type"].eq("face")
-        shown_links = data.show_personal(links.assign(kind=links["other_type"].where(~person_rows, "person")),
-                                         page=PAGE, entity=f"{etype}:{eid}:ties", person_only_col="kind")
-        st.dataframe(shown_links.drop(columns=["kind"]), hide_index=True, key="e360_links")
+        table(links, "e360_links")
 with t[3]:
-    hist = data.read("entity_history", entity_type=etype, entity_id=eid)
+    hist = lay.entity_history(etype, eid)
     if hist.empty:
-        st.caption("No settlements.")
+        st.caption(tr("没有结算。", "No settlements."))
     else:
         fig = px.bar(hist, x="month", y="amount", color="n_rule_hits", height=300,
-                     labels={"amount": "billed (CNY)", "n_rule_hits": "rule hits"})
+                     labels={"amount": tr("结算金额（元）", "billed (CNY)"), "n_rule_hits": tr("规则命中", "rule hits"),
+                             "month": tr("月份", "month")})
+        fig.update_layout(xaxis=dict(type="category"), margin=dict(l=10, r=10, t=10, b=10))
         st.plotly_chart(fig, key="e360_hist_chart")
-        st.dataframe(hist, hide_index=True, key="e360_hist")
+        table(hist.rename(columns={"n_rule_hits": "n_hits"}), "e360_hist")
     if prof["cases"]:
-        st.markdown("**Closed cases 已结案件**")
-        st.dataframe(pd.DataFrame(prof["cases"]), hide_index=True, key="e360_cases")
+        st.markdown("**" + tr("已结案件", "Closed cases") + "**")
+        table(pd.DataFrame(prof["cases"]).rename(columns={"label": "outcome"}), "e360_cases")
 with t[4]:
-    expl = data.read("entity_explanations", entity_type=etype, entity_id=eid)
+    expl = lay.entity_explanations(etype, eid)
     if expl.empty:
-        st.caption("No learned-model explanation for this entity (the models explain the members of the top "
-                   "leads and the highest scores of each type, when detection ran with them).")
+        st.caption(tr("该实体没有模型解释（检测时学习模型只解释重点线索成员和各类最高分实体）。",
+                      "No learned-model explanation for this entity (the models explain the members of the top "
+                      "leads and the highest scores of each type, when detection ran with them)."))
     for r in expl.itertuples(index=False):
         score = f"{float(r.score):.3f}" if r.score is not None and pd.notna(r.score) else "—"
-        st.markdown(f"**{r.model}** · model score {score} · _{r.method}_")
+        from ringscope.app.i18n import detector
+
+        st.markdown(f"**{detector(r.model)}** · {tr('模型分', 'model score')} {score}")
         feats = pd.DataFrame(json.loads(r.features or "[]"))
         nbrs = pd.DataFrame(json.loads(r.neighbours or "[]"))
         a, b = st.columns(2)
-        a.caption("Features that drove the score")
-        a.dataframe(feats, hide_index=True, key=f"e360_expl_feat_{r.model}")
-        b.caption("Neighbouring entities that drove it")
+        a.caption(tr("影响评分的特征", "Features that drove the score"))
+        with a:
+            table(feats, f"e360_expl_feat_{r.model}")
+        b.caption(tr("影响评分的相邻实体", "Neighbouring entities that drove it"))
         if nbrs.empty:
-            b.caption("none")
+            b.caption(tr("无", "none"))
         else:
-            ev = b.dataframe(nbrs, hide_index=True, key=f"e360_expl_nb_{r.model}", on_select="rerun",
-                             selection_mode="single-row")
+            with b:
+                ev = table(nbrs, f"e360_expl_nb_{r.model}", select=True)
             rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
-            if rows and st.button("Open selected neighbour", key=f"e360_expl_go_{r.model}"):
+            if rows and st.button(tr("打开所选对象", "Open selected neighbour"), key=f"e360_expl_go_{r.model}"):
                 pick = nbrs.iloc[rows[0]]
                 goto_entity(pick["entity_type"], pick["entity_id"])
 if etype != "person":
     with t[5]:
-        inputs = data.read("credit_inputs", entity_type=etype, entity_id=eid)
-        register = data.read("credit_inputs", entity_type=etype, entity_id=None)
+        inputs = lay.credit_inputs(etype, eid)
         if etype == "physician":
             cf = physician_credit(inputs).iloc[0]
             a, b, c = st.columns(3)
-            a.metric("Points 记分", int(cf["points"]))
-            b.metric("Payment qualification", cf["qualification"])
-            c.metric("Hits high/medium/low", f"{cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}")
-            st.caption("Points: low hit 1, medium 2, high 3; a confirmed lead or closed fraud case 12. "
-                       "9–11 suspend, 12 terminate the physician's insurance payment qualification "
-                       "(modelled on 医保发〔2024〕23号).")
-            reg = physician_credit(register)
-            st.markdown("**Credit register of all physicians (most points first)**")
-            st.dataframe(reg[["entity_id", "name", "institution_id", "points", "qualification", "hits_high",
-                              "hits_medium", "hits_low", "hits_amount", "risk_score"]].head(200),
-                         hide_index=True, key="e360_register")
+            a.metric(tr("记分", "Points"), int(cf["points"]))
+            b.metric(tr("医保支付资格", "Payment qualification"), str(cf["qualification"]).split(" ")[0]
+                     if tr("zh", "en") == "zh" else str(cf["qualification"]).split(" ", 1)[-1])
+            c.metric(tr("高/中/低风险命中", "Hits high/medium/low"), f"{cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}")
+            st.caption(tr("记分：低风险命中 1 分、中 2 分、高 3 分；查实线索或已结欺诈案件 12 分。9–11 分暂停、12 分终止医保支付资格"
+                          "（参照医保发〔2024〕23号）。",
+                          "Points: low hit 1, medium 2, high 3; a confirmed lead or closed fraud case 12. 9–11 suspend, "
+                          "12 terminate the physician's insurance payment qualification (modelled on 医保发〔2024〕23号)."))
+            if pol.browse_all:
+                reg = physician_credit(lay.credit_inputs(etype, None))
+                st.markdown("**" + tr("全部医师记分（分高者在前）", "Credit register of all physicians (most points first)") + "**")
+                table(reg[["entity_id", "name", "institution_id", "points", "qualification", "hits_high",
+                           "hits_medium", "hits_low", "hits_amount", "risk_score"]].head(200), "e360_register")
         else:
             cf = institution_credit(inputs).iloc[0]
             a, b, c, d = st.columns(4)
-            a.metric("Credit score", int(cf["credit_score"]))
-            b.metric("Grade 信用等级", cf["grade"])
-            c.metric("Blacklist 黑名单", "YES" if cf["blacklisted"] else "no")
-            d.metric("Share of billing at risk", f"{100 * cf['share_at_risk']:.1f}%")
-            st.caption("1,000 points less deductions for rule hits, money at risk, open and confirmed leads; "
-                       "A ≥ 900, B ≥ 800, C ≥ 650, D below; blacklisted on a confirmed lead, a closed fraud "
-                       "case or a police referral.")
-            reg = institution_credit(register)
-            st.markdown("**Credit rating of all institutions (worst first)**")
-            st.dataframe(reg[["entity_id", "name", "kind", "district", "credit_score", "grade", "blacklisted",
-                              "hits_high", "hits_medium", "hits_low", "share_at_risk", "n_open_leads"]],
-                         hide_index=True, key="e360_register")
+            a.metric(tr("信用分", "Credit score"), int(cf["credit_score"]))
+            b.metric(tr("信用等级", "Grade"), cf["grade"])
+            c.metric(tr("黑名单", "Blacklist"), tr("是", "yes") if cf["blacklisted"] else tr("否", "no"))
+            d.metric(tr("涉嫌金额占比", "Share of billing at risk"), f"{100 * cf['share_at_risk']:.1f}%")
+            st.caption(tr("1000 分起，按规则命中、涉嫌金额、在办与查实线索扣分；A ≥ 900，B ≥ 800，C ≥ 650，其余为 D；"
+                          "有查实线索、已结欺诈案件或移送公安的列入黑名单。",
+                          "1,000 points less deductions for rule hits, money at risk, open and confirmed leads; "
+                          "A ≥ 900, B ≥ 800, C ≥ 650, D below; blacklisted on a confirmed lead, a closed fraud case or "
+                          "a police referral."))
+            if pol.browse_all:
+                reg = institution_credit(lay.credit_inputs(etype, None))
+                st.markdown("**" + tr("全部机构信用评价（差者在前）", "Credit rating of all institutions (worst first)") + "**")
+                table(reg[["entity_id", "name", "kind", "district", "credit_score", "grade", "blacklisted",
+                           "hits_high", "hits_medium", "hits_low", "share_at_risk", "n_open_leads"]], "e360_register",
+                      column_config={col("share_at_risk"): st.column_config.NumberColumn(format="percent")})
 
 show_cypher(["entity_profile", "entity_rule_hits", "entity_neighbours", "entity_links", "entity_history",
              "entity_explanations", "credit_inputs"], {"entity_type": etype, "entity_id": eid})

@@ -2,7 +2,13 @@
 // at risk and recovered, the district (the member institutions' district, else
 // the persons' most common one) and the month the ring was first active (its
 // persons' first settlement; the detection date when it has none).
+// Scope: $districts (null = whole city), $referred_only.
 MATCH (l:Lead)
+WITH l, [(l)-[:INCLUDES]->(m) WHERE m:Institution OR m:Person | m.district]
+        + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(pi:Institution) | pi.district] AS districts
+WHERE ($districts IS NULL OR any(d IN districts WHERE d IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+WITH l
 CALL (l) {
   OPTIONAL MATCH (l)-[:INCLUDES]->(m)
   WHERE (m:Institution OR m:Person) AND m.district IS NOT NULL

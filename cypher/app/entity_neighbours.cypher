@@ -14,6 +14,7 @@ WITH x, count(DISTINCT v) AS n_visits, sum(coalesce(v.total_amount, 0.0)) AS amo
      min(v.month) AS first_month, max(v.month) AS last_month
 RETURN CASE WHEN x:Person THEN 'person' WHEN x:Physician THEN 'physician' ELSE 'institution' END AS entity_type,
        coalesce(x.person_id, x.physician_id, x.institution_id) AS entity_id,
-       x.name AS name, x.risk_score AS risk_score, n_visits, amount, first_month, last_month
+       x.name AS name, coalesce(x.district, [(x)-[:PRACTISES_AT]->(i:Institution) | i.district][0]) AS district,
+       x.risk_score AS risk_score, n_visits, amount, first_month, last_month
 ORDER BY n_visits DESC, amount DESC, entity_id
 LIMIT $limit

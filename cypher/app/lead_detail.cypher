@@ -5,4 +5,5 @@ RETURN l.lead_id AS lead_id, l.rank AS rank, l.scheme AS scheme, l.score AS scor
        coalesce(l.status, 'new') AS status, l.assignee AS assignee,
        toString(l.deadline) AS deadline, toString(l.first_seen) AS first_seen,
        toString(l.updated_at) AS updated_at, coalesce(l.version, 0) AS version,
-       coalesce(l.recovered, 0.0) AS recovered, l.outcome AS outcome
+       coalesce(l.recovered, 0.0) AS recovered, l.outcome AS outcome, l.detectors AS detectors,
+       coalesce(l.referred, false) AS referred

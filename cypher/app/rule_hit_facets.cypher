@@ -1,5 +1,9 @@
 // The rules that fired, with counts and money at risk (the Rule hits filters).
+// Scope: $districts (the entity's; null = whole city).
 MATCH (h:RuleHit)
+WHERE $districts IS NULL OR EXISTS {
+  MATCH (h)-[:AGAINST]->(e)
+  WHERE coalesce(e.district, [(e)-[:PRACTISES_AT]->(i:Institution) | i.district][0]) IN $districts }
 RETURN h.rule_id AS rule_id, head(collect(DISTINCT h.rule_name)) AS rule_name,
        head(collect(DISTINCT h.category)) AS category,
        count(*) AS n_hits,

@@ -11,3 +11,4 @@ CREATE INDEX institution_kind IF NOT EXISTS FOR (n:Institution) ON (n.kind);
 CREATE INDEX person_risk IF NOT EXISTS FOR (n:Person) ON (n.risk_score);
 CREATE INDEX access_at IF NOT EXISTS FOR (n:AccessLog) ON (n.at);
 CREATE INDEX model_explanation_entity IF NOT EXISTS FOR (n:ModelExplanation) ON (n.entity_type, n.entity_id);
+CREATE INDEX pack_settlements IF NOT EXISTS FOR (n:Pack) ON (n.n_settlements);

@@ -45,26 +45,20 @@ import scipy.sparse as sp
 
 from ringscope.graph.algorithms import fraudar, leiden_communities
 from ringscope.models.detectors._util import finalize, squash, typed
-from ringscope.graph.projection import drug_lines
+from ringscope.graph.projection import drug_group
 from ringscope.models.base import BaseDetector, Context, Group
 
-__all__ = ["CollusivePrescribingDetector", "prescribing_edges"]
+__all__ = ["CollusivePrescribingDetector", "drug_items"]
 
 
-def prescribing_edges(dl: pd.DataFrame) -> pd.DataFrame:
-    """Typed, aggregated edges ``u, v, amount, n`` of the prescribing graph."""
-    d = dl[dl["prescriber"].notna()]
-    ext = d[d["phys_institution"].notna() & (d["institution_id"] != d["phys_institution"])]
-    parts = [
-        pd.DataFrame({"u": "physician:" + d["prescriber"].astype(str), "v": "person:" + d["person_id"].astype(str),
-                      "amount": d["amount"]}),
-        pd.DataFrame({"u": "person:" + ext["person_id"].astype(str), "v": "institution:" + ext["institution_id"],
-                      "amount": ext["amount"]}),
-        pd.DataFrame({"u": "physician:" + ext["prescriber"].astype(str), "v": "institution:" + ext["institution_id"],
-                      "amount": ext["amount"]}),
-    ]
-    e = pd.concat(parts, ignore_index=True)
-    return e.groupby(["u", "v"], as_index=False).agg(amount=("amount", "sum"), n=("amount", "size"))
+def drug_items(catalog: pd.DataFrame) -> pd.DataFrame:
+    """``item_code, grp``: the catalogue's drugs with their group (molecule)."""
+    if catalog.empty or "item_type" not in catalog.columns:
+        return pd.DataFrame({"item_code": pd.Series(dtype=object), "grp": pd.Series(dtype=object)})
+    d = catalog[catalog["item_type"] == "drug"]
+    grp = drug_group(catalog)
+    return pd.DataFrame({"item_code": d["item_code"].to_numpy(dtype=object),
+                         "grp": d["item_code"].map(grp).to_numpy(dtype=object)})
 
 
 class CollusivePrescribingDetector(BaseDetector):
@@ -95,40 +89,67 @@ class CollusivePrescribingDetector(BaseDetector):
     seed: int
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CollusivePrescribingDetector:
+        """The prescribing graph is aggregated in the columnar engine (``graph/sql/prescribing_*``):
+        edges, fills per channel and the city's baselines come out, not the claim lines; the lines of
+        the persons in candidate structures are read once, after the structures are found."""
         p = self.params
-        dl = drug_lines(ctx)
-        dl = dl[dl["prescriber"].notna()]
-        if dl.empty:
+        eng = ctx.columnar
+        items = drug_items(ctx.table("catalog"))
+        if items.empty or not eng.has("claim_lines"):
             return finalize(self, [])
-        e = prescribing_edges(dl)
+        fr = {"items": items}
+        e = eng.query("prescribing_edges", frames=fr)
+        if e.empty:
+            return finalize(self, [])
         e["w"] = np.log1p(e["amount"].clip(lower=0))
         comms = leiden_communities(e[["u", "v"]].to_numpy(dtype=object), e["w"].to_numpy(), resolution=p["resolution"],
                                    seed=p["seed"])
         # global degrees (distinct neighbours) for FRAUDAR's column weights
         deg = pd.concat([e["u"], e["v"]]).value_counts()
-        ext = dl[dl["phys_institution"].notna() & (dl["institution_id"] != dl["phys_institution"])]
-        ctxs = _Baselines(dl, ext, ctx.table("persons"))
+        fills = eng.query("prescribing_fills", frames=fr)
+        base = eng.query("prescribing_baselines", frames=fr).set_index("grp")
+        b = _Baselines(fills, base, ctx.table("persons"))
         # physician -> dispenser channels of external prescriptions, with their patients
-        fills = ext.drop_duplicates("visit_id")
-        ch = fills.groupby(["prescriber", "institution_id"]).agg(n=("visit_id", "size"),
-                                                                  patients=("person_id", "nunique"))
-        d_tot = fills.groupby("prescriber").size()
-        h_share = fills.groupby("institution_id").size() / max(len(fills), 1)
+        cp = eng.query("prescribing_channel_patients", {"min_patients": int(p["min_patients"])}, frames=fr)
+        ch = fills.groupby(["prescriber", "institution_id"])["n"].sum().rename("n").to_frame()
+        d_tot = fills.groupby("prescriber")["n"].sum()
+        h_share = fills.groupby("institution_id")["n"].sum() / max(float(fills["n"].sum()), 1.0)
         ch["lift"] = (ch["n"] / ch.index.get_level_values(0).map(d_tot).to_numpy()) \
             / ch.index.get_level_values(1).map(h_share).to_numpy()
-        self._channels = ch[ch["patients"] >= p["min_patients"]]
-        self._channel_patients = fills.groupby(["prescriber", "institution_id"])["person_id"].agg(
-            lambda x: sorted(set(x.astype(str))))
+        pats = pd.Series([list(x) for x in cp["patients"]], index=pd.MultiIndex.from_frame(
+            cp[["prescriber", "institution_id"]]), dtype=object)
+        ch = ch.join(pats.rename("patients_list"), how="inner")
+        ch["patients"] = ch["patients_list"].map(len)
+        self._channels = ch[["n", "patients", "lift"]]
+        self._channel_patients = ch["patients_list"]
+        # structures first (Leiden + FRAUDAR), then the lines of their persons, read once, then scores
+        cands = [(k, cand) for k, c in enumerate(comms) for cand in self._candidates(c, e, deg)]
+        persons = sorted({x for _, (cp_, _, _, _, _, _) in cands for x in cp_})
+        b.lines = eng.query("prescribing_person_lines", frames={**fr, "want": pd.DataFrame({"person_id": persons})})
+        b.lines["diagnosis_codes"] = [tuple(x) if x is not None else () for x in b.lines["diagnosis_codes"]]
         groups, seen = [], set()
-        for c in comms:
-            for g in self._score_community(c, e, deg, ctxs):
-                key = frozenset(g.members)
-                if g.score >= p["min_score"] and key not in seen:
-                    seen.add(key)
-                    groups.append(g)
+        by_block: dict[tuple[int, int], Group | None] = {}
+        for k, (core_p, core_d, core_h, kind, density, block) in cands:
+            g = self._score_structure(core_p, core_d, core_h, b, density, len(comms[k]), kind)
+            key = (k, block)
+            best = by_block.get(key)
+            if g is not None and (best is None or g.score > best.score):
+                by_block[key] = g
+            else:
+                by_block.setdefault(key, None)
+        for g in by_block.values():
+            if g is None:
+                continue
+            mk = frozenset(g.members)
+            if g.score >= p["min_score"] and mk not in seen:
+                seen.add(mk)
+                groups.append(g)
         return finalize(self, groups)
 
-    def _score_community(self, c: set, e: pd.DataFrame, deg: pd.Series, b: _Baselines) -> list[Group]:
+    def _candidates(self, c: set, e: pd.DataFrame, deg: pd.Series) -> list[tuple]:
+        """The candidate structures of one community, block by block: the whole block while it is
+        ring-sized, and its strongest physician -> dispenser channels, each with all its patients.
+        ``(patients, physicians, dispensers, kind, density, block number)``."""
         p = self.params
         persons = [x for x in c if x.startswith("person:")]
         if len(persons) < p["min_patients"] or not any(x.startswith("institution:") for x in c) \
@@ -142,9 +163,9 @@ class CollusivePrescribingDetector(BaseDetector):
         c_codes, c_lab = pd.factorize(col)
         A = sp.csr_matrix((pe["w"].to_numpy(), (r_codes, c_codes)), shape=(len(r_lab), len(c_lab)))
         cw = 1.0 / np.log(deg.reindex(c_lab).to_numpy(dtype=float) + 5.0)
-        out: list[Group] = []
+        out: list[tuple] = []
         alive = np.ones(len(r_lab), dtype=bool)
-        for _ in range(int(p["max_blocks"])):
+        for block in range(int(p["max_blocks"])):
             if alive.sum() < p["min_patients"]:
                 break
             Ab = A.multiply(alive[:, None]).tocsr()
@@ -162,19 +183,12 @@ class CollusivePrescribingDetector(BaseDetector):
             # a whole block stands as one structure only while it looks like a ring (a few physicians,
             # one or two dispensers); a district's prescribing is judged by its channels
             small = len(core_d) <= p["max_core_physicians"] and len(core_h) <= p["max_core_dispensers"]
-            cands = [(core_p, core_d, core_h, "block")] if small else []
-            # the block's strongest physician -> dispenser channels, each with all its patients
+            if small:
+                out.append((core_p, core_d, core_h, "block", density, block))
             key = pd.MultiIndex.from_product([core_d, core_h], names=["prescriber", "institution_id"])
             chs = self._channels.reindex(key).dropna(subset=["n"])
             for (d, h) in chs.sort_values("lift", ascending=False).head(int(p["max_pairs"])).index:
-                cands.append((self._channel_patients.loc[(d, h)], [d], [h], "channel"))
-            best = None
-            for cp, cd, chh, kind in cands:
-                g = self._score_structure(cp, cd, chh, b, density, len(c), kind)
-                if g is not None and (best is None or g.score > best.score):
-                    best = g
-            if best is not None:
-                out.append(best)
+                out.append((self._channel_patients.loc[(d, h)], [d], [h], "channel", density, block))
         return out
 
     def _score_structure(self, core_p: list[str], core_d: list[str], core_h: list[str], b: _Baselines,
@@ -204,38 +218,48 @@ class CollusivePrescribingDetector(BaseDetector):
 
 
 class _Baselines:
-    """City-wide rates the cores are compared with."""
+    """City-wide rates the cores are compared with.
 
-    def __init__(self, dl: pd.DataFrame, ext: pd.DataFrame, persons: pd.DataFrame):
-        self.dl = dl
-        # shares are counted in fills (visits), not money, so a ring's own large amounts
-        # cannot inflate the baseline it is compared with
-        self.ext = ext.drop_duplicates("visit_id")
-        self.unit_median = (dl["amount"] / dl["quantity"].where(dl["quantity"] > 0)).groupby(dl["group"]).median()
-        ea = ext.groupby("group")["amount"].sum()
+    ``fills``: external prescriptions filled, one per visit, counted per (prescriber, the visit
+    physician's institution, dispenser) -- shares are counted in fills, not money, so a ring's
+    own large amounts cannot inflate the baseline it is compared with; ``base``: per drug group,
+    the median unit price and the amount of external prescriptions; ``lines``: the prescribing
+    rows of the persons in candidate structures (set once they are known)."""
+
+    def __init__(self, fills: pd.DataFrame, base: pd.DataFrame, persons: pd.DataFrame):
+        self.fills = fills
+        self.lines = pd.DataFrame()
+        self.unit_median = base["unit_median"]
+        ea = base["ext_amount"]
+        ea = ea[base["ext_lines"] > 0]
         self.group_share = ea / max(float(ea.sum()), 1e-9)
         self.chronic = persons.set_index("person_id")["chronic_conditions"] \
             if "chronic_conditions" in persons.columns and len(persons) else pd.Series(dtype=object)
 
     def features(self, persons: list[str], doctors: list[str], dispensers: list[str]) -> dict | None:
-        dl, ext = self.dl, self.ext
-        dx = ext[ext["prescriber"].isin(doctors)]
-        if dx.empty:
+        f = self.fills
+        is_doc = f["prescriber"].isin(doctors).to_numpy()
+        at = f["institution_id"].isin(dispensers).to_numpy()
+        n = f["n"].to_numpy(dtype=float)
+        n_dx = n[is_doc].sum()
+        if n_dx == 0:
             return None
-        share = float(dx["institution_id"].isin(dispensers).mean())
+        share = float(n[is_doc & at].sum() / n_dx)
         # baseline: colleagues (other physicians of the same institutions), else the rest of the city
-        others = ext[~ext["prescriber"].isin(doctors)]
-        city = float(others["institution_id"].isin(dispensers).mean()) if len(others) else 0.0
-        col = others[others["phys_institution"].isin(dx["phys_institution"].unique())]
-        base = float(col["institution_id"].isin(dispensers).mean()) if len(col) >= 20 else city
+        n_others = n[~is_doc].sum()
+        city = float(n[~is_doc & at].sum() / n_others) if n_others else 0.0
+        col = ~is_doc & f["phys_institution"].isin(f.loc[is_doc, "phys_institution"].unique()).to_numpy()
+        n_col = n[col].sum()
+        base = float(n[col & at].sum() / n_col) if n_col >= 20 else city
         base = max(base, city, 0.01)
         lift = share / base
+        dl = self.lines
         mine = dl[dl["person_id"].isin(persons)]
         inside = mine[mine["prescriber"].isin(doctors) & mine["institution_id"].isin(dispensers)]
         if inside.empty:
             return None
         capture = float(inside["amount"].sum() / max(mine["amount"].sum(), 1e-9))
-        grp = inside.groupby("group")["amount"].sum().sort_values(ascending=False)
+        grp = inside.groupby("grp")["amount"].sum().sort_values(ascending=False)
         conc = float(grp.iloc[0] / grp.sum())
         drug_lift = conc / max(float(self.group_share.get(grp.index[0], 0.0)), 1e-3)
         # synchrony of fills (visits) at the core dispensers
@@ -252,7 +276,7 @@ class _Baselines:
         chronic_share = float(np.mean([bool(c) and isinstance(c, tuple) and any(
             str(d).startswith(str(x)[:3]) for d in (ds or ()) for x in c) for c, ds in zip(cc, dxs)])) if n else 0.0
         unit = inside["amount"] / inside["quantity"].where(inside["quantity"] > 0)
-        price = float((unit / inside["group"].map(self.unit_median)).median()) if unit.notna().any() else 1.0
+        price = float((unit / inside["grp"].map(self.unit_median)).median()) if unit.notna().any() else 1.0
         return {"lift": float(lift), "share_to_core": share, "colleague_share": base, "capture": capture,
                 "drug_concentration": conc, "drug_lift": float(drug_lift), "top_drug": str(grp.index[0]), "synchrony": sync,
                 "price_level": price if np.isfinite(price) else 1.0, "n_fills": int(n), "chronic_share": chronic_share,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ringscope.models.detectors._util import finalize, squash, typed
-from ringscope.graph.projection import drug_lines
+from ringscope.graph.projection import drug_lines, map_unique
 from ringscope.models.base import BaseDetector, Context, Group
 
 __all__ = ["DoctorShoppingDetector"]
@@ -73,7 +73,7 @@ class DoctorShoppingDetector(BaseDetector):
             return finalize(self, [])
         ds = pd.to_numeric(dl["days_supply"], errors="coerce").fillna(p["default_days"]).clip(lower=1)
         if p["grouping"] == "condition":   # the visit's condition (3-character ICD-10), else the drug class
-            dx3 = dl["diagnosis_codes"].map(lambda t: "dx:" + str(t[0])[:3] if isinstance(t, tuple) and t else "")
+            dx3 = map_unique(dl["diagnosis_codes"], lambda t: "dx:" + str(t[0])[:3] if isinstance(t, tuple) and t else "")
             key = dx3.where(dx3 != "", dl["drug_class"])
         else:
             key = dl[p["grouping"]]
@@ -92,10 +92,7 @@ class DoctorShoppingDetector(BaseDetector):
         g = f.groupby(["person_id", "g"]).agg(
             n_presc=("prescriber", "nunique"), n_inst=("inst", "nunique"), n_fill=("visit_id", "size"),
             n_overlap=("overlap", "sum"), supply=("ds", "sum"), t0=("t", "min"), t1=("t", "max"),
-            amount=("amount", "sum"), prescribers=("prescriber", lambda s: tuple(sorted(set(s)))),
-            insts=("inst", lambda s: tuple(sorted(set(s))))).reset_index()
-        ov = f[f["overlap"]].groupby(["person_id", "g"])["visit_id"].agg(tuple)
-        g["overlap_visits"] = [ov.get((a, b), ()) for a, b in zip(g["person_id"], g["g"])]
+            amount=("amount", "sum")).reset_index()
         last_ds = f.groupby(["person_id", "g"])["ds"].last().to_numpy()
         span = ((g["t1"] - g["t0"]).dt.total_seconds() / 86400 + last_ds).clip(lower=1)
         g["oversupply"] = g["supply"] / span
@@ -124,10 +121,18 @@ class DoctorShoppingDetector(BaseDetector):
             (g["n_overlap"] >= p["min_overlaps"])
         g["raw"] = np.where(ok, raw, 0.0)
         g["score"] = squash(g["raw"], mid=4.5, scale=1.0) * ok
-        self.person_stats_ = g
         best = g.sort_values("score", ascending=False).drop_duplicates("person_id")
+        best = best[best["score"] >= p["min_score"]]
+        # the lists of prescribers, places and overlapping fills: only for the groups reported
+        sel = f.merge(best[["person_id", "g"]], on=["person_id", "g"])
+        tuples = sel.groupby(["person_id", "g"]).agg(prescribers=("prescriber", lambda s: tuple(sorted(set(s)))),
+                                                     insts=("inst", lambda s: tuple(sorted(set(s)))))
+        ov = sel[sel["overlap"]].groupby(["person_id", "g"])["visit_id"].agg(tuple)
+        best = best.join(tuples, on=["person_id", "g"])
+        best["overlap_visits"] = [ov.get((a, b), ()) for a, b in zip(best["person_id"], best["g"])]
+        self.person_stats_ = g
         groups = []
-        for r in best[best["score"] >= p["min_score"]].itertuples():
+        for r in best.itertuples():
             extra = (typed("physician", r.prescribers) + typed("institution", r.insts)) if p["include_prescribers"] else []
             groups.append(Group(
                 self.name, self.scheme, typed("person", [r.person_id]) + extra, float(r.score), float(r.amount),

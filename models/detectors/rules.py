@@ -41,11 +41,13 @@ def _exposure(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def excess_over_exposure(rule_hits: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame],
-                         scale: float = 1.5) -> pd.DataFrame:
+def excess_over_exposure(rule_hits: pd.DataFrame | None, tables: Mapping[str, pd.DataFrame] | None,
+                         scale: float = 1.5, exposure: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rule hits as entity scores: ``entity_type, entity_id, score, reason``.
 
-    Severity-weighted hits in excess of what the entity's volume predicts.
+    Severity-weighted hits in excess of what the entity's volume predicts. The
+    volume (``entity_type, entity_id, n_visits``) is ``exposure`` when given (the
+    columnar engine's count, ``graph/sql/exposure.sql``), else counted in ``tables``.
     """
     cols = ["entity_type", "entity_id", "score", "reason"]
     if rule_hits is None or rule_hits.empty or "entity_id" not in rule_hits.columns:
@@ -63,7 +65,7 @@ def excess_over_exposure(rule_hits: pd.DataFrame | None, tables: Mapping[str, pd
            .groupby(["entity_type", "entity_id"]).head(2))
     top["t"] = top["label"].str.strip() + " ×" + top["k"].astype(str)
     agg["top"] = top.groupby(["entity_type", "entity_id"])["t"].agg("; ".join)
-    expo = _exposure(tables)
+    expo = exposure if exposure is not None else _exposure(tables or {})
     agg = agg.reset_index().merge(expo, on=["entity_type", "entity_id"], how="left")
     agg["n_visits"] = agg["n_visits"].fillna(0.0)
     # the type's overall rate per settlement (entities without hits count in the exposure)
@@ -104,12 +106,14 @@ class RulesDetector(BaseDetector):
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> RulesDetector:
         self.timings_: dict[str, float] = {}
         hits = run_rules(ctx, config=self.config, only=self.only, timings=self.timings_)
-        return self.fit_hits(hits, ctx.tables)
+        exposure = ctx.columnar.query("exposure") if ctx.has("visits") else None
+        return self.fit_hits(hits, ctx.tables, exposure=exposure)
 
-    def fit_hits(self, hits: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> RulesDetector:
+    def fit_hits(self, hits: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None,
+                 exposure: pd.DataFrame | None = None) -> RulesDetector:
         """Score hits already computed (a notebook's, a test's, another engine's)."""
         self.hits_ = hits
-        rs = excess_over_exposure(hits, tables, self.scale)
+        rs = excess_over_exposure(hits, tables, self.scale, exposure=exposure)
         if rs.empty:
             self.decision_scores_, self.findings_ = empty_scores(), []
             return self

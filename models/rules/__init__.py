@@ -10,11 +10,11 @@ linking columns), :data:`RULES` / :func:`list_rules` (the registry),
 library reaches fusion through one detector,
 :class:`ringscope.models.detectors.rules.RulesDetector`. Each rule is a vectorised function in one of the family modules
 (``items``, ``duplicates``, ``identity``, ``settlement``, ``scope``,
-``inpatient``, ``inventory``, ``prescribing``).
+``inpatient``, ``inventory``, ``prescribing``, ``traces``).
 """
 from __future__ import annotations
 
-from . import duplicates, identity, inpatient, inventory, items, prescribing, scope, settlement  # noqa: F401
+from . import duplicates, identity, inpatient, inventory, items, prescribing, scope, settlement, traces  # noqa: F401
 from .registry import EXTRA_COLUMNS, HIT_COLUMNS, RULES, Rule, list_rules, load_config, rule_defaults, run_rules
 
 __all__ = ["run_rules", "list_rules", "load_config", "rule_defaults", "RULES", "Rule", "HIT_COLUMNS",

@@ -132,6 +132,11 @@ class Frames:
         self.ctx = ctx
         self.memo: dict[str, object] = {}   # intermediate results shared by sibling rules
 
+    def sql(self, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A rule's query ``graph/sql/<name>.sql`` run by the columnar engine over the whole
+        city (peer groups need every row; only the hits come back)."""
+        return self.ctx.columnar.query(name, params)
+
     # -- raw tables, with optional columns filled in -------------------------------
     def table(self, name: str) -> pd.DataFrame:
         return self.ctx.table(name)

@@ -83,7 +83,7 @@ def split_admission(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-002", "挂床住院（病区无人脸抓拍）", "Ghost bed: no ward face capture during the stay",
-      category="medical", severity="high", rule_class="suspicious", entity_type="institution", violation_class="ghost_admission",
+      category="medical", severity="high", rule_class="suspicious", scope="institution", entity_type="institution", violation_class="ghost_admission",
       needs=("face_captures",),
       description="A stay of at least min_days at an institution with a working ward face terminal (it has ward "
                   "captures) during which the patient was never captured at the ward.")
@@ -177,7 +177,7 @@ def settled_elsewhere_during_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame
 
 
 @rule("R-MED-005", "住院天数异常", "Length of stay far above peers", category="medical", severity="low",
-      rule_class="suspicious", entity_type="institution", violation_class=None,
+      rule_class="suspicious", scope="stays", entity_type="institution", violation_class=None,
       description="Length of stay at least min_days and a robust z-score of log(1+LOS) at least z_min among "
                   "stays with the same primary diagnosis category (groups of at least min_group stays).")
 def long_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
@@ -219,7 +219,7 @@ def charge_outside_stay(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-007", "住院期间诊疗记录稀疏", "Stay with care on few of its days", category="medical", severity="low",
-      rule_class="suspicious", entity_type="institution", violation_class="ghost_admission",
+      rule_class="suspicious", scope="stays", entity_type="institution", violation_class="ghost_admission",
       description="A stay of at least min_days whose dated charges fall on less than min_coverage of its days "
                   "(judged only where most lines carry a service time and the median stay has charges on at "
                   "least min_city_coverage of its days, i.e. the export itemises daily bed/nursing charges).")

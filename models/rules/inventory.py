@@ -62,7 +62,7 @@ def _monthly(fr: Frames) -> pd.DataFrame:
 
 
 @rule("R-MGT-013", "进销存不符（销售超过库存与进货）", "Sold more than stock plus purchases",
-      category="management", severity="high", rule_class="definite", entity_type="institution", violation_class="card_cashout",
+      category="management", severity="high", rule_class="definite", scope="institution", entity_type="institution", violation_class="card_cashout",
       needs=("inventory",),
       description="Units billed in a month exceed the opening stock plus the month's purchases (by more than "
                   "the tolerance) for an item the institution reports stock of.")
@@ -81,7 +81,7 @@ def inventory_oversold(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-014", "库存账实不符", "Stock balance does not reconcile", category="management", severity="low",
-      rule_class="definite", entity_type="institution", violation_class=None, needs=("inventory",),
+      rule_class="definite", scope="institution", entity_type="institution", violation_class=None, needs=("inventory",),
       description="Opening + purchased - sold differs from the reported closing stock by more than the "
                   "tolerance (share of the month's movement).")
 def stock_not_reconciled(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:

@@ -90,53 +90,32 @@ def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-011", "超专业范围开药", "Prescribing outside the physician's specialty", category="medical",
-      severity="low", rule_class="suspicious", entity_type="physician", violation_class=None,
+      severity="low", rule_class="suspicious", scope="engine", entity_type="physician", violation_class=None,
       description="A physician orders an item at least min_physician_lines times for at least min_patients "
                   "persons that the other physicians of the same specialty (at least min_peer_lines lines "
                   "between them) almost never order "
                   "(below max_peer_rate of their lines). Learnt from the data, so no specialty-item table "
                   "is needed. Generalist specialties (exempt_specialties) have no specialty scope.")
 def outside_specialty(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
-    ph = fr.physicians[["physician_id", "specialty"]].rename(columns={"physician_id": "prescriber_id"})
-    li = li[li["prescriber_id"].notna()].merge(ph, on="prescriber_id", how="left")
-    li = li[li["specialty"].notna() & ~li["specialty"].isin(p.get("exempt_specialties", []))]
-    if li.empty:
-        return pd.DataFrame()
-    n_spec_all = li.groupby("specialty")["line_id"].transform("size")
-    n_doc_all = li.groupby("prescriber_id")["line_id"].transform("size")
-    keep = li["item_type"].isin(p.get("item_types", ["drug"]))
-    li, n_spec_all, n_doc_all = li[keep], n_spec_all[keep], n_doc_all[keep]
-    n_spec = li.groupby(["item_code", "specialty"])["line_id"].transform("size")
-    n_doc = li.groupby(["item_code", "prescriber_id"])["line_id"].transform("size")
-    n_pat = li.groupby(["item_code", "prescriber_id"])["person_id"].transform("nunique")
-    peer_lines = n_spec_all - n_doc_all
-    peer_rate = (n_spec - n_doc) / peer_lines.where(peer_lines > 0)
-    m = ((peer_lines >= int(p.get("min_peer_lines", 500))) & (peer_rate < float(p.get("max_peer_rate", 0.002)))
-         & (n_doc >= int(p.get("min_physician_lines", 10))) & (n_pat >= int(p.get("min_patients", 5))))
-    d = li[m]
-    ev = (d["item_label"] + " ordered " + n_doc[m].astype(str) + " times for " + n_pat[m].astype(str)
-          + " patients by this " + d["specialty"].astype(str)
-          + " physician; the specialty's other physicians: " + (n_spec - n_doc)[m].astype(str) + " in "
-          + peer_lines[m].astype(str) + " lines")
-    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "entity_id": d["prescriber_id"],
-                         "physician_id": d["prescriber_id"], "amount_at_risk": d["amount"], "evidence": ev})
+    # specialty-wide counts: computed in the columnar engine over every line (graph/sql)
+    return fr.sql("rule_outside_specialty", {
+        "exempt": [str(x) for x in p.get("exempt_specialties", [])], "item_types": list(p.get("item_types", ["drug"])),
+        "min_peer_lines": int(p.get("min_peer_lines", 500)), "max_peer_rate": float(p.get("max_peer_rate", 0.002)),
+        "min_physician_lines": int(p.get("min_physician_lines", 10)), "min_patients": int(p.get("min_patients", 5))})
 
 
 @rule("R-MED-012", "高值药品占比异常", "High-value drug share above peers", category="medical", severity="medium",
-      rule_class="suspicious", entity_type="physician", violation_class=None,
+      rule_class="suspicious", scope="engine", entity_type="physician", violation_class=None,
       description="Share of a physician's drug spending on high-value drugs (unit price at or above the city's "
                   "price_quantile of drug lines) with robust z >= z_min among specialty peers and share >= "
                   "min_share.")
 def high_value_share(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
-    li = li[(li["item_type"] == "drug") & li["prescriber_id"].notna()]
-    if li.empty:
+    # per-physician sums over every drug line: in the columnar engine (graph/sql)
+    doc = fr.sql("rule_high_value_share", {"price_quantile": float(p.get("price_quantile", 0.95))})
+    if doc.empty:
         return pd.DataFrame()
-    thr = float(li["unit_price"].quantile(float(p.get("price_quantile", 0.95))))
-    hv = li["amount"].where(li["unit_price"] >= thr, 0.0)
-    g = pd.DataFrame({"doc": li["prescriber_id"], "amt": li["amount"], "hv": hv}).groupby("doc")
-    doc = pd.DataFrame({"n": g.size(), "amt": g["amt"].sum(), "hv": g["hv"].sum()})
+    thr = float(doc["thr"].iloc[0])
+    doc = doc.set_index("doc")[["n", "amt", "hv"]]
     doc = doc[(doc["n"] >= int(p.get("min_lines", 30))) & (doc["amt"] > 0)]
     if doc.empty:
         return pd.DataFrame()
@@ -160,46 +139,21 @@ def high_value_share(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MED-013", "单项费用异常（同类机构同项目）", "Line amount far above peers", category="medical",
-      severity="low", rule_class="suspicious", entity_type="institution", violation_class=None,
+      severity="low", rule_class="suspicious", scope="engine", entity_type="institution", violation_class=None,
       description="A claim line's amount with robust z (log scale) >= z_min among lines of the same item at the "
                   "same kind of institution (groups of at least min_group lines), and >= min_amount.")
 def line_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
-    li = li[li["amount"] > 0]
-    size = li.groupby(["item_code", "kind"])["line_id"].transform("size")
-    li = li[size >= int(p.get("min_group", 30))]
-    if li.empty:
-        return pd.DataFrame()
-    z = robust_z(np.log(li["amount"]), [li["item_code"], li["kind"]])
-    med = li.groupby(["item_code", "kind"])["amount"].transform("median")
-    m = (z >= float(p.get("z_min", 5.0))) & (li["amount"] >= float(p.get("min_amount", 200)))
-    d = li[m]
-    ev = (d["item_label"] + " line " + money(d["amount"]) + " vs median " + money(med[m]) + " at "
-          + d["kind"].astype(str) + "s (z=" + z[m].round(1).astype(str) + ")")
-    return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"],
-                         "amount_at_risk": d["amount"] - med[m], "evidence": ev})
+    # city-wide peer groups: computed in the columnar engine over every line (graph/sql)
+    return fr.sql("rule_line_amount_outlier", {"min_group": int(p.get("min_group", 30)),
+                                               "z_min": float(p.get("z_min", 5.0)),
+                                               "min_amount": float(p.get("min_amount", 200))})
 
 
 @rule("R-MED-014", "单次结算费用异常", "Settlement amount far above peers", category="medical", severity="low",
-      rule_class="suspicious", entity_type="institution", violation_class=None,
+      rule_class="suspicious", scope="engine", entity_type="institution", violation_class=None,
       description="A settlement's total with robust z (log scale) >= z_min among settlements of the same type at "
                   "institutions of the same kind and level (groups of at least min_group), and >= min_amount.")
 def visit_amount_outlier(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    v = fr.visits
-    inst = fr.institutions.set_index("institution_id")
-    lvl = v["institution_id"].map(inst["level"]) if "level" in inst.columns else pd.Series(None, index=v.index)
-    v = v.assign(lvl=lvl.astype(str).to_numpy())
-    v = v[v["total_amount"] > 0]
-    keys = [v["visit_type"], v["kind"], v["lvl"]]
-    size = v.groupby(keys)["visit_id"].transform("size")
-    v = v[size >= int(p.get("min_group", 50))]
-    if v.empty:
-        return pd.DataFrame()
-    keys = [v["visit_type"], v["kind"], v["lvl"]]
-    z = robust_z(np.log(v["total_amount"]), keys)
-    med = v.groupby(keys)["total_amount"].transform("median")
-    m = (z >= float(p.get("z_min", 5.0))) & (v["total_amount"] >= float(p.get("min_amount", 1000)))
-    d = v[m]
-    ev = (d["visit_type"].astype(str) + " settlement " + money(d["total_amount"]) + " vs median " + money(med[m])
-          + " at " + d["kind"].astype(str) + "s (z=" + z[m].round(1).astype(str) + ")")
-    return pd.DataFrame({"visit_id": d["visit_id"], "amount_at_risk": d["total_amount"] - med[m], "evidence": ev})
+    return fr.sql("rule_visit_amount_outlier", {"min_group": int(p.get("min_group", 50)),
+                                                "z_min": float(p.get("z_min", 5.0)),
+                                                "min_amount": float(p.get("min_amount", 1000))})

@@ -48,6 +48,7 @@ __all__ = [
     "HIT_COLUMNS",
     "EXTRA_COLUMNS",
     "SEVERITIES",
+    "SCOPES",
     "CATEGORIES",
 ]
 
@@ -58,9 +59,16 @@ EXTRA_COLUMNS = ["category", "rule_name_en", "line_id", "violation_class", "pers
                  "physician_id"]
 _PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
 _RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
-                 "prescribing")
+                 "prescribing", "traces")
 
 RuleFn = Callable[[Frames, dict[str, Any]], pd.DataFrame]
+
+# What one run of a rule must see whole, so that a city is checked bucket by bucket:
+# person -- one person's settlements (with their lines, captures): run per bucket of persons;
+# institution -- one institution's (a terminal's bursts, its stock): per bucket of institutions;
+# stays -- every inpatient stay of the city (peer groups of stays; a small share of the visits);
+# engine -- city-wide peer groups over every row, computed in the columnar engine (graph/sql).
+SCOPES = ("person", "institution", "stays", "engine")
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class Rule:
     fn: RuleFn = field(repr=False, compare=False)
     needs: tuple[str, ...] = ()       # optional tables (or "face_matches") the rule requires
     rule_class: str = "suspicious"    # definite (the data alone proves the breach) | suspicious (to review)
+    scope: str = "person"             # what one run of it must see whole (see SCOPES)
 
     @property
     def rule_name(self) -> str:
@@ -89,7 +98,7 @@ RULES: dict[str, Rule] = {}
 
 def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: str, rule_class: str,
          entity_type: str, violation_class: str | None, description: str,
-         needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
+         needs: tuple[str, ...] = (), scope: str = "person") -> Callable[[RuleFn], RuleFn]:
     """Decorator registering a rule function under ``rule_id``.
 
     ``rule_class``: ``definite`` (明确违规: the data alone proves the breach -- a price over its
@@ -97,6 +106,8 @@ def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: s
     (可疑: a statistical or contextual signal for review)."""
     if rule_class not in RULE_CLASSES:
         raise ValueError(f"{rule_id}: rule_class {rule_class!r} not in {RULE_CLASSES}")
+    if scope not in SCOPES:
+        raise ValueError(f"{rule_id}: scope {scope!r} not in {SCOPES}")
     if category not in CATEGORIES:
         raise ValueError(f"{rule_id}: category {category!r} not in {CATEGORIES}")
     if severity not in SEVERITIES:
@@ -108,7 +119,7 @@ def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: s
         if rule_id in RULES and RULES[rule_id].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"duplicate rule id {rule_id}")
         RULES[rule_id] = Rule(rule_id, name_zh, name_en, category, severity, entity_type, violation_class,
-                              description, fn, tuple(needs), rule_class)
+                              description, fn, tuple(needs), rule_class, scope)
         return fn
 
     return deco
@@ -123,7 +134,7 @@ def list_rules() -> pd.DataFrame:
     """The registry as a table (for the app and the docs), sorted by ``rule_id``."""
     _load_all()
     rows = [{"rule_id": r.rule_id, "name_zh": r.name_zh, "name_en": r.name_en, "category": r.category,
-             "severity": r.severity, "rule_class": r.rule_class, "entity_type": r.entity_type, "violation_class": r.violation_class,
+             "severity": r.severity, "rule_class": r.rule_class, "scope": r.scope, "entity_type": r.entity_type, "violation_class": r.violation_class,
              "needs": ";".join(r.needs), "description": r.description} for r in RULES.values()]
     return pd.DataFrame(rows).sort_values("rule_id", ignore_index=True)
 
@@ -178,8 +189,9 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     h["amount_at_risk"] = (pd.to_numeric(raw["amount_at_risk"], errors="coerce").to_numpy()
                            if "amount_at_risk" in raw.columns else np.nan)
     h["amount_at_risk"] = h["amount_at_risk"].astype(float).fillna(0.0).clip(lower=0.0).round(2)
-    # the visit's parties, where the rule did not set them itself
-    if h["visit_id"].notna().any():
+    # the visit's parties, where the rule did not set them itself (a rule that returns all three
+    # columns, e.g. from the columnar engine, needs no look-up in the visits frame)
+    if h["visit_id"].notna().any() and not set(_PARTY_COLUMNS.values()) <= set(raw.columns):
         pos = fr.visit_pos.get_indexer(h["visit_id"])
         found = pos >= 0
         for c in ("person_id", "institution_id", "physician_id"):
@@ -211,7 +223,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
 
 
 def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str] | None = None,
-              timings: dict[str, float] | None = None) -> pd.DataFrame:
+              timings: dict[str, float] | None = None, partitions: int | None = None) -> pd.DataFrame:
     """Run the rule library over ``ctx``'s tables.
 
     Parameters
@@ -225,6 +237,11 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
         run just these rule ids.
     timings:
         if given, filled with seconds spent per rule.
+    partitions:
+        buckets to work in (default ``ctx.partitions``): with more than one, each rule runs
+        over what its :data:`SCOPES` says it must see whole -- a bucket of persons or of
+        institutions at a time, every stay, or the whole city in the columnar engine -- so
+        memory follows the bucket, not the city; the hits are the same.
 
     Returns
     -------
@@ -237,26 +254,47 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
     unknown = set(only or ()) - set(RULES)
     if unknown:
         raise KeyError(f"unknown rule ids: {sorted(unknown)}")
-    fr = frames_for(ctx)
-    if timings is not None:          # the shared joins, timed apart from the rules that first need them
-        t0 = time.perf_counter()
-        fr.visits, fr.lines  # noqa: B018
-        timings["(shared frames)"] = time.perf_counter() - t0
-    out = []
+    k = int(partitions if partitions is not None else ctx.partitions)
+    whole = frames_for(ctx)
+    todo: list[tuple[Rule, dict[str, Any], str]] = []
     for rid in sorted(RULES):
         r = RULES[rid]
         params = dict(cfg.get(rid) or {})
         if only is not None and rid not in only:
             continue
-        if not params.pop("enabled", True) or not _available(r, fr):
+        if not params.pop("enabled", True) or not _available(r, whole):
             continue
-        severity = params.pop("severity", r.severity)
-        t0 = time.perf_counter()
-        raw = r.fn(fr, params)
-        if raw is not None and len(raw):
-            out.append(_finish(r, raw, fr, severity))
-        if timings is not None:
-            timings[rid] = time.perf_counter() - t0
+        todo.append((r, params, params.pop("severity", r.severity)))
+    out: list[pd.DataFrame] = []
+    spent: dict[str, float] = {}
+
+    def run(fr: Frames, rules: list[tuple[Rule, dict[str, Any], str]]) -> None:
+        for r, params, severity in rules:
+            t0 = time.perf_counter()
+            raw = r.fn(fr, params)
+            if raw is not None and len(raw):
+                out.append(_finish(r, raw, fr, severity))
+            spent[r.rule_id] = spent.get(r.rule_id, 0.0) + time.perf_counter() - t0
+
+    if k <= 1:
+        if timings is not None:          # the shared joins, timed apart from the rules that first need them
+            t0 = time.perf_counter()
+            whole.visits, whole.lines  # noqa: B018
+            timings["(shared frames)"] = time.perf_counter() - t0
+        run(whole, todo)
+    else:
+        from ringscope.graph.partition import buckets, visits_where
+
+        by_scope = {sc: [t for t in todo if t[0].scope == sc] for sc in SCOPES}
+        run(whole, by_scope["engine"])
+        if by_scope["stays"]:
+            run(Frames(visits_where(ctx, "v.visit_type = 'inpatient'")), by_scope["stays"])
+        for sc in ("person", "institution"):
+            if by_scope[sc]:
+                for b in buckets(ctx, sc, k):
+                    run(Frames(b), by_scope[sc])
+    if timings is not None:
+        timings.update(spent)
     if not out:
         return _empty_hits()
     hits = pd.concat(out, ignore_index=True)

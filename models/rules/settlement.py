@@ -34,7 +34,7 @@ def _window_counts(group: np.ndarray, secs: np.ndarray, window_s: float) -> np.n
 
 
 @rule("R-MGT-006", "集中刷卡", "Batch swiping at one terminal", category="management", severity="high",
-      rule_class="suspicious", entity_type="institution", violation_class="card_cashout",
+      rule_class="suspicious", scope="institution", entity_type="institution", violation_class="card_cashout",
       description="At least min_count settlements of different persons at one terminal (or institution when "
                   "no terminal is recorded) within window_minutes, and at least rate_factor times the "
                   "terminal's usual rate per active hour; every settlement of the burst is flagged.")
@@ -84,7 +84,7 @@ def batch_swiping(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-007", "药店夜间结算", "Pharmacy settlement at night", category="management", severity="low",
-      rule_class="suspicious", entity_type="institution", violation_class="card_cashout",
+      rule_class="suspicious", scope="institution", entity_type="institution", violation_class="card_cashout",
       description="A settlement at a pharmacy between night_start and night_end (local time).")
 def night_pharmacy(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     v = fr.visits
@@ -98,7 +98,7 @@ def night_pharmacy(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-008", "周末/节假日入院异常集中", "Weekend/holiday admissions surge", category="management",
-      severity="medium", rule_class="suspicious", entity_type="institution", violation_class=None,
+      severity="medium", rule_class="suspicious", scope="stays", entity_type="institution", violation_class=None,
       description="An institution's share of inpatient admissions on weekends and holidays is far above the "
                   "city's share (one-sided binomial z >= z_min, share >= ratio_min x city share).")
 def weekend_admissions(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:

@@ -271,7 +271,13 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 previous = previous_leads(runner=runner)
         summary["previous_leads"] = 0 if previous is None else int(len(previous))
 
-        ctx = Context(tables=dict(ds.tables))
+        from ringscope.graph.engine import Engine
+        from ringscope.graph.partition import n_buckets
+
+        ctx = Context(tables=dict(ds.tables),
+                      engine=Engine.over_dataset(ds, memory_limit=cfg.pipeline["memory_limit"]))
+        ctx.cache["partitions"] = n_buckets(ctx, int(cfg.pipeline["rows_per_bucket"]))
+        summary["partitions"] = ctx.partitions
         todo, skipped, mode = plan(cfg, ctx)
         summary["learned_mode"] = mode
         summary["skipped_detectors"] = skipped
@@ -308,7 +314,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
 
         with clock.stage("fusion"):
             res = fuse(ctx.tables, fitted, face_matches=ctx.face_matches, previous=previous,
-                       config=cfg.fusion_config())
+                       config=cfg.fusion_config(), engine=ctx.columnar)
         summary["fusion_weights"] = res.weights
 
         learned = [d for d in fitted if d.kind == "learned"]

@@ -1,0 +1,281 @@
+"""The data layer below the pages (``store/reads.py``), called directly with each
+role against the real Neo4j holding a generated city and its findings: role
+checks on every write, district and referral scope on every read, masking of
+names, 身份证号 and birth dates, the access log naming the real user, named
+queries only, capped limits."""
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+
+from test_app_pages import app_city, app_env, load_city  # noqa: F401  (shared city and loader)
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+
+def layer(runner, role: str, user: str | None = None, districts=("*",), log=None):
+    from ringscope.store.access import Caller
+    from ringscope.store.audit import AccessLogger
+    from ringscope.store.reads import DataLayer
+
+    return DataLayer(runner, Caller(user or f"u_{role}", role, tuple(districts)),
+                     logger=AccessLogger(runner, log) if log else None)
+
+
+def change(runner, lead_id: str, to_status: str, **over) -> dict:
+    cur = runner.read("MATCH (l:Lead {lead_id: $l}) RETURN coalesce(l.status, 'new') AS s, "
+                      "coalesce(l.version, 0) AS v, l.assignee AS a, toString(l.deadline) AS d, "
+                      "coalesce(l.recovered, 0.0) AS r, l.outcome AS o", {"l": lead_id})[0]
+    p = dict(lead_id=lead_id, from_status=cur["s"], to_status=to_status, version=cur["v"], user="someone",
+             role="investigator", assignee=cur["a"], deadline=cur["d"], note=None, recovered=cur["r"],
+             outcome=cur["o"], action="transition", at="2024-06-01T09:00:00", event_id=uuid.uuid4().hex)
+    return p | over
+
+
+def reset_leads(runner) -> None:
+    runner.run("MATCH (l:Lead) SET l.status = 'new', l.version = 0, l.referred = false, l.assignee = null, "
+               "l.deadline = null")
+
+
+def top_lead(runner) -> str:
+    return runner.scalar("MATCH (l:Lead)-[:INCLUDES]->(:Person) "
+                         "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
+
+
+# ------------------------------------------------------------------------------ writes
+@pytest.mark.parametrize("role", ["analyst", "leader", "police_liaison", "admin"])
+def test_a_role_without_the_right_cannot_move_a_lead(app_env, role):
+    from ringscope.store.access import PermissionDenied
+
+    reset_leads(app_env)
+    lid = top_lead(app_env)
+    if role == "police_liaison":   # give the liaison a lead it may at least read
+        app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.referred = true", {"l": lid})
+    n_events = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e) RETURN count(e)", {"l": lid})
+    with pytest.raises(PermissionDenied):
+        layer(app_env, role).update_lead(change(app_env, lid, "初审"))
+    assert app_env.read("MATCH (l:Lead {lead_id: $l}) RETURN l.status AS s, l.version AS v", {"l": lid})[0] == \
+        {"s": "new", "v": 0}
+    assert app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e) RETURN count(e)", {"l": lid}) == n_events
+
+
+def test_investigator_moves_a_lead_and_the_caller_is_recorded(app_env):
+    reset_leads(app_env)
+    lid = top_lead(app_env)
+    rows = layer(app_env, "investigator", "wang.jh").update_lead(
+        change(app_env, lid, "初审", user="forged", role="admin"))
+    assert rows
+    ev = app_env.read("MATCH (e:LeadEvent {event_id: $e}) RETURN e.user AS u, e.role AS r",
+                      {"e": rows[0]["event_id"]})[0]
+    assert ev == {"u": "wang.jh", "r": "investigator"}   # never what the parameters claimed
+
+
+def test_leader_assigns_but_cannot_note_or_move(app_env):
+    from ringscope.store.access import PermissionDenied
+
+    reset_leads(app_env)
+    lid = top_lead(app_env)
+    lead = layer(app_env, "leader", "zhao")
+    assert lead.update_lead(change(app_env, lid, "new", assignee="li.officer", deadline="2030-01-31",
+                                   action="assign"))
+    assert app_env.scalar("MATCH (l:Lead {lead_id: $l}) RETURN l.assignee", {"l": lid}) == "li.officer"
+    with pytest.raises(PermissionDenied):
+        lead.update_lead(change(app_env, lid, "new", note="a note", action="note"))
+    with pytest.raises(PermissionDenied):
+        lead.update_lead(change(app_env, lid, "new", recovered=100.0, action="update"))
+    with pytest.raises(PermissionDenied):   # an analyst may note but not assign
+        layer(app_env, "analyst").update_lead(change(app_env, lid, "new", assignee="me", action="assign"))
+
+
+# ------------------------------------------------------------------------------ scope
+def test_police_liaison_sees_only_leads_referred_to_police(app_env):
+    from ringscope.store.access import PermissionDenied
+
+    reset_leads(app_env)
+    police = layer(app_env, "police_liaison", "chen")
+    assert police.lead_queue(limit=500).empty
+    leads = app_env.read("MATCH (l:Lead)-[:INCLUDES]->(:Person) RETURN DISTINCT l.lead_id AS id "
+                         "ORDER BY id LIMIT 2")
+    ref, other = leads[0]["id"], leads[1]["id"]
+    inv = layer(app_env, "investigator", "wang")
+    for step in ("初审", "复审", "调查核实", "移送公安"):
+        assert inv.update_lead(change(app_env, ref, step))
+    q = police.lead_queue(limit=500)
+    assert q["lead_id"].tolist() == [ref]
+    with pytest.raises(PermissionDenied):
+        police.lead_detail(other)
+    members = police.lead_members(ref)
+    person = members[members["entity_type"] == "person"].iloc[0]
+    assert "*" not in str(person["name"])            # cleared for names
+    assert police.entity_profile("person", person["entity_id"]) is not None
+    outsider = app_env.scalar("MATCH (p:Person) WHERE NOT EXISTS { (p)<-[:INCLUDES]-(:Lead {lead_id: $l}) } "
+                              "AND NOT EXISTS { (p)<-[:INCLUDES]-(:Lead {referred: true}) } "
+                              "RETURN p.person_id LIMIT 1", {"l": ref})
+    with pytest.raises(PermissionDenied):
+        police.entity_profile("person", outsider)
+    with pytest.raises(PermissionDenied):
+        police.rule_hits()
+    assert police.entity_search("person", "").empty
+    # closing the referred lead keeps it visible to the liaison
+    assert inv.update_lead(change(app_env, ref, "结案", outcome="confirmed"))
+    assert police.lead_queue(limit=500)["lead_id"].tolist() == [ref]
+    reset_leads(app_env)
+
+
+def test_district_scope_on_leads_entities_and_lists(app_env):
+    from ringscope.store.access import PermissionDenied
+
+    district = app_env.scalar("MATCH (:Lead)-[:INCLUDES]->(i:Institution) RETURN i.district AS d, count(*) AS c "
+                              "ORDER BY c DESC LIMIT 1")
+    scoped = layer(app_env, "investigator", "sun", districts=(district,))
+    whole = layer(app_env, "investigator", "wang")
+    mine = scoped.lead_queue(limit=2000)
+    everyone = whole.lead_queue(limit=2000)
+    assert 0 < len(mine) < len(everyone)
+    for lid in mine["lead_id"]:
+        ds = app_env.scalar("MATCH (l:Lead {lead_id: $l}) RETURN [(l)-[:INCLUDES]->(m) | m.district] + "
+                            "[(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(i) | i.district]", {"l": lid})
+        assert district in ds
+    outside = sorted(set(everyone["lead_id"]) - set(mine["lead_id"]))[0]
+    with pytest.raises(PermissionDenied):
+        scoped.lead_members(outside)
+    far = app_env.scalar("MATCH (p:Person) WHERE p.district <> $d RETURN p.person_id LIMIT 1", {"d": district})
+    with pytest.raises(PermissionDenied):
+        scoped.entity_profile("person", far)
+    found = scoped.entity_search("person", "", limit=200)
+    assert len(found) and set(found["district"]) == {district}
+    hits = scoped.rule_hits(limit=200)
+    assert len(hits) and set(hits["district"].dropna()) <= {district}
+    assert scoped.briefing()["leads"]["lead_id"].isin(mine["lead_id"]).all()
+
+
+# ------------------------------------------------------------------------------ masking and the log
+@pytest.mark.parametrize("role,clear", [("investigator", True), ("analyst", False), ("leader", False)])
+def test_masking_in_the_data_layer(app_env, tmp_path, role, clear):
+    from ringscope.store.audit import verify_log
+
+    log = tmp_path / "log.jsonl"
+    user = f"user_{role}_{uuid.uuid4().hex[:4]}"
+    lay = layer(app_env, role, user, log=log)
+    p = app_env.read("MATCH (p:Person)<-[:INCLUDES]-(:Lead) WHERE p.name IS NOT NULL AND p.id_number IS NOT NULL "
+                     "RETURN p.person_id AS id, p.name AS name, p.id_number AS idn, toString(p.birth_date) AS bd "
+                     "LIMIT 1")[0]
+    prof = lay.entity_profile("person", p["id"])["props"]
+    if clear:
+        assert (prof["name"], prof["id_number"], prof["birth_date"]) == (p["name"], p["idn"], p["bd"])
+    else:
+        assert prof["name"] == p["name"][0] + "*" * (len(p["name"]) - 1)
+        assert prof["id_number"][:3] == p["idn"][:3] and p["idn"][6:14] not in prof["id_number"]
+        assert prof["birth_date"] == p["bd"][:4] + "-**-**"
+    lid = app_env.scalar("MATCH (l:Lead)-[:INCLUDES]->(:Person {person_id: $p}) RETURN l.lead_id LIMIT 1",
+                         {"p": p["id"]})
+    members = lay.lead_members(lid)
+    names = members.loc[members["entity_type"] == "person", "name"].dropna()
+    assert names.str[1:].str.fullmatch(r"\**").all() != clear
+    csv = lay.export_csv(members, page="test", entity=f"lead:{lid}:members")
+    assert (p["idn"].encode() in csv) == (clear and p["id"] in set(members["entity_id"]))
+    log_df = pd.read_json(log, lines=True, dtype=False)
+    assert set(log_df["user"]) == {user} and set(log_df["role"]) == {role}
+    assert {"view", "export"} <= set(log_df["action"])
+    assert (log_df["entity"] == f"person:{p['id']}").any()
+    v = verify_log(log, runner=app_env)
+    assert v.ok and v.head_checked and v.head_seq == len(log_df), v.summary()
+
+
+def test_exports_need_the_right(app_env):
+    from ringscope.store.access import PermissionDenied
+
+    lid = top_lead(app_env)
+    for role in ("analyst", "leader", "admin"):
+        with pytest.raises(PermissionDenied):
+            layer(app_env, role).evidence_rows(lid)
+    rows = layer(app_env, "investigator").evidence_rows(lid, limit=1000)
+    assert {"lead_members", "lead_visits", "lead_claim_lines", "lead_face_captures"} <= set(rows)
+    assert len(rows["lead_claim_lines"]) > 0
+
+
+# ------------------------------------------------------------------------------ queries
+def test_only_named_queries_run_and_limits_are_capped(app_env):
+    from ringscope.store.reads import MAX_LIMIT, PAGE_LIMIT, clamp
+
+    with pytest.raises(KeyError):
+        app_env.run("lead_detail", {"lead_id": "x"})          # a name that is not a file: refused, never run
+    with pytest.raises(KeyError):
+        app_env.run_named("MATCH (n) DETACH DELETE n")
+    with pytest.raises(KeyError):
+        app_env.run_named("app/../load/persons")
+    assert app_env.scalar("MATCH (n) RETURN count(n)") > 0      # nothing was deleted
+    lay = layer(app_env, "investigator")
+    with pytest.raises(KeyError):
+        lay._q("lead_detail\nMATCH (n) DETACH DELETE n", lead_id="x")
+    assert len(lay.rule_hits(limit=10 ** 9)) <= PAGE_LIMIT
+    assert len(lay.lead_queue(limit=10 ** 9)) <= PAGE_LIMIT
+    assert clamp(10 ** 12) == MAX_LIMIT and clamp(-3) == 0
+    assert not lay.lead_allowed("no-such-lead")
+
+
+def test_face_images_are_pixelated_for_masked_roles_and_logged(tmp_path):
+    """Face images pass through the data layer: clear for cleared roles, pixelated
+    otherwise, only from inside the dataset, every one logged with the real user."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ringscope.store.access import Caller
+    from ringscope.store.audit import AccessLogger
+    from ringscope.store.reads import DataLayer
+
+    ds = tmp_path / "city"
+    (ds / "faces").mkdir(parents=True)
+    arr = np.random.default_rng(0).integers(0, 255, size=(96, 80, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    (ds / "faces" / "c1.png").write_bytes(buf.getvalue())
+    (tmp_path / "secret.png").write_bytes(buf.getvalue())
+    log = tmp_path / "log.jsonl"
+    for role, clear in (("investigator", True), ("analyst", False)):
+        lay = DataLayer(None, Caller(f"u_{role}", role), logger=AccessLogger(None, log))
+        img = lay.face_image("faces/c1.png", ds, page="faces", entity="capture:c1")
+        assert (img == buf.getvalue()) == clear
+        if not clear:
+            out = np.asarray(Image.open(io.BytesIO(img)))
+            assert np.abs(np.diff(out.astype(int), axis=1)).mean() < 0.2 * np.abs(np.diff(arr.astype(int), axis=1)).mean()
+        assert lay.face_image("../secret.png", ds, page="faces", entity="x") is None   # outside the dataset
+    log_df = pd.read_json(log, lines=True, dtype=False)
+    assert log_df["user"].tolist() == ["u_investigator", "u_analyst"]
+    assert log_df["fields"].tolist() == [["face"], ["face"]] and log_df["masked"].tolist() == [False, True]
+
+
+def test_simultaneous_transitions_let_exactly_one_through(app_env):
+    """Eight officers move the same lead at the same moment, each from the state and
+    version they saw: exactly one transition lands, the others are refused (no lost update)."""
+    import threading
+
+    from ringscope.settings import neo4j_settings
+    from ringscope.store.db import QueryRunner
+
+    reset_leads(app_env)
+    lid = top_lead(app_env)
+    base = change(app_env, lid, "初审")
+    barrier, results = threading.Barrier(8), []
+
+    def officer(i):
+        with QueryRunner(neo4j_settings()) as r:
+            lay = layer(r, "investigator", f"officer{i}")
+            barrier.wait()
+            results.append(lay.update_lead(base | {"event_id": uuid.uuid4().hex}))
+
+    threads = [threading.Thread(target=officer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(1 for r in results if r) == 1, results
+    row = app_env.read("MATCH (l:Lead {lead_id: $l}) RETURN l.status AS s, l.version AS v, "
+                       "COUNT { (l)-[:HAS_EVENT]->(:LeadEvent {action: 'transition', from_status: 'new'}) } AS n, "
+                       "l._lock AS lock", {"l": lid})[0]
+    assert (row["s"], row["v"], row["lock"]) == ("初审", 1, None)
+    reset_leads(app_env)
