@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["lead_lineage", "version_rows", "write_versions", "lead_timeline", "member_history",
-           "HISTORY_QUERIES"]
+           "version_members", "HISTORY_QUERIES"]
 
 HISTORY_QUERIES = ("history/versions", "history/lineage", "history/timeline", "history/version_members",
                    "history/member_leads")
@@ -142,6 +142,13 @@ def lead_timeline(runner, lead_id: str) -> pd.DataFrame:
     """A lead's versions (one per run: score, amount, members added and dropped, merges and splits)
     and disposal events, in time order (``kind``: ``version`` or ``event``)."""
     return runner.read_df("history/timeline", {"lead_id": lead_id})
+
+
+def version_members(runner, lead_id: str, run_id: str | None = None) -> dict[str, Any] | None:
+    """The members of a lead as one run saw them (``run_id``; the latest version when None):
+    ``run_id, seq, members, added, dropped``, or None when the lead has no such version."""
+    rows = runner.read("history/version_members", {"lead_id": lead_id, "run_id": run_id})
+    return rows[0] if rows else None
 
 
 def member_history(runner, entity_type: str, entity_id: str) -> pd.DataFrame:

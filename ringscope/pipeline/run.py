@@ -353,7 +353,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 summary["findings"] = write_findings(
                     runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
                     face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
-                    explanations=explanations, batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
+                    explanations=explanations, warnings=warnings, indicators=indicators,
+                    batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
     finally:
         if own_runner and runner is not None:
             runner.close()
