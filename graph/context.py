@@ -32,6 +32,8 @@ class Context:
     # one row per capture: capture_id, face_id, joined with its identity's attributes
     # (n_captures, n_credentials, enrolled_person_id, first_seen, last_seen, institutions)
     face_identities: pd.DataFrame | None = None
+    # early warning (the warning stage): warnings.csv's rows of every warning detector
+    warnings: pd.DataFrame | None = None
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)  # detector -> entity scores
     cache: dict[str, Any] = field(default_factory=dict)            # shared projections
     # the columnar engine over the same tables (graph/engine.py); made over ``tables`` when not given

@@ -56,6 +56,21 @@ truth visits hit by a rule of the same ``violation_class`` (when
 rules hit, the share that are truth visits of that class (``precision``) and of
 any class (``precision_any``).
 
+Early-warning drift recall and precision (when ``truth/drift.csv`` exists)
+--------------------------------------------------------------------------
+``warnings.csv`` against ``truth/drift.csv`` (``entity_type, entity_id, indicator,
+first_period``), at the entity level: an entity is *flagged* when it has a warning at the
+levels counted (``all``: any level, the headline; ``red+orange``; ``red``). A drifting entity
+is *found* when one of its warnings falls in a month no earlier than one month before its
+``first_period`` (a change-point may be placed a month early); its warnings before that are
+not credit. ``recall`` = found / drifting entities; ``precision`` = found / flagged. Only the
+entity types the truth drifts are judged (a truth that drifts institutions only says nothing
+of physicians), and a flagged physician practising at a drifting institution, or an institution
+of a drifting physician, is neither right nor wrong (it drifts with it: ``excused``). The
+strict precision counts a flagged fraud entity (``truth/entities.csv``) as wrong;
+``precision_fraud_excused`` does not. ``indicator_recall``: drifting entities warned on
+the indicator the truth names.
+
 References
 ----------
 Manning, Raghavan & Schütze, *Introduction to Information Retrieval* (2008),
@@ -70,7 +85,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["evaluate", "format_report", "ring_match_matrix", "read_members"]
+__all__ = ["evaluate", "format_report", "ring_match_matrix", "read_members", "drift_metrics"]
 
 ENTITY_TYPES = ("person", "physician", "institution")
 _ENTITY_TABLES = {"person": ("persons", "person_id"),
@@ -275,6 +290,97 @@ def _violation_metrics(hits_df: pd.DataFrame | None, viol_df: pd.DataFrame | Non
             "visit_recall_any": (len(any_hit & truth_any) / len(truth_any)) if truth_any else None}
 
 
+# --------------------------------------------------------------------------- drift (early warning)
+DRIFT_LEVELS = {"all": ("red", "orange", "yellow"), "red+orange": ("red", "orange"), "red": ("red",)}
+
+
+def _physician_institution(dataset_dir: Path | None) -> dict[str, str]:
+    if dataset_dir is None:
+        return {}
+    csv, pq = dataset_dir / "physicians.csv", dataset_dir / "physicians.parquet"
+    try:
+        if csv.exists():
+            d = pd.read_csv(csv, usecols=["physician_id", "institution_id"], dtype=str, keep_default_na=False)
+        elif pq.exists():
+            d = pd.read_parquet(pq, columns=["physician_id", "institution_id"]).astype(str)
+        else:
+            return {}
+    except (ValueError, KeyError):
+        return {}
+    return dict(zip(d["physician_id"].str.strip(), d["institution_id"].str.strip()))
+
+
+def drift_metrics(warnings_df: pd.DataFrame | None, drift_df: pd.DataFrame | None,
+                  entities_df: pd.DataFrame | None = None, physician_institution: dict[str, str] | None = None
+                  ) -> dict[str, Any] | None:
+    """Entity-level recall and precision of ``warnings.csv`` against ``truth/drift.csv`` (see
+    the module's docstring); None without a drift truth.
+
+    >>> drift = pd.DataFrame({"entity_type": ["institution"] * 2, "entity_id": ["H1", "H2"],
+    ...                       "indicator": ["drug_share", "avg_los"], "first_period": ["2024-06", "2024-05"]})
+    >>> w = pd.DataFrame({"entity_type": "institution", "entity_id": ["H1", "H3", "H2"],
+    ...                   "indicator": ["drug_share", "avg_los", "avg_los"], "period": ["2024-07", "2024-02", "2024-01"],
+    ...                   "level": ["red", "yellow", "orange"]})
+    >>> m = drift_metrics(w, drift)["levels"]["all"]
+    >>> m["recall"], m["precision"], m["found"], m["flagged"]
+    (0.5, 0.3333333333333333, 1, 3)
+    """
+    if drift_df is None:
+        return None
+    truth = pd.DataFrame({"et": _col(drift_df, "entity_type"), "id": _col(drift_df, "entity_id"),
+                          "indicator": _col(drift_df, "indicator"), "first": _col(drift_df, "first_period")})
+    truth = truth[truth["id"] != ""]
+    types = sorted(set(truth["et"]))
+    first = truth.assign(p=pd.PeriodIndex(truth["first"].replace("", "1900-01"), freq="M")) \
+        .groupby(["et", "id"])["p"].min()
+    ind_truth = truth.groupby(["et", "id"])["indicator"].agg(set)
+    w = pd.DataFrame({"et": _col(warnings_df, "entity_type"), "id": _col(warnings_df, "entity_id"),
+                      "indicator": _col(warnings_df, "indicator"), "period": _col(warnings_df, "period"),
+                      "level": _col(warnings_df, "level")})
+    w = w[w["et"].isin(types) & (w["id"] != "")]
+    w["p"] = pd.PeriodIndex(w["period"].replace("", "1900-01"), freq="M") if len(w) else pd.PeriodIndex([], freq="M")
+    fraud = set()
+    if entities_df is not None and len(entities_df):
+        fraud = set(zip(_col(entities_df, "entity_type"), _col(entities_df, "entity_id")))
+    pi = physician_institution or {}
+    drift_inst = set(truth.loc[truth["et"] == "institution", "id"])
+    drift_phys_inst = {pi.get(i) for i in truth.loc[truth["et"] == "physician", "id"]} - {None}
+    drifting = set(first.index)
+
+    def excused(et: str, eid: str) -> bool:
+        return (et == "physician" and pi.get(eid) in drift_inst) or (et == "institution" and eid in drift_phys_inst)
+
+    out: dict[str, Any] = {"n_drifting": len(drifting), "entity_types": types, "levels": {}}
+    for name, lv in DRIFT_LEVELS.items():
+        x = w[w["level"].isin(lv)]
+        ok_time = np.array([(k in first.index) and (p >= first[k] - 1) for k, p in zip(zip(x["et"], x["id"]), x["p"])],
+                           dtype=bool)
+        found = set(zip(x.loc[ok_time, "et"], x.loc[ok_time, "id"]))
+        flagged = set(zip(x["et"], x["id"]))
+        judged = {k for k in flagged if k in found or not excused(*k)}
+        wrong = judged - found
+        on_ind = {k for k in found if set(x.loc[ok_time & (x["et"] == k[0]) & (x["id"] == k[1]), "indicator"])
+                  & ind_truth.get(k, set())}
+        per_type = {}
+        for t in types:
+            dt = {k for k in drifting if k[0] == t}
+            ft = {k for k in judged if k[0] == t}
+            per_type[t] = {"drifting": len(dt), "found": len(found & dt), "flagged": len(ft),
+                           "recall": (len(found & dt) / len(dt)) if dt else None,
+                           "precision": (len(found & ft) / len(ft)) if ft else None}
+        out["levels"][name] = {
+            "drifting": len(drifting), "found": len(found), "flagged": len(judged),
+            "excused": len(flagged - judged), "wrong": sorted(f"{a}:{b}" for a, b in wrong)[:50],
+            "missed": sorted(f"{a}:{b}" for a, b in drifting - found)[:50],
+            "recall": (len(found) / len(drifting)) if drifting else None,
+            "precision": (len(found) / len(judged)) if judged else None,
+            "precision_fraud_excused": (len(found) / len(judged - (wrong & fraud))) if judged - (wrong & fraud) else None,
+            "indicator_recall": (len(on_ind) / len(drifting)) if drifting else None,
+            "per_type": per_type,
+        }
+    return out
+
+
 # --------------------------------------------------------------------------- rules
 def _rule_metrics(hits_df: pd.DataFrame | None, viol_df: pd.DataFrame | None) -> dict[str, Any]:
     """Per rule id: how many of its hits the truth confirms (definite rules must be precise).
@@ -341,9 +447,12 @@ def evaluate(results_dir: str | Path, truth_dir: str | Path) -> dict[str, Any]:
         "leads": results_dir / "leads.csv", "entity_scores": results_dir / "entity_scores.csv",
         "rule_hits": results_dir / "rule_hits.csv", "rings": truth_dir / "rings.csv",
         "entities": truth_dir / "entities.csv", "violations": truth_dir / "violations.csv",
+        "warnings": results_dir / "warnings.csv", "drift": truth_dir / "drift.csv",
     }
     dfs = {k: _read_csv(p) for k, p in files.items()}
-    missing = [str(p) for k, p in files.items() if dfs[k] is None]
+    # optional: warnings.csv is judged only where the truth plants drift
+    missing = [str(p) for k, p in files.items() if dfs[k] is None and k != "drift"
+               and not (k == "warnings" and dfs["drift"] is None)]
     dataset_dir = truth_dir.parent
     if not any((dataset_dir / f"{t}.{ext}").exists() for t, _ in _ENTITY_TABLES.values()
                for ext in ("csv", "parquet")):
@@ -353,6 +462,7 @@ def evaluate(results_dir: str | Path, truth_dir: str | Path) -> dict[str, Any]:
         "rings": _ring_metrics(dfs["leads"], dfs["rings"], dfs["entities"]),
         "entities": _entity_metrics(dfs["entity_scores"], dfs["entities"], dataset_dir),
         "violations": _violation_metrics(dfs["rule_hits"], dfs["violations"]),
+        "drift": drift_metrics(dfs["warnings"], dfs["drift"], dfs["entities"], _physician_institution(dataset_dir)),
         "rules": _rule_metrics(dfs["rule_hits"], dfs["violations"]),
     }
 
@@ -405,6 +515,21 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"| {c} | {a.get('truth_visits', 0)} | {_f(a.get('recall_same_class'))} | "
                      f"{_f(a.get('recall_any_rule'))} | {p.get('hit_visits', 0)} | {_f(p.get('precision'))} | "
                      f"{_f(p.get('precision_any'))} |")
+    dr = report.get("drift")
+    if dr:
+        lines += ["", "## Early warning (truth/drift.csv)",
+                  f"- drifting entities: {dr['n_drifting']} ({', '.join(dr['entity_types'])})", "",
+                  "| levels counted | found | flagged | recall | precision | precision (fraud excused) | "
+                  "indicator recall |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, v in dr["levels"].items():
+            lines.append(f"| {name} | {v['found']} | {v['flagged']} | {_f(v['recall'])} | {_f(v['precision'])} | "
+                         f"{_f(v['precision_fraud_excused'])} | {_f(v['indicator_recall'])} |")
+        if dr["levels"]["all"]["missed"]:
+            lines.append(f"- missed: {', '.join(dr['levels']['all']['missed'][:20])}")
+        if dr["levels"]["all"]["wrong"]:
+            lines.append(f"- flagged without drift: {', '.join(dr['levels']['all']['wrong'][:20])}")
+
+
     ru = {k: v for k, v in report.get("rules", {}).items() if v.get("judged")}
     if ru:
         lines += ["", "## Rules (hit level: the line when a hit names one, else the settlement)", "",

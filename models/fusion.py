@@ -120,6 +120,7 @@ class FusionConfig:
     group_weight: float = _FD["group_weight"]
     rules_weight: float = _FD["rules_weight"]
     learned_weight: float = _FD["learned_weight"]
+    warning_weight: float = _FD["warning_weight"]
     association_weight: float = _FD["association_weight"]
     association_corroborates: bool = _FD["association_corroborates"]
     leak: float = _FD["leak"]
@@ -231,7 +232,8 @@ def _default_weight(name: str, kinds: Mapping[str, str], corroborating: set[str]
         return cfg.group_weight
     if name in corroborating:
         return cfg.association_weight
-    return {"rule": cfg.rules_weight, "learned": cfg.learned_weight}.get(kinds.get(name, ""), cfg.default_weight)
+    return {"rule": cfg.rules_weight, "learned": cfg.learned_weight,
+            "warning": cfg.warning_weight}.get(kinds.get(name, ""), cfg.default_weight)
 
 
 @dataclass

@@ -18,7 +18,11 @@ batches through :meth:`QueryRunner.write_batches` with the statements in
 - ``Lead`` nodes ``INCLUDES`` their members (``leads``, ``lead_members``): a
   lead id seen before keeps its ``status``, ``assignee``, ``deadline`` and
   ``LeadEvent`` history; only detection fields change. Leads of earlier runs
-  not found again are marked inactive, never deleted (``leads_retire``).
+  not found again are marked inactive, never deleted (``leads_retire``);
+- one ``LeadVersion`` per lead and run (members added and dropped, score, amount, merges and
+  splits with the ids involved: :mod:`ringscope.store.history`), from the active leads in the
+  database before the run;
+- ``Warning`` and ``IndicatorSeries`` nodes (early warning, :mod:`ringscope.store.warnings`).
 
 Every write is idempotent (MERGE on keys); rule hits and face identities of an
 earlier run that this run did not produce are removed by ``run_id``.
@@ -70,6 +74,7 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
                    face_matches: pd.DataFrame | None = None, face_identities: pd.DataFrame | None = None,
                    entity_scores: pd.DataFrame | None = None, leads: pd.DataFrame | None = None,
                    explanations: list[dict[str, Any]] | None = None,
+                   warnings: pd.DataFrame | None = None, indicators: pd.DataFrame | None = None,
                    batch_size: int = 10_000, now: datetime | None = None) -> dict[str, int]:
     """Write every finding given; return counts of rows sent per kind.
 
@@ -108,7 +113,17 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
         out["model_explanations"] = runner.write_batches(
             "findings/model_explanations", [_explanation_row(e) for e in explanations], batch_size=1000, params=p)
         out["model_explanations_removed"] = _delete_loop(runner, "findings/model_explanations_retire", p)
+    if warnings is not None:
+        from ringscope.store.warnings import write_warnings
+
+        out.update(write_warnings(runner, run_id=run_id, warnings=warnings, indicators=indicators,
+                                  batch_size=min(batch_size, 5000), now=now))
     if leads is not None:
+        from ringscope.store.history import write_versions
+
+        before = read_previous_leads(runner)
+        if before is not None:
+            before = before[before["active"]].reset_index(drop=True)
         ld = leads.copy()
         cols = ["lead_id", "scheme", "score", "amount_at_risk", "summary", "rank", "n_members", "detectors"]
         out["leads"] = runner.write_batches("findings/leads", _rows(ld, cols), batch_size=1000,
@@ -117,6 +132,7 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
                for r in ld[["lead_id", "members"]].itertuples(index=False)]
         out["lead_members"] = runner.write_batches("findings/lead_members", mem, batch_size=500)
         out["leads_retired"] = int(runner.scalar("findings/leads_retire", {**p, "now": now_s}, write=True) or 0)
+        out.update(write_versions(runner, run_id=run_id, previous=before, leads=ld, now=now))
     return out
 
 
@@ -139,10 +155,10 @@ def _explanation_row(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_previous_leads(runner) -> pd.DataFrame | None:
-    """``lead_id, scheme, members, status`` of every Lead in the database (None when none)."""
+    """``lead_id, scheme, members, status, active`` of every Lead in the database (None when none)."""
     rows = runner.read("findings/read_leads")
     if not rows:
         return None
     return pd.DataFrame([{"lead_id": r["lead_id"], "scheme": r["scheme"] or "other",
                           "members": ";".join(sorted(m for m in (r["members"] or []) if m)),
-                          "status": r["status"]} for r in rows])
+                          "status": r["status"], "active": bool(r.get("active", True))} for r in rows])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS
+from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS, WARNINGS_COLUMNS
 from ringscope.models.evaluate import evaluate, format_report, read_members
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,21 @@ def test_contract_files(city, run1):
     assert all(e["groups"] and e["groups"][0]["rerun"]["class"] for e in ev)
     multi = [e for e in ev if len(e["members"]) > 1]          # a lone actor's lead has no inner edges
     assert sum(e["n_edges"] > 0 for e in multi) >= 0.8 * len(multi)
+    # early warnings: the contract's columns, stable unique ids, levels 红/橙/黄, the trends beside them;
+    # the drifting entities of the city's truth mostly found, and warnings a signal in entity scores
+    wn = _read(out / "warnings.csv")
+    assert list(wn.columns[:len(WARNINGS_COLUMNS)]) == WARNINGS_COLUMNS
+    assert len(wn) > 0 and wn["warning_id"].is_unique
+    assert wn["level"].isin(["red", "orange", "yellow"]).all() and wn["period"].str.match(r"^\d{4}-\d{2}$").all()
+    assert (wn["evidence"].str.len() > 10).all()
+    ind = pd.read_parquet(out / "indicators.parquet")
+    assert set(wn["entity_id"]) <= set(ind["entity_id"])
+    rep = evaluate(out, city / "truth")
+    assert rep["drift"]["levels"]["all"]["recall"] >= 0.5, rep["drift"]
+    warned = es[es["reasons"].str.contains("early_warning")]
+    assert set(warned["entity_id"]) <= set(wn["entity_id"]) and len(warned) > 0
     man = json.loads((out / "manifest.json").read_text())
+    assert man["counts"]["warnings"] == len(wn)
     for st in ("validate", "faces", "rules", "graph", "fusion", "write"):
         assert st in man["timings"], st
     assert man["counts"]["leads"] == len(ld) and man["counts"]["rule_hits"] == len(rh)
@@ -232,6 +246,13 @@ def test_detect_with_neo4j_keeps_lead_state(city, run1, runner, tmp_path):
     got = runner.run("MATCH (l:Lead {lead_id: $id}) RETURN l.score AS s, l.rank AS r, l.status AS st, "
                      "COUNT { (l)-[:HAS_EVENT]->(:LeadEvent {action: 'detected'}) } AS ev", {"id": top["lead_id"]})[0]
     assert got == {"s": pytest.approx(float(top["score"])), "r": 1, "st": "new", "ev": 1}
+    # early warnings (warnings.csv) and the first version of every lead
+    wn = _read(out / "warnings.csv")
+    assert runner.scalar("MATCH (w:Warning {active: true})-[:ABOUT]->() RETURN count(w)") == len(wn) > 0
+    assert runner.scalar("MATCH (s:IndicatorSeries) RETURN count(s)") == \
+        len(wn[["entity_type", "entity_id", "indicator"]].drop_duplicates())
+    assert runner.scalar("MATCH (:Lead)-[:HAS_VERSION]->(v:LeadVersion {state: 'new', seq: 1}) RETURN count(v)") == \
+        len(leads)
     if s1["counts"]["face_identities"]:
         assert runner.scalar("MATCH (f:FaceIdentity) RETURN count(f)") == s1["counts"]["face_identities"]
         assert runner.scalar("MATCH (c:FaceCapture) WHERE c.verdict IS NOT NULL RETURN count(c)") == \

@@ -17,3 +17,6 @@ CREATE CONSTRAINT load_state_key IF NOT EXISTS FOR (n:LoadState) REQUIRE n.key I
 CREATE CONSTRAINT model_explanation_key IF NOT EXISTS FOR (n:ModelExplanation) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT load_lock_name IF NOT EXISTS FOR (n:LoadLock) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT load_log_event_id IF NOT EXISTS FOR (n:LoadLog) REQUIRE n.event_id IS UNIQUE;
+CREATE CONSTRAINT warning_id IF NOT EXISTS FOR (n:Warning) REQUIRE n.warning_id IS UNIQUE;
+CREATE CONSTRAINT indicator_series_key IF NOT EXISTS FOR (n:IndicatorSeries) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT lead_version_key IF NOT EXISTS FOR (n:LeadVersion) REQUIRE n.key IS UNIQUE;

@@ -12,3 +12,7 @@ CREATE INDEX person_risk IF NOT EXISTS FOR (n:Person) ON (n.risk_score);
 CREATE INDEX access_at IF NOT EXISTS FOR (n:AccessLog) ON (n.at);
 CREATE INDEX model_explanation_entity IF NOT EXISTS FOR (n:ModelExplanation) ON (n.entity_type, n.entity_id);
 CREATE INDEX pack_settlements IF NOT EXISTS FOR (n:Pack) ON (n.n_settlements);
+CREATE INDEX warning_entity IF NOT EXISTS FOR (n:Warning) ON (n.entity_type, n.entity_id);
+CREATE INDEX warning_period IF NOT EXISTS FOR (n:Warning) ON (n.period);
+CREATE INDEX indicator_series_entity IF NOT EXISTS FOR (n:IndicatorSeries) ON (n.entity_type, n.entity_id, n.indicator);
+CREATE INDEX lead_version_lead IF NOT EXISTS FOR (n:LeadVersion) ON (n.lead_id);

@@ -19,7 +19,9 @@ Stages (each timed and logged; the manifest records them):
    ``out_dir``, else the ``Lead`` nodes in Neo4j) so lead ids carry over;
 5. **explain** -- the learned models explain what an investigator opens first;
 6. **write** -- the contract's result files (contract columns first, extras
-   after), ``lead_evidence.jsonl``, ``model_explanations.jsonl``,
+   after: ``rule_hits.csv``, ``entity_scores.csv``, ``leads.csv``, ``warnings.csv``),
+   ``indicators.parquet`` (every judged monthly indicator with its peer band: the trends an
+   app draws), ``lead_evidence.jsonl``, ``model_explanations.jsonl``,
    ``face_matches.csv``, ``face_identities.csv``, ``config.yaml`` (the
    effective configuration: pass it back with ``--config`` to reproduce the
    run) and ``manifest.json``;
@@ -55,8 +57,8 @@ __all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
 log = logging.getLogger("ringscope.detect")
 
 RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv",
-                "lead_evidence.jsonl", "model_explanations.jsonl", "face_matches.csv", "face_identities.csv",
-                "config.yaml", "manifest.json")
+                "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
+                "face_matches.csv", "face_identities.csv", "config.yaml", "manifest.json")
 
 
 def _peak_rss_mb() -> float:
@@ -370,12 +372,19 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 explanations = _explain(learned, res.leads, res.entity_scores, cfg, errors, strict)
 
         with clock.stage("write"):
-            from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS
+            from ringscope.ingest.contract import (ENTITY_SCORES_COLUMNS, LEADS_COLUMNS, RULE_HITS_COLUMNS,
+                                                   WARNINGS_COLUMNS)
 
             _write_csv(rule_hits, out / "rule_hits.csv", RULE_HITS_COLUMNS)
             es = res.entity_scores.drop(columns=[c for c in res.entity_scores.columns if c.startswith("src:")])
             _write_csv(es, out / "entity_scores.csv", ENTITY_SCORES_COLUMNS)
             _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
+            warnings = _warnings_frame(ctx)
+            _write_csv(warnings, out / "warnings.csv", WARNINGS_COLUMNS)
+            indicators = pd.concat(ctx.cache["indicators"], ignore_index=True) if ctx.cache.get("indicators") \
+                else pd.DataFrame(columns=["entity_type", "entity_id", "indicator", "period", "value", "baseline",
+                                           "band_low", "band_high", "z", "level", "detector"])
+            indicators.to_parquet(out / "indicators.parquet", index=False)
             _write_jsonl(out / "lead_evidence.jsonl", res.evidence)
             _write_jsonl(out / "model_explanations.jsonl", explanations)
             fm = ctx.face_matches if ctx.face_matches is not None else pd.DataFrame(
@@ -392,7 +401,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                 summary["findings"] = write_findings(
                     runner, run_id=run_id, rule_hits=rule_hits, face_matches=ctx.face_matches,
                     face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
-                    explanations=explanations, batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
+                    explanations=explanations, warnings=warnings, indicators=indicators,
+                    batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
     finally:
         if own_runner and runner is not None:
             runner.close()
@@ -414,7 +424,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         "face_captures": int(len(ctx.face_matches)) if ctx.face_matches is not None else 0,
         "face_identities": int(len(ctx.cache.get("face_identity_table", ()))),
         "model_explanations": len(explanations),
+        "warnings": int(len(warnings)),
     }
+    summary["warnings_by_level"] = warnings["level"].value_counts().to_dict() if len(warnings) else {}
     summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
     summary["lead_ids_kept"] = int(res.leads["lead_id"].isin(set(previous["lead_id"])).sum()) \
         if previous is not None and len(res.leads) else 0
@@ -452,8 +464,24 @@ def _publish(det: BaseDetector, ctx: Context, summary: dict[str, Any]) -> None:
     elif det.kind == "rule":
         ctx.rule_hits = det.hits_
         summary["rule_timings"] = {k: round(v, 3) for k, v in getattr(det, "timings_", {}).items()}
-    if det.kind in ("graph", "learned"):
+    elif det.kind == "warning":
+        w = getattr(det, "warnings_", None)
+        if w is not None:
+            ctx.warnings = w if ctx.warnings is None else pd.concat([ctx.warnings, w], ignore_index=True)
+        ind = getattr(det, "indicators_", None)
+        if ind is not None:
+            ctx.cache.setdefault("indicators", []).append(ind.assign(detector=det.name))
+    if det.kind in ("graph", "warning", "learned"):
         ctx.scores[det.name] = det.decision_scores_
+
+
+def _warnings_frame(ctx: Context) -> pd.DataFrame:
+    """warnings.csv: every warning detector's rows (contract columns first), or the empty contract frame."""
+    from ringscope.ingest.contract import WARNINGS_COLUMNS
+
+    if ctx.warnings is None or ctx.warnings.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in WARNINGS_COLUMNS})
+    return ctx.warnings.drop_duplicates("warning_id").reset_index(drop=True)
 
 
 def _no_hits() -> pd.DataFrame:
