@@ -84,6 +84,8 @@ def _tuples(arr: pa.Array) -> pd.Series:
     n = len(arr)
     if n == 0:
         return pd.Series([], dtype=object)
+    if pa.types.is_null(arr.type.value_type):      # lists of nothing (a column added empty)
+        return pd.Series([()] * n, dtype=object)
     # items never hold ";" (the reader split on it), so ";" joins them unambiguously
     joined = pc.binary_join(pc.fill_null(arr, pa.scalar([], arr.type)) if arr.null_count else arr, ";")
     enc = _flat(joined).dictionary_encode()

@@ -144,6 +144,7 @@ class FusionConfig:
     min_lead_score: float = _FD["min_lead_score"]
     min_single_group_score: float = _FD["min_single_group_score"]
     calibrate: bool = _FD["calibrate"]
+    emit_bar: float = _FD["emit_bar"]
     max_leads: int | None = _FD["max_leads"]
     max_evidence_rows: int = _FD["max_evidence_rows"]
     seed: int = _FD["seed"]
@@ -155,6 +156,8 @@ class FusionResult:
     leads: pd.DataFrame                    # LEADS_COLUMNS + extras
     evidence: list[dict[str, Any]]         # one JSON-able dict per lead (lead_evidence.jsonl)
     weights: dict[str, Any]                # weights used per type and how they were chosen
+    # leads below the emission bar (``emit_bar``): not in leads.csv, kept for review (lead_candidates.csv)
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1034,5 +1037,13 @@ def fuse(tables: Mapping[str, pd.DataFrame], detectors: Iterable[Any] = (), *,
     final["score"] = final["score"].clip(0, 1).round(6)
     final = final.sort_values(["entity_type", "score", "entity_id"], ascending=[True, False, True]).reset_index(drop=True)
     extras = [c for c in final.columns if c not in ENTITY_SCORES_COLUMNS]
+    # the emission bar (precision first): a lead whose calibrated score says it is a real scheme
+    # less often than ``emit_bar`` is not emitted; it stays a candidate (and in its members' scores)
+    candidates = leads.iloc[0:0]
+    if len(leads) and cfg.emit_bar > 0:
+        emit = leads["score"].astype(float) >= cfg.emit_bar
+        candidates, leads = leads[~emit].reset_index(drop=True), leads[emit].reset_index(drop=True)
+        keep = set(leads["lead_id"])
+        evidence = [e for e in evidence if e["lead_id"] in keep]
     return FusionResult(entity_scores=final[ENTITY_SCORES_COLUMNS + extras], leads=leads, evidence=evidence,
-                        weights=info)
+                        weights=info, candidates=candidates)

@@ -101,6 +101,9 @@ def _months(city, dest, before: str) -> dict[str, pd.DataFrame]:
     fc.to_csv(dest / "face_captures.csv", index=False)
     visits.to_csv(dest / "visits.csv", index=False)
     lines.to_csv(dest / "claim_lines.csv", index=False)
+    if (dest / "drug_traces.csv").exists():     # the packs scanned on the lines of those months
+        tr = pd.read_csv(dest / "drug_traces.csv", dtype=str, keep_default_na=False)
+        tr[tr["line_id"].isin(set(lines["line_id"]))].to_csv(dest / "drug_traces.csv", index=False)
     return {"visits": visits, "claim_lines": lines}
 
 

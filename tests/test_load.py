@@ -92,7 +92,11 @@ def test_next_month_adds_to_what_is_there(neo4j_runner, small_city, tmp_path):
     cut = visits["start_time"] < "2024-07-01"
     visits[cut].to_csv(first / "visits.csv", index=False)
     lines = pd.read_csv(first / "claim_lines.csv", dtype=str, keep_default_na=False)
-    lines[lines["visit_id"].isin(set(visits[cut]["visit_id"]))].to_csv(first / "claim_lines.csv", index=False)
+    kept_lines = lines[lines["visit_id"].isin(set(visits[cut]["visit_id"]))]
+    kept_lines.to_csv(first / "claim_lines.csv", index=False)
+    if (first / "drug_traces.csv").exists():    # the packs scanned on the lines of those months
+        tr = pd.read_csv(first / "drug_traces.csv", dtype=str, keep_default_na=False)
+        tr[tr["line_id"].isin(set(kept_lines["line_id"]))].to_csv(first / "drug_traces.csv", index=False)
     for t in ("face_captures",):
         p = first / f"{t}.csv"
         if p.exists():

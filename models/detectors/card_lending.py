@@ -67,6 +67,10 @@ class CardLendingDetector(BaseDetector):
         others; at least history_floor).
     caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
         often is a carer, not a lender (:func:`ringscope.graph.faces.caregiver_shares`).
+    lead_sources : the group sources that become leads (``faces``, ``history``, ``co-timing``,
+        ``cohort``); the others only score their members. Measured over seven cities of three
+        generators (bench/RESULTS.md, issue 13): none of 14 cohort groups and none of 2 co-timing
+        groups was a real ring, against 14 of 18 face groups and 6 of 11 history groups.
     use_cotiming : run the fallback ("auto": only for visits at institutions without face terminal
         or when there are no face tables; True: always; False: never).
     """
@@ -95,6 +99,7 @@ class CardLendingDetector(BaseDetector):
     history_min_repeat: int
     history_floor: float
     use_cotiming: str | bool
+    lead_sources: tuple[str, ...]
     caregiver_share: float
     seed: int
 
@@ -440,4 +445,12 @@ class CardLendingDetector(BaseDetector):
                 ms = g.member_set()
                 if not any(len(ms & s) >= 0.5 * len(ms) for s in seen):
                     groups.append(g)
-        return finalize(self, groups)
+        # leads only from the sources that have earned it; the others score their members
+        keep = set(self.params["lead_sources"])
+        weak = [g for g in groups if g.evidence.get("source") not in keep]
+        groups = [g for g in groups if g.evidence.get("source") in keep]
+        extra = pd.DataFrame([(m.partition(":")[0], m.partition(":")[2], float(g.score))
+                              for g in weak for m in g.members], columns=["entity_type", "entity_id", "score"])
+        if len(extra):
+            extra = extra.groupby(["entity_type", "entity_id"], as_index=False)["score"].max()
+        return finalize(self, groups, extra if len(extra) else None)

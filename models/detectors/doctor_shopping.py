@@ -37,6 +37,8 @@ class DoctorShoppingDetector(BaseDetector):
     ----------
     min_prescribers : distinct prescribers of one drug class needed.
     min_institutions : distinct institutions they practise at (one institution sees its own records).
+    min_lead_institutions : institutions a person's fills must span to be a lead; fewer (several
+        doctors of one or two institutions in turn) leaves an entity score only.
     min_overlaps : fills obtained while another prescriber's supply was still running.
     overlap_tolerance : share of a supply that may overlap the next fill without counting (early refills).
     grouping : ``"condition"`` (the visit's 3-character ICD-10 code, else the drug class), ``"drug_class"``
@@ -55,6 +57,7 @@ class DoctorShoppingDetector(BaseDetector):
 
     min_prescribers: int
     min_institutions: int
+    min_lead_institutions: int
     min_overlaps: int
     overlap_tolerance: float
     grouping: str
@@ -131,6 +134,12 @@ class DoctorShoppingDetector(BaseDetector):
         best = best.join(tuples, on=["person_id", "g"])
         best["overlap_visits"] = [ov.get((a, b), ()) for a, b in zip(best["person_id"], best["g"])]
         self.person_stats_ = g
+        # a lead takes several institutions (多处开药 spreads over places that do not share records);
+        # several doctors of one or two institutions in turn is a score on the person, not a lead
+        lead = best["n_inst"] >= p["min_lead_institutions"]
+        extra = pd.DataFrame({"entity_type": "person", "entity_id": best.loc[~lead, "person_id"].to_numpy(),
+                              "score": best.loc[~lead, "score"].to_numpy(float)})
+        best = best[lead]
         groups = []
         for r in best.itertuples():
             extra = (typed("physician", r.prescribers) + typed("institution", r.insts)) if p["include_prescribers"] else []
@@ -144,4 +153,4 @@ class DoctorShoppingDetector(BaseDetector):
                  "overlapping_visits": list(r.overlap_visits)[:100], "oversupply": round(float(r.oversupply), 3),
                  "fan_in": round(float(r.fanin), 2), "peer_prescribers": float(r.base_presc),
                  "peer_fills": float(r.base_fill), "params": self.get_params()}))
-        return finalize(self, groups)
+        return finalize(self, groups, extra)

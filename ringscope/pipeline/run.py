@@ -56,7 +56,7 @@ __all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
 
 log = logging.getLogger("ringscope.detect")
 
-RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv",
+RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv", "lead_candidates.csv",
                 "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
                 "face_matches.csv", "face_identities.csv", "config.yaml", "manifest.json")
 
@@ -379,6 +379,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             es = res.entity_scores.drop(columns=[c for c in res.entity_scores.columns if c.startswith("src:")])
             _write_csv(es, out / "entity_scores.csv", ENTITY_SCORES_COLUMNS)
             _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
+            cand = res.candidates if len(res.candidates.columns) else pd.DataFrame(columns=LEADS_COLUMNS)
+            _write_csv(cand, out / "lead_candidates.csv", LEADS_COLUMNS)
             warnings = _warnings_frame(ctx)
             _write_csv(warnings, out / "warnings.csv", WARNINGS_COLUMNS)
             indicators = pd.concat(ctx.cache["indicators"], ignore_index=True) if ctx.cache.get("indicators") \
