@@ -18,3 +18,4 @@ CREATE CONSTRAINT model_explanation_key IF NOT EXISTS FOR (n:ModelExplanation) R
 CREATE CONSTRAINT warning_id IF NOT EXISTS FOR (n:Warning) REQUIRE n.warning_id IS UNIQUE;
 CREATE CONSTRAINT indicator_series_key IF NOT EXISTS FOR (n:IndicatorSeries) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT lead_version_key IF NOT EXISTS FOR (n:LeadVersion) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT warning_event_id IF NOT EXISTS FOR (n:WarningEvent) REQUIRE n.event_id IS UNIQUE;
