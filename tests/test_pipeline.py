@@ -102,7 +102,7 @@ def test_contract_files(city, run1):
     ind = pd.read_parquet(out / "indicators.parquet")
     assert set(wn["entity_id"]) <= set(ind["entity_id"])
     rep = evaluate(out, city / "truth")
-    # a 1,500-person city has few peers and thin months: this city measures recall 5/12, precision 5/12
+    # a 1,500-person city has few peers and thin months: this city measures recall 4/12, precision 4/7
     # (the target, recall 0.9 at precision 0.8, is measured on larger cities by bench/bench_warnings.py)
     dr = rep["drift"]["levels"]["all"]
     assert dr["recall"] >= 0.3 and dr["precision"] >= 0.3, dr
