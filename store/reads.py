@@ -42,6 +42,7 @@ from ringscope.store.access import (
     PermissionDenied,
     fields_shown,
     mask_frame,
+    mask_reporter,
     pixelate_image,
 )
 from ringscope.store.audit import AccessEvent, AccessLogger
@@ -327,6 +328,52 @@ class DataLayer:
                                           "note": note or None, "user": self.caller.user, "role": self.caller.role,
                                           "at": _now(), "event_id": uuid.uuid4().hex})
         return bool(rows)
+
+    # ------------------------------------------------------------------ tip-offs (举报线索)
+    def tipoffs(self, *, status: str | None = None, today: str | None = None, skip: int = 0,
+                limit: int = 200, page: str = "tipoffs") -> pd.DataFrame:
+        """The tip-off ledger: the reporter's identity only for the role that handles tip-offs
+        (:func:`~ringscope.store.access.mask_reporter`); every view logged, with the fields shown."""
+        from ringscope.store.tipoffs import list_tipoffs
+
+        self._need(self.pol.read_cases and self.pol.browse_all, "read the tip-off ledger")
+        df = list_tipoffs(self.runner, status=status, today=today, skip=clamp(skip),
+                          limit=clamp(limit, PAGE_LIMIT, 1))
+        out = mask_reporter(df, self.caller.role)
+        named = len(df) > 0 and bool(df["anonymous"].eq(False).any())
+        self.logger.log(AccessEvent(user=self.caller.user, role=self.caller.role, page=page, entity="tipoffs",
+                                    fields=["reporter"] if named else ["tipoff"], masked=not self.pol.tipoffs,
+                                    n_records=len(df)))
+        return out
+
+    def tipoff_matches(self, tipoff_id: str) -> pd.DataFrame:
+        """The tip-off's named entities with their risk score and the leads that include them."""
+        from ringscope.store.tipoffs import tipoff_matches
+
+        self._need(self.pol.read_cases and self.pol.browse_all, "read the tip-off ledger")
+        return tipoff_matches(self.runner, str(tipoff_id))
+
+    def intake_tipoffs(self, rows: list[dict[str, Any]] | None = None, *, csv_data: bytes | str | None = None,
+                       rule=None) -> dict[str, Any]:
+        """Register tip-offs (rows, or a CSV file's bytes): only the tip-off handling role."""
+        from ringscope.store.tipoffs import RewardRule, import_csv, intake
+
+        self._need(self.pol.tipoffs, "register tip-offs")
+        rule = rule or RewardRule()
+        res = import_csv(self.runner, csv_data, user=self.caller.user, rule=rule) if csv_data is not None \
+            else intake(self.runner, list(rows or []), user=self.caller.user, rule=rule)
+        clear_cache()
+        return res
+
+    def update_tipoff(self, tipoff_id: str, *, rule=None, **change: Any) -> dict[str, Any]:
+        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role."""
+        from ringscope.store.tipoffs import RewardRule, update_tipoff
+
+        self._need(self.pol.tipoffs, "handle tip-offs")
+        res = update_tipoff(self.runner, str(tipoff_id), user=self.caller.user, role=self.caller.role,
+                            rule=rule or RewardRule(), **change)
+        clear_cache()
+        return res
 
     # ------------------------------------------------------------------ briefing
     def briefing(self, today: str | None = None) -> dict[str, pd.DataFrame]:

@@ -21,13 +21,14 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app" / "streamlit_app.py"
 MARKER = "AppTestCity"
-PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "faces", "evidence", "admin"]
+PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces", "evidence",
+         "admin"]
 #: the pages each role's navigation offers (app/streamlit_app.py)
 ROLE_PAGES = {
-    "investigator": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "faces",
-                     "evidence"],
-    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "faces"],
-    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning"],
+    "investigator": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs",
+                     "faces", "evidence"],
+    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces"],
+    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs"],
     "police_liaison": ["leads", "ring_explorer", "entity_360", "evidence"],
     "admin": ["admin"],
 }
@@ -496,6 +497,51 @@ def test_lead_page_shows_the_lead_history(app_env):
     finally:                                   # leave the shared city as detect wrote it
         app_env.run("MATCH (v:LeadVersion {run_id: 'history-test'}) DETACH DELETE v")
         app_env.run("MATCH (v:LeadVersion {lead_id: $l}) SET v.latest = true", {"l": lead_id})
+
+
+def test_tipoffs_page_ledger_matching_and_reporter_masking(app_env):
+    """A tip-off registered on the page by the handling role names the top lead's institution: the
+    ledger shows it with its acceptance deadline, the match shows the lead; the reporter is shown to
+    the handler only, the analyst sees it hidden, both views logged; the handler accepts it."""
+    from ringscope.store.access import REPORTER_HIDDEN
+
+    lead_id = top_lead(app_env)
+    inst = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) "
+                          "OPTIONAL MATCH (m)-[:AT|PRACTISES_AT]-(i:Institution) "
+                          "WITH coalesce(CASE WHEN m:Institution THEN m END, i) AS i WHERE i IS NOT NULL "
+                          "RETURN i.institution_id LIMIT 1", {"l": lead_id})
+    inst = inst or app_env.scalar("MATCH (i:Institution) RETURN i.institution_id LIMIT 1")
+    try:
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        assert at.info                                          # an empty ledger
+        at.text_input(key="to_named").set_value(f"institution:{inst}")
+        at.text_area(key="to_content").set_value("该机构串换药品，请核查")
+        at.text_input(key="to_rname").set_value("举报人甲")
+        at.text_input(key="to_rphone").set_value("13800000001")
+        at.button[[b.label for b in at.button].index("登记")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        led = table(at, "to_table", "tipoff_id", "tipoff_status")
+        assert len(led) == 1 and led["reporter_name"].iloc[0] == "举报人甲"
+        assert led["tipoff_status"].iloc[0] == "已登记待受理" and led["n_matched"].iloc[0] == 1
+        m = table(at, "to_matches", "entity_type", "entity_id")
+        assert m["entity_id"].tolist() == [inst]
+        at = run_page("tipoffs", role="analyst", user="to_analyst")
+        led = table(at, "to_table", "tipoff_id", "tipoff_status")
+        assert led["reporter_name"].iloc[0] == REPORTER_HIDDEN and "13800000001" not in led.to_csv()
+        assert not at.get("form")                              # no intake or handling for the analyst
+        log = access_log()
+        seen = log[log["entity"] == "tipoffs"][["user", "masked"]].drop_duplicates().values.tolist()
+        assert ["to_handler", False] in seen and ["to_analyst", True] in seen
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        at.selectbox(key="to_next").set_value("accepted")
+        at.text_input(key="to_assignee").set_value("sun")
+        at.button[[b.label for b in at.button].index("保存")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        got = app_env.read("MATCH (t:Tipoff) RETURN t.status AS s, t.assignee AS a, t.reply_by IS NOT NULL AS r")
+        assert got == [{"s": "accepted", "a": "sun", "r": True}]
+    finally:
+        app_env.run("MATCH (t:Tipoff) OPTIONAL MATCH (t)-[:HAS_EVENT]->(e) DETACH DELETE t, e")
 
 
 def test_faces_page(app_env):
