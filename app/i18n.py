@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["LANGS", "lang", "set_lang", "tr", "COLUMNS", "col", "label_frame", "VALUE_LABELS", "value",
+__all__ = ["INDICATORS", "LANGS", "lang", "set_lang", "tr", "COLUMNS", "col", "label_frame", "VALUE_LABELS", "value",
            "wan", "yuan", "pct", "translate_text", "SCHEMES", "STATUS", "raw_field_names", "detector", "scheme",
            "rule_label", "reasons", "lead_summary", "DETECTORS"]
 
@@ -118,6 +118,30 @@ VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "sex": {"M": ("男", "M"), "F": ("女", "F")},
     "ownership": {"public": ("公立", "public"), "private": ("民营", "private")},
 }
+#: early warning (动态预警): indicators, levels, how a warning arose, its handling; lead versions
+INDICATORS: dict[str, tuple[str, str]] = {
+    "cost_per_visit": ("次均费用", "cost per visit"), "visits_per_patient": ("人次人头比", "visits per patient"),
+    "drug_share": ("药占比", "drug share"), "material_share": ("耗材占比", "material share"),
+    "exam_share": ("检查检验占比", "exam share"), "avg_los": ("平均住院日", "average length of stay"),
+    "admission_rate": ("住院率", "admission rate"), "readmission_15d": ("15日再入院率", "15-day readmission"),
+    "fund_share": ("基金支付占比", "fund share"), "high_value_share": ("高值项目占比", "high-value share"),
+}
+VALUE_LABELS.update({
+    "indicator": INDICATORS,
+    "warn_level": {"red": ("红色", "red"), "orange": ("橙色", "orange"), "yellow": ("黄色", "yellow")},
+    "warn_kind": {"level_change": ("水平突变", "level change"), "band_exit": ("偏离同类区间", "out of band"),
+                  "": ("偏离同类区间", "out of band")},
+    "warn_status": {"open": ("待核查", "open"), "checking": ("核查中", "checking"),
+                    "explained": ("已说明/排除", "explained"), "referred": ("已转线索/稽核", "referred")},
+    "tipoff_status": {"received": ("已登记待受理", "received"), "accepted": ("已受理", "accepted"),
+                      "rejected": ("不予受理", "rejected"), "investigating": ("核查中", "investigating"),
+                      "closed": ("已办结", "closed")},
+    "channel": {"phone": ("电话", "phone"), "letter": ("信函", "letter"), "online": ("网络", "online"),
+                "visit": ("来访", "visit"), "other": ("其他", "other")},
+    "version_state": {"new": ("新发现", "new"), "changed": ("成员变化", "changed"), "unchanged": ("无变化", "unchanged"),
+                      "merged": ("已并入其他线索", "merged"), "split": ("已拆分", "split"),
+                      "retired": ("本轮未再发现", "not found again")},
+})
 VALUE_LABELS["type"] = VALUE_LABELS["entity_type"]
 VALUE_LABELS["other_type"] = VALUE_LABELS["entity_type"]
 VALUE_LABELS["rel"] = VALUE_LABELS["relation"]
@@ -205,6 +229,24 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "payer_person_id": ("代付人", "Payer"), "terminal_id": ("终端编号", "Terminal"), "built_at": ("生成时间", "Built"),
     "manifest_sha256": ("清单哈希", "Manifest hash"), "n_files": ("文件数", "Files"), "head_seq": ("链头序号", "Head seq"),
     "mac": ("校验码", "MAC"), "log_id": ("日志编号", "Log"),
+    "relation_contribution": ("关系贡献", "Relation contribution"),
+    "warning_id": ("预警编号", "Warning"), "warn_level": ("预警等级", "Level"), "indicator": ("监测指标", "Indicator"),
+    "indicator_value": ("指标值", "Value"), "baseline": ("同类中位", "Peer median"),
+    "band_low": ("同类区间下限", "Band low"), "band_high": ("同类区间上限", "Band high"), "z": ("偏离度(z)", "z"),
+    "warn_kind": ("预警方式", "How"), "change_period": ("变点月份", "Change from"),
+    "warn_status": ("核查状态", "Handling"), "handler": ("核查人", "Handler"), "warn_note": ("核查说明", "Note"),
+    "warn_evidence": ("预警说明", "Explanation"), "n_entities": ("对象数", "Entities"), "n_open": ("待核查", "Open"),
+    "tipoff_id": ("举报编号", "Tip-off"), "received_on": ("收到日期", "Received"), "channel": ("渠道", "Channel"),
+    "tipoff_status": ("办理状态", "State"), "content": ("举报内容", "Content"), "named": ("被举报对象", "Named"),
+    "unmatched": ("未匹配对象", "Not found"), "n_matched": ("已匹配对象数", "Matched"),
+    "accept_by": ("受理时限", "Accept by"), "reply_by": ("办结时限", "Reply by"),
+    "verified_amount": ("查实金额(元)", "Verified (CNY)"), "reward": ("奖励金额(元)", "Reward (CNY)"),
+    "anonymous": ("匿名", "Anonymous"), "reporter_name": ("举报人", "Reporter"),
+    "reporter_phone": ("举报人电话", "Reporter phone"), "reporter_id_number": ("举报人身份证号", "Reporter ID number"),
+    "lead_ids": ("所在线索", "Leads"), "best_lead_score": ("线索最高评分", "Best lead score"),
+    "version_state": ("本轮变化", "Change"), "run_id": ("检测批次", "Run"), "added": ("新增成员", "Added"),
+    "dropped": ("移出成员", "Dropped"), "merged_from": ("并入自", "Merged from"), "split_from": ("拆分自", "Split from"),
+    "merged_into": ("并入到", "Merged into"), "split_into": ("拆分为", "Split into"),
 }
 
 

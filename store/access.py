@@ -61,6 +61,8 @@ __all__ = [
     "mask_id_number",
     "mask_birth_date",
     "mask_frame",
+    "mask_reporter",
+    "REPORTER_HIDDEN",
     "personal_columns",
     "fields_shown",
     "pixelate_image",
@@ -114,6 +116,7 @@ class Policy:
     referred_only: bool = False    # the police liaison: leads referred to the police only
     browse_all: bool = True        # rule-hit and face browsers, the briefing
     audit: bool = False            # the access log's state, the users list
+    tipoffs: bool = False          # handles tip-offs (举报线索): the only role that sees a reporter's identity
 
     @property
     def masked(self) -> bool:
@@ -127,7 +130,7 @@ class Policy:
 
 
 POLICIES: dict[str, Policy] = {
-    "investigator": Policy("investigator", True, True, True, True, True, True, True),
+    "investigator": Policy("investigator", True, True, True, True, True, True, True, tipoffs=True),
     "police_liaison": Policy("police_liaison", True, True, True, False, True, False, True,
                              referred_only=True, browse_all=False),
     "analyst": Policy("analyst", False, False, False, False, True, False, False),
@@ -293,6 +296,27 @@ def mask_frame(df: pd.DataFrame, role: str, *, person_only_col: str | None = Non
             out[col] = out[col].where(~rows, masked)
         else:
             out[col] = masked
+    return out
+
+
+#: what a reporter's identity shows to a role that does not handle tip-offs
+REPORTER_HIDDEN = "（举报人信息保密）"
+
+
+def mask_reporter(df: pd.DataFrame, role: str) -> pd.DataFrame:
+    """A copy of ``df`` with the reporter's identity (``reporter_*`` columns) hidden entirely unless
+    ``role`` handles tip-offs (举报人信息保密: not even partly shown, whatever the role's clearance).
+
+    >>> df = pd.DataFrame({"tipoff_id": ["T-1"], "reporter_name": ["李四"], "reporter_phone": ["13800000000"]})
+    >>> mask_reporter(df, "analyst")["reporter_name"].tolist(), mask_reporter(df, "investigator")["reporter_name"].tolist()
+    (['（举报人信息保密）'], ['李四'])
+    """
+    out = df.copy()
+    if policy(role).tipoffs:
+        return out
+    for c in out.columns:
+        if str(c).startswith("reporter_"):
+            out[c] = out[c].map(lambda v: v if v is None or (isinstance(v, float) and pd.isna(v)) else REPORTER_HIDDEN)
     return out
 
 

@@ -42,6 +42,7 @@ from ringscope.store.access import (
     PermissionDenied,
     fields_shown,
     mask_frame,
+    mask_reporter,
     pixelate_image,
 )
 from ringscope.store.audit import AccessEvent, AccessLogger
@@ -277,6 +278,102 @@ class DataLayer:
             self._need(self.pol.edit_status, "record recovered money or an outcome")
         p.update(user=self.caller.user, role=self.caller.role, lead_id=lid)
         return self._w("lead_update", p)
+
+    def lead_history(self, lead_id: str) -> pd.DataFrame:
+        """The lead's versions, one per detection run, newest first (线索沿革)."""
+        return self._q("lead_history", lead_id=self._lead(lead_id))
+
+    # ------------------------------------------------------------------ early warning (动态预警)
+    def warning_summary(self) -> pd.DataFrame:
+        """Active warnings in the caller's scope by month, level and indicator."""
+        self._need(self.pol.browse_all, "browse early warnings")
+        return self._q("warnings_summary", districts=self.caller.districts_param)
+
+    def warnings(self, *, page: str = "early_warning", **filters: Any) -> pd.DataFrame:
+        """Warnings in the caller's scope (filters: ``levels, indicators, entity_type, entity_id,
+        period_from, period_to, active_only, status``; paging)."""
+        self._need(self.pol.browse_all, "browse early warnings")
+        params = dict(levels=[], indicators=[], entity_type=None, entity_id=None, period_from=None, period_to=None,
+                      active_only=True, status=None, skip=0, limit=200) | filters
+        params["limit"] = clamp(params["limit"], PAGE_LIMIT, 1)
+        df = self._q("warnings_list", **params, districts=self.caller.districts_param)
+        return self._show(df, page=page, entity="warnings", person_only_col="entity_type")
+
+    def warning_series(self, entity_type: str, entity_id: str, indicator: str | None = None) -> pd.DataFrame:
+        """One institution's or physician's warned indicators month by month against the peer band
+        (``indicator, period, indicator_value, baseline, band_low, band_high, z, warn_level``)."""
+        if entity_type not in ("institution", "physician"):
+            raise ValueError(f"early warnings concern institutions and physicians, not {entity_type!r}")
+        key = self._entity(entity_type, entity_id)
+        df = self._q("warning_series", **key, indicator=indicator)
+        cols = ["indicator", "period", "indicator_value", "baseline", "band_low", "band_high", "z", "warn_level"]
+        rows = []
+        for r in df.itertuples(index=False):
+            for k, p in enumerate(r.periods or []):
+                rows.append((r.indicator, p, r.values[k], r.baselines[k], r.band_low[k], r.band_high[k], r.z[k],
+                             r.levels[k] or None))
+        return pd.DataFrame(rows, columns=cols)
+
+    def update_warning(self, warning_id: str, entity_type: str, entity_id: str, *, status: str,
+                       note: str | None = None) -> bool:
+        """A handler's status and note on a warning about an entity in the caller's scope (needs the
+        right to write notes); False when no such warning is about that entity."""
+        from ringscope.store.warnings import WARNING_STATUSES
+
+        self._need(self.pol.add_notes, "handle early warnings")
+        if status not in WARNING_STATUSES:
+            raise ValueError(f"status {status!r}: one of {', '.join(WARNING_STATUSES)}")
+        key = self._entity(entity_type, entity_id)
+        rows = self._w("warning_update", {"warning_id": str(warning_id), **key, "status": status,
+                                          "note": note or None, "user": self.caller.user, "role": self.caller.role,
+                                          "at": _now(), "event_id": uuid.uuid4().hex})
+        return bool(rows)
+
+    # ------------------------------------------------------------------ tip-offs (举报线索)
+    def tipoffs(self, *, status: str | None = None, today: str | None = None, skip: int = 0,
+                limit: int = 200, page: str = "tipoffs") -> pd.DataFrame:
+        """The tip-off ledger: the reporter's identity only for the role that handles tip-offs
+        (:func:`~ringscope.store.access.mask_reporter`); every view logged, with the fields shown."""
+        from ringscope.store.tipoffs import list_tipoffs
+
+        self._need(self.pol.read_cases and self.pol.browse_all, "read the tip-off ledger")
+        df = list_tipoffs(self.runner, status=status, today=today, skip=clamp(skip),
+                          limit=clamp(limit, PAGE_LIMIT, 1))
+        out = mask_reporter(df, self.caller.role)
+        named = len(df) > 0 and bool(df["anonymous"].eq(False).any())
+        self.logger.log(AccessEvent(user=self.caller.user, role=self.caller.role, page=page, entity="tipoffs",
+                                    fields=["reporter"] if named else ["tipoff"], masked=not self.pol.tipoffs,
+                                    n_records=len(df)))
+        return out
+
+    def tipoff_matches(self, tipoff_id: str) -> pd.DataFrame:
+        """The tip-off's named entities with their risk score and the leads that include them."""
+        from ringscope.store.tipoffs import tipoff_matches
+
+        self._need(self.pol.read_cases and self.pol.browse_all, "read the tip-off ledger")
+        return tipoff_matches(self.runner, str(tipoff_id))
+
+    def intake_tipoffs(self, rows: list[dict[str, Any]] | None = None, *, csv_data: bytes | str | None = None,
+                       rule=None) -> dict[str, Any]:
+        """Register tip-offs (rows, or a CSV file's bytes): only the tip-off handling role."""
+        from ringscope.store.tipoffs import RewardRule, import_csv, intake
+
+        self._need(self.pol.tipoffs, "register tip-offs")
+        rule = rule or RewardRule()
+        res = import_csv(self.runner, csv_data, user=self.caller.user, rule=rule) if csv_data is not None \
+            else intake(self.runner, list(rows or []), user=self.caller.user, rule=rule)
+        clear_cache()
+        return res
+
+    def update_tipoff(self, tipoff_id: str, *, rule=None, **change: Any) -> dict[str, Any]:
+        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role."""
+        from ringscope.store.tipoffs import RewardRule, update_tipoff
+
+        self._need(self.pol.tipoffs, "handle tip-offs")
+        res = update_tipoff(self.runner, str(tipoff_id), user=self.caller.user, role=self.caller.role,
+                            rule=rule or RewardRule(), **change)
+        clear_cache()
+        return res
 
     # ------------------------------------------------------------------ briefing
     def briefing(self, today: str | None = None) -> dict[str, pd.DataFrame]:

@@ -21,12 +21,14 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app" / "streamlit_app.py"
 MARKER = "AppTestCity"
-PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "faces", "evidence", "admin"]
+PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces", "evidence",
+         "admin"]
 #: the pages each role's navigation offers (app/streamlit_app.py)
 ROLE_PAGES = {
-    "investigator": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "faces", "evidence"],
-    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "faces"],
-    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits"],
+    "investigator": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs",
+                     "faces", "evidence"],
+    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces"],
+    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs"],
     "police_liaison": ["leads", "ring_explorer", "entity_360", "evidence"],
     "admin": ["admin"],
 }
@@ -393,6 +395,155 @@ def test_rule_hits_page(app_env):
         assert persons["name"].str[1:].str.fullmatch(r"\**").all()
 
 
+def test_early_warning_page_trend_against_band_and_handling(app_env):
+    """The warnings of the city (warnings.csv, written to Neo4j by detect), strongest first; the selected
+    warning's indicator month by month against its peer band; an analyst's status and note recorded
+    with who; the filters; a leader may read but not handle; a district outside holds none."""
+    at = run_page("early_warning", role="analyst", user="ew_analyst")
+    assert at.title[0].value == "动态预警"
+    rows = table(at, "ew_table", "warning_id", "indicator")
+    total = app_env.scalar("MATCH (w:Warning {active: true}) RETURN count(w)")
+    assert 0 < len(rows) == min(total, 200)
+    assert rows["period"].is_monotonic_decreasing
+    from ringscope.app.i18n import INDICATORS
+
+    assert set(rows["warn_level"]) <= {"红色", "橙色", "黄色"}
+    assert set(rows["indicator"]) <= {zh for zh, _ in INDICATORS.values()}
+    assert metrics(at)["有效预警"] == f"{total:,}"
+    # the trend: the first row's series, as stored, with the band around the peer median
+    first = app_env.read("MATCH (w:Warning {warning_id: $w}) RETURN w.entity_type AS t, w.entity_id AS e, "
+                         "w.indicator AS i, w.period AS p, w.value AS v", {"w": rows["warning_id"].iloc[0]})[0]
+    trend = table(at, "ew_series", "period", "indicator_value", "band_low", "band_high")
+    stored = app_env.read("MATCH (s:IndicatorSeries {entity_type: $t, entity_id: $e, indicator: $i}) "
+                          "RETURN s.periods AS p, s.values AS v", first)[0]
+    assert trend["period"].tolist() == stored["p"]
+    k = stored["p"].index(first["p"])
+    assert stored["v"][k] == pytest.approx(first["v"])
+    band = trend.dropna(subset=["band_low", "band_high"])
+    assert (band["band_low"].astype(float) <= band["band_high"].astype(float)).all()
+    chart = [c for c in at.get("plotly_chart") if "ew_trend" in str(getattr(c, "proto", ""))]
+    assert chart, "no trend chart"
+    # filters: red only, physicians only
+    at.multiselect(key="ew_levels").set_value(["red"]).run()
+    assert set(table(at, "ew_table", "warning_id", "indicator")["warn_level"]) == {"红色"}
+    at.multiselect(key="ew_levels").set_value([]).run()
+    at.selectbox(key="ew_etype").set_value("institution").run()
+    assert set(table(at, "ew_table", "warning_id", "indicator")["entity_type"]) == {"定点机构"}
+    # the analyst explains the top warning: recorded with who, shown as handled
+    top = table(at, "ew_table", "warning_id", "indicator")["warning_id"].iloc[0]
+    at.selectbox(key="ew_new_status").set_value("explained")
+    at.text_area(key="ew_note_text").set_value("新开康复病区，已核实")
+    at.button[[b.label for b in at.button].index("保存核查结果")].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    got = app_env.read("MATCH (w:Warning {warning_id: $w})-[:HAS_EVENT]->(e:WarningEvent) RETURN w.status AS s, "
+                       "w.handler AS h, e.user AS u, e.from_status AS f, e.note AS n", {"w": top})
+    assert got == [{"s": "explained", "h": "ew_analyst", "u": "ew_analyst", "f": "open", "n": "新开康复病区，已核实"}]
+    app_env.run("MATCH (w:Warning {warning_id: $w})-[:HAS_EVENT]->(e) DETACH DELETE e SET w.status = 'open', "
+                "w.handler = null, w.note = null", {"w": top})
+    # a leader reads but cannot handle; a district with no warnings sees none
+    at = run_page("early_warning", role="leader")
+    assert not [f for f in at.get("form")] and len(table(at, "ew_table", "warning_id", "indicator")) > 0
+    at = run_page("early_warning", role="analyst", user="ew_elsewhere", districts=("no-such-district",))
+    assert at.info and not at.dataframe
+
+
+def test_data_layer_refuses_warnings_outside_scope(app_env):
+    from ringscope.store.access import Caller, PermissionDenied
+    from ringscope.store.reads import DataLayer
+
+    w = app_env.read("MATCH (w:Warning)-[:ABOUT]->(i:Institution) RETURN w.warning_id AS id, i.institution_id AS e, "
+                     "i.district AS d LIMIT 1")[0]
+    other = DataLayer(app_env, Caller("far", "analyst", ("no-such-district",)))
+    with pytest.raises(PermissionDenied):
+        other.warning_series("institution", w["e"])
+    with pytest.raises(PermissionDenied):
+        other.update_warning(w["id"], "institution", w["e"], status="checking")
+    assert other.warnings().empty
+    leader = DataLayer(app_env, Caller("boss", "leader", ("*",)))
+    with pytest.raises(PermissionDenied):
+        leader.update_warning(w["id"], "institution", w["e"], status="checking")
+    mine = DataLayer(app_env, Caller("near", "analyst", (w["d"],)))
+    assert not mine.warning_series("institution", w["e"]).empty
+    assert not mine.update_warning("no-such-warning", "institution", w["e"], status="checking")
+    with pytest.raises(ValueError):
+        mine.update_warning(w["id"], "institution", w["e"], status="bogus")
+
+
+def test_lead_page_shows_the_lead_history(app_env):
+    """The Versions tab: the lead's first version from detect, then (a next run's version of this
+    lead, with one member more) a second version naming the member added."""
+    from ringscope.store.findings import read_previous_leads
+    from ringscope.store.history import write_versions
+
+    lead_id = top_lead(app_env)
+    at = run_page("leads", state={"lead_id": lead_id})
+    v = table(at, "lq_versions", "seq", "version_state")
+    assert v["seq"].tolist() == [1] and v["version_state"].tolist() == ["新发现"]
+    prev = read_previous_leads(app_env)
+    prev = prev[prev["lead_id"] == lead_id].reset_index(drop=True)
+    extra = app_env.scalar("MATCH (p:Person) WHERE NOT (p)<-[:INCLUDES]-(:Lead {lead_id: $l}) "
+                           "RETURN p.person_id ORDER BY p.person_id LIMIT 1", {"l": lead_id})
+    nxt = prev.assign(members=prev["members"] + f";person:{extra}", score=0.5, amount_at_risk=100.0, rank=1)
+    try:
+        write_versions(app_env, run_id="history-test", previous=prev, leads=nxt)
+        from ringscope.store.reads import clear_cache
+
+        clear_cache()                          # the app's 5-minute read cache (detect's next run restarts it)
+        at = run_page("leads", state={"lead_id": lead_id})
+        v = table(at, "lq_versions", "seq", "version_state")
+        assert v["seq"].tolist() == [2, 1] and v["version_state"].tolist() == ["成员变化", "新发现"]
+        assert f"person:{extra}" in v["added"].iloc[0]
+        assert any(f"person:{extra}" in m.value for m in at.markdown)
+    finally:                                   # leave the shared city as detect wrote it
+        app_env.run("MATCH (v:LeadVersion {run_id: 'history-test'}) DETACH DELETE v")
+        app_env.run("MATCH (v:LeadVersion {lead_id: $l}) SET v.latest = true", {"l": lead_id})
+
+
+def test_tipoffs_page_ledger_matching_and_reporter_masking(app_env):
+    """A tip-off registered on the page by the handling role names the top lead's institution: the
+    ledger shows it with its acceptance deadline, the match shows the lead; the reporter is shown to
+    the handler only, the analyst sees it hidden, both views logged; the handler accepts it."""
+    from ringscope.store.access import REPORTER_HIDDEN
+
+    lead_id = top_lead(app_env)
+    inst = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) "
+                          "OPTIONAL MATCH (m)-[:AT|PRACTISES_AT]-(i:Institution) "
+                          "WITH coalesce(CASE WHEN m:Institution THEN m END, i) AS i WHERE i IS NOT NULL "
+                          "RETURN i.institution_id LIMIT 1", {"l": lead_id})
+    inst = inst or app_env.scalar("MATCH (i:Institution) RETURN i.institution_id LIMIT 1")
+    try:
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        assert at.info                                          # an empty ledger
+        at.text_input(key="to_named").set_value(f"institution:{inst}")
+        at.text_area(key="to_content").set_value("该机构串换药品，请核查")
+        at.text_input(key="to_rname").set_value("举报人甲")
+        at.text_input(key="to_rphone").set_value("13800000001")
+        at.button[[b.label for b in at.button].index("登记")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        led = table(at, "to_table", "tipoff_id", "tipoff_status")
+        assert len(led) == 1 and led["reporter_name"].iloc[0] == "举报人甲"
+        assert led["tipoff_status"].iloc[0] == "已登记待受理" and led["n_matched"].iloc[0] == 1
+        m = table(at, "to_matches", "entity_type", "entity_id")
+        assert m["entity_id"].tolist() == [inst]
+        at = run_page("tipoffs", role="analyst", user="to_analyst")
+        led = table(at, "to_table", "tipoff_id", "tipoff_status")
+        assert led["reporter_name"].iloc[0] == REPORTER_HIDDEN and "13800000001" not in led.to_csv()
+        assert not at.get("form")                              # no intake or handling for the analyst
+        log = access_log()
+        seen = log[log["entity"] == "tipoffs"][["user", "masked"]].drop_duplicates().values.tolist()
+        assert ["to_handler", False] in seen and ["to_analyst", True] in seen
+        at = run_page("tipoffs", role="investigator", user="to_handler")
+        at.selectbox(key="to_next").set_value("accepted")
+        at.text_input(key="to_assignee").set_value("sun")
+        at.button[[b.label for b in at.button].index("保存")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        got = app_env.read("MATCH (t:Tipoff) RETURN t.status AS s, t.assignee AS a, t.reply_by IS NOT NULL AS r")
+        assert got == [{"s": "accepted", "a": "sun", "r": True}]
+    finally:
+        app_env.run("MATCH (t:Tipoff) OPTIONAL MATCH (t)-[:HAS_EVENT]->(e) DETACH DELETE t, e")
+
+
 def test_faces_page(app_env):
     n = app_env.scalar("MATCH (c:FaceCapture) RETURN count(c)")
     at = run_page("faces", role="analyst")
@@ -541,7 +692,18 @@ def cypher_params(runner) -> dict[str, dict]:
     pid2 = runner.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(p:Person) WHERE p.person_id <> $p "
                          "RETURN p.person_id LIMIT 1", {"l": lead, "p": pid}) or pid
     ent = {"entity_type": "person", "entity_id": pid}
+    w = runner.read("MATCH (w:Warning) RETURN w.warning_id AS id, w.entity_type AS t, w.entity_id AS e "
+                    "ORDER BY w.warning_id LIMIT 1")[0]
     return {
+        "warnings_list": {"levels": [], "indicators": [], "entity_type": None, "entity_id": None, "period_from": None,
+                          "period_to": None, "active_only": True, "status": None, "skip": 0, "limit": 20,
+                          "districts": None},
+        "warnings_summary": {"districts": None},
+        "warning_series": {"entity_type": w["t"], "entity_id": w["e"], "indicator": None},
+        "warning_update": {"warning_id": "no-such-warning", "entity_type": w["t"], "entity_id": w["e"],
+                           "status": "checking", "note": None, "user": "t", "role": "analyst",
+                           "at": "2024-06-01T09:00:00", "event_id": uuid.uuid4().hex},
+        "lead_history": {"lead_id": lead},
         "access_log_recent": {"user": None, "entity": None, "limit": 10},
         "audit_head": {"log_id": "no-such-log"},
         "briefing_fund_monthly": {"districts": None}, "briefing_leads": {"districts": None, "referred_only": False},
@@ -590,7 +752,7 @@ def cypher_params(runner) -> dict[str, dict]:
 
 
 #: queries that must return rows on a city with findings
-NON_EMPTY = {"briefing_fund_monthly", "briefing_leads", "briefing_rule_hits_monthly", "credit_inputs",
+NON_EMPTY = {"warnings_list", "warnings_summary", "warning_series", "lead_history", "briefing_fund_monthly", "briefing_leads", "briefing_rule_hits_monthly", "credit_inputs",
              "entity_explanations", "entity_history", "entity_profile", "entity_search", "lead_detail", "lead_events", "lead_facets",
              "lead_members", "lead_queue", "lead_subgraph_visits", "lead_visits", "log_access", "rule_hit_facets",
              "rule_hits_browse", "entity_neighbours", "access_log_recent", "lead_claim_lines", "node_neighbours",

@@ -102,7 +102,8 @@ if pol.export_evidence and b2.button(tr("证据包", "Evidence package"), key="l
                                      icon=":material/inventory_2:"):
     goto_lead(lead_id, EVIDENCE_PAGE)
 
-tab_m, tab_h, tab_e = st.tabs([tr("成员", "Members"), tr("处置记录", "History"), tr("处置", "Act on this lead")])
+tab_m, tab_h, tab_v, tab_e = st.tabs([tr("成员", "Members"), tr("处置记录", "History"),
+                                      tr("线索沿革", "Versions"), tr("处置", "Act on this lead")])
 with tab_m:
     members = lay.lead_members(lead_id, page=PAGE)
     ev = table(members, "lq_members", select=True, hide=("risk_reasons",))
@@ -118,6 +119,29 @@ with tab_h:
         st.caption(tr("尚无处置记录。", "No disposal steps recorded yet."))
     else:
         table(events.drop(columns=["event_id"]), "lq_events")
+with tab_v:
+    versions = lay.lead_history(lead_id)
+    if versions.empty:
+        st.caption(tr("尚无版本记录（本线索在记录沿革之前发现）。", "No versions recorded yet."))
+    else:
+        st.caption(tr("每轮检测一个版本：评分、涉嫌金额、成员的增减，以及与其他线索的合并、拆分。",
+                      "One version per detection run: score, money at risk, members added and dropped, "
+                      "merges and splits with other leads."))
+        for v in versions.itertuples(index=False):
+            parts = [f"**{tr('第', 'Run ')}{int(v.seq)}{tr(' 版', '')}** · {str(v.at or '')[:16].replace('T', ' ')} · "
+                     f"{value('version_state', v.version_state)}"]
+            if v.score is not None and v.score == v.score:
+                parts.append(f"{tr('评分', 'score')} {float(v.score):.2f} · {wan(v.amount_at_risk)} · "
+                             f"{tr('成员', 'members')} {int(v.n_members or 0)}")
+            for field, zh, en in (("added", "新增", "added"), ("dropped", "移出", "dropped"),
+                                  ("merged_from", "并入自", "merged from"), ("split_from", "拆分自", "split from"),
+                                  ("merged_into", "并入到", "merged into"), ("split_into", "拆分为", "split into")):
+                items = list(getattr(v, field) or [])
+                if items:
+                    parts.append(f"{tr(zh, en)}：{'、'.join(items[:12])}{' …' if len(items) > 12 else ''}")
+            st.markdown("  \n".join(parts))
+        with st.expander(tr("版本明细", "All versions"), expanded=False):
+            table(versions, "lq_versions")
 with tab_e:
     current = lead["status"] if lead["status"] in STATUS_LABELS else NEW
     role_name = value("role", pol.role)
@@ -185,5 +209,5 @@ with tab_e:
                         st.error(tr("其他人刚刚修改了这条线索，请刷新后重试。",
                                     "Someone changed this lead meanwhile; reload and try again."))
 
-show_cypher(["lead_queue", "lead_detail", "lead_members", "lead_events", "lead_update"],
+show_cypher(["lead_queue", "lead_detail", "lead_members", "lead_events", "lead_history", "lead_update"],
             dict(params) | {"lead_id": lead_id})

@@ -20,3 +20,6 @@ CREATE CONSTRAINT load_log_event_id IF NOT EXISTS FOR (n:LoadLog) REQUIRE n.even
 CREATE CONSTRAINT warning_id IF NOT EXISTS FOR (n:Warning) REQUIRE n.warning_id IS UNIQUE;
 CREATE CONSTRAINT indicator_series_key IF NOT EXISTS FOR (n:IndicatorSeries) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT lead_version_key IF NOT EXISTS FOR (n:LeadVersion) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT warning_event_id IF NOT EXISTS FOR (n:WarningEvent) REQUIRE n.event_id IS UNIQUE;
+CREATE CONSTRAINT tipoff_id IF NOT EXISTS FOR (n:Tipoff) REQUIRE n.tipoff_id IS UNIQUE;
+CREATE CONSTRAINT tipoff_event_id IF NOT EXISTS FOR (n:TipoffEvent) REQUIRE n.event_id IS UNIQUE;

@@ -91,6 +91,10 @@ class EarlyWarningDetector(BaseDetector):
     high_value_quantile, high_value_min_price : high-value items (price quantile within the item type).
     readmit_days : readmission window in days.
     level_scores : the entity score each level gives fusion.
+    min_entity_level : an entity is warned only when its strongest warning is at least this level
+        (``orange`` by default: an entity whose every warning is yellow -- a level change inside
+        its band, a month just outside it -- is a watch item, its months keep their level in
+        ``indicators_`` and the app's trend, but raise no warning; measured in ``bench/RESULTS.md``).
     """
 
     name = "early_warning"
@@ -122,6 +126,7 @@ class EarlyWarningDetector(BaseDetector):
     high_value_min_price: float
     readmit_days: int
     level_scores: dict[str, float]
+    min_entity_level: str
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> EarlyWarningDetector:
         return self.judge(self.aggregate(ctx), peer_attributes(ctx))
@@ -216,6 +221,12 @@ class EarlyWarningDetector(BaseDetector):
         b["level"] = np.where(spike, "yellow", level)
         b["kind_of"] = np.where(in_change, "level_change", np.where(spike, "band_exit", ""))
         w = b[b["level"] != ""].copy()
+        rank = {"yellow": 0, "orange": 1, "red": 2}
+        if str(p["min_entity_level"]) not in rank:
+            raise ValueError(f"early_warning.min_entity_level {p['min_entity_level']!r}: one of red, orange, yellow")
+        floor = rank[str(p["min_entity_level"])]
+        strongest = w["level"].map(rank).groupby([w["entity_type"], w["entity_id"]], sort=False).transform("max")
+        w = w[strongest >= floor]
         w["warning_id"] = [warning_id(*k) for k in zip(w["entity_type"], w["entity_id"], w["indicator"], w["period"])]
         w["evidence"] = [_evidence(r) for r in w.itertuples(index=False)]
         extra = ["kind_of", "z", "band_low", "band_high", "peer_group", "n_peers", "change_period", "stat",
