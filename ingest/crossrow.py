@@ -87,17 +87,30 @@ class Period:
             return self.start.replace(year=self.start.year - self.max_age_years, day=28)
 
 
-def observed_period(days: np.ndarray, counts: np.ndarray, quantiles: tuple[float, float]) -> tuple[dt.date, dt.date]:
-    """The days at the two quantiles of a day histogram (``days`` sorted, ``counts`` per day).
+def observed_period(days: np.ndarray, counts: np.ndarray, quantiles: tuple[float, float],
+                    gap_days: int | None = None) -> tuple[dt.date, dt.date]:
+    """The days at the two quantiles of a day histogram (``days`` sorted, ``counts`` per day),
+    then widened over the observed days that follow on without a gap longer than ``gap_days``:
+    a stray typo (2099, 1900) lies far from the rest and stays out, a sparse but continuous
+    tail (a patient's monthly refills after the busy months) is part of the period.
 
     >>> d = np.array(["2024-01-01", "2024-06-01", "2099-01-01"], dtype="datetime64[D]")
     >>> observed_period(d, np.array([500, 499, 1]), (0.005, 0.995))
     (datetime.date(2024, 1, 1), datetime.date(2024, 6, 1))
+    >>> d = np.array(["2024-01-01", "2024-01-02", "2024-02-01", "2024-03-01", "2031-01-01"], dtype="datetime64[D]")
+    >>> observed_period(d, np.array([600, 400, 1, 1, 1]), (0.005, 0.995), gap_days=31)
+    (datetime.date(2024, 1, 1), datetime.date(2024, 3, 1))
     """
     cum = np.cumsum(counts) / counts.sum()
     lo = int(np.searchsorted(cum, quantiles[0], side="left"))
     hi = int(np.searchsorted(cum, quantiles[1], side="left"))
     hi = min(hi, len(days) - 1)
+    if gap_days is not None and len(days) > 1:
+        step = np.diff(days.astype("datetime64[D]").astype(np.int64))
+        while hi + 1 < len(days) and step[hi] <= gap_days:
+            hi += 1
+        while lo > 0 and step[lo - 1] <= gap_days:
+            lo -= 1
     return days[lo].astype(dt.date), days[hi].astype(dt.date)
 
 

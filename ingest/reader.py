@@ -519,7 +519,8 @@ def read_dataset(path: str | os.PathLike, *, work_dir: str | os.PathLike | None 
 
     - ``data_period``: ``(start, end)`` dates or ``"START..END"``; by default
       observed from the visits' start days at ``period_quantiles`` (0.5 % and
-      99.5 %), so stray typos cannot widen it. Event times more than
+      99.5 %), widened over the days that follow on without a gap longer than the
+      tolerance, so stray typos cannot widen it but a sparse continuous tail belongs. Event times more than
       ``period_tolerance_days`` (31) outside it are quarantined ("outside the
       data period 2024-03-01..2025-02-28 (tolerance 31 days)"); a birth or
       death date after it, or more than ``max_age_years`` (120) before it, too;
@@ -607,7 +608,7 @@ def _period(checker: CrossRowChecker, staged: dict[str, _Staged], given: tuple[d
     days, counts = checker.day_histogram([p.path for p in staged["visits"].parts], "start_time")
     if not counts.sum():
         return None
-    lo, hi = observed_period(days, counts, quantiles)
+    lo, hi = observed_period(days, counts, quantiles, gap_days=tolerance)
     return Period(lo, hi, tolerance, max_age, observed=True)
 
 

@@ -23,7 +23,7 @@ from ringscope.synth.generator import LEGACY_PATH, RULES, generate, load_config
 from ringscope.ingest.reader import read_dataset
 
 FRAUD_SCHEMES = [s for s in SCHEMES if s != "other"]
-# drug traceability codes are off by default until the Neo4j loader takes the table (synth/defaults.yaml)
+# drug traceability codes (on by default since the store loads them; set explicitly here)
 TRACES = {"drug_traces": {"enabled": True}}
 RING_SCHEMES = {"card_lending", "card_cashout", "collusive_prescribing", "ghost_admission", "drug_resale"}
 
@@ -345,7 +345,7 @@ def test_config_override_removes_a_scheme(tmp_path):
                        "ghost_admission": {"min_rings": 3, "p_terminal": 1.0}},
            "confounders": {"outbreak": {"enabled": False}}}
     s = generate(tmp_path, persons=1000, seed=2, config=cfg)
-    assert not (tmp_path / "drug_traces.csv").exists()                 # off by default
+    assert (tmp_path / "drug_traces.csv").exists()                     # on by default (drug_resale needs them)
     truth = _truth(tmp_path)
     assert s["rings"]["ghost_admission"] == 3
     inst = pd.read_csv(tmp_path / "institutions.csv", dtype=str).set_index("institution_id")

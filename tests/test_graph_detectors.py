@@ -217,6 +217,10 @@ def test_card_lending_faces_finds_ring_not_family():
     assert not flagged & {"person:P00301", "person:P00302", "person:P00303", "person:P00400"}
 
 
+#: every group source as a lead (the default keeps faces and history only; models/defaults.yaml)
+ALL_SOURCES = ("faces", "history", "co-timing", "cohort")
+
+
 def test_card_lending_without_faces_uses_cotiming():
     b = CityBuilder(seed=2)
     cards = [f"P{i:05d}" for i in range(20, 28)]
@@ -231,12 +235,18 @@ def test_card_lending_without_faces_uses_cotiming():
         b.visit("P00500", "C3", t, doc=b.docs("C3")[0], item="X001")
         b.visit("P00501", "C3", t + pd.Timedelta(minutes=5), doc=b.docs("C3")[0], item="X001")
     ctx = b.context(faces=False)
-    det = CardLendingDetector().fit(ctx)
+    det = CardLendingDetector(lead_sources=ALL_SOURCES).fit(ctx)
     check_contract(det, det.groups_)
     truth = {f"person:{c}" for c in cards} | {"institution:C2"}
     assert covers(det.groups_, truth, top=1)
     assert det.groups_[0].evidence["source"] == "co-timing"
     assert not any({"person:P00500", "person:P00501"} <= g.member_set() for g in det.groups_)
+    # by default a co-timing group is no lead (none was a real ring on seven cities): its members are scored
+    d0 = CardLendingDetector().fit(ctx)
+    assert not any(g.evidence.get("source") == "co-timing" for g in d0.groups_)
+    sc = d0.decision_scores_
+    scored = set("person:" + sc.loc[(sc["entity_type"] == "person") & (sc["score"] > 0), "entity_id"].astype(str))
+    assert {m for m in det.groups_[0].members if m.startswith("person:")} <= scored
 
 
 def test_refill_morning_crowd_is_not_cotimed_lending():
@@ -255,7 +265,7 @@ def test_refill_morning_crowd_is_not_cotimed_lending():
         for k, c in enumerate(cards):
             b.visit(c, "C2", t + pd.Timedelta(minutes=2 * k), doc=b.docs("C2")[0], item="X004", face=None)
     ctx = b.context(faces=False)
-    det = CardLendingDetector().fit(ctx)
+    det = CardLendingDetector(lead_sources=ALL_SOURCES).fit(ctx)
     cot = [g for g in det.groups_ if g.evidence.get("source") == "co-timing"]
     assert not any(len(g.member_set() & {f"person:{p}" for p in regulars}) >= 4 for g in cot)
     assert covers(cot, {f"person:{c}" for c in cards})
@@ -277,7 +287,7 @@ def test_card_lending_cohort_without_faces():
             b.visit(p, "R7", T0 + pd.Timedelta(days=30 * m + int(b.rng.integers(0, 25)), hours=10), "pharmacy",
                     item="X001")
     ctx = b.context(faces=False)
-    det = CardLendingDetector().fit(ctx)
+    det = CardLendingDetector(lead_sources=ALL_SOURCES).fit(ctx)
     truth = {f"person:{c}" for c in cards} | {"institution:R7"}
     assert covers(det.groups_, truth, top=1)
     top = det.groups_[0]
