@@ -97,7 +97,7 @@ def _months(city, dest, before: str) -> dict[str, pd.DataFrame]:
     lines = pd.read_csv(dest / "claim_lines.csv", dtype=str, keep_default_na=False)
     lines = lines[lines["visit_id"].isin(kept)].reset_index(drop=True)
     fc = pd.read_csv(dest / "face_captures.csv", dtype=str, keep_default_na=False)
-    fc = fc[(fc["visit_id"] == "") | fc["visit_id"].isin(kept)]
+    fc = fc[((fc["visit_id"] == "") & (fc["capture_time"] < before)) | fc["visit_id"].isin(kept)]
     fc.to_csv(dest / "face_captures.csv", index=False)
     visits.to_csv(dest / "visits.csv", index=False)
     lines.to_csv(dest / "claim_lines.csv", index=False)

@@ -297,8 +297,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         if own_spark:
             spark.stop()
         raise
-    summary["tables"] = {t: int(len(df)) for t, df in ds.tables.items()}
-    summary["quarantined"] = int(len(ds.quarantine))
+    # counted from the staged files' footers: nothing is loaded to count it
+    summary["tables"] = {t: (ds.n_rows(t) if hasattr(ds, "n_rows") else int(len(ds.tables[t]))) for t in ds.tables}
+    summary["quarantined"] = ds.n_quarantined() if hasattr(ds, "n_quarantined") else int(len(ds.quarantine))
     previous = previous_leads(out_dir=out)
     columnar: Any = None
     try:
@@ -323,7 +324,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             from ringscope.graph.spark import SparkEngine
 
             columnar = SparkEngine.over_dataset(ds, spark, fallback=columnar)
-        ctx = Context(tables=dict(ds.tables), engine=columnar)
+        # the dataset's lazy tables: a table becomes a frame only when a stage asks for it whole;
+        # what runs in the columnar engine or by partitions never loads it (issue 12)
+        ctx = Context(tables=ds.tables, engine=columnar)
         ctx.cache["partitions"] = n_buckets(ctx, int(cfg.pipeline["rows_per_bucket"]))
         summary["partitions"] = ctx.partitions
         todo, skipped, mode = plan(cfg, ctx)
