@@ -156,12 +156,10 @@ def billed_for(hits: pd.DataFrame, engine: Any) -> tuple[pd.Series, pd.Series, p
     visits = _ids(hits["visit_id"]).dropna().unique() if "visit_id" in hits.columns else []
     la = va = empty
     if len(lines) and engine.has("claim_lines"):
-        d = engine.df("SELECT l.line_id, l.amount FROM claim_lines l JOIN want w ON l.line_id = w.id",
-                      frames={"want": pd.DataFrame({"id": lines})})
+        d = engine.query("billed_lines", frames={"want": pd.DataFrame({"id": lines})})
         la = pd.Series(pd.to_numeric(d["amount"], errors="coerce").fillna(0.0).to_numpy(), index=d["line_id"].astype(str))
     if len(visits) and engine.has("visits"):
-        d = engine.df("SELECT v.visit_id, v.total_amount FROM visits v JOIN want w ON v.visit_id = w.id",
-                      frames={"want": pd.DataFrame({"id": visits})})
+        d = engine.query("billed_visits", frames={"want": pd.DataFrame({"id": visits})})
         va = pd.Series(pd.to_numeric(d["total_amount"], errors="coerce").fillna(0.0).to_numpy(),
                        index=d["visit_id"].astype(str))
     no_v = hits[_ids(hits["visit_id"]).isna()] if "visit_id" in hits.columns else hits
@@ -171,12 +169,7 @@ def billed_for(hits: pd.DataFrame, engine: Any) -> tuple[pd.Series, pd.Series, p
         if "institution_id" in no_v.columns:    # a physician's institution pool
             ph = no_v[(no_v["entity_type"] == "physician") & no_v["institution_id"].notna()]
             wanted |= {("institution", str(i)) for i in ph["institution_id"]}
-        for et, col in (("institution", "institution_id"), ("physician", "physician_id"), ("person", "person_id")):
-            ids = sorted(e for t, e in wanted if t == et)
-            if not ids:
-                continue
-            d = engine.df(f"SELECT v.{col} AS id, SUM(v.total_amount) AS billed FROM visits v "
-                          f"JOIN want w ON v.{col} = w.id GROUP BY v.{col}",
-                          frames={"want": pd.DataFrame({"id": ids})})
-            ents.update({(et, str(i)): float(b or 0.0) for i, b in zip(d["id"], d["billed"])})
+        want = pd.DataFrame(sorted(wanted), columns=["entity_type", "entity_id"])
+        d = engine.query("billed_entities", frames={"want": want})
+        ents = {(str(t), str(i)): float(b or 0.0) for t, i, b in zip(d["entity_type"], d["entity_id"], d["billed"])}
     return la, va, pd.Series(ents, dtype=float)
