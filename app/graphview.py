@@ -54,7 +54,7 @@ NODE_COLORS = {
     "capture": "#ff9896",
 }
 NODE_SYMBOLS = {"person": "circle", "face": "diamond", "physician": "triangle-up",
-                "institution": "square", "group": "circle-open", "visit": "circle-small", "capture": "diamond-tall"}
+                "institution": "square", "group": "circle-open", "visit": "circle-dot", "capture": "diamond-tall"}
 EDGE_COLORS = {"visit": "#9ecae1", "treated_by": "#a1d99b", "practises_at": "#bcbddc",
                "presented": "#fc9272", "enrolled_as": "#de2d26", "family": "#fdae6b"}
 

@@ -300,3 +300,12 @@ def test_evidence_documents_are_chinese_pdfs():
         claim_lines=pd.DataFrame({"line_id": ["c1"], "amount": [3.5]}),
         face_captures=pd.DataFrame({"capture_id": ["F1"], "verdict": ["mismatch"]}),
         face_images={"F1_capture.png": b"\x89PNG a", "F1_enrolment.png": b"\x89PNG b"}))
+
+
+def test_every_node_symbol_is_one_plotly_draws():
+    """A symbol name plotly does not know fails the whole figure (``circle-small`` did, in CI)."""
+    import plotly.graph_objects as go
+    from app import graphview
+
+    for kind, symbol in graphview.NODE_SYMBOLS.items():
+        go.Scatter(marker=dict(symbol=symbol))  # raises ValueError on an unknown symbol
