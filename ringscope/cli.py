@@ -10,9 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from ringscope.settings import state_dir
+
+# torch_geometric scripts a helper with torch.jit at import; torch deprecates that with a
+# FutureWarning that means nothing to a user of the command line
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
 
 __all__ = ["main"]
 

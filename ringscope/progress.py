@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-__all__ = ["configure", "task", "track", "say", "is_quiet"]
+__all__ = ["configure", "task", "track", "say", "is_quiet", "hms"]
 
 T = TypeVar("T")
 
@@ -70,8 +70,16 @@ def _use_bar() -> bool:
     return bool(getattr(s, "isatty", lambda: False)())
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """``h:mm:ss`` of a duration (whole seconds).
+
+    >>> hms(83.7)
+    '0:01:23'
+    """
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
+
+
+_hms = hms
 
 
 def say(stage: str, message: str) -> None:

@@ -48,6 +48,7 @@ from typing import Any
 
 import pandas as pd
 
+from ringscope import progress as _progress
 from ringscope.ingest.vocab import DETECTOR_KINDS
 from ringscope.models.base import BaseDetector, Context
 from ringscope.models.config import RunConfig, load_config, to_yaml
@@ -65,7 +66,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+_STAGE_ZH = {"validate": "校验", "spark": "Spark 读取", "fetch": "取回", "ingest": "入库", "faces": "人脸核验",
+             "rules": "规则", "graph": "图分析", "warning": "动态预警", "learned": "学习模型", "fusion": "线索融合",
+             "explain": "模型解释", "write": "写出结果", "findings": "写入图库"}
+
+
 class _Clock:
+    """Stage timings and peak memory, each stage announced on stderr as it starts and ends."""
+
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
         self.rss: dict[str, float] = {}
@@ -74,6 +82,8 @@ class _Clock:
     def stage(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         log.info("stage %s ...", name)
+        label = f"{_STAGE_ZH.get(name, name)} ({name})"
+        _progress.say("detect", f"{label}: 开始 started")
         try:
             yield
         finally:
@@ -81,6 +91,8 @@ class _Clock:
             self.timings[name] = self.timings.get(name, 0.0) + dt
             self.rss[name] = _peak_rss_mb()
             log.info("stage %s: %.2fs (peak RSS %.0f MB)", name, dt, self.rss[name])
+            _progress.say("detect", f"{label}: 完成 done in {_progress.hms(dt)}, "
+                                   f"峰值内存 peak RSS {self.rss[name] / 1024:.1f} GB")
 
 
 def _versions() -> dict[str, str]:
@@ -354,12 +366,14 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                         else:
                             skipped[det.name] = summary["learned"][det.name]["why"]
                     continue
-                for det in stage:
+                for i, det in enumerate(stage, 1):
                     t0 = time.perf_counter()
                     if _fit_safely(det, ctx, errors, strict):
                         fitted.append(det)
                         _publish(det, ctx, summary)
                     det_timings[det.name] = time.perf_counter() - t0
+                    _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
+                                           f"峰值内存 peak RSS {_peak_rss_mb() / 1024:.1f} GB")
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
         rule_hits = ctx.rule_hits if ctx.rule_hits is not None else _no_hits()
 
