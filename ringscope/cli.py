@@ -426,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="when another loader holds the database's load lock, wait this long for it "
                         "(default 0: stop at once with exit status 4)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_ingest)
 
     s = sub.add_parser("ingest-log", help="the load log: table versions loaded, re-loaded, imported; who, when, why")
@@ -448,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "default $RINGSCOPE_SPARK_MASTER or local[*]")
     s.add_argument("--conf", action="append", metavar="KEY=VALUE",
                    help="a Spark setting, repeatable (e.g. --conf spark.executor.memory=8g)")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_detect)
 
     s = sub.add_parser("config", help="the effective detection configuration")
@@ -460,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("results")
     s.add_argument("--truth", required=True)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_evaluate)
 
     s = sub.add_parser("bench", help="benchmarks on public data")
@@ -467,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", choices=["amazon", "reddit", "yelpchi"], required=True)
     s.add_argument("--model", default="all")
     s.add_argument("--seeds", type=int, default=5)
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_bench)
 
     s = sub.add_parser("app", help="start the Streamlit investigation app")
@@ -507,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--address", default="127.0.0.1")
     s.add_argument("--no-app", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_demo)
     return p
 
@@ -530,6 +535,10 @@ def main(argv: list[str] | None = None) -> int:
 
     owner_only_umask()
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False):   # every long command takes --quiet: no progress on stderr
+        from ringscope import progress
+
+        progress.configure(quiet=True)
     try:
         return args.fn(args)
     except Neo4jUnavailable as e:

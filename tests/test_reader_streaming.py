@@ -299,3 +299,26 @@ def test_validate_shows_progress_and_honours_quiet(ds_dir: Path, tmp_path: Path)
     assert q.returncode == 0 and q.stderr == "" and "TOTAL" in q.stdout
     bad = subprocess.run(cmd[:-2] + ["--period", "2024"], capture_output=True, text=True)
     assert bad.returncode == 2 and "START..END" in bad.stderr
+
+
+def test_detect_announces_its_stages_and_honours_quiet(ds_dir: Path, tmp_path: Path) -> None:
+    """A long ``detect`` says on stderr which stage and detector it is in, with the time and
+    memory so far (Chinese first); ``--quiet`` (every long command's, set once in ``main``)
+    silences it."""
+    cmd = [sys.executable, "-m", "ringscope.cli", "detect", str(ds_dir), "--no-neo4j", "--no-gnn"]
+    r = subprocess.run(cmd + ["--out", str(tmp_path / "a")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for line in ("[detect] 校验 (validate): 开始 started", "[detect] 规则 (rules): 完成 done in",
+                 "[detect] 图分析 (graph): 完成 done in", "[detect]   card_lending (", "峰值内存 peak RSS"):
+        assert line in r.stderr, (line, r.stderr[-2000:])
+    assert "torch.jit" not in r.stderr
+    from ringscope import cli, progress
+
+    try:
+        for sub in ("detect", "ingest", "evaluate", "bench"):
+            assert "--quiet" in cli.build_parser()._subparsers._group_actions[0].choices[sub].format_help()
+        q = subprocess.run([sys.executable, "-m", "ringscope.cli", "validate", str(ds_dir), "--no-images",
+                            "--quiet"], capture_output=True, text=True)
+        assert q.returncode == 0 and q.stderr == "", q.stderr
+    finally:
+        progress.configure(quiet=False)
