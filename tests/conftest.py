@@ -7,6 +7,10 @@ instead (it is emptied before every test: never point it at real data).
 
 A file lock serialises test sessions that share one server, so two pytest runs
 in one checkout cannot wipe each other's data.
+
+Run in parallel (``pytest -n 2``, pytest-xdist; ``scripts/test.sh`` does), each worker
+``gwN`` is a session of its own with its own server: state under ``.state/test-gwN``
+and Bolt port ``7688 + 10 (N + 1)``, so no worker sees another's data.
 """
 from __future__ import annotations
 
@@ -17,9 +21,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if not os.environ.get("RINGSCOPE_HOME"):
-    os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / "test")
-    os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7688")
+    if _WORKER.startswith("gw"):
+        n = int(_WORKER[2:])
+        os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / f"test-{_WORKER}")
+        base = int(os.environ.get("RINGSCOPE_BOLT_PORT", "7688"))
+        os.environ["RINGSCOPE_BOLT_PORT"] = str(base + 10 * (n + 1))
+    else:
+        os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / "test")
+        os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7688")
 os.environ.setdefault("RINGSCOPE_NEO4J_HEAP", "1g")
 os.environ.setdefault("RINGSCOPE_NEO4J_PAGECACHE", "512m")
 
