@@ -631,7 +631,15 @@ def face_id_of(min_capture_id: str) -> str:
 def sorted_tuples(df: pd.DataFrame, key: str, col: str) -> pd.Series:
     """Per ``key``: the sorted distinct non-null values of ``col`` as a tuple."""
     u = df[[key, col]].dropna().drop_duplicates().sort_values([key, col])
-    return u.groupby(key, sort=False)[col].agg(tuple)
+    if u.empty:
+        return u.groupby(key, sort=False)[col].agg(tuple)
+    # one split of the sorted values at the key boundaries (groupby(...).agg(tuple) calls
+    # Python once per group)
+    keys = u[key].to_numpy()
+    vals = u[col].to_numpy(dtype=object)
+    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.concatenate([[0], cut])
+    return pd.Series([tuple(p) for p in np.split(vals, cut)], index=pd.Index(keys[starts], name=key), name=col)
 
 
 def face_identities(captures: pd.DataFrame, enrollments: pd.DataFrame | None = None,
@@ -702,8 +710,11 @@ def _identities(caps: pd.DataFrame, anchor_e: np.ndarray, X_free: np.ndarray, E:
     lc[anchored] = le[anchor_e[anchored]]
     labels = np.concatenate([lc, le])
 
-    cid = caps["capture_id"].astype(str)
-    min_id = cid.groupby(lc).min()
+    # the smallest capture id per label, by one sort (a string min per group falls back to a
+    # Python loop in pandas: minutes for a city's hundreds of thousands of faces)
+    first = pd.DataFrame({"lab": lc, "cid": caps["capture_id"].astype(str).to_numpy(dtype=object)}) \
+        .sort_values(["lab", "cid"], kind="stable").drop_duplicates("lab")
+    min_id = pd.Series(first["cid"].to_numpy(dtype=object), index=first["lab"].to_numpy())
     fid_of_label = pd.Series(min_id.map(face_id_of).to_numpy(), index=min_id.index)
     face = fid_of_label.reindex(lc).to_numpy(dtype=object)
     capture_face = pd.DataFrame({"capture_id": caps["capture_id"].to_numpy(dtype=object), "face_id": face})
