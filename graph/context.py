@@ -53,6 +53,34 @@ class Context:
         df = self.tables.get(name)
         return df if df is not None else pd.DataFrame()
 
+    def rows(self, name: str, columns: list[str] | None = None, *, prefilter: str | None = None) -> pd.DataFrame:
+        """A table's rows as a frame of the caller's own, without keeping the whole table in memory.
+
+        ``table(name)`` loads a lazy dataset table whole and keeps it for the rest of the run;
+        ``rows`` reads only ``columns`` (all when None) through the dataset's columnar files
+        and keeps nothing, so a detector holds one copy of what it needs. ``prefilter`` is a
+        DuckDB predicate the dataset path applies while reading (e.g. ``item_code IN (SELECT
+        item_code FROM catalog WHERE item_type = 'drug')``); a table already in memory is
+        returned unfiltered, so the caller still applies its own filter (the prefilter only
+        spares memory). Missing optional columns come back as nulls; an absent table empty.
+
+        >>> ctx = Context(tables={"visits": pd.DataFrame({"visit_id": ["a"], "person_id": ["p"]})})
+        >>> ctx.rows("visits", ["person_id"]).to_dict("list")
+        {'person_id': ['p']}
+        """
+        ds = getattr(self.tables, "_ds", None)
+        if ds is not None and name in self.tables and name not in getattr(ds, "_cache", {}):
+            have = ds._columns(name)
+            cols = [c for c in (columns or have) if c in have]
+            df = ds.table(name, cols, prefilter)
+        else:
+            df = self.table(name)
+            df = df[[c for c in columns if c in df.columns]].copy() if columns is not None else df.copy()
+        for c in columns or []:
+            if c not in df.columns:
+                df[c] = None
+        return df
+
     def has(self, name: str) -> bool:
         """Whether table ``name`` is present with rows (asked of the engine when the table is not
         in memory yet, so a city's large tables are not loaded to answer)."""

@@ -121,7 +121,7 @@ def visit_frame(ctx: Context) -> pd.DataFrame:
     ``amount`` (fund_paid when known, else total_amount), ``payer`` (who paid).
     """
     def build() -> pd.DataFrame:
-        v = ctx.table("visits").copy()
+        v = ctx.rows("visits")         # one copy, not also the dataset's cached whole table
         inst = ctx.table("institutions")
         phys = ctx.table("physicians")
         ik = inst.set_index("institution_id")
@@ -175,7 +175,7 @@ def drug_lines(ctx: Context) -> pd.DataFrame:
     physician, else the visit's), who received, where dispensed, which drug
     group, how much, when. Empty frame when there are no drug lines."""
     def build() -> pd.DataFrame:
-        cl = ctx.table("claim_lines")
+        cl = ctx.rows("claim_lines", prefilter="item_code IN (SELECT item_code FROM catalog WHERE item_type = 'drug')")
         cat = ctx.table("catalog")
         v = visit_frame(ctx)
         if cl.empty or cat.empty:
@@ -211,7 +211,7 @@ def family_pairs(ctx: Context) -> pd.DataFrame:
         if not fl.empty:
             parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
                                        "relation": _col(fl, "relation").fillna("family").astype(str)}))
-        v = ctx.table("visits")
+        v = ctx.rows("visits", ["person_id", "payer_person_id"]) if ctx.has("visits") else pd.DataFrame()
         if "payer_person_id" in v.columns:
             pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]
             parts.append(pd.DataFrame({"a": pv["person_id"].astype(str), "b": pv["payer_person_id"].astype(str),

@@ -122,6 +122,8 @@ def _queries(ds) -> dict[str, tuple[dict, dict | None]]:
         "prescribing_channel_patients": ({"min_patients": 2}, {"items": items}),
         "prescribing_person_lines": ({}, {"items": items, "want": persons}),
         "visits_of_persons": ({}, {"want": persons}),
+        "cashout_sold": ({}, None),
+        "visit_amounts": ({}, {"want": ds.tables["visits"][["visit_id"]].head(300)}),
         "trace_steps": ({"scanner_minutes": 10.0, "split_tolerance": 0.05}, None),
         "trace_unbought": ({"grace_months": 3, "max_codes": 5},
                            {"counted": pd.DataFrame({"line_id": ["none"], "trace_code": ["none"]})}),

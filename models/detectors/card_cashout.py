@@ -46,10 +46,10 @@ def inventory_excess(ctx: Context) -> pd.Series:
     if not ctx.has("inventory") or not ctx.has("claim_lines"):
         return pd.Series(dtype=float)
     inv = ctx.table("inventory")
-    v = visit_frame(ctx)[["visit_id", "institution_id", "start_time"]]
-    cl = ctx.table("claim_lines")[["visit_id", "item_code", "quantity"]].merge(v, on="visit_id")
-    cl["period"] = cl["start_time"].dt.strftime("%Y-%m")
-    sold = cl.groupby(["institution_id", "item_code", "period"])["quantity"].sum().rename("sold")
+    # units sold per institution, item and month, summed in the columnar engine
+    # (graph/sql/cashout_sold.sql): a city's claim lines never come into memory
+    sold = ctx.columnar.query("cashout_sold").astype({"sold": float}).set_index(
+        ["institution_id", "item_code", "period"])["sold"].sort_index()
     inv = inv.copy()
     inv["avail"] = inv["qty_purchased"].astype(float) + inv.get("qty_opening", pd.Series(0.0, index=inv.index)) \
         .astype(float).fillna(0.0)
@@ -100,12 +100,12 @@ class CardCashoutDetector(BaseDetector):
     def _capture_flags(self, ctx: Context, sales: pd.DataFrame) -> pd.Series:
         """Per sale: True when a face terminal exists and the holder's face is not on it."""
         fm = ctx.face_matches
-        caps = ctx.table("face_captures")
         if fm is not None and len(fm) and "visit_id" in fm.columns:
             c = fm[fm["location"] == "settlement"] if "location" in fm.columns else fm
             ok = c[c["verdict"].isin(["match", "related"])]["visit_id"].dropna().unique()
-        elif len(caps) and "visit_id" in caps.columns:
-            ok = caps["visit_id"].dropna().unique()    # unverified: a capture at least exists
+        elif ctx.has("face_captures"):
+            # unverified: a capture at least exists (its visit only, never the encodings)
+            ok = ctx.rows("face_captures", ["visit_id"], prefilter="visit_id IS NOT NULL")["visit_id"].dropna().unique()
         else:
             return pd.Series(False, index=sales.index)
         return sales["has_face_terminal"] & ~sales["visit_id"].isin(ok)

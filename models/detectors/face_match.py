@@ -185,10 +185,11 @@ class FaceMatchDetector(BaseDetector):
         insts = sorted_tuples(sel, "face_id", "institution_id")
         visits = sorted_tuples(sel, "face_id", "visit_id")
         amount = pd.Series(0.0, index=per.index)
-        v = ctx.table("visits")
-        if len(v) and "visit_id" in v and "total_amount" in v:
-            va = sel[["face_id", "visit_id"]].dropna().drop_duplicates().merge(
-                v[["visit_id", "total_amount"]], on="visit_id")
+        fv = sel[["face_id", "visit_id"]].dropna().drop_duplicates()
+        if len(fv) and ctx.has("visits"):
+            # the amounts of these visits only, from the engine (not the city's visits table)
+            v = ctx.columnar.query("visit_amounts", frames={"want": fv[["visit_id"]]})
+            va = fv.merge(v, on="visit_id")
             amount = va.groupby("face_id")["total_amount"].sum().reindex(per.index).fillna(0.0)
         ident = self.identities_.set_index("face_id")
         span = sel.groupby("face_id")["capture_time"].agg(["min", "max"])

@@ -40,12 +40,15 @@ def ward_presence(ctx: Context, stays: pd.DataFrame) -> pd.Series:
     during the stay (visit-linked, or same person and institution within the
     stay). NaN when the institution has no terminal, there are no captures, or
     the ward camera captured nobody at all during the stay (an outage)."""
-    caps = ctx.table("face_captures")
     out = pd.Series(np.nan, index=stays.index)
-    if caps.empty:
+    if not ctx.has("face_captures"):
         return out
     fm = ctx.face_matches
-    src = fm if fm is not None and len(fm) else caps
+    # the verified captures when the face stage ran; else the ward captures' own columns
+    # (never the encodings: a city's captures with them are gigabytes)
+    src = fm if fm is not None and len(fm) else \
+        ctx.rows("face_captures", ["capture_id", "location", "claimed_person_id", "institution_id", "capture_time"],
+                 prefilter="location = 'ward'")
     w = src[src["location"] == "ward"] if "location" in src.columns else src.iloc[0:0]
     if "verdict" in w.columns:
         w = w[w["verdict"].isin(["match", "related"]) | w["verdict"].isna()]
