@@ -46,7 +46,7 @@ __all__ = ["LABEL_COLUMNS", "FEEDBACK_QUERIES", "REVIEW_COLUMNS", "lead_outcome_
 LABEL_COLUMNS = ["case_id", "entity_type", "entity_id", "label", "scheme", "closed_on", "source", "source_id",
                  "closed_at"]
 FEEDBACK_QUERIES = ("feedback/lead_outcomes", "feedback/tipoff_outcomes", "feedback/review_write",
-                    "feedback/review_retire", "feedback/review_queue")
+                    "feedback/review_retire", "app/review_queue")
 #: what the review queue stores per suggested lead
 REVIEW_COLUMNS = ["lead_id", "review_rank", "uncertainty", "amount_weight", "novelty", "priority", "gain", "reason"]
 _OUTCOME_LABEL = {"confirmed": "fraud", "cleared": "cleared"}
@@ -129,5 +129,5 @@ def write_review_queue(runner, queue: pd.DataFrame, *, run_id: str, now: datetim
 def read_review_queue(runner, *, districts: list[str] | None = None, referred_only: bool = False,
                       limit: int = 20) -> pd.DataFrame:
     """The stored queue, best first, leads closed since left out, within the districts given."""
-    return runner.read_df("feedback/review_queue", {"districts": districts, "referred_only": bool(referred_only),
+    return runner.read_df("app/review_queue", {"districts": districts, "referred_only": bool(referred_only),
                                                     "limit": int(limit)})
