@@ -18,7 +18,9 @@ runs again with them (``detect(..., labels=...)``, what ``--labels FILE`` does).
 
 After each round: entity AP per type and overall (``models/evaluate.py``: entity scores against
 ``truth/entities.csv``), AP on the entities *not* reviewed yet (the honest figure: a reviewed
-entity's label is in the scores' inputs), lead precision@3R and ring recall@3R. Prints a markdown
+entity's label is in the scores' inputs) beside the no-feedback run's AP on those same entities
+(``ap_unreviewed_nofeedback``: reviewing removes the easy positives, so only that pair compares),
+lead precision@3R and ring recall@3R. Prints a markdown
 table and writes JSON (``--json``). Not a test: figures go in ``bench/RESULTS.md``.
 """
 from __future__ import annotations
@@ -91,7 +93,7 @@ def labels_for(picked: pd.DataFrame, truth: Path, day: pd.Timestamp, mode: str) 
     return pd.DataFrame(rows)
 
 
-def metrics(res: Path, truth: Path, data: Path, reviewed: set[str]) -> dict:
+def metrics(res: Path, truth: Path, data: Path, reviewed: set[str], base: Path | None = None) -> dict:
     from sklearn.metrics import average_precision_score
 
     from ringscope.models.evaluate import evaluate
@@ -111,19 +113,29 @@ def metrics(res: Path, truth: Path, data: Path, reviewed: set[str]) -> dict:
     for t, (tab, col) in {"person": ("persons", "person_id"), "physician": ("physicians", "physician_id"),
                           "institution": ("institutions", "institution_id")}.items():
         keys += [f"{t}:{i}" for i in pd.read_csv(data / f"{tab}.csv", usecols=[col], dtype=str)[col]]
-    for name, ks in (("ap_all", keys), ("ap_unreviewed", [k for k in keys if k not in reviewed])):
+    rest = [k for k in keys if k not in reviewed]
+    for name, ks in (("ap_all", keys), ("ap_unreviewed", rest)):
         y = np.array([k in bad for k in ks])
         x = np.array([score.get(k, 0.0) for k in ks])
         out[name] = float(average_precision_score(y, x)) if y.any() else None
+    # the same unreviewed entities as scored without feedback (the fair comparison for ap_unreviewed)
+    b = pd.read_csv((base or res) / "entity_scores.csv", dtype=str, keep_default_na=False)
+    bscore = dict(zip(b["entity_type"] + ":" + b["entity_id"], pd.to_numeric(b["score"])))
+    y = np.array([k in bad for k in rest])
+    out["ap_unreviewed_nofeedback"] = float(average_precision_score(y, [bscore.get(k, 0.0) for k in rest])) \
+        if y.any() else None
     out["reviewed_entities"] = len(reviewed)
     return out
+
+
+CONFIG: dict = {}
 
 
 def run_detect(data: Path, out: Path, labels: pd.DataFrame | None, gnn: bool) -> float:
     from ringscope.pipeline import detect
 
     t0 = time.perf_counter()
-    detect(data, out, neo4j=False, gnn=gnn, labels=labels)
+    detect(data, out, neo4j=False, gnn=gnn, labels=labels, config=CONFIG or None)
     return time.perf_counter() - t0
 
 
@@ -138,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="lead: a closed lead labels all its members with its outcome (the product); "
                          "member: each member labelled by the truth")
     ap.add_argument("--gnn", action="store_true", help="let the learned models run (gated; slow)")
+    ap.add_argument("--no-fusion-learning", action="store_true",
+                    help="fusion keeps its default weights whatever the labels (fusion.min_pos huge): the labels "
+                         "then reach guilt by association and the learned models only")
     ap.add_argument("--json", default=None, help="write the figures here (default WORK/feedback.json)")
     a = ap.parse_args(argv)
     from ringscope import progress
@@ -150,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     kc = pd.read_csv(data / "known_cases.csv", dtype=str, keep_default_na=False) \
         if (data / "known_cases.csv").exists() else pd.DataFrame(columns=["entity_type", "entity_id"])
     known0 = set(kc["entity_type"] + ":" + kc["entity_id"])
-    tag = f"{a.verdict}-{'gnn' if a.gnn else 'nognn'}"
+    if a.no_fusion_learning:
+        CONFIG["fusion"] = {"min_pos": 10**9}
+    tag = f"{a.verdict}-{'gnn' if a.gnn else 'nognn'}{'-fixedfusion' if a.no_fusion_learning else ''}"
     r0 = work / f"res-{tag}-r0"
     secs = run_detect(data, r0, None, a.gnn)
     base = metrics(r0, truth, data, known0)
@@ -169,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             res = work / f"res-{tag}-{arm}-r{k}"
             secs = run_detect(data, res, labels, a.gnn)
             v = verdicts(picked, truth) if len(picked) else pd.Series(dtype=str)
-            rows.append({"arm": arm, "round": k, **metrics(res, truth, data, known), "seconds": round(secs, 1),
+            rows.append({"arm": arm, "round": k, **metrics(res, truth, data, known, r0), "seconds": round(secs, 1),
                          "confirmed": int((v == "confirmed").sum()), "cleared": int((v == "cleared").sum()),
                          "reviewed_leads": picked["lead_id"].tolist()})
             print(f"[{arm} round {k}] reviewed {len(picked)}: {rows[-1]['confirmed']} confirmed, "
@@ -177,16 +194,19 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(1, a.rounds + 1):   # no feedback: detect is deterministic, every round is round 0
         rows.append({**rows[0], "round": k})
     df = pd.DataFrame(rows).sort_values(["arm", "round"], kind="stable")
-    cols = ["arm", "round", "confirmed", "cleared", "reviewed_entities", "ap_all", "ap_unreviewed", "ap_person",
+    cols = ["arm", "round", "confirmed", "cleared", "reviewed_entities", "ap_all", "ap_unreviewed",
+            "ap_unreviewed_nofeedback", "ap_person",
             "ap_physician", "ap_institution", "lead_precision_at_3R", "ring_recall_at_3R", "n_leads"]
     print(f"\ncity: {data.name} ({a.persons} persons, seed {a.seed}); {a.per_round} leads reviewed per round; "
-          f"verdict: {a.verdict}; learned models: {'on' if a.gnn else 'off'}\n")
+          f"verdict: {a.verdict}; learned models: {'on' if a.gnn else 'off'}; fusion weights: "
+          f"{'fixed' if a.no_fusion_learning else 'learnt from the labels'}\n")
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" if c == "arm" else "---:" for c in cols) + "|")
     for r in df[cols].itertuples(index=False):
         print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r) + " |")
     out = Path(a.json) if a.json else work / f"feedback-{tag}.json"
     out.write_text(json.dumps({"city": str(data), "persons": a.persons, "seed": a.seed, "rounds": a.rounds,
+                               "fusion_learning": not a.no_fusion_learning,
                                "per_round": a.per_round, "verdict": a.verdict, "gnn": a.gnn,
                                "rows": json.loads(df.to_json(orient="records"))}, indent=2), encoding="utf-8")
     print(f"\nJSON: {out}")
