@@ -151,6 +151,9 @@ VALUE_LABELS["institution_kind"] = VALUE_LABELS["kind"]
 #: column -> (zh, en)
 COLUMNS: dict[str, tuple[str, str]] = {
     "lead_id": ("线索编号", "Lead"), "rank": ("排名", "Rank"), "scheme": ("类型", "Scheme"),
+    "review_rank": ("复核顺序", "Review order"), "uncertainty": ("不确定度", "Uncertainty"),
+    "amount_weight": ("金额权重", "Amount weight"), "novelty": ("未定性成员占比", "Unlabelled members"),
+    "gain": ("复核价值", "Value of review"), "review_reason": ("建议理由", "Why review it"),
     "score": ("评分", "Score"), "amount_at_risk": ("涉嫌金额(元)", "At risk (CNY)"),
     "status": ("处置环节", "State"), "state": ("处置环节", "State"), "assignee": ("承办人", "Assignee"),
     "deadline": ("办理时限", "Deadline"), "overdue": ("已超期", "Overdue"), "members": ("成员", "Members"),

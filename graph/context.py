@@ -84,7 +84,8 @@ class Context:
     def has(self, name: str) -> bool:
         """Whether table ``name`` is present with rows (asked of the engine when the table is not
         in memory yet, so a city's large tables are not loaded to answer)."""
-        own = isinstance(self.tables, dict) and dict.__contains__(self.tables, name)
+        own = (isinstance(self.tables, dict) and dict.__contains__(self.tables, name)) or \
+            name in getattr(self.tables, "overridden", ())   # a table the run replaced (e.g. known_cases + outcomes)
         if not own and self.engine is not None and name in self.engine.tables:
             key = f"has:{name}"
             if key not in self.cache:

@@ -69,6 +69,10 @@ class PipelineOptions(BaseModel):
     explain_leads: int = Field(ge=0)
     explain_top: int = Field(ge=0)
     explain_max: int = Field(ge=0)
+    review_queue_size: int = Field(ge=0)
+    review_bar: float = Field(gt=0, lt=1)
+    review_amount_weight: float = Field(ge=0, le=1)
+    review_scheme_decay: float = Field(gt=0, le=1)
 
 
 @dataclass

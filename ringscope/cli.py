@@ -181,11 +181,30 @@ def cmd_detect(a: argparse.Namespace) -> int:
         elif a.master or a.conf:
             raise ConfigError("--master and --conf are options of --engine spark")
         summary = detect(dataset, _p(a.out), neo4j=not a.no_neo4j, gnn=False if a.no_gnn else None,
-                         config=_p(a.config) if a.config else None, engine=a.engine, **spark_kw)
-    except (ContractError, ConfigError) as e:
+                         config=_p(a.config) if a.config else None, engine=a.engine,
+                         labels=_p(a.labels) if a.labels else None, labels_from_store=a.labels_from_store,
+                         **spark_kw)
+    except (ContractError, ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_labels(a: argparse.Namespace) -> int:
+    """``ringscope labels export``: the investigators' outcomes in Neo4j as a known_cases-shaped CSV."""
+    from ringscope.ingest.io import write_csv
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.feedback import LABEL_COLUMNS, outcome_labels
+
+    with QueryRunner() as r:
+        df = outcome_labels(r)
+    out = _p(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(df, out, columns=LABEL_COLUMNS)
+    counts = df.groupby(["source", "label"]).size().to_dict() if len(df) else {}
+    print(json.dumps({"out": str(out), "rows": int(len(df)),
+                      "by_source_label": {f"{k[0]}:{k[1]}": int(v) for k, v in counts.items()}}, indent=2))
     return 0
 
 
@@ -450,7 +469,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--conf", action="append", metavar="KEY=VALUE",
                    help="a Spark setting, repeatable (e.g. --conf spark.executor.memory=8g)")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.add_argument("--labels-from-store", action="store_true",
+                   help="learn from the investigators' outcomes in Neo4j too (leads closed confirmed/cleared, "
+                        "verified tip-offs), with known_cases; where both judge one entity the later dated wins")
+    s.add_argument("--labels", metavar="FILE",
+                   help="a labels CSV in the known_cases shape (ringscope labels export) to learn from with "
+                        "known_cases; the later dated outcome wins")
     s.set_defaults(fn=cmd_detect)
+
+    s = sub.add_parser("labels", help="outcome labels: the investigators' verdicts in Neo4j as known_cases rows")
+    s.add_argument("action", choices=["export"])
+    s.add_argument("--out", required=True, help="the CSV to write")
+    s.set_defaults(fn=cmd_labels)
 
     s = sub.add_parser("config", help="the effective detection configuration")
     s.add_argument("action", choices=["show", "detectors"],

@@ -244,6 +244,12 @@ class DataLayer:
                        min_amount=float(min_amount), assignee=assignee, district=district, skip=skip,
                        limit=clamp(limit, PAGE_LIMIT, 1), **self._scope)
 
+    def review_queue(self, limit: int = 10) -> pd.DataFrame:
+        """The leads suggested for review next (建议优先复核: the last ``detect``'s active-learning
+        queue, :mod:`ringscope.store.feedback`), open ones in the caller's scope, best first."""
+        self._need(self.pol.read_cases, "read leads")
+        return self._q("review_queue", limit=clamp(limit, PAGE_LIMIT, 1), **self._scope)
+
     def lead_detail(self, lead_id: str) -> dict | None:
         df = self._q("lead_detail", lead_id=self._lead(lead_id))
         return None if df.empty else df.iloc[0].to_dict()

@@ -229,6 +229,20 @@ def test_leads_page_queue_and_members(app_env):
     assert set(table(at, "lq_table", "lead_id", "status")["scheme"]) == {scheme_zh(code, lang_="zh")}
 
 
+def test_leads_page_suggests_what_detect_queued(app_env):
+    """建议优先复核: the last detect's review queue (review_queue.csv, stored as ReviewSuggestion), open
+    leads only, in the queue's order, reasons in Chinese."""
+    city, results, _ = _CITY["city"]
+    q = pd.read_csv(results / "review_queue.csv", dtype=str, keep_default_na=False)
+    assert len(q) > 0 and q["review_rank"].astype(int).tolist() == list(range(1, len(q) + 1))
+    closed = {r["id"] for r in app_env.read("MATCH (l:Lead {status: '结案'}) RETURN l.lead_id AS id")}
+    want = [i for i in q["lead_id"] if i not in closed][:5]
+    at = run_page("leads")
+    sug = table(at, "lq_suggest", "review_rank", "lead_id")
+    assert sug["lead_id"].tolist() == want
+    assert sug["review_reason"].str.contains("不确定度").all()
+
+
 def test_lead_disposal_is_recorded_with_who_and_when(app_env):
     lead_id = top_lead(app_env)
     user = f"wang.{uuid.uuid4().hex[:6]}"
@@ -745,6 +759,7 @@ def cypher_params(runner) -> dict[str, dict]:
                         "note": None, "recovered": 0.0, "outcome": None, "action": "transition",
                         "at": "2024-06-01T09:00:00", "event_id": uuid.uuid4().hex},
         "rule_hit_facets": {"districts": None},
+        "review_queue": {"districts": None, "referred_only": False, "limit": 20},
         "rule_hits_browse": {"rule_ids": [], "severities": [], "entity_type": None, "entity_id": None,
                              "month_from": None, "month_to": None, "min_amount": 0.0, "skip": 0, "limit": 20,
                              "districts": None},
@@ -757,7 +772,7 @@ NON_EMPTY = {"warnings_list", "warnings_summary", "warning_series", "lead_histor
              "lead_members", "lead_queue", "lead_subgraph_visits", "lead_visits", "log_access", "rule_hit_facets",
              "rule_hits_browse", "entity_neighbours", "access_log_recent", "lead_claim_lines", "node_neighbours",
              "node_note_add", "node_notes", "views", "view_save", "package_record", "package_check", "scope_lead",
-             "scope_entity", "briefing_officers"}
+             "scope_entity", "briefing_officers", "review_queue"}
 
 
 def test_every_app_cypher_file_runs_against_the_server(app_env):

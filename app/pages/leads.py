@@ -23,6 +23,7 @@ from ringscope.store.access import PermissionDenied
 
 PAGE = "leads"
 PAGE_SIZE = 100
+SUGGEST_SIZE = 5
 
 st.title(tr("线索队列", "Leads"))
 if flash := st.session_state.pop("lq_flash", None):
@@ -45,6 +46,25 @@ with st.expander(tr("筛选", "Filters"), expanded=True, icon=":material/filter_
     district = c5.text_input(tr("区县（完整名称）", "District (exact)"), key="lq_district").strip() or None
     mine = c6.checkbox(tr("只看分派给我的", "Assigned to me"), key="lq_mine")
     page_no = c7.number_input(tr("页码", "Page"), 1, value=1, step=1, key="lq_page")
+
+# 建议优先复核: the last detection run's active-learning queue (stored by detect; never computed here)
+suggest = lay.review_queue(limit=SUGGEST_SIZE)
+if len(suggest):
+    with st.expander(tr("建议优先复核", "Suggested for review next"), expanded=True, icon=":material/school:"):
+        st.caption(tr("复核这些线索并填写结案结论，对模型帮助最大：评分最接近判定线（模型最没把握）、涉嫌金额大、"
+                      "成员尚无结论，且兼顾不同类型。结论在下次检测（ringscope detect --labels-from-store）时作为标注参与学习。",
+                      "Reviewing these leads and recording the outcome teaches the models most: scores nearest the "
+                      "decision bar (the models are least sure), large amounts, members not yet judged, spread "
+                      "over the schemes. Outcomes join the next detection run as labels "
+                      "(ringscope detect --labels-from-store)."))
+        sv = suggest.assign(review_reason=[tr(*(str(r).split(" / ", 1) + [str(r)])[:2]) for r in suggest["reason"]])[
+            ["review_rank", "lead_id", "scheme", "score", "amount_at_risk", "status", "uncertainty", "review_reason"]]
+        sev = table(sv, "lq_suggest", select=True, column_config={
+            col("score"): st.column_config.ProgressColumn(col("score"), min_value=0.0, max_value=1.0, format="%.2f"),
+            col("amount_at_risk"): st.column_config.NumberColumn(format="localized")})
+        ssel = sev.selection.rows if sev is not None and hasattr(sev, "selection") else []
+        if ssel:
+            st.session_state["lead_id"] = str(suggest.iloc[ssel[0]]["lead_id"])
 
 params = dict(schemes=schemes, statuses=statuses, min_score=float(min_score), min_amount=float(min_amount),
               assignee=data.caller().user if mine else None, district=district,

@@ -23,3 +23,4 @@ CREATE CONSTRAINT lead_version_key IF NOT EXISTS FOR (n:LeadVersion) REQUIRE n.k
 CREATE CONSTRAINT warning_event_id IF NOT EXISTS FOR (n:WarningEvent) REQUIRE n.event_id IS UNIQUE;
 CREATE CONSTRAINT tipoff_id IF NOT EXISTS FOR (n:Tipoff) REQUIRE n.tipoff_id IS UNIQUE;
 CREATE CONSTRAINT tipoff_event_id IF NOT EXISTS FOR (n:TipoffEvent) REQUIRE n.event_id IS UNIQUE;
+CREATE CONSTRAINT review_suggestion_lead IF NOT EXISTS FOR (n:ReviewSuggestion) REQUIRE n.lead_id IS UNIQUE;

@@ -58,7 +58,7 @@ __all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
 log = logging.getLogger("ringscope.detect")
 
 RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv", "lead_candidates.csv",
-                "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
+                "review_queue.csv", "labels_used.csv", "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
                 "face_matches.csv", "face_identities.csv", "config.yaml", "manifest.json")
 
 
@@ -235,8 +235,15 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
            runner: Any = None, config: str | Path | dict[str, Any] | RunConfig | None = None,
            progress: Callable[[str], None] | None = None, engine: str = "duckdb",
            spark_master: str | None = None, spark_conf: dict[str, str] | None = None,
-           spark: Any = None) -> dict[str, Any]:
+           spark: Any = None, labels: pd.DataFrame | str | Path | None = None,
+           labels_from_store: bool = False) -> dict[str, Any]:
     """Run detection on ``dataset_path`` and write the results directory ``out_dir``.
+
+    ``labels`` (a frame or a CSV file in the ``known_cases`` shape, e.g. ``ringscope labels export``)
+    and ``labels_from_store`` (the investigators' outcomes in Neo4j,
+    :func:`ringscope.store.feedback.outcome_labels`; read even with ``neo4j=False``) join the
+    dataset's ``known_cases`` by the precedence rule of :func:`ringscope.pipeline.feedback.merge_labels`
+    (the later dated outcome wins); the labels the run used are written to ``labels_used.csv``.
 
     ``config``: a YAML file, a mapping or a :class:`RunConfig` deep-merged over
     ``models/defaults.yaml`` and validated (unknown keys are errors); ``gnn``
@@ -257,6 +264,10 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     """
     if engine not in ("duckdb", "spark"):
         raise ValueError(f"engine {engine!r}: duckdb or spark")
+    if labels is not None and not isinstance(labels, pd.DataFrame):
+        from ringscope.pipeline.feedback import read_labels
+
+        labels = read_labels(labels)   # a bad file stops the run before anything is written
     from ringscope.ingest.reader import read_dataset
     from ringscope.models.fusion import fuse
 
@@ -338,7 +349,14 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             columnar = SparkEngine.over_dataset(ds, spark, fallback=columnar)
         # the dataset's lazy tables: a table becomes a frame only when a stage asks for it whole;
         # what runs in the columnar engine or by partitions never loads it (issue 12)
-        ctx = Context(tables=ds.tables, engine=columnar)
+        outcomes = _outcomes(labels, labels_from_store, runner)
+        tables: Any = ds.tables
+        if outcomes is not None:
+            from ringscope.pipeline.feedback import TablesWithLabels
+
+            kc_used, summary["labels"] = _merged_labels(ds.tables, outcomes)
+            tables = TablesWithLabels(ds.tables, kc_used)
+        ctx = Context(tables=tables, engine=columnar)
         ctx.cache["partitions"] = n_buckets(ctx, int(cfg.pipeline["rows_per_bucket"]))
         summary["partitions"] = ctx.partitions
         todo, skipped, mode = plan(cfg, ctx)
@@ -381,6 +399,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             res = fuse(ctx.tables, fitted, face_matches=ctx.face_matches, previous=previous,
                        config=cfg.fusion_config(), engine=ctx.columnar)
         summary["fusion_weights"] = res.weights
+        queue = _review_queue(res.leads, ctx, cfg, runner if neo4j else None)
 
         learned = [d for d in fitted if d.kind == "learned"]
         explanations: list[dict[str, Any]] = []
@@ -398,6 +417,10 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             _write_csv(res.leads, out / "leads.csv", LEADS_COLUMNS)
             cand = res.candidates if len(res.candidates.columns) else pd.DataFrame(columns=LEADS_COLUMNS)
             _write_csv(cand, out / "lead_candidates.csv", LEADS_COLUMNS)
+            _write_csv(queue, out / "review_queue.csv", ["review_rank", "lead_id"])
+            kc_out = ctx.table("known_cases")
+            _write_csv(kc_out if len(kc_out.columns) else pd.DataFrame(columns=["case_id"]),
+                       out / "labels_used.csv", ["case_id", "entity_type", "entity_id", "label", "scheme", "closed_on"])
             warnings = _warnings_frame(ctx)
             _write_csv(warnings, out / "warnings.csv", WARNINGS_COLUMNS)
             indicators = pd.concat(ctx.cache["indicators"], ignore_index=True) if ctx.cache.get("indicators") \
@@ -422,6 +445,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     face_identities=ctx.cache.get("face_identity_table"), entity_scores=es, leads=res.leads,
                     explanations=explanations, warnings=warnings, indicators=indicators,
                     batch_size=min(int(cfg.pipeline["batch_size"]), 10_000))
+                from ringscope.store.feedback import write_review_queue
+
+                summary["findings"].update(write_review_queue(runner, queue, run_id=run_id))
     finally:
         if own_runner and runner is not None:
             runner.close()
@@ -444,6 +470,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         "face_identities": int(len(ctx.cache.get("face_identity_table", ()))),
         "model_explanations": len(explanations),
         "warnings": int(len(warnings)),
+        "review_queue": int(len(queue)),
     }
     summary["warnings_by_level"] = warnings["level"].value_counts().to_dict() if len(warnings) else {}
     summary["leads_by_scheme"] = res.leads["scheme"].value_counts().to_dict() if len(res.leads) else {}
@@ -467,6 +494,68 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                                        encoding="utf-8")
     log.info("detect finished in %.1fs: %s", summary["total_seconds"], summary["counts"])
     return summary
+
+
+def _outcomes(labels: pd.DataFrame | None, from_store: bool, runner: Any) -> pd.DataFrame | None:
+    """The outcome labels asked for: a given frame and/or the store's outcomes (None: none asked)."""
+    parts = [] if labels is None else [labels]
+    if from_store:
+        from ringscope.store.feedback import outcome_labels
+
+        if runner is None:
+            from ringscope.store.db import QueryRunner
+
+            with QueryRunner() as r:
+                parts.append(outcome_labels(r))
+        else:
+            parts.append(outcome_labels(runner))
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _merged_labels(tables: Any, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The run's known_cases (dataset's + outcomes, by precedence), outcomes about entities absent
+    from the dataset left out; and what the manifest says of them."""
+    from ringscope.models.fusion import entity_universe
+    from ringscope.pipeline.feedback import merge_labels
+
+    kc = tables["known_cases"] if "known_cases" in tables else None
+    uni = entity_universe(tables)
+    keys = set(uni["entity_type"].astype(str) + ":" + uni["entity_id"].astype(str))
+    oc = outcomes.copy()
+    inside = (oc["entity_type"].astype(str) + ":" + oc["entity_id"].astype(str)).isin(keys)
+    merged = merge_labels(kc, oc[inside])
+    n_kc = 0 if kc is None else len(kc)
+    by_source = merged["source"].value_counts().to_dict() if len(merged) else {}
+    info = {"known_cases_rows": int(n_kc), "outcome_rows": int(len(oc)),
+            "outcomes_unknown_entity": int((~inside).sum()),
+            "rows_used": int(len(merged)), "by_source": {str(k): int(v) for k, v in by_source.items()},
+            "fraud": int((merged["label"] == "fraud").sum()), "cleared": int((merged["label"] == "cleared").sum()),
+            "precedence": "the later dated outcome wins (ringscope/pipeline/feedback.py)"}
+    return merged, info
+
+
+def _review_queue(leads: pd.DataFrame, ctx: Context, cfg: RunConfig, runner: Any) -> pd.DataFrame:
+    """The run's review queue (active learning), closed leads of the store left out."""
+    from ringscope.pipeline.feedback import review_queue
+
+    p = cfg.pipeline
+    closed: set[str] = set()
+    if runner is not None:
+        from ringscope.store.findings import read_previous_leads
+
+        try:
+            prev = read_previous_leads(runner)
+        except Exception as e:  # noqa: BLE001 - no statuses means nothing is known closed
+            log.warning("could not read lead statuses from Neo4j: %s", e)
+            prev = None
+        if prev is not None:
+            closed = set(prev.loc[prev["status"] == "结案", "lead_id"].astype(str))
+    kc = ctx.table("known_cases")
+    return review_queue(leads, kc if len(kc.columns) else None, n=int(p["review_queue_size"]),
+                        bar=float(p["review_bar"]), amount_weight=float(p["review_amount_weight"]),
+                        scheme_decay=float(p["review_scheme_decay"]), closed=closed)
 
 
 def _publish(det: BaseDetector, ctx: Context, summary: dict[str, Any]) -> None:
