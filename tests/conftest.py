@@ -21,20 +21,28 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-if not os.environ.get("RINGSCOPE_HOME"):
-    if _WORKER.startswith("gw"):
-        n = int(_WORKER[2:])
-        os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / f"test-{_WORKER}")
-        base = int(os.environ.get("RINGSCOPE_BOLT_PORT", "7688"))
-        os.environ["RINGSCOPE_BOLT_PORT"] = str(base + 10 * (n + 1))
-    else:
-        os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / "test")
-        os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7688")
+# the tests' own state (not a RINGSCOPE_HOME the user set); xdist workers inherit the
+# controller's environment, so the mark says the home is ours to give each worker its own
+_OWN_HOME = not os.environ.get("RINGSCOPE_HOME") or os.environ.get("RINGSCOPE_TEST_OWN_HOME") == "1"
+if _OWN_HOME and not os.environ.get("RINGSCOPE_TEST_OWN_HOME"):
+    os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / "test")
+    os.environ.setdefault("RINGSCOPE_BOLT_PORT", "7688")
+    os.environ["RINGSCOPE_TEST_OWN_HOME"] = "1"
 os.environ.setdefault("RINGSCOPE_NEO4J_HEAP", "1g")
 os.environ.setdefault("RINGSCOPE_NEO4J_PAGECACHE", "512m")
 
 SHARED = REPO.parent / "shared"
+
+
+def pytest_configure(config) -> None:
+    """An xdist worker ``gwN`` gets its own state directory and Bolt port (its own server).
+    (The worker's id is known only here, after this file was imported.)"""
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if _OWN_HOME and worker.startswith("gw"):
+        n = int(worker[2:])
+        os.environ["RINGSCOPE_HOME"] = str(REPO / ".state" / f"test-{worker}")
+        base = int(os.environ.get("RINGSCOPE_BOLT_PORT", "7688"))
+        os.environ["RINGSCOPE_BOLT_PORT"] = str(base + 10 * (n + 1))
 
 
 @pytest.fixture(scope="session")
