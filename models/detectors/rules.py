@@ -105,7 +105,8 @@ class RulesDetector(BaseDetector):
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> RulesDetector:
         self.timings_: dict[str, float] = {}
-        hits = run_rules(ctx, config=self.config, only=self.only, timings=self.timings_)
+        self.failures_: list[dict[str, str]] = []     # rules that failed (the others still ran)
+        hits = run_rules(ctx, config=self.config, only=self.only, timings=self.timings_, errors=self.failures_)
         exposure = ctx.columnar.query("exposure") if ctx.has("visits") else None
         return self.fit_hits(hits, ctx.tables, exposure=exposure)
 

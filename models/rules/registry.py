@@ -225,7 +225,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
 
 def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str] | None = None,
               timings: dict[str, float] | None = None, partitions: int | None = None,
-              allocate: bool = True) -> pd.DataFrame:
+              allocate: bool = True, errors: list[dict[str, str]] | None = None) -> pd.DataFrame:
     """Run the rule library over ``ctx``'s tables.
 
     Parameters
@@ -248,6 +248,10 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
         count each claim line at most once, at its worst finding, never above what was billed
         (:func:`ringscope.models.rules.money.allocate`; the rule's own figure stays in
         ``amount_claimed``). Off: each rule's own figure.
+    errors:
+        if given, a rule that fails (e.g. the columnar engine out of memory on a city) is
+        recorded here (``rule_id, error, type``) and the others still run; otherwise the
+        failure is raised.
 
     Returns
     -------
@@ -274,12 +278,23 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
     out: list[pd.DataFrame] = []
     spent: dict[str, float] = {}
 
+    failed: set[str] = set()
+
     def run(fr: Frames, rules: list[tuple[Rule, dict[str, Any], str]]) -> None:
         for r, params, severity in rules:
+            if r.rule_id in failed:       # failed on an earlier bucket: its hits would be partial
+                continue
             t0 = time.perf_counter()
-            raw = r.fn(fr, params)
-            if raw is not None and len(raw):
-                out.append(_finish(r, raw, fr, severity))
+            try:
+                raw = r.fn(fr, params)
+                if raw is not None and len(raw):
+                    out.append(_finish(r, raw, fr, severity))
+            except Exception as e:  # noqa: BLE001 - one failing rule must not lose the library
+                if errors is None:
+                    raise
+                failed.add(r.rule_id)
+                last = (str(e).strip().splitlines() or [type(e).__name__])[0][:500]
+                errors.append({"rule_id": r.rule_id, "error": last, "type": type(e).__name__})
             spent[r.rule_id] = spent.get(r.rule_id, 0.0) + time.perf_counter() - t0
 
     if k <= 1:
@@ -304,6 +319,10 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
     if not out:
         return _empty_hits()
     hits = pd.concat(out, ignore_index=True)
+    if failed:                            # drop what a failed rule found on earlier buckets
+        hits = hits[~hits["rule_id"].isin(failed)]
+        if hits.empty:
+            return _empty_hits()
     if allocate:     # money counted once per line, never above what was billed (models/rules/money.py)
         from .money import allocate as _allocate, billed_for
 

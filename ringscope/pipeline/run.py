@@ -389,6 +389,13 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     if _fit_safely(det, ctx, errors, strict):
                         fitted.append(det)
                         _publish(det, ctx, summary)
+                        for f in getattr(det, "failures_", None) or []:   # a rule that failed, the rest ran
+                            if strict:
+                                raise RuntimeError(f"rule {f['rule_id']} failed: {f['error']}")
+                            errors.append({"detector": f"{det.name}:{f['rule_id']}", "error": f["error"],
+                                           "type": f["type"]})
+                            log.error("rule %s failed: %s", f["rule_id"], f["error"])
+                            _progress.say("detect", f"  规则 {f['rule_id']} 失败 failed: {f['error'][:200]}")
                     det_timings[det.name] = time.perf_counter() - t0
                     _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
                                            f"峰值内存 peak RSS {_peak_rss_mb() / 1024:.1f} GB")
