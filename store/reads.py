@@ -356,22 +356,25 @@ class DataLayer:
     def intake_tipoffs(self, rows: list[dict[str, Any]] | None = None, *, csv_data: bytes | str | None = None,
                        rule=None) -> dict[str, Any]:
         """Register tip-offs (rows, or a CSV file's bytes): only the tip-off handling role."""
-        from ringscope.store.tipoffs import RewardRule, import_csv, intake
+        from ringscope.store.supervision import load_supervision
+        from ringscope.store.tipoffs import import_csv, intake
 
         self._need(self.pol.tipoffs, "register tip-offs")
-        rule = rule or RewardRule()
+        rule = rule or load_supervision().reward_rule()
         res = import_csv(self.runner, csv_data, user=self.caller.user, rule=rule) if csv_data is not None \
             else intake(self.runner, list(rows or []), user=self.caller.user, rule=rule)
         clear_cache()
         return res
 
     def update_tipoff(self, tipoff_id: str, *, rule=None, **change: Any) -> dict[str, Any]:
-        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role."""
-        from ringscope.store.tipoffs import RewardRule, update_tipoff
+        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role.
+        The rule is the configured one (:func:`~ringscope.store.supervision.load_supervision`) unless given."""
+        from ringscope.store.supervision import load_supervision
+        from ringscope.store.tipoffs import update_tipoff
 
         self._need(self.pol.tipoffs, "handle tip-offs")
         res = update_tipoff(self.runner, str(tipoff_id), user=self.caller.user, role=self.caller.role,
-                            rule=rule or RewardRule(), **change)
+                            rule=rule or load_supervision().reward_rule(), **change)
         clear_cache()
         return res
 
