@@ -23,8 +23,10 @@ practice of weighting part of a draw by risk, "双随机+风险"):
    its strongest active early warning.
 4. **Inspectors.** For each drawn institution in draw order, ``team_size`` (at least two:
    《医疗保障行政处罚程序暂行规定》, 国家医疗保障局令第4号, 执法人员不得少于两人) inspectors are drawn
-   uniformly without replacement from those *not bound to that institution* and below the
-   workload cap (``max_per_inspector``; default ``ceil(n * team_size / inspectors)``).
+   without replacement from those *not bound to that institution* (and under ``max_per_inspector``
+   when set), uniformly among the eligible inspectors with the fewest inspections so far in this
+   draw (then the next fewest, and so on), so workloads stay balanced; the team's order (the first
+   named leads, 主办) is a random permutation.
 5. **Randomness.** One :class:`numpy.random.Generator` (PCG64) seeded with the recorded ``seed``
    draws everything in the order above; strata in sorted order, institutions sorted by id, so
    the same seed, lists and parameters give the same draw on any machine with the same numpy
@@ -243,18 +245,25 @@ def draw(institutions: list[dict[str, Any]], inspectors: list[dict[str, Any]], p
         strata_out.append({"stratum": label, **{s: v for s, v in zip(params.strata, k)}, "population": len(members),
                            "allocated": a, "risk_weighted": ar, "uniform": a - ar})
 
-    cap = int(params.max_per_inspector) if params.max_per_inspector else math.ceil(n * team / len(insps))
+    cap = int(params.max_per_inspector) if params.max_per_inspector else None
     load = {x["inspector_id"]: 0 for x in insps}
     bound = {x["inspector_id"]: set(x["bound"]) for x in insps}
     for p in picks:
         eligible = [x["inspector_id"] for x in insps
-                    if p["institution_id"] not in bound[x["inspector_id"]] and load[x["inspector_id"]] < cap]
+                    if p["institution_id"] not in bound[x["inspector_id"]] and (cap is None or load[x["inspector_id"]] < cap)]
         if len(eligible) < team:
-            raise DrawError(f"institution {p['institution_id']}: {len(eligible)} eligible inspector(s) left (not "
-                            f"bound to it, under the cap of {cap} inspections each), {team} needed; "
-                            f"list more inspectors or raise max_per_inspector")
-        idx = rng.choice(len(eligible), size=team, replace=False)
-        p["inspectors"] = [eligible[i] for i in idx]
+            raise DrawError(f"institution {p['institution_id']}: {len(eligible)} eligible inspector(s) (not bound "
+                            f"to it" + (f", under the cap of {cap} inspections each" if cap else "") + f"), {team} "
+                            f"needed; list more inspectors" + (" or raise max_per_inspector" if cap else ""))
+        chosen: list[str] = []
+        for level in sorted({load[x] for x in eligible}):      # the least-loaded first: balanced workloads
+            group = [x for x in eligible if load[x] == level]
+            need = team - len(chosen)
+            idx = rng.choice(len(group), size=min(need, len(group)), replace=False)
+            chosen += [group[i] for i in idx]
+            if len(chosen) == team:
+                break
+        p["inspectors"] = [chosen[i] for i in rng.permutation(team)]     # the first named leads (主办)
         for x in p["inspectors"]:
             load[x] += 1
 
