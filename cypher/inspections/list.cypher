@@ -10,7 +10,7 @@ CALL (n) {
 }
 RETURN n.inspection_id AS inspection_id, d.draw_id AS draw_id, n.seq AS seq, i.institution_id AS institution_id,
        i.name AS institution_name, i.kind AS kind, i.district AS district, n.stratum AS stratum,
-       n.method AS method, n.risk AS risk, inspector_ids, inspector_names, n.status AS inspection_status,
+       n.method AS draw_method, n.risk AS risk, inspector_ids, inspector_names, n.status AS inspection_status,
        toString(n.inspected_on) AS inspected_on, n.finding AS finding, n.amount AS amount, n.outcome AS inspection_outcome,
        n.recorded_by AS recorded_by
 ORDER BY d.drawn_at DESC, d.draw_id, n.seq
