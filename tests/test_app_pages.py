@@ -572,6 +572,12 @@ def test_inspections_page_draw_verify_record_and_scope(app_env):
         at = run_page("inspections", role="investigator", user="ri_drawer")
         rows = table(at, "ri_table", "inspection_id", "inspection_status")
         assert len(rows) == 8 and set(rows["inspection_status"]) == {"待检查"}
+        from ringscope.app.i18n import raw_field_names
+
+        labels = [lab for _, lab in _labels(at)]
+        assert not raw_field_names(labels), raw_field_names(labels)
+        assert not [lab for lab in labels if lab and not _has_cjk(lab) and lab not in LATIN_OK
+                    and not any(ch.isdigit() for ch in lab)]
         at.button(key="ri_verify").click().run()
         assert not at.exception and at.success and "复核一致" in at.success[0].value
         at.selectbox(key="ri_outcome").set_value("recover")
