@@ -24,6 +24,8 @@ PAGES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
     "early_warning": ("pages/early_warning.py", "动态预警", "Early warning", ":material/monitoring:",
                       ("investigator", "analyst", "leader")),
     "tipoffs": ("pages/tipoffs.py", "举报线索", "Tip-offs", ":material/campaign:", ("investigator", "analyst", "leader")),
+    "inspections": ("pages/inspections.py", "双随机抽查", "Random inspections", ":material/shuffle:",
+                    ("investigator", "analyst", "leader")),
     "faces": ("pages/faces.py", "人脸比对", "Faces", ":material/face:", ("investigator", "analyst")),
     "evidence": ("pages/evidence.py", "证据包", "Evidence package", ":material/inventory_2:",
                  ("investigator", "police_liaison")),

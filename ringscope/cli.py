@@ -6,6 +6,7 @@ command does can also be done from a notebook.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -364,6 +365,136 @@ def cmd_audit(a: argparse.Namespace) -> int:
         print(v.summary())
     return 0 if v.ok else 1
 
+# --------------------------------------------------------------------------- random inspections
+def _user(a: argparse.Namespace) -> str:
+    import getpass
+
+    return a.user or os.environ.get("RINGSCOPE_USER") or getpass.getuser()
+
+
+def _publish(q, record: dict, out: Path) -> list[Path]:
+    """The draw's list as CSV and PDF (Chinese headings) and its record (JSON) under ``out``."""
+    from ringscope.app.inspections_pdf import build_inspections_pdf
+    from ringscope.store.inspections import list_inspections, publication_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    did = record["draw_id"]
+    rows = list_inspections(q, draw_id=did)
+    paths = [out / f"{did}.csv", out / f"{did}.pdf", out / f"{did}.record.json"]
+    paths[0].write_bytes(publication_csv(rows))
+    paths[1].write_bytes(build_inspections_pdf(record, rows))
+    paths[2].write_text(json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    return paths
+
+
+def cmd_inspections(a: argparse.Namespace) -> int:
+    """Random inspections (双随机、一公开): draw, verify, record results, publish, list. Exit status:
+    0 done (verify: the draw checks), 1 verify found a difference, 2 bad input or arguments."""
+    from ringscope import progress
+    from ringscope.store.db import QueryRunner
+    from ringscope.store.inspection_draw import DrawError, canonical_institutions, verify
+    from ringscope.store import inspections as ins
+    from ringscope.store.supervision import SupervisionConfigError, load_supervision
+
+    progress.configure(quiet=getattr(a, "quiet", False))
+    try:
+        cfg = load_supervision(_p(a.config) if getattr(a, "config", None) else None)
+    except SupervisionConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with QueryRunner() as q:
+        q.verify()
+        if a.action == "draw":
+            try:
+                inspectors, bad = None, []
+                if a.inspectors:
+                    inspectors, bad = ins.parse_inspectors(_p(a.inspectors).read_bytes())
+                    for b in bad:
+                        print(f"warning: inspectors row {b['row']} not used: {b['reason']}", file=sys.stderr)
+                institutions = None
+                if a.institutions:
+                    with open(_p(a.institutions), encoding="utf-8-sig", newline="") as f:
+                        institutions = list(csv.DictReader(f))
+                params = ins.draw_params(cfg, n=a.n, rate=a.rate, risk_share=a.risk_share, team_size=a.team_size)
+                progress.say("inspections", f"抽取 drawing: {'n=' + str(params.n) if params.n else 'rate=' + str(params.rate)}, "
+                                            f"risk share {params.risk_share}, teams of {params.team_size}")
+                rec = ins.draw_and_store(q, inspectors=inspectors, institutions=institutions, params=params,
+                                         seed=a.seed, kinds=a.kind, districts=a.district, user=_user(a),
+                                         role="investigator", title=a.title or "")
+            except (DrawError, ValueError, OSError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            rec = ins.draw_record(q, rec["draw_id"]) | {"created": rec["created"]}
+            files = [str(x) for x in _publish(q, rec, _p(a.out))] if a.out else []
+            progress.say("inspections", f"{rec['draw_id']}: {len(rec['picks'])} institutions, seed {rec['seed']}"
+                                        + ("" if rec["created"] else " (this draw was stored before)"))
+            print(json.dumps({"draw_id": rec["draw_id"], "created": rec["created"], "seed": rec["seed"],
+                              "n": len(rec["picks"]), "institutions_sha256": rec["institutions_sha256"],
+                              "inspectors_sha256": rec["inspectors_sha256"], "result_sha256": rec["result_sha256"],
+                              "quarantined_inspectors": len(bad), "files": files}, ensure_ascii=False, indent=2))
+            return 0
+        if a.action == "verify":
+            src = Path(a.draw).expanduser()
+            current_i = current_x = None
+            try:
+                if a.inspectors:
+                    current_x, bad = ins.parse_inspectors(_p(a.inspectors).read_bytes())
+                    for b in bad:   # as the draw did: such rows are not in the list
+                        print(f"warning: inspectors row {b['row']} not used: {b['reason']}", file=sys.stderr)
+                if a.institutions:
+                    with open(_p(a.institutions), encoding="utf-8-sig", newline="") as f:
+                        current_i = canonical_institutions(list(csv.DictReader(f)))
+            except (DrawError, ValueError, OSError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            if src.suffix == ".json" and src.is_file():
+                rep = verify(json.loads(src.read_text(encoding="utf-8")), institutions=current_i, inspectors=current_x)
+            else:
+                rep = ins.verify_stored(q, a.draw, current_lists=a.current, institutions=current_i,
+                                        inspectors=current_x)
+            print(rep.summary())
+            return 0 if rep.ok else 1
+        if a.action == "record":
+            try:
+                if a.csv:
+                    res = ins.import_results(q, _p(a.csv).read_bytes(), user=_user(a), role="investigator")
+                    for b in res["quarantine"]:
+                        print(f"warning: row {b['row']} not recorded: {b['reason']}", file=sys.stderr)
+                    print(json.dumps({"recorded": res["recorded"], "quarantined": len(res["quarantine"])}))
+                    return 0 if not res["quarantine"] else 2
+                if not (a.draw and a.date and a.outcome):
+                    print("error: record INSPECTION_ID --date YYYY-MM-DD --outcome OUTCOME (or --csv FILE)",
+                          file=sys.stderr)
+                    return 2
+                st = ins.record_result(q, a.draw, inspected_on=a.date, outcome=a.outcome, finding=a.finding,
+                                       amount=a.amount, user=_user(a), role="investigator")
+            except (ValueError, OSError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            if not st:
+                print(f"error: no inspection {a.draw}", file=sys.stderr)
+                return 2
+            print(json.dumps(st, ensure_ascii=False, default=str))
+            return 0
+        if a.action == "publish":
+            rec = ins.draw_record(q, a.draw)
+            if rec is None:
+                print(f"error: no draw {a.draw}", file=sys.stderr)
+                return 2
+            for x in _publish(q, rec, _p(a.out or ".")):
+                print(x)
+            return 0
+        if a.action == "list":
+            df = ins.list_draws(q, limit=a.limit)
+            if a.json:
+                print(df.to_json(orient="records", force_ascii=False))
+            else:
+                for r in df.to_dict("records"):
+                    print(f"{r['draw_id']}  {(r['drawn_at'] or '')[:19]}  {r['n']:>4} 家  已检查 {r['n_done']:>4}  "
+                          f"seed {r['seed']}  {r['title'] or ''}")
+            return 0
+    return 2
+
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """Generated city -> Neo4j -> detection -> the app."""
@@ -527,6 +658,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-db", action="store_true", help="do not compare with the chain head in Neo4j")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_audit)
+
+    s = sub.add_parser("inspections", help="random inspections (双随机、一公开): draw, verify, record, publish, list")
+    s.add_argument("action", choices=["draw", "verify", "record", "publish", "list"],
+                   help="draw: institutions and inspectors by lot, stored (and published with --out); "
+                        "verify DRAW_ID|RECORD.json: re-draw and compare; record INSPECTION_ID: a result "
+                        "(or --csv FILE); publish DRAW_ID: CSV, PDF and record; list: the draws")
+    s.add_argument("draw", nargs="?", help="verify/publish: a draw id or a record file (*.record.json); record: an inspection id")
+    s.add_argument("--inspectors", help="draw: the inspectors list CSV (inspector_id,name,unit,bound; bound: "
+                                        "institution ids separated by ';'), stored; default the stored list. "
+                                        "verify: compare with this list")
+    s.add_argument("--institutions", help="draw: an institutions list CSV (institution_id,name,kind,district,risk) "
+                                          "instead of the graph's; verify: compare with this list")
+    s.add_argument("--n", type=int, help="draw: how many institutions (default: the configured rate of the list)")
+    s.add_argument("--rate", type=float, help="draw: the share of the list to draw")
+    s.add_argument("--risk-share", type=float, help="draw: the share weighted by risk (default from configuration)")
+    s.add_argument("--team-size", type=int, help="draw: inspectors per inspection (at least 2)")
+    s.add_argument("--seed", type=int, help="draw: the seed (default: fresh from the system's entropy; recorded)")
+    s.add_argument("--kind", action="append", help="draw: only institutions of this kind (repeatable)")
+    s.add_argument("--district", action="append", help="draw: only institutions in this district (repeatable)")
+    s.add_argument("--title", help="draw: a title for the draw (e.g. 2024年第三季度)")
+    s.add_argument("--out", help="draw/publish: write DRAW.csv, DRAW.pdf and DRAW.record.json here")
+    s.add_argument("--current", action="store_true", help="verify: also compare with the lists the store holds now")
+    s.add_argument("--date", help="record: the inspection's date YYYY-MM-DD")
+    s.add_argument("--outcome", help="record: no_issue, rectify, recover, penalty, agreement or referred")
+    s.add_argument("--finding", help="record: what the inspection found")
+    s.add_argument("--amount", type=float, default=0.0, help="record: money recovered or fined (CNY)")
+    s.add_argument("--csv", help="record: results from a CSV (inspection_id,inspected_on,finding,amount,outcome)")
+    s.add_argument("--user", help="who does it (default $RINGSCOPE_USER or the login name)")
+    s.add_argument("--config", help="supervision configuration merged over store/supervision.yaml")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(fn=cmd_inspections)
 
     s = sub.add_parser("screenshots", help="screenshots of every page for every role (headless Chromium)")
     s.add_argument("out")

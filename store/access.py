@@ -117,6 +117,7 @@ class Policy:
     browse_all: bool = True        # rule-hit and face browsers, the briefing
     audit: bool = False            # the access log's state, the users list
     tipoffs: bool = False          # handles tip-offs (举报线索): the only role that sees a reporter's identity
+    inspections: bool = False      # draws random inspections (双随机抽查) and records their results
 
     @property
     def masked(self) -> bool:
@@ -130,7 +131,7 @@ class Policy:
 
 
 POLICIES: dict[str, Policy] = {
-    "investigator": Policy("investigator", True, True, True, True, True, True, True, tipoffs=True),
+    "investigator": Policy("investigator", True, True, True, True, True, True, True, tipoffs=True, inspections=True),
     "police_liaison": Policy("police_liaison", True, True, True, False, True, False, True,
                              referred_only=True, browse_all=False),
     "analyst": Policy("analyst", False, False, False, False, True, False, False),

@@ -362,24 +362,133 @@ class DataLayer:
     def intake_tipoffs(self, rows: list[dict[str, Any]] | None = None, *, csv_data: bytes | str | None = None,
                        rule=None) -> dict[str, Any]:
         """Register tip-offs (rows, or a CSV file's bytes): only the tip-off handling role."""
-        from ringscope.store.tipoffs import RewardRule, import_csv, intake
+        from ringscope.store.supervision import load_supervision
+        from ringscope.store.tipoffs import import_csv, intake
 
         self._need(self.pol.tipoffs, "register tip-offs")
-        rule = rule or RewardRule()
+        rule = rule or load_supervision().reward_rule()
         res = import_csv(self.runner, csv_data, user=self.caller.user, rule=rule) if csv_data is not None \
             else intake(self.runner, list(rows or []), user=self.caller.user, rule=rule)
         clear_cache()
         return res
 
     def update_tipoff(self, tipoff_id: str, *, rule=None, **change: Any) -> dict[str, Any]:
-        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role."""
-        from ringscope.store.tipoffs import RewardRule, update_tipoff
+        """Accept, reject, assign, conclude a tip-off (outcome and reward): only the handling role.
+        The rule is the configured one (:func:`~ringscope.store.supervision.load_supervision`) unless given."""
+        from ringscope.store.supervision import load_supervision
+        from ringscope.store.tipoffs import update_tipoff
 
         self._need(self.pol.tipoffs, "handle tip-offs")
         res = update_tipoff(self.runner, str(tipoff_id), user=self.caller.user, role=self.caller.role,
-                            rule=rule or RewardRule(), **change)
+                            rule=rule or load_supervision().reward_rule(), **change)
         clear_cache()
         return res
+
+    # ------------------------------------------------------------------ random inspections (双随机、一公开)
+    def _inspections_read(self) -> None:
+        self._need(self.pol.read_cases and self.pol.browse_all, "read random inspections")
+
+    def inspection_draws(self, *, page: str = "inspections", limit: int = 100) -> pd.DataFrame:
+        """The draws, newest first, counted over the caller's districts; the view logged."""
+        from ringscope.store.inspections import list_draws
+
+        self._inspections_read()
+        df = list_draws(self.runner, districts=self.caller.districts_param, limit=clamp(limit, PAGE_LIMIT, 1))
+        self.log(page, "inspection_draws", ["inspection"], len(df))
+        return df
+
+    def inspections(self, draw_id: str | None = None, *, status: str | None = None, page: str = "inspections",
+                    limit: int = PAGE_LIMIT) -> pd.DataFrame:
+        """Inspections (of one draw) of institutions in the caller's districts, with the team and
+        the result; the view logged (inspectors' names are public officials', not personal data)."""
+        from ringscope.store.inspections import list_inspections
+
+        self._inspections_read()
+        df = list_inspections(self.runner, draw_id=draw_id, districts=self.caller.districts_param, status=status,
+                              limit=clamp(limit, MAX_LIMIT, 1))
+        self.log(page, f"inspections:{draw_id or 'all'}", ["inspection", "inspector"], len(df))
+        return df
+
+    def inspection_record(self, draw_id: str, *, page: str = "inspections") -> dict | None:
+        """A draw's record (seed, parameters, hashes, strata; for the whole city's users also both
+        lists with every institution's risk and the picks: they cover every district); the view logged."""
+        from ringscope.store.inspections import draw_record
+
+        self._inspections_read()
+        rec = draw_record(self.runner, str(draw_id))
+        if rec is not None and not self.caller.citywide:
+            rec = {k: v for k, v in rec.items() if k not in ("institutions", "inspectors", "picks")}
+        if rec is not None:
+            self.log(page, f"inspection_draw:{draw_id}", ["inspection", "risk"], len(rec.get("institutions") or []))
+        return rec
+
+    def verify_inspection_draw(self, draw_id: str, *, current_lists: bool = False, page: str = "inspections"):
+        """Re-draw a stored draw from its record (:func:`ringscope.store.inspections.verify_stored`)."""
+        from ringscope.store.inspections import verify_stored
+
+        self._inspections_read()
+        rep = verify_stored(self.runner, str(draw_id), current_lists=current_lists)
+        self.log(page, f"inspection_draw:{draw_id}:verify", ["inspection"], 1)
+        return rep
+
+    def inspectors(self) -> pd.DataFrame:
+        """The inspectors list (执法检查人员名录) with their bindings."""
+        from ringscope.store.inspections import inspector_list
+
+        self._inspections_read()
+        return pd.DataFrame(inspector_list(self.runner), columns=["inspector_id", "name", "unit", "bound"])
+
+    def draw_inspections(self, *, inspectors_csv: bytes | str | None = None, n: int | None = None,
+                         risk_share: float | None = None, team_size: int | None = None, seed: int | None = None,
+                         kinds: list[str] | None = None, title: str = "", page: str = "inspections") -> dict[str, Any]:
+        """Draw random inspections (the role that draws them only) from the institutions in the
+        caller's districts and the inspectors list (a CSV given: written first), with the configured
+        parameters and these overrides. Returns the record with ``quarantine`` (inspector rows not used)."""
+        from ringscope.store.inspections import draw_and_store, draw_params, parse_inspectors
+
+        self._need(self.pol.inspections, "draw random inspections")
+        insps, bad = (parse_inspectors(inspectors_csv) if inspectors_csv is not None else (None, []))
+        rec = draw_and_store(self.runner, inspectors=insps, params=draw_params(n=n, risk_share=risk_share,
+                                                                                team_size=team_size),
+                             seed=seed, kinds=list(kinds or []), districts=self.caller.districts_param,
+                             user=self.caller.user, role=self.caller.role, title=title)
+        clear_cache()
+        self.log(page, f"inspection_draw:{rec['draw_id']}", ["inspection"], len(rec["picks"]), action="draw")
+        return rec | {"quarantine": bad}
+
+    def record_inspection(self, inspection_id: str, *, inspected_on: str, outcome: str, finding: str | None = None,
+                          amount: float | None = 0.0, page: str = "inspections") -> dict[str, Any]:
+        """Record an inspection's result (the drawing role; the institution in the caller's scope)."""
+        from ringscope.store.inspections import record_result
+
+        self._need(self.pol.inspections, "record inspection results")
+        inst = self.runner.run_named("inspections/list", {"draw_id": None, "districts": self.caller.districts_param,
+                                                          "status": None, "skip": 0, "limit": MAX_LIMIT})
+        if not any(r["inspection_id"] == str(inspection_id) for r in inst):
+            raise PermissionDenied(f"inspection {inspection_id} is unknown or outside {self.caller.user}'s scope")
+        res = record_result(self.runner, str(inspection_id), inspected_on=inspected_on, outcome=outcome,
+                            finding=finding, amount=amount, user=self.caller.user, role=self.caller.role)
+        clear_cache()
+        self.log(page, f"inspection:{inspection_id}", ["inspection"], 1, action="record")
+        return res
+
+    def institution_inspections(self, institution_id: str, *, page: str = "entity_360") -> pd.DataFrame:
+        """The random inspections of one institution in the caller's scope, with their results."""
+        from ringscope.store.inspections import institution_inspections
+
+        key = self._entity("institution", institution_id)
+        df = institution_inspections(self.runner, key["entity_id"])
+        self.log(page, f"institution:{institution_id}:inspections", ["inspection"], len(df))
+        return df
+
+    def inspections_csv(self, draw_id: str, *, page: str = "inspections") -> bytes:
+        """The published list of a draw (in the caller's districts) as CSV; logged as an export."""
+        from ringscope.store.inspections import list_inspections, publication_csv
+
+        self._inspections_read()
+        df = list_inspections(self.runner, draw_id=str(draw_id), districts=self.caller.districts_param)
+        self.log(page, f"inspections:{draw_id}:csv", ["inspection", "inspector"], len(df), action="export")
+        return publication_csv(df)
 
     # ------------------------------------------------------------------ briefing
     def briefing(self, today: str | None = None) -> dict[str, pd.DataFrame]:

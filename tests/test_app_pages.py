@@ -21,14 +21,16 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app" / "streamlit_app.py"
 MARKER = "AppTestCity"
-PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces", "evidence",
-         "admin"]
+PAGES = ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "inspections",
+         "faces", "evidence", "admin"]
 #: the pages each role's navigation offers (app/streamlit_app.py)
 ROLE_PAGES = {
     "investigator": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs",
-                     "faces", "evidence"],
-    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs", "faces"],
-    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs"],
+                     "inspections", "faces", "evidence"],
+    "analyst": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs",
+                "inspections", "faces"],
+    "leader": ["briefing", "leads", "ring_explorer", "entity_360", "rule_hits", "early_warning", "tipoffs",
+               "inspections"],
     "police_liaison": ["leads", "ring_explorer", "entity_360", "evidence"],
     "admin": ["admin"],
 }
@@ -556,6 +558,68 @@ def test_tipoffs_page_ledger_matching_and_reporter_masking(app_env):
         assert got == [{"s": "accepted", "a": "sun", "r": True}]
     finally:
         app_env.run("MATCH (t:Tipoff) OPTIONAL MATCH (t)-[:HAS_EVENT]->(e) DETACH DELETE t, e")
+
+
+def test_inspections_page_draw_verify_record_and_scope(app_env):
+    """The drawing role draws on the page (seed given) from the city's institutions and a stored
+    inspectors list: the draw is stored with conflict-free teams of two; re-drawing checks it; a
+    result recorded on the page shows on the institution's Entity 360; the analyst reads without
+    forms; an analyst of one district sees that district's inspections only; every view logged."""
+    from ringscope.store.inspections import write_inspectors
+
+    insts = [r["i"] for r in app_env.read("MATCH (i:Institution) RETURN i.institution_id AS i ORDER BY i LIMIT 40")]
+    write_inspectors(app_env, [{"inspector_id": f"J{j}", "name": f"执法员{j}", "unit": "市医保局",
+                                "bound": insts[j * 5:(j + 1) * 5]} for j in range(6)], user="setup")
+    try:
+        at = run_page("inspections", role="investigator", user="ri_drawer")
+        assert at.info                                          # no draws yet
+        at.number_input(key="ri_n").set_value(8)
+        at.text_input(key="ri_seed").set_value("20240701")
+        at.text_input(key="ri_title").set_value("第三季度抽查")
+        at.button[[b.label for b in at.button].index("抽取")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.success and "20240701" in at.success[0].value
+        assert app_env.scalar("MATCH (:InspectionDraw)-[:INCLUDES]->(n:Inspection) RETURN count(n)") == 8
+        assert app_env.scalar("MATCH (x:Inspector)-[:ASSIGNED]->(n:Inspection) RETURN count(*)") == 16
+        assert app_env.scalar("MATCH (x:Inspector)-[:ASSIGNED]->(:Inspection)-[:OF]->(i)<-[:BOUND_TO]-(x) "
+                              "RETURN count(*)") == 0
+        at = run_page("inspections", role="investigator", user="ri_drawer")
+        rows = table(at, "ri_table", "inspection_id", "inspection_status")
+        assert len(rows) == 8 and set(rows["inspection_status"]) == {"待检查"}
+        from ringscope.app.i18n import raw_field_names
+
+        labels = [lab for _, lab in _labels(at)]
+        assert not raw_field_names(labels), raw_field_names(labels)
+        assert not [lab for lab in labels if lab and not _has_cjk(lab) and lab not in LATIN_OK
+                    and not any(ch.isdigit() for ch in lab)]
+        at.button(key="ri_verify").click().run()
+        assert not at.exception and at.success and "复核一致" in at.success[0].value
+        at.selectbox(key="ri_outcome").set_value("recover")
+        at.number_input(key="ri_amount").set_value(5000.0)
+        at.text_area(key="ri_finding").set_value("串换药品")
+        at.button[[b.label for b in at.button].index("登记检查结果")].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        done = app_env.read("MATCH (n:Inspection {status: 'done'}) RETURN n.institution_id AS i, n.amount AS a, "
+                            "n.recorded_by AS u")
+        assert len(done) == 1 and done[0]["a"] == 5000.0 and done[0]["u"] == "ri_drawer"
+        at = run_page("entity_360", role="analyst", user="ri_analyst", state={"entity": ("institution", done[0]["i"])})
+        on_inst = table(at, "e360_inspections", "inspection_outcome")
+        assert on_inst["inspection_outcome"].tolist() == ["追回基金"]
+        at = run_page("inspections", role="analyst", user="ri_analyst")
+        assert len(table(at, "ri_table", "inspection_id")) == 8 and not at.get("form")
+        district, n_there = app_env.read(
+            "MATCH (:Inspection)-[:OF]->(i:Institution) RETURN i.district AS d, count(*) AS n ORDER BY n DESC, d "
+            "LIMIT 1")[0].values()
+        at = run_page("inspections", role="analyst", user="ri_local", districts=(district,))
+        local = table(at, "ri_table", "inspection_id", "district")
+        assert len(local) == n_there and set(local["district"]) == {district}
+        log = access_log()
+        seen = set(log.loc[log["page"] == "inspections", "user"])
+        assert {"ri_drawer", "ri_analyst", "ri_local"} <= seen
+        assert "draw" in set(log.loc[log["user"] == "ri_drawer", "action"])
+    finally:
+        app_env.run("MATCH (n) WHERE n:InspectionDraw OR n:Inspection OR n:Inspector OR n:InspectionEvent "
+                    "DETACH DELETE n")
 
 
 def test_faces_page(app_env):

@@ -94,7 +94,8 @@ if prof["lead_ids"]:
             goto_lead(lid)
 
 tabs = [tr("规则命中", "Rule hits"), tr("结算往来", "Neighbours"), tr("关联关系", "Ties"), tr("月度历史", "History"),
-        tr("模型解释", "Model")] + ([tr("信用", "Credit")] if etype != "person" else [])
+        tr("模型解释", "Model")] + ([tr("信用", "Credit")] if etype != "person" else []) + \
+    ([tr("随机抽查", "Inspections")] if etype == "institution" and pol.browse_all else [])
 t = st.tabs(tabs)
 with t[0]:
     hits = lay.entity_rule_hits(etype, eid, 1000)
@@ -208,6 +209,16 @@ if etype != "person":
                 table(reg[["entity_id", "name", "kind", "district", "credit_score", "grade", "blacklisted", "warning",
                            "hits_high", "hits_medium", "hits_low", "share_at_risk", "n_open_leads"]], "e360_register",
                       column_config={col("share_at_risk"): st.column_config.NumberColumn(format="percent")})
+
+if etype == "institution" and pol.browse_all:
+    with t[6]:
+        insp = lay.institution_inspections(eid, page=PAGE)
+        if insp.empty:
+            st.caption(tr("该机构尚未被随机抽中检查。", "This institution has not been drawn for a random inspection."))
+        else:
+            st.caption(tr("双随机抽查中抽中该机构的批次、检查人员和检查结果：",
+                          "The random inspections that drew this institution, the team and the result:"))
+            table(insp, "e360_inspections")
 
 show_cypher(["entity_profile", "entity_rule_hits", "entity_neighbours", "entity_links", "entity_history",
              "entity_explanations", "credit_inputs"], {"entity_type": etype, "entity_id": eid})

@@ -24,3 +24,7 @@ CREATE CONSTRAINT warning_event_id IF NOT EXISTS FOR (n:WarningEvent) REQUIRE n.
 CREATE CONSTRAINT tipoff_id IF NOT EXISTS FOR (n:Tipoff) REQUIRE n.tipoff_id IS UNIQUE;
 CREATE CONSTRAINT tipoff_event_id IF NOT EXISTS FOR (n:TipoffEvent) REQUIRE n.event_id IS UNIQUE;
 CREATE CONSTRAINT review_suggestion_lead IF NOT EXISTS FOR (n:ReviewSuggestion) REQUIRE n.lead_id IS UNIQUE;
+CREATE CONSTRAINT inspection_draw_id IF NOT EXISTS FOR (n:InspectionDraw) REQUIRE n.draw_id IS UNIQUE;
+CREATE CONSTRAINT inspection_id IF NOT EXISTS FOR (n:Inspection) REQUIRE n.inspection_id IS UNIQUE;
+CREATE CONSTRAINT inspector_id IF NOT EXISTS FOR (n:Inspector) REQUIRE n.inspector_id IS UNIQUE;
+CREATE CONSTRAINT inspection_event_id IF NOT EXISTS FOR (n:InspectionEvent) REQUIRE n.event_id IS UNIQUE;
