@@ -88,11 +88,15 @@ class Engine:
         return cls(con, {n for n, d in tables.items() if d is not None})
 
     @classmethod
-    def over_dataset(cls, ds: Any, *, memory_limit: str | None = None, threads: int | None = None) -> Engine:
-        """The staged files of a reader ``Dataset`` when it has them, else its frames."""
+    def over_dataset(cls, ds: Any, *, memory_limit: str | None = None, threads: int | None = None,
+                     spill_limit: str | None = None) -> Engine:
+        """The staged files of a reader ``Dataset`` when it has them, else its frames.
+        ``spill_limit`` bounds what the engine may write to its temporary directory."""
         if hasattr(ds, "duckdb"):
             con = ds.duckdb()
             _settings(con, memory_limit, threads)
+            if spill_limit:
+                con.execute(f"SET max_temp_directory_size = '{_checked_size(spill_limit)}'")
             return cls(con, set(ds.tables))
         return cls.over_frames(ds.tables, memory_limit=memory_limit, threads=threads)
 

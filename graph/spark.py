@@ -232,6 +232,10 @@ def _to_spark(sql: str) -> tuple[str, ...]:
     for tree in sqlglot.parse(sql, read="duckdb"):
         if tree is None:
             continue
+        # DuckDB's planner hint ``WITH x AS NOT MATERIALIZED`` (stream a CTE read twice rather
+        # than hold it) has no Spark syntax; Spark inlines CTEs anyway
+        for cte in tree.find_all(sqlglot.exp.CTE):
+            cte.set("materialized", None)
         # sqlglot's transform does not descend into a node a rewrite replaced: repeat until nothing
         # changes (every rewrite produces a node it does not rewrite again)
         text = tree.sql(dialect="spark", comments=False)

@@ -60,6 +60,9 @@ class PipelineOptions(BaseModel):
     batch_size: int = Field(gt=0)
     rows_per_bucket: int = Field(gt=0)
     memory_limit: str = Field(pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    # the most the columnar engine may spill to disk in one run (DuckDB max_temp_directory_size):
+    # a query that needs more fails (that detector or rule, not the machine's disk)
+    spill_limit: str = Field(default="16GB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     min_labels: int = Field(ge=0)
     learned_holdout: float = Field(gt=0, lt=1)
     learned_min_holdout: int = Field(ge=1)

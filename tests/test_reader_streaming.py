@@ -322,3 +322,23 @@ def test_detect_announces_its_stages_and_honours_quiet(ds_dir: Path, tmp_path: P
         assert q.returncode == 0 and q.stderr == "", q.stderr
     finally:
         progress.configure(quiet=False)
+
+
+def test_the_engine_spills_within_its_limit(ds_dir: Path) -> None:
+    """``pipeline.spill_limit`` reaches DuckDB: a city's query that would spill more fails (that
+    rule or detector), it does not fill the disk under the graph database."""
+    from ringscope.graph.engine import Engine
+    from ringscope.ingest.reader import read_dataset
+    from ringscope.models.config import load_config
+
+    assert load_config().pipeline["spill_limit"] == "16GB"
+    ds = read_dataset(ds_dir, encode_images=False)
+    try:
+        eng = Engine.over_dataset(ds, memory_limit="1GB", spill_limit="2GB")
+        got = eng.df("SELECT current_setting('max_temp_directory_size') AS s")["s"].iloc[0]
+        assert got.replace(" ", "").upper().startswith(("2.0GB", "2GB", "1.8GIB", "1.9GIB")), got
+        with pytest.raises(ValueError, match="write e.g."):
+            Engine.over_dataset(ds, spill_limit="lots")
+        eng.close()
+    finally:
+        ds.close()

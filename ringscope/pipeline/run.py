@@ -342,7 +342,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         from ringscope.graph.engine import Engine
         from ringscope.graph.partition import n_buckets
 
-        columnar = Engine.over_dataset(ds, memory_limit=cfg.pipeline["memory_limit"])
+        columnar = Engine.over_dataset(ds, memory_limit=cfg.pipeline["memory_limit"],
+                                       spill_limit=cfg.pipeline.get("spill_limit"))
         if engine == "spark":
             from ringscope.graph.spark import SparkEngine
 
