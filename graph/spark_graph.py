@@ -13,9 +13,9 @@ Where it runs:
 
 - :func:`connected_components`: the alternating Large-Star / Small-Star algorithm of Kiveris
   et al. on Spark DataFrames (what GraphFrames' ``connectedComponents`` implements; its
-  documentation cites the same paper), with the lineage cut every ``checkpoint_interval``
-  iterations (a reliable checkpoint when the session has a checkpoint directory, else a local
-  one), converging when an iteration changes no edge;
+  documentation cites the same paper), with the lineage cut every iteration (a reliable
+  checkpoint every ``checkpoint_interval`` iterations when the session has a checkpoint
+  directory, a local one otherwise), converging when an iteration changes no edge;
 - :func:`label_propagation`: synchronous label propagation (Raghavan et al.) for a fixed number
   of iterations; a node takes the label most frequent among its neighbours, ties to the
   smallest label, so the result does not depend on partitioning or on the order rows arrive;
@@ -92,9 +92,11 @@ def _use_graphframes(spark: Any, mode: str) -> bool:
 
 
 # --------------------------------------------------------------------------- connected components
-def _cut(df: Any, spark: Any) -> Any:
-    """The lineage cut: a reliable checkpoint when a checkpoint directory is set, else a local one."""
-    if spark.sparkContext.getCheckpointDir():
+def _cut(df: Any, spark: Any, reliable: bool) -> Any:
+    """The lineage cut, each iteration: without it the logical plan grows fourfold per iteration
+    (each step reads its input twice). A reliable checkpoint (``reliable`` and a checkpoint
+    directory set: it survives a lost executor) or a local one (in the executors' block stores)."""
+    if reliable and spark.sparkContext.getCheckpointDir():
         return df.checkpoint(eager=True)
     return df.localCheckpoint(eager=True)
 
@@ -123,7 +125,7 @@ def connected_components(edges: Any, nodes: Any = None, *, checkpoint_interval: 
     spark = edges.sparkSession
     if _use_graphframes(spark, graphframes):
         return _graphframes_cc(edges, nodes)
-    e = _undirected(edges).persist()
+    e = _cut(_undirected(edges), spark, False)
     prev = tuple(e.agg(F.count("*"), F.sum(F.xxhash64("a", "b").cast("decimal(38,0)"))).first())
     it = 0
     while True:
@@ -141,7 +143,7 @@ def connected_components(edges: Any, nodes: Any = None, *, checkpoint_interval: 
         small = (large.join(ms, "b").select(F.col("a"), F.col("m").alias("b"))
                  .unionByName(ms.select(F.col("b").alias("a"), F.col("m").alias("b"))))
         new = _undirected(small)
-        new = _cut(new, spark) if it % max(1, checkpoint_interval) == 0 else new.persist()
+        new = _cut(new, spark, it % max(1, checkpoint_interval) == 0)
         # one job per iteration: the edge count and an order-free checksum of the edge set (an
         # iteration only ever replaces edges by edges to smaller nodes, so an unchanged count and
         # checksum is an unchanged set but for a 64-bit hash collision)
@@ -196,15 +198,15 @@ def label_propagation(edges: Any, *, iterations: int = 5, checkpoint_interval: i
     if _use_graphframes(spark, graphframes):
         return _graphframes_lpa(edges, iterations)
     e = _undirected(edges)
-    both = e.select("a", "b").unionByName(e.select(F.col("b").alias("a"), F.col("a").alias("b"))).persist()
-    labels = both.select(F.col("a").alias("node")).distinct().withColumn("label", F.col("node")).persist()
+    both = _cut(e.select("a", "b").unionByName(e.select(F.col("b").alias("a"), F.col("a").alias("b"))), spark,
+                False)
+    labels = _cut(both.select(F.col("a").alias("node")).distinct().withColumn("label", F.col("node")), spark, False)
     win = Window.partitionBy("node").orderBy(F.col("n").desc(), F.col("label").asc())
     for it in range(1, iterations + 1):
         votes = (both.join(labels.select(F.col("node").alias("b"), "label"), "b")
                  .groupBy(F.col("a").alias("node"), "label").agg(F.count("*").alias("n")))
         new = (votes.withColumn("r", F.row_number().over(win)).where(F.col("r") == 1).select("node", "label"))
-        new = _cut(new, spark) if it % max(1, checkpoint_interval) == 0 else new.persist()
-        new.count()
+        new = _cut(new, spark, it % max(1, checkpoint_interval) == 0)
         labels.unpersist()
         labels = new
     both.unpersist()
@@ -325,21 +327,22 @@ def reduce_graph(edges: Any, flagged: list[str], *, hub_degree: int = 1000, max_
 
     spark = edges.sparkSession
     t0 = time.perf_counter()
-    e = _undirected(edges.select("a", "b")).persist()
+    e = _cut(_undirected(edges.select("a", "b")), spark, False)
     n_edges = e.count()
     both = e.select("a", "b").unionByName(e.select(F.col("b").alias("a"), F.col("a").alias("b")))
     deg = both.groupBy(F.col("a").alias("node")).agg(F.count("*").alias("degree")).persist()
     n_nodes = deg.count()
     hubs = deg.where(F.col("degree") > hub_degree).select("node")
     n_hubs = hubs.count()
-    inner = (e.join(hubs.withColumnRenamed("node", "a"), "a", "left_anti")
-             .join(hubs.withColumnRenamed("node", "b"), "b", "left_anti").select("a", "b")).persist()
+    inner = _cut(e.join(hubs.withColumnRenamed("node", "a"), "a", "left_anti")
+                 .join(hubs.withColumnRenamed("node", "b"), "b", "left_anti").select("a", "b"), spark, False)
     n_inner = inner.count()
     use_gf = _use_graphframes(spark, graphframes)
     mode = "graphframes" if use_gf else "dataframes"
     gf = "always" if use_gf else "never"
     comp = connected_components(inner, deg.join(hubs, "node", "left_anti").select("node"),
-                                checkpoint_interval=checkpoint_interval, graphframes=gf).persist()
+                                checkpoint_interval=checkpoint_interval, graphframes=gf)
+    comp = _cut(comp, spark, False)
     sizes = comp.groupBy("component").agg(F.count("*").alias("size")).persist()
     n_components = sizes.count()
     largest = sizes.agg(F.max("size")).first()[0] or 0
@@ -357,7 +360,7 @@ def reduce_graph(edges: Any, flagged: list[str], *, hub_degree: int = 1000, max_
         members = comp.join(big, "component").select("node")
         be = inner.join(members.withColumnRenamed("node", "a"), "a", "left_semi")
         lp = label_propagation(be, iterations=lpa_iterations, checkpoint_interval=checkpoint_interval,
-                               graphframes=gf).persist()
+                               graphframes=gf)
         labs = lp.join(flag, "node").select("label").distinct()
         kept_lpa = lp.join(labs, "label").select("node")
         n_lpa_nodes = kept_lpa.count()
