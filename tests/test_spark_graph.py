@@ -113,7 +113,7 @@ def test_label_propagation_equals_the_reference_and_is_deterministic(spark):  # 
 def test_the_reduction_keeps_every_flagged_entitys_component(city_graph, spark):  # noqa: F811
     ds, duck, sp = city_graph
     edges = entity_edges(sp)
-    pe = duck.query("graph_edges")
+    pe = pd.concat([duck.query("graph_edges"), duck.query("graph_edges_family")]).drop_duplicates(["a", "b"])
     persons = sorted({n for n in pe["a"] if n.startswith("person:")})
     flagged = persons[:3] + persons[-2:] + ["person:NOT-IN-GRAPH"]
     red = reduce_graph(edges, flagged, hub_degree=20, max_component=10**9, whole_graph_below=0,
@@ -140,9 +140,7 @@ def test_the_reduction_keeps_every_flagged_entitys_component(city_graph, spark):
                           lpa_iterations=3, graphframes="never")
     assert capped.stats["components_over_cap"] >= 1 and capped.stats["lpa_nodes_kept"] >= 1
     assert set(flagged[:-1]) <= capped.nodes
-    whole = reduce_graph(edges, flagged, hub_degree=20, whole_graph_below=10**9, graphframes="never")
-    assert whole.whole_graph and whole.ids("person") is None
-    assert whole.stats["handed_on_nodes"] == whole.stats["nodes"]
+    # (a graph under whole_graph_below goes whole: the pipeline's equality test, test_spark_engine.py)
 
 
 def test_flagged_nodes_from_rule_hits_and_face_mismatches():
