@@ -9,7 +9,9 @@ of the whole process tree (the Python driver and its JVM children summed, sample
 with psutil). Configurations:
 
 - ``duckdb``             the single-machine engine (DuckDB with the machine's threads);
-- ``spark local[2]``     Spark in one JVM with 2 task threads;
+- ``spark local[2]``     Spark in one JVM with 2 task threads; its graph step on Spark
+  (``graph/spark_graph.py``: components, communities, the candidate subgraphs) is timed apart
+  (the manifest's ``spark_graph`` stage) with the nodes/edges Spark saw and handed on;
 - ``spark local-cluster[N,1,1024]`` for each N of ``--workers``: a master and N worker
   processes of one core and 1 GiB each on this machine (Spark's multi-process local cluster):
   how time changes with workers.
@@ -81,6 +83,13 @@ def run(city: Path, out: Path, extra: list[str]) -> dict:
     return {"wall_s": round(wall, 1), "peak_tree_mb": round(peak[0]), "manifest": m}
 
 
+def _graph_cell(r: dict) -> str:
+    if not r["spark_graph_s"]:
+        return "–"
+    (n, e), (hn, he) = r["graph_seen"], r["graph_handed_on"]
+    return f"{r['spark_graph_s']:.1f} ({n:,}/{e:,} -> {hn:,}/{he:,})"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--persons", type=int, default=100_000)
@@ -110,6 +119,10 @@ def main() -> int:
         results.append({"config": name, "cores": ncores, **r,
                         "engine_stages_s": round(sum(t.get(k, 0.0) for k in ("rules", "graph", "fusion", "faces")), 1),
                         "spark_start_s": t.get("spark", 0.0), "leads": m["counts"]["leads"],
+                        "spark_graph_s": t.get("spark_graph", 0.0),
+                        "graph_seen": [m.get("engine", {}).get("graph", {}).get(k) for k in ("nodes", "edges")],
+                        "graph_handed_on": [m.get("engine", {}).get("graph", {}).get(k)
+                                            for k in ("handed_on_nodes", "handed_on_edges")],
                         "rule_hits": m["counts"]["rule_hits"],
                         "rows_per_s_per_core": round(rows / r["wall_s"] / ncores),
                         "ran_on_duckdb": m.get("engine", {}).get("ran_on_duckdb", {})})
@@ -120,11 +133,13 @@ def main() -> int:
     (ROOT / "bench" / "results" / "bench_spark.json").write_text(json.dumps(out, indent=2))
     print(f"city: {args.persons:,} persons, {rows:,} settlements + claim lines; machine: {cores} cores\n")
     print("| engine | cores | end-to-end s | vs duckdb | peak memory (tree) MB | Spark start s | "
-          "rules+graph+fusion s | rows/s/core | leads | rule hits |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "rules+graph+fusion s | graph step on Spark s (nodes/edges seen -> handed on) | rows/s/core | leads | "
+          "rule hits |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['config']} | {r['cores']} | {r['wall_s']} | {r['wall_s'] / base['wall_s']:.2f}x | "
               f"{r['peak_tree_mb']} | {r['spark_start_s']:.1f} | {r['engine_stages_s']} | "
+              f"{_graph_cell(r)} | "
               f"{r['rows_per_s_per_core']:,} | {r['leads']} | {r['rule_hits']} |")
     return 0
 

@@ -119,9 +119,14 @@ def visit_frame(ctx: Context) -> pd.DataFrame:
     ``external_rx`` (a pharmacy/institution sale on a prescription by a
     physician practising elsewhere), ``end`` (end_time or start_time),
     ``amount`` (fund_paid when known, else total_amount), ``payer`` (who paid).
+    Only the visits of ``ctx.cache["graph:candidate_persons"]`` when the pipeline set it (the
+    graph stage of ``--engine spark`` on a graph Spark cut to candidate subgraphs).
     """
     def build() -> pd.DataFrame:
         v = ctx.rows("visits")         # one copy, not also the dataset's cached whole table
+        keep = ctx.cache.get("graph:candidate_persons")
+        if keep is not None:           # the graph stage after Spark's reduction (graph/spark_graph.py)
+            v = v[v["person_id"].isin(keep)].reset_index(drop=True)
         inst = ctx.table("institutions")
         phys = ctx.table("physicians")
         ik = inst.set_index("institution_id")
@@ -192,7 +197,8 @@ def drug_lines(ctx: Context) -> pd.DataFrame:
         vv = v.set_index("visit_id")[["person_id", "institution_id", "physician_id", "inst_kind", "start_time",
                                         "visit_type", "payer", "phys_institution", "diagnosis_codes"]] \
             .rename(columns={"physician_id": "physician_id_visit"})
-        d = d.join(vv, on="visit_id")
+        d = d.join(vv, on="visit_id", how="inner" if ctx.cache.get("graph:candidate_persons") is not None
+                   else "left")
         lp = _col(d, "physician_id")
         d["prescriber"] = lp.where(lp.notna(), d["physician_id_visit"])
         d["amount"] = d["amount"].astype(float)

@@ -411,6 +411,18 @@ class SparkEngine:
         """Run the named file ``graph/sql/<name>.sql``."""
         return self.df(sql_text(name), params, frames, name=name)
 
+    def frame(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The named file ``graph/sql/<name>.sql`` as a lazy Spark DataFrame (nothing collected to the
+        driver: the graph step, ``graph/spark_graph.py``, works on it in Spark); no fallback."""
+        if name in NOT_TRANSPILED:
+            raise NotTranspiled(f"{name}.sql does not run on Spark: {NOT_TRANSPILED[name]}")
+        stmts = to_spark(sql_text(name))
+        if len(stmts) != 1:
+            raise ValueError(f"{name}: one statement expected, got {len(stmts)}")
+        self.spark_runs[name] = self.spark_runs.get(name, 0) + 1
+        sdf = self.spark.sql(stmts[0], args=_args(stmts[0], params))
+        return sdf.drop(SOURCE_ROW) if SOURCE_ROW in sdf.columns else sdf
+
     def script(self, name: str) -> None:
         """Run every statement of ``graph/sql/<name>.sql`` (views shared by a family of queries)."""
         if name in NOT_TRANSPILED or self._refused(sql_text(name)):

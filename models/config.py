@@ -50,6 +50,19 @@ class ConfigError(ValueError):
     """The configuration breaks its schema (the message names the key)."""
 
 
+class SparkGraphOptions(BaseModel):
+    """``pipeline.spark_graph``: the graph step of ``--engine spark`` (graph/spark_graph.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    graphframes: str = Field(pattern=r"^(auto|always|never)$")
+    hub_degree: int = Field(gt=0)
+    max_component: int = Field(gt=0)
+    lpa_iterations: int = Field(ge=1)
+    whole_graph_below: int = Field(ge=0)
+    checkpoint_interval: int = Field(ge=1)
+
+
 class PipelineOptions(BaseModel):
     """The ``pipeline`` section: options of the run itself."""
 
@@ -76,6 +89,7 @@ class PipelineOptions(BaseModel):
     review_bar: float = Field(gt=0, lt=1)
     review_amount_weight: float = Field(ge=0, le=1)
     review_scheme_decay: float = Field(gt=0, le=1)
+    spark_graph: SparkGraphOptions
 
 
 @dataclass

@@ -236,3 +236,10 @@ def test_detect_on_spark_gives_the_same_rule_hits_and_leads(city, spark, tmp_pat
     assert all(math.isclose(la[k], lb[k], rel_tol=SCORE_TOL, abs_tol=SCORE_TOL) for k in la)
     manifest = json.loads((tmp_path / "spark" / "manifest.json").read_text())
     assert manifest["engine"]["name"] == "spark"
+    # the graph step ran on Spark; a small city is handed to the detectors whole (so the leads can
+    # be equal): the counts of what Spark saw are recorded all the same
+    g = manifest["engine"]["graph"]
+    assert g["whole_graph"] and g["nodes"] > 1000 and g["edges"] > g["nodes"]
+    assert g["handed_on_nodes"] == g["nodes"] and g["handed_on_edges"] == g["edges"]
+    assert 0 < g["flagged_in_graph"] <= g["flagged"] and g["candidate_nodes"] >= g["flagged_in_graph"]
+    assert eng["ran_on_spark"].get("graph_edges") and "spark_graph" in manifest["timings"]

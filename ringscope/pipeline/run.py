@@ -66,7 +66,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-_STAGE_ZH = {"validate": "校验", "spark": "Spark 读取", "fetch": "取回", "ingest": "入库", "faces": "人脸核验",
+_STAGE_ZH = {"validate": "校验", "spark": "Spark 读取", "spark_graph": "Spark 图计算", "fetch": "取回", "ingest": "入库", "faces": "人脸核验",
              "rules": "规则", "graph": "图分析", "warning": "动态预警", "learned": "学习模型", "fusion": "线索融合",
              "explain": "模型解释", "write": "写出结果", "findings": "写入图库"}
 
@@ -231,6 +231,45 @@ def previous_leads(out_dir: Path | None = None, runner: Any = None) -> pd.DataFr
     return None
 
 
+def _spark_graph_step(ctx: Context, summary: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any] | None:
+    """The graph step on Spark (:mod:`ringscope.graph.spark_graph`): the entity graph's components and
+    communities computed on Spark, reduced to the candidate subgraphs around the entities the rules
+    and face verification flagged; the manifest's ``engine.graph`` records what Spark saw and what
+    it handed on. When the graph is cut (more than ``whole_graph_below`` nodes), the graph
+    detectors' projections (``graph/projection.py``: visits and drug lines) are restricted to the
+    candidate persons for the graph stage only; returns the projections set aside (restored after
+    it by :func:`_restore_projections`), or None when the whole graph was handed on."""
+    from ringscope.graph.spark_graph import entity_edges, flagged_nodes, reduce_graph
+
+    eng = ctx.columnar
+    fm = ctx.face_matches
+    face_edges = None
+    if fm is not None and len(fm) and "face_id" in fm.columns:
+        face_edges = fm[["face_id", "claimed_person_id"]].rename(columns={"claimed_person_id": "person_id"})
+    flagged = flagged_nodes(ctx.rule_hits, fm)
+    red = reduce_graph(entity_edges(eng, face_edges), flagged, hub_degree=int(opts["hub_degree"]),
+                       max_component=int(opts["max_component"]), lpa_iterations=int(opts["lpa_iterations"]),
+                       whole_graph_below=int(opts["whole_graph_below"]),
+                       checkpoint_interval=int(opts["checkpoint_interval"]), graphframes=str(opts["graphframes"]))
+    summary["engine"]["graph"] = red.stats
+    s = red.stats
+    _progress.say("detect", f"  Spark 图计算 graph step: {s['nodes']:,} nodes / {s['edges']:,} edges, "
+                            f"{s['components']:,} components; handed on {s['handed_on_nodes']:,} nodes / "
+                            f"{s['handed_on_edges']:,} edges" + (" (whole graph)" if red.whole_graph else ""))
+    if red.whole_graph:
+        return None
+    aside = {k: ctx.cache.pop(k) for k in [k for k in ctx.cache if k.startswith("projection:")]}
+    ctx.cache["graph:candidate_persons"] = red.ids("person")
+    return aside
+
+
+def _restore_projections(ctx: Context, aside: dict[str, Any]) -> None:
+    for k in [k for k in ctx.cache if k.startswith("projection:")]:
+        del ctx.cache[k]
+    ctx.cache.pop("graph:candidate_persons", None)
+    ctx.cache.update(aside)
+
+
 def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool | None = None,
            runner: Any = None, config: str | Path | dict[str, Any] | RunConfig | None = None,
            progress: Callable[[str], None] | None = None, engine: str = "duckdb",
@@ -369,6 +408,10 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             stage = [d for d in todo if d.kind == kind]
             if not stage and kind not in ("face", "rule", "graph"):
                 continue
+            restricted = None
+            if kind == "graph" and engine == "spark" and cfg.pipeline["spark_graph"]["enabled"]:
+                with clock.stage("spark_graph"):
+                    restricted = _spark_graph_step(ctx, summary, cfg.pipeline["spark_graph"])
             with clock.stage({"face": "faces", "rule": "rules", "graph": "graph"}.get(kind, kind)):
                 if kind == "learned":
                     from ringscope.pipeline.learned import gate_learned
@@ -400,6 +443,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     det_timings[det.name] = time.perf_counter() - t0
                     _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
                                            f"峰值内存 peak RSS {_peak_rss_mb() / 1024:.1f} GB")
+            if restricted is not None:     # the later stages see the whole city again
+                _restore_projections(ctx, restricted)
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
         rule_hits = ctx.rule_hits if ctx.rule_hits is not None else _no_hits()
 
