@@ -485,7 +485,7 @@ def bh_qvalues(p: np.ndarray | Sequence[float]) -> np.ndarray:
     discoveries of the step-up procedure at false-discovery rate ``q`` (Benjamini & Hochberg 1995).
 
     >>> bh_qvalues([0.01, 0.04, 0.03, 0.5]).round(3).tolist()
-    [0.04, 0.04, 0.04, 0.5]
+    [0.04, 0.053, 0.053, 0.5]
     """
     p = np.asarray(p, dtype=float)
     m = len(p)
