@@ -53,13 +53,29 @@ level, it has started to scatter.
 The split with the largest statistic is the change-point; it is a level change when the
 statistic reaches ``h`` and the medians before and after differ by a material amount.
 
+*Significance across the run.* Each series' statistic also gets a p-value under "no change"
+(the deviations independent and normal around one level, with the series' own noise): the
+statistic at any one split is then a two-sample t statistic (``n - 1`` degrees of freedom for the
+estimated noise, :data:`MR_DF`), and the maximum over the ``k`` splits tried is bounded by
+Bonferroni, ``p = min(1, k * P(T >= stat))`` (twice that for a two-sided series); conservative,
+as neighbouring splits are correlated (Worsley 1979 gives the exact null of the maximum). Taken
+as standard normal instead (the noise as if known), 2,000 series of pure noise gave 7 to 16
+q-values under 0.05; with ``t`` none (``tests/test_early_warning.py``). The
+Benjamini-Hochberg step-up procedure over every series of the frame turns the p-values into
+q-values (:func:`bh_qvalues`): keeping the series with ``q <= fdr`` bounds the expected share of
+false changes among those kept, so a city with more entities does not get proportionally more
+false alarms (a fixed ``h`` alone fixes the rate per series). ``shift_sigma`` reports the shift
+between the medians in units of the noise (the new level against the old one's control limits).
+
 References
 ----------
 E. S. Page, "Continuous inspection schemes", Biometrika 41 (1954). D. V. Hinkley,
 "Inference about the change-point from cumulative sum tests", Biometrika 58 (1971).
 W. G. Cochran, *Sampling Techniques*, 3rd ed. (1977), §6.3 (the ratio estimator's variance).
 P. J. Rousseeuw & C. Croux, "Alternatives to the median absolute
-deviation", JASA 88 (1993).
+deviation", JASA 88 (1993). K. J. Worsley, "On the likelihood ratio test for a shift in location of
+normal populations", JASA 74 (1979). Y. Benjamini & Y. Hochberg, "Controlling the false discovery
+rate", JRSS B 57 (1995).
 
 >>> agg = pd.DataFrame({"entity_type": ["institution"], "entity_id": ["H1"], "period": ["2024-01"],
 ...     "n_visits": [40], "n_persons": [20], "amount": [5000.0], "n_ambulatory": [40],
@@ -80,6 +96,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtr
 
 __all__ = [
     "Indicator",
@@ -89,6 +106,7 @@ __all__ = [
     "inverse",
     "peer_bands",
     "level_changes",
+    "bh_qvalues",
     "period_changes",
 ]
 
@@ -144,6 +162,10 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in [
 ]}
 
 _LOG_FLOOR = 1e-2
+# degrees of freedom of the noise estimate, per month of the series less one: those of a sample standard
+# deviation (1.0). A moving-range estimate has fewer, about 0.62 (n - 1) (Cryer & Ryan, JQT 22, 1990): on
+# the team's cities that stricter null found 70 of 81 drifting entities (precision 0.93) instead of 74 (0.86)
+MR_DF = 1.0
 
 
 def forward(values: np.ndarray | pd.Series, scale: np.ndarray | pd.Series | str) -> np.ndarray:
@@ -349,7 +371,8 @@ def level_changes(bands: pd.DataFrame, *, min_months: int = 6, min_before: int =
                   auc_from: float = 2.0) -> pd.DataFrame:
     """The most likely level change of every series (entity, indicator): one row per series with
     ``change_period`` (first month after), ``stat`` (CUSUM change-point statistic, signed in the
-    direction watched), ``before``/``after`` (medians of the deviation from the centre, judging
+    direction watched), ``p_value`` (Bonferroni over the splits tried), ``q_value`` (Benjamini-Hochberg
+    across every series of ``bands``), ``shift_sigma`` (|after - before| / sigma), ``before``/``after`` (medians of the deviation from the centre, judging
     scale), ``sigma`` (month-to-month noise: the median moving range, at least the months' median
     standard error ``se`` when the frame has it), ``auc`` (rank separation of the months after from
     the months before, in the direction watched: 1 = every month after is higher; computed where
@@ -378,7 +401,7 @@ def level_changes(bands: pd.DataFrame, *, min_months: int = 6, min_before: int =
     keep = n_by[n_by >= max(min_months, min_before + min_after)].index
     d = d[d["series"].isin(keep)]
     cols = ["entity_type", "entity_id", "indicator", "change_period", "stat", "auc", "before", "after", "sigma",
-            "n_months", "scale"]
+            "shift_sigma", "p_value", "q_value", "n_months", "scale"]
     if d.empty:
         return pd.DataFrame(columns=cols)
     sid = np.sort(d["series"].unique())
@@ -435,14 +458,45 @@ def level_changes(bands: pd.DataFrame, *, min_months: int = 6, min_before: int =
         diff = aft[:, None] - bef[None, :]
         a = float(((diff > 0) + 0.5 * (diff == 0)).mean())
         auc[i] = a if (both[i] and after[i] >= before[i]) or (not both[i] and sign[i] > 0) else 1.0 - a
+    # significance: the statistic's p-value under no change (the deviations independent around one level with
+    # the series' own noise), Bonferroni over the splits tried (a two-sided series: twice), then the
+    # Benjamini-Hochberg q-value across every series of the frame: a city with more entities tests more
+    # series, and the q-value keeps the expected share of false alarms among the changes, not their number
+    k_splits = np.maximum(n - min_before - min_after + 1, 1).astype(float)
+    stat = np.where(np.isfinite(best), best, 0.0)
+    df = np.maximum(MR_DF * (n - 1.0), 1.0)
+    tail = np.where(both, 2.0 * stdtr(df, -np.abs(stat)), stdtr(df, -stat))
+    p_value = np.minimum(1.0, k_splits * tail)
     if both.any():   # a two-sided series: the statistic keeps the sign of the change
         raw = after - before
         best = np.where(both, np.sign(raw) * best, best)
+        stat = np.where(np.isfinite(best), best, 0.0)
     out = pd.DataFrame({"entity_type": first["entity_type"].to_numpy(), "entity_id": first["entity_id"].to_numpy(),
-                        "indicator": ind, "change_period": P[idx, best_tau], "stat": np.where(np.isfinite(best), best, 0.0),
+                        "indicator": ind, "change_period": P[idx, best_tau], "stat": stat,
                         "auc": auc,
-                        "before": before, "after": after, "sigma": sigma, "n_months": n, "scale": scale})
+                        "before": before, "after": after, "sigma": sigma,
+                        "shift_sigma": np.abs(after - before) / sigma, "p_value": p_value,
+                        "q_value": bh_qvalues(p_value), "n_months": n, "scale": scale})
     return out[cols].reset_index(drop=True)
+
+
+def bh_qvalues(p: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values): a series whose q-value is at most ``q`` is among the
+    discoveries of the step-up procedure at false-discovery rate ``q`` (Benjamini & Hochberg 1995).
+
+    >>> bh_qvalues([0.01, 0.04, 0.03, 0.5]).round(3).tolist()
+    [0.04, 0.053, 0.053, 0.5]
+    """
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if not m:
+        return p.copy()
+    order = np.argsort(p, kind="mergesort")
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
 
 
 def period_changes(long: pd.DataFrame) -> pd.DataFrame:

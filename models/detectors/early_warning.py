@@ -23,14 +23,32 @@ new level (at least half the shift above its old one):
   in every month before (at least ``min_before`` of them, most with some activity: a share
   mostly at 0 that shows a lump never had a level to leave): it has just left its band.
 
-A level change needs at least ``min_months_at_level`` months at the new level, the change-point
-statistic to reach ``h_change``, the months after to rank
-above the months before (``min_auc`` of the pairs) *and* a material shift:
+A level change needs at least ``min_months_at_level`` months at the new level, the
+change-point statistic to reach ``h_change``, the
+months after to rank above the months before (``min_auc`` of the pairs), a material shift:
 ``min_rel_change`` relative (amounts and ratios) or ``min_abs_change`` absolute (shares) between
-the medians before and after. An entity outside its band all year has not changed: that is the
+the medians before and after, *and* significance that does not erode with the size of the city.
+The statistic is in units of the entity's own month-to-month noise, so under "no change" (the
+deviations from the peer centre independent around one level) it is a maximum of standard normal
+statistics over the splits tried (Student's t with the noise estimated); its p-value is bounded
+by Bonferroni over those splits (``k * P(T >= stat)``, two-sided series twice), and the Benjamini-Hochberg step-up procedure over
+*every* entity × indicator series of the run keeps a change only when its q-value is at most
+``fdr``: the expected share of false alarms among the level changes, whatever the number of
+series tested (0.2 by default: the share of unfounded warnings a bureau accepts, precision 0.8). A fixed threshold on the statistic alone gives a fixed false-alarm rate *per
+series*, so a city with three times the entities got three times the false warnings; with the
+q-value a bigger city needs a bigger statistic unless it also has more real changes (Benjamini &
+Hochberg 1995; the change-point statistic's null as a maximum over splits, Worsley 1979, Hinkley
+1971). ``h_change`` stays a floor for small runs, where few series make the q-value lenient. An entity outside its band all year has not changed: that is the
 rules' business (R-MED-012 to 014) and the graph detectors', not a warning. Direction: a rise is
 watched (``directions`` may set ``down`` or ``both`` per indicator; ``avg_los`` is ``both`` by
 default: ghost admissions lengthen stays, split admissions shorten them).
+
+References: E. S. Page, "Continuous inspection schemes", Biometrika 41 (1954); D. V. Hinkley,
+"Inference about the change-point from cumulative sum tests", Biometrika 58 (1971); K. J. Worsley,
+"On the likelihood ratio test for a shift in location of normal populations", JASA 74 (1979);
+Y. Benjamini & Y. Hochberg, "Controlling the false discovery rate: a practical and powerful
+approach to multiple testing", JRSS B 57 (1995); D. C. Montgomery, *Introduction to Statistical
+Quality Control* (individuals charts, moving ranges).
 
 ``warnings_`` has the contract's ``warnings.csv`` columns (warning_id stable for an entity,
 indicator and month: the SHA-1 of the three) plus detail columns; ``indicators_`` every
@@ -85,6 +103,8 @@ class EarlyWarningDetector(BaseDetector):
         after) month pairs in which the month after is higher (rank separation).
     h_inside : the statistic a change needs for the months it leaves inside the band (yellow).
     min_months_at_level : months at the new level a change needs to be warned.
+    fdr : the false-discovery rate of level changes: a change is kept when the Benjamini-Hochberg
+        q-value of its statistic's p-value, across every series of the run, is at most this.
     min_rel_change, min_abs_change : the material shift (relative; absolute for shares).
     directions : per indicator ``up``/``down``/``both`` (default up).
     exam_keywords : words in a service's name that make it an examination or laboratory test.
@@ -127,6 +147,7 @@ class EarlyWarningDetector(BaseDetector):
     readmit_days: int
     level_scores: dict[str, float]
     min_entity_level: str
+    fdr: float
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> EarlyWarningDetector:
         return self.judge(self.aggregate(ctx), peer_attributes(ctx))
@@ -180,7 +201,7 @@ class EarlyWarningDetector(BaseDetector):
         material = np.where(ch["scale"] == "share", np.abs(v1 - v0) >= p["min_abs_change"],
                             np.abs(rel) >= p["min_rel_change"])
         ch["changed"] = (np.abs(ch["stat"]) >= p["h_change"]) & (ch["auc"] >= p["min_auc"]) & material \
-            & (ch["stat"] != 0)
+            & (ch["stat"] != 0) & (ch["q_value"] <= p["fdr"])
         b = bands.merge(ch[key + ["change_period", "stat", "before", "after", "changed", "value_before",
                                   "value_after", "rel_change"]], on=key, how="left")
         b = b.sort_values(key + ["period"], kind="mergesort").reset_index(drop=True)
