@@ -256,6 +256,16 @@ class QueryRunner:
             return None
         return next(iter(rows[0].values()))
 
+    def delete_in_batches(self, query: str, params: Mapping[str, Any] | None = None, *, limit: int = 10_000) -> int:
+        """Run a write that removes at most ``$limit`` things and returns how many, until it
+        removes fewer (one transaction per batch); the total removed."""
+        total = 0
+        while True:
+            n = int(self.scalar(query, {**(params or {}), "limit": limit}, write=True) or 0)
+            total += n
+            if n < limit:
+                return total
+
     def run_script(self, query: str) -> None:
         """Run each ``;``-separated statement of a file (schema, no parameters)."""
         for stmt in split_statements(self._text(query)):

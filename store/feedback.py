@@ -117,12 +117,7 @@ def write_review_queue(runner, queue: pd.DataFrame, *, run_id: str, now: datetim
     for r in rows:
         r["lead_id"], r["review_rank"] = str(r["lead_id"]), int(r["review_rank"])
     n = runner.write_batches("feedback/review_write", rows, batch_size=1000, params={"run_id": run_id, "now": now_s})
-    removed = 0
-    while True:
-        k = int(runner.scalar("feedback/review_retire", {"run_id": run_id, "limit": 10_000}, write=True) or 0)
-        removed += k
-        if k < 10_000:
-            break
+    removed = runner.delete_in_batches("feedback/review_retire", {"run_id": run_id})
     return {"review_queue": n, "review_queue_removed": removed}
 
 

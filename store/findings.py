@@ -30,7 +30,6 @@ earlier run that this run did not produce are removed by ``run_id``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,15 +60,6 @@ def _iso(s: pd.Series) -> pd.Series:
     return t.dt.strftime("%Y-%m-%dT%H:%M:%S").where(t.notna(), None)
 
 
-def _delete_loop(runner, query: str, params: Mapping[str, Any], limit: int = 10_000) -> int:
-    total = 0
-    while True:
-        n = runner.scalar(query, {**params, "limit": limit}, write=True) or 0
-        total += int(n)
-        if n < limit:
-            return total
-
-
 def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None,
                    face_matches: pd.DataFrame | None = None, face_identities: pd.DataFrame | None = None,
                    entity_scores: pd.DataFrame | None = None, leads: pd.DataFrame | None = None,
@@ -89,7 +79,7 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
                 "violation_class", "visit_id", "entity_type", "entity_id"]
         rh = rule_hits.astype({"hit_id": str})
         out["rule_hits"] = runner.write_batches("findings/rule_hits", _rows(rh, cols), batch_size=batch_size, params=p)
-        out["rule_hits_removed"] = _delete_loop(runner, "findings/rule_hits_retire", p)
+        out["rule_hits_removed"] = runner.delete_in_batches("findings/rule_hits_retire", p)
     if face_identities is not None and len(face_identities):
         fi = face_identities.copy()
         for c in ("first_seen", "last_seen"):
@@ -98,7 +88,7 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
                 "first_seen", "last_seen"]
         out["face_identities"] = runner.write_batches("findings/face_identities", _rows(fi, cols),
                                                       batch_size=batch_size, params=p)
-        out["face_identities_removed"] = _delete_loop(runner, "findings/face_identities_retire", p)
+        out["face_identities_removed"] = runner.delete_in_batches("findings/face_identities_retire", p)
     if face_matches is not None and len(face_matches):
         fm = face_matches.copy()
         fm["distance"] = pd.to_numeric(fm.get("distance"), errors="coerce")
@@ -112,7 +102,7 @@ def write_findings(runner, *, run_id: str, rule_hits: pd.DataFrame | None = None
     if explanations is not None:
         out["model_explanations"] = runner.write_batches(
             "findings/model_explanations", [_explanation_row(e) for e in explanations], batch_size=1000, params=p)
-        out["model_explanations_removed"] = _delete_loop(runner, "findings/model_explanations_retire", p)
+        out["model_explanations_removed"] = runner.delete_in_batches("findings/model_explanations_retire", p)
     if warnings is not None:
         from ringscope.store.warnings import write_warnings
 

@@ -80,13 +80,7 @@ def write_warnings(runner, *, run_id: str, warnings: pd.DataFrame, indicators: p
                 "z": [_f(v) for v in g["z"]], "levels": [str(v or "") for v in g.get("level", [""] * len(g))]})
     out["indicator_series"] = runner.write_batches("warnings/series", series_rows, batch_size=1000,
                                                    params={"run_id": run_id})
-    removed = 0
-    while True:
-        n = int(runner.scalar("warnings/series_retire", {"run_id": run_id, "limit": 10_000}, write=True) or 0)
-        removed += n
-        if n < 10_000:
-            break
-    out["indicator_series_removed"] = removed
+    out["indicator_series_removed"] = runner.delete_in_batches("warnings/series_retire", {"run_id": run_id})
     return out
 
 
