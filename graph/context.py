@@ -68,9 +68,9 @@ class Context:
         >>> ctx.rows("visits", ["person_id"]).to_dict("list")
         {'person_id': ['p']}
         """
-        ds = getattr(self.tables, "_ds", None)
-        if ds is not None and name in self.tables and name not in getattr(ds, "_cache", {}):
-            have = ds._columns(name)
+        ds = getattr(self.tables, "dataset", None)
+        if ds is not None and name in self.tables and not ds.is_loaded(name):
+            have = ds.columns(name)
             cols = [c for c in (columns or have) if c in have]
             df = ds.table(name, cols, prefilter)
         else:

@@ -60,6 +60,11 @@ class _Tables(Mapping[str, pd.DataFrame]):
     def __init__(self, ds: "Dataset"):
         self._ds = ds
 
+    @property
+    def dataset(self) -> "Dataset":
+        """The dataset these tables belong to (to read parts of a table without loading it)."""
+        return self._ds
+
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self._ds._frame(name)
 
@@ -175,6 +180,14 @@ class Dataset:
         with self.duckdb() as con:
             tbl = arrow_table(con.sql(sql, params=list(params) if params else None))
         return to_frame(tbl, TABLES[name])
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether table ``name`` is already in memory whole (``ds.tables[name]`` was asked for)."""
+        return name in self._cache
+
+    def columns(self, name: str) -> list[str]:
+        """The accepted columns of a staged table (from its Parquet schema: nothing is loaded)."""
+        return self._columns(name)
 
     def _columns(self, name: str) -> list[str]:
         files = self.staged_files(name)

@@ -79,8 +79,6 @@ def hms(seconds: float) -> str:
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
 
 
-_hms = hms
-
 
 def say(stage: str, message: str) -> None:
     """One plain line ``[stage] message`` (unless quiet)."""
@@ -127,12 +125,12 @@ class _Task:
         else:
             head = f"{self.done:,.0f} {self.unit}"
         if final:
-            tail = f"done in {_hms(el)}"
+            tail = f"done in {hms(el)}"
         elif self.total and self.done > 0:
             left = el * (self.total - self.done) / self.done
-            tail = f"{_hms(el)} elapsed, about {_hms(left)} left"
+            tail = f"{hms(el)} elapsed, about {hms(left)} left"
         else:
-            tail = f"{_hms(el)} elapsed"
+            tail = f"{hms(el)} elapsed"
         say(self.stage, f"{self.what}: {head}, {tail}")
 
     def close(self) -> None:
