@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from ringscope.store.access import Caller
@@ -22,7 +23,7 @@ from ringscope.store.reads import DataLayer, clear_cache
 from ringscope.store.users import User, UserStore, caller_from_token, issue_token
 
 __all__ = ["get_runner", "layer", "caller", "user", "sign_in", "sign_out", "restore", "token",
-           "results_dir", "dataset_dir", "lead_evidence", "clear_cache", "TOKEN_PARAM"]
+           "results_dir", "dataset_dir", "rule_catalog", "lead_evidence", "clear_cache", "TOKEN_PARAM"]
 
 TOKEN_PARAM = "s"
 
@@ -105,6 +106,16 @@ def results_dir() -> Path | None:
     """``$RINGSCOPE_RESULTS`` when it names a directory."""
     p = os.environ.get("RINGSCOPE_RESULTS")
     return Path(p) if p and Path(p).is_dir() else None
+
+
+def rule_catalog() -> pd.DataFrame:
+    """``rule_catalog.csv`` of the results (the rule library as the run used it: class, severity,
+    measured precision); empty when there is none."""
+    d = results_dir()
+    p = d / "rule_catalog.csv" if d else None
+    if p is None or not p.exists():
+        return pd.DataFrame(columns=["rule_id", "rule_class", "measured_precision"])
+    return pd.read_csv(p, dtype={"rule_id": str}, keep_default_na=False)
 
 
 def dataset_dir() -> Path | None:

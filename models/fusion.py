@@ -37,7 +37,8 @@ the leads they mostly hold, never make one or add members
 leads (``fold_schemes``, e.g. ``doctor_shopping: [drug_resale]``): a doctor
 shopper whose packs reappear is a collector of a resale ring, so a
 ``doctor_shopping`` group whose persons (at least ``fold_containment`` of them)
-are members of a ``drug_resale`` lead joins that lead -- its detector counts as
+are members of a ``drug_resale`` lead, or a ``card_lending`` group whose institutions
+and physicians all are (credentials used at the ring's outlet), joins that lead -- its detector counts as
 agreement and its evidence is kept, the lead's members stay the ring's -- instead
 of making a second lead of the same person. Its score
 combines, by noisy-OR, the detectors' agreement (noisy-OR of the best group
@@ -454,6 +455,15 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
     >>> out = merge_groups([ring, shop, lone], fold={"doctor_shopping": ["drug_resale"]})
     >>> [(x["scheme"], x["members"], sorted(g.detector for g in x["groups"])) for x in out]
     [('doctor_shopping', ['person:7'], ['doctor_shopping']), ('drug_resale', ['institution:9', 'person:1', 'person:2'], ['doctor_shopping', 'drug_resale'])]
+
+    A group with organisers (institutions, physicians) also folds into a lead that holds all of
+    them: credentials used at a resale outlet by its prescriber are the ring's supply, not a
+    second ring (the credentials stay out of the lead's members):
+
+    >>> cards = Group("card_lending", "card_lending", ["institution:9", "person:5", "person:6"], 0.7)
+    >>> out = merge_groups([ring, cards], fold={"card_lending": ["drug_resale"]})
+    >>> [(x["scheme"], x["members"], sorted(g.detector for g in x["groups"])) for x in out]
+    [('drug_resale', ['institution:9', 'person:1', 'person:2'], ['card_lending', 'drug_resale'])]
     """
     corro = set(corroborating)
     fold = {k: set(v) for k, v in (fold or {}).items() if v}
@@ -485,13 +495,19 @@ def merge_groups(groups: Sequence[Group], *, jaccard: float = 0.5, containment: 
 
 def _fold_host(g: Group, leads: list[dict[str, Any]], schemes: set[str], containment: float) -> dict[str, Any] | None:
     """The lead of ``schemes`` holding most of ``g``'s persons (all members when it has none),
-    at least ``containment`` of them; ties to the lead with the best group score."""
-    gm = [m for m in g.members if m.startswith("person:")] or list(g.members)
+    at least ``containment`` of them, or holding every one of its organisers (its institutions
+    and physicians, when it has any: the same outlet and prescriber seen by another detector);
+    ties to the lead with the best group score."""
+    persons = [m for m in g.members if m.startswith("person:")]
+    gm = persons or list(g.members)
+    org = [m for m in g.members if not m.startswith("person:")] if persons else []
     best, key = None, (0.0, 0.0)
     for d in leads:
         if d["scheme"] not in schemes:
             continue
         share = sum(m in d["support"] for m in gm) / len(gm)
+        if org and all(m in d["support"] for m in org):
+            share = max(share, 1.0)
         k = (share, max(float(x.score) for x in d["groups"]))
         if share >= containment and share > 0 and k > key:
             best, key = d, k

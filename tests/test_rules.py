@@ -231,6 +231,14 @@ def test_non_medical_and_class_c():
                [L("L1", "V1", "N1", qty=1, price=50), L("L2", "V1", "D1", qty=5, price=20),
                 L("L3", "V2", "C1", qty=1, price=50), L("L4", "V2", "D1", qty=5, price=20)])
     assert fired(ctx, "R-POL-008", "line_id") == {"L1"}
+    # an inpatient stay's own non-medical charges (meals, companion bed) are billed with it: no hit,
+    # unless the configuration exempts no settlement type
+    stay = city([V("V1", "P1", "H1", "2024-03-01 09:00", vtype="inpatient", end="2024-03-05 09:00", total=150),
+                 V("V2", "P2", "PH1", "2024-03-01 10:00", vtype="pharmacy", total=50)],
+                [L("L1", "V1", "N1", qty=4, price=25), L("L2", "V1", "D1", qty=5, price=10),
+                 L("L3", "V2", "N1", qty=1, price=50)])
+    assert fired(stay, "R-POL-008", "line_id") == {"L3"}
+    assert fired(stay, "R-POL-008", "line_id", exempt_visit_types=[]) == {"L1", "L3"}
     ctx2 = city([V("V1", "P1", "H1", "2024-03-01 09:00", total=150, fund=120),
                  V("V2", "P2", "H1", "2024-03-01 10:00", total=150, fund=100)],
                 [L("L1", "V1", "C1", qty=1, price=50), L("L2", "V1", "D1", qty=5, price=20),
@@ -646,3 +654,27 @@ def test_recall_precision_on_generated_city(tmp_path):
     assert report, "the generator injected no sporadic violations"
     for cls, _, _, rec, prec in report:
         assert rec >= 0.95 and prec >= 0.9, msg
+
+
+def test_a_suspicious_rules_severity_follows_its_measured_precision():
+    from ringscope.models.rules.registry import MIN_MEASURED_CITIES, measured_precision, measured_severity
+
+    mp = measured_precision()
+    lr = list_rules().set_index("rule_id")
+    assert len(mp) >= 20                      # models/rule_precision.yaml, bench/rule_precision.py
+    moved = 0
+    for rid, r in RULES.items():
+        m = mp.get(rid)
+        sev = measured_severity(r)
+        assert lr.loc[rid, "severity"] == sev and lr.loc[rid, "declared_severity"] == r.severity
+        if r.rule_class == "definite" or not m or m["cities"] < MIN_MEASURED_CITIES or m["judged"] < 20:
+            assert sev == r.severity          # definite or barely measured: as declared
+            continue
+        want = "high" if m["precision"] >= 0.8 else "medium" if m["precision"] >= 0.4 else "low"
+        assert sev == want, (rid, m["precision"], sev)
+        moved += sev != r.severity
+    assert moved >= 1
+    # a rule measured as mostly wrong (R-MGT-004: credentials at many institutions in a day) is low,
+    # whatever its author declared, and its hits carry that
+    if "R-MGT-004" in mp and mp["R-MGT-004"]["precision"] < 0.4:
+        assert measured_severity(RULES["R-MGT-004"]) == "low"

@@ -2,6 +2,7 @@
 caller's districts, names masked per role), export them (logged), jump to the entity."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -51,6 +52,16 @@ with st.expander(tr("按规则统计", "Hits by rule"), expanded=False):
                  labels={"n_hits": tr("命中次数", "hits"), "rule": "", "amount_at_risk": tr("涉嫌金额（元）", "at risk (CNY)")})
     fig.update_layout(yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=10, b=10))
     st.plotly_chart(fig, key="rh_chart")
+    # each rule's measured precision (the share of its hits on a real violation on the team's
+    # cities, rule_catalog.csv) beside its hits: a suspicious rule is a point to review, not a finding
+    cat = data.rule_catalog()
+    if len(cat):
+        prec = pd.to_numeric(cat["measured_precision"], errors="coerce")
+        f = f.merge(cat[["rule_id", "rule_class"]].assign(measured_precision=prec.round(2)), on="rule_id", how="left")
+        st.caption(tr("实测精度：该规则在团队各生成器城市上命中落在真实违规上的比例（均值）；"
+                      "“可疑”类规则为待核查线索，不是定性结论。",
+                      "Measured precision: the share of the rule's hits on a real violation on the team's "
+                      "cities (mean); a suspicious rule's hit is a point to review, not a finding."))
     table(f, "rh_facets")
 
 hits = lay.rule_hits(page=PAGE, **params)

@@ -174,10 +174,14 @@ def discharge_over_supply(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 @rule("R-POL-008", "非医疗用品纳入医保结算", "Non-medical goods billed", category="policy", severity="high",
       rule_class="definite", entity_type="institution", violation_class="non_medical",
       description="Daily-life goods (item_type non_medical: food, cosmetics, appliances) settled with the "
-                  "insurance credential (诱导参保人购买生活用品).")
+                  "insurance credential (诱导参保人购买生活用品), outside the settlement types in "
+                  "exempt_visit_types (an inpatient stay's own meals and companion bed are billed with it).")
 def non_medical(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    # an inpatient bill carries the stay's own non-medical charges (住院膳食费, 陪护床位费): self-paid
+    # (class C), billed with the stay and not a breach; the fund paying for them is R-POL-009's
     li = fr.lines
-    d = li[li["item_type"] == "non_medical"]
+    exempt = list(p.get("exempt_visit_types", ["inpatient"]) or [])
+    d = li[(li["item_type"] == "non_medical") & ~li["visit_type"].isin(exempt)]
     ev = "non-medical item " + d["item_label"] + " x" + num(d["quantity"]) + " billed " + money(d["amount"])
     return _out(d, d["amount"], ev)
 

@@ -8,6 +8,13 @@ Chinese/English names, category, severity, responsible entity, truth class)
 is declared with :func:`rule`; its parameters live in the ``rules`` section of
 ``models/defaults.yaml`` under its ``rule_id`` (never in code).
 
+A *suspicious* rule's severity follows its measured precision (issue 13): the share of its
+hits that fell on a real violation, averaged over the team's cities of every generator
+(``models/rule_precision.yaml``, written by ``bench/rule_precision.py --write``): at least
+0.8 is ``high``, at least 0.4 ``medium``, below that ``low`` (:func:`measured_severity`). A rule
+measured on fewer than two cities or fewer than 20 judged hits keeps its declared severity, as
+does every *definite* rule; a ``severity`` in the configuration overrides both.
+
 The categories follow the national smart-monitoring rule base (医保智能监管
 "两库" 规则库): ``policy`` (政策类: catalogue and payment rules), ``management``
 (管理类: settlement, identity, institution scope, stock) and ``medical``
@@ -22,14 +29,17 @@ entity and the rule's own discriminating key), so re-runs give identical ids.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from ringscope.ingest.contract import RULE_HITS_COLUMNS
 from ringscope.ingest.vocab import RULE_CLASSES
@@ -42,6 +52,8 @@ __all__ = [
     "RULES",
     "rule",
     "list_rules",
+    "measured_precision",
+    "measured_severity",
     "load_config",
     "rule_defaults",
     "run_rules",
@@ -131,12 +143,55 @@ def _load_all() -> None:
 
 
 def list_rules() -> pd.DataFrame:
-    """The registry as a table (for the app and the docs), sorted by ``rule_id``."""
+    """The registry as a table (for the app and the docs), sorted by ``rule_id``: ``severity`` is
+    the one hits carry (:func:`measured_severity`), ``declared_severity`` the rule's own, and
+    ``measured_precision`` / ``measured_cities`` what ``models/rule_precision.yaml`` holds."""
     _load_all()
+    mp = measured_precision()
     rows = [{"rule_id": r.rule_id, "name_zh": r.name_zh, "name_en": r.name_en, "category": r.category,
-             "severity": r.severity, "rule_class": r.rule_class, "scope": r.scope, "entity_type": r.entity_type, "violation_class": r.violation_class,
+             "severity": measured_severity(r), "declared_severity": r.severity,
+             "measured_precision": (mp.get(r.rule_id) or {}).get("precision"),
+             "measured_cities": (mp.get(r.rule_id) or {}).get("cities", 0),
+             "rule_class": r.rule_class, "scope": r.scope, "entity_type": r.entity_type, "violation_class": r.violation_class,
              "needs": ";".join(r.needs), "description": r.description} for r in RULES.values()]
     return pd.DataFrame(rows).sort_values("rule_id", ignore_index=True)
+
+
+# severity from measured precision: (lowest precision, severity), first that holds
+SEVERITY_BY_PRECISION = ((0.8, "high"), (0.4, "medium"), (0.0, "low"))
+MIN_MEASURED_CITIES = 2
+MIN_MEASURED_HITS = 20
+
+
+def measured_precision() -> dict[str, dict[str, Any]]:
+    """``models/rule_precision.yaml``: per rule id, ``precision`` (mean over cities of the share
+    of judged hits on a real violation), ``min``, ``cities`` and ``judged`` (hits judged, all
+    cities). Empty when the file is absent."""
+    return {k: dict(v) for k, v in _measured().items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _measured() -> dict[str, dict[str, Any]]:
+    p = Path(__file__).resolve().parent.parent / "rule_precision.yaml"
+    if not p.exists():
+        return {}
+    doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    return {str(k): dict(v) for k, v in (doc.get("rules") or {}).items()}
+
+
+def measured_severity(r: Rule) -> str:
+    """The severity a rule's hits carry: a suspicious rule's from its measured precision, when
+    measured on at least two cities and 20 judged hits; else the declared one.
+
+    >>> _load_all()
+    >>> measured_severity(RULES["R-POL-001"]) == RULES["R-POL-001"].severity   # definite: declared
+    True
+    """
+    m = _measured().get(r.rule_id)
+    if r.rule_class != "suspicious" or not m or m.get("precision") is None \
+            or int(m.get("cities", 0)) < MIN_MEASURED_CITIES or int(m.get("judged", 0)) < MIN_MEASURED_HITS:
+        return r.severity
+    return next(sev for lo, sev in SEVERITY_BY_PRECISION if float(m["precision"]) >= lo)
 
 
 def rule_defaults() -> dict[str, Any]:
@@ -274,7 +329,7 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
             continue
         if not params.pop("enabled", True) or not _available(r, whole):
             continue
-        todo.append((r, params, params.pop("severity", r.severity)))
+        todo.append((r, params, params.pop("severity", None) or measured_severity(r)))
     out: list[pd.DataFrame] = []
     spent: dict[str, float] = {}
 

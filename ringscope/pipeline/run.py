@@ -58,7 +58,7 @@ __all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
 log = logging.getLogger("ringscope.detect")
 
 RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_scores.csv", "leads.csv", "lead_candidates.csv",
-                "review_queue.csv", "labels_used.csv", "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
+                "review_queue.csv", "labels_used.csv", "rule_catalog.csv", "warnings.csv", "indicators.parquet", "lead_evidence.jsonl", "model_explanations.jsonl",
                 "face_matches.csv", "face_identities.csv", "config.yaml", "manifest.json")
 
 
@@ -471,6 +471,13 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             cand = res.candidates if len(res.candidates.columns) else pd.DataFrame(columns=LEADS_COLUMNS)
             _write_csv(cand, out / "lead_candidates.csv", LEADS_COLUMNS)
             _write_csv(queue, out / "review_queue.csv", ["review_rank", "lead_id"])
+            # the rule library as it ran: class, the severity hits carry and its measured precision
+            # (models/rule_precision.yaml), for the app's rule pages (the app never imports the rules)
+            from ringscope.models.rules import list_rules
+
+            _write_csv(list_rules(), out / "rule_catalog.csv",
+                       ["rule_id", "name_zh", "name_en", "category", "rule_class", "severity", "declared_severity",
+                        "measured_precision", "measured_cities", "description"])
             kc_out = ctx.table("known_cases")
             _write_csv(kc_out if len(kc_out.columns) else pd.DataFrame(columns=["case_id"]),
                        out / "labels_used.csv", ["case_id", "entity_type", "entity_id", "label", "scheme", "closed_on"])
