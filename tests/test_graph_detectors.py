@@ -511,6 +511,20 @@ def test_doctor_shopping_fan_in_not_chronic():
     assert ev["drug_class"] == "dx:G47" and ev["n_overlapping_fills"] >= 5 and len(ev["prescribers"]) >= 6
     flagged = {g.members[0] for g in det.groups_}
     assert not flagged & ({f"person:P{i:05d}" for i in range(650, 670)} | {"person:P00078"})
+    # an acute patient whose short courses from four places sometimes overlap but cover about half of
+    # the calendar: no lead (a shopper collects more than courses' worth), unless the bar is off
+    for k, day in enumerate((0, 3, 28, 31, 56, 59, 84, 87, 112, 115)):
+        inst = insts[k % 4]
+        b.visit("P00079", inst, T0 + pd.Timedelta(days=day + 200, hours=9), doc=b.docs(inst)[2], item="X011",
+                qty=1.0, days=7, dx=("J06.9",))
+    ctx = b.context()
+    det = DoctorShoppingDetector().fit(ctx)
+    assert "person:P00079" not in {m for g in det.groups_ for m in g.members}
+    ps = det.person_stats_
+    st = ps[(ps["person_id"] == "P00079") & (ps["g"] == "dx:J06")].iloc[0]
+    assert 0.4 <= float(st["oversupply"]) < 0.6 and int(st["n_inst"]) >= 3 and int(st["n_overlap"]) >= 1
+    loose = DoctorShoppingDetector(min_lead_oversupply=0.0).fit(ctx)
+    assert "person:P00079" in {m for g in loose.groups_ for m in g.members}
     # molecule grouping works without diagnoses
     det2 = DoctorShoppingDetector(grouping="group").fit(ctx)
     assert det2.groups_[0].members == ["person:P00077"] and det2.groups_[0].evidence["drug_class"] == "drug11"

@@ -39,6 +39,9 @@ class DoctorShoppingDetector(BaseDetector):
     min_institutions : distinct institutions they practise at (one institution sees its own records).
     min_lead_institutions : institutions a person's fills must span to be a lead; fewer (several
         doctors of one or two institutions in turn) leaves an entity score only.
+    min_lead_oversupply : days of supply per day passed a person's fills must reach to be a lead;
+        below it (short acute courses from whichever clinic is near, a cold every few months)
+        leaves an entity score only: a shopper collects more than a course's worth.
     min_overlaps : fills obtained while another prescriber's supply was still running.
     overlap_tolerance : share of a supply that may overlap the next fill without counting (early refills).
     grouping : ``"condition"`` (the visit's 3-character ICD-10 code, else the drug class), ``"drug_class"``
@@ -58,6 +61,7 @@ class DoctorShoppingDetector(BaseDetector):
     min_prescribers: int
     min_institutions: int
     min_lead_institutions: int
+    min_lead_oversupply: float
     min_overlaps: int
     overlap_tolerance: float
     grouping: str
@@ -136,7 +140,10 @@ class DoctorShoppingDetector(BaseDetector):
         self.person_stats_ = g
         # a lead takes several institutions (多处开药 spreads over places that do not share records);
         # several doctors of one or two institutions in turn is a score on the person, not a lead
-        lead = best["n_inst"] >= p["min_lead_institutions"]
+        # and it collects more than courses' worth: fills covering under min_lead_oversupply of the
+        # calendar are acute courses (seven cities: every lead under 0.6 was an ordinary patient with
+        # an acute diagnosis -- J02, J06, J20, K52 -- and every real shopper at 0.7 or more)
+        lead = (best["n_inst"] >= p["min_lead_institutions"]) & (best["oversupply"] >= p["min_lead_oversupply"])
         extra = pd.DataFrame({"entity_type": "person", "entity_id": best.loc[~lead, "person_id"].to_numpy(),
                               "score": best.loc[~lead, "score"].to_numpy(float)})
         best = best[lead]
