@@ -351,26 +351,47 @@ def temporal_synchrony(entities: Sequence[Hashable], times: Sequence, window: pd
     ent = pd.Series(np.asarray(entities, dtype=object))
     key = pd.Series(np.zeros(len(ent), dtype=np.int64)) if keys is None else pd.Series(np.asarray(keys, dtype=object))
     w = window.value
-    results = []
+    # integer codes throughout: a city's pairs are counted as int64 pair ids in numpy arrays (a pandas
+    # self-merge of the buckets holds every co-visiting pair as Python objects: tens of GB at a city)
+    ecode, names = pd.factorize(ent.astype(str), sort=True)      # code order = string order: a < b
+    kcode = pd.factorize(key)[0].astype(np.int64)
+    n_ent = np.int64(max(len(names), 1))
+    best: pd.DataFrame | None = None
     for off in (0, w // 2):
-        df = pd.DataFrame({"e": ent.values, "k": key.values, "b": (t + off) // w}).drop_duplicates()
-        size = df.groupby(["k", "b"])["e"].transform("size")
-        df = df[(size > 1) & (size <= max_bucket)].copy()
-        if df.empty:
+        b = (t + off) // w
+        b = b - b.min()
+        g = kcode * np.int64(b.max() + 1) + b                  # the (key, bucket) of each event
+        ev = np.unique(g * n_ent + ecode)                       # distinct (bucket, entity), sorted
+        gb, eb = ev // n_ent, ev % n_ent
+        gid, start, size = np.unique(gb, return_index=True, return_counts=True)
+        ok = (size > 1) & (size <= max_bucket)
+        keep = np.repeat(ok, size)
+        gb, eb = gb[keep], eb[keep]
+        gsize = np.repeat(size[ok], size[ok])
+        wt = 1.0 / np.log2(1.0 + gsize)
+        ids, wts = [], []
+        for d in range(1, int(size[ok].max()) if ok.any() else 1):   # the i-th and (i+d)-th of a bucket
+            same = gb[:-d] == gb[d:]
+            if not same.any():
+                break
+            lo, hi = eb[:-d][same], eb[d:][same]                # sorted by entity within a bucket: lo < hi
+            ids.append(lo * n_ent + hi)
+            wts.append(wt[:-d][same])
+        if not ids:
             continue
-        df["wt"] = 1.0 / np.log2(1.0 + size[df.index].to_numpy())
-        m = df.merge(df[["e", "k", "b"]], on=["k", "b"], suffixes=("", "2"))
-        m = m[m["e"].astype(str) < m["e2"].astype(str)]
-        agg = m.groupby(["e", "e2"]).agg(n_sync=("b", "size"), weighted=("wt", "sum")).reset_index()
-        results.append(agg)
-    if not results:
+        pid, inv = np.unique(np.concatenate(ids), return_inverse=True)
+        part = pd.DataFrame({"pid": pid, "n_sync": np.bincount(inv).astype(np.int64),
+                             "weighted": np.bincount(inv, weights=np.concatenate(wts))})
+        best = part if best is None else pd.concat([best, part]).groupby("pid", as_index=False).agg(
+            n_sync=("n_sync", "max"), weighted=("weighted", "max"))
+    if best is None:
         return pd.DataFrame(columns=cols)
-    allp = pd.concat(results).groupby(["e", "e2"], as_index=False).agg(n_sync=("n_sync", "max"),
-                                                                       weighted=("weighted", "max"))
-    allp = allp.rename(columns={"e": "a", "e2": "b"})
-    allp = allp[allp["n_sync"] >= min_common]
+    best = best[best["n_sync"] >= min_common]
+    allp = pd.DataFrame({"a": names.to_numpy()[best["pid"].to_numpy() // n_ent],
+                         "b": names.to_numpy()[best["pid"].to_numpy() % n_ent],
+                         "n_sync": best["n_sync"].to_numpy(), "weighted": best["weighted"].to_numpy()})
     if chance:
-        allp = _chance_of_sync(allp, ent, key, t, w)
+        allp = _chance_of_sync(allp, ent.astype(str), key, t, w)
         cols = cols + ["shared_days", "expected"]
     return allp.sort_values(["n_sync", "a", "b"], ascending=[False, True, True]).reset_index(drop=True)[cols]
 

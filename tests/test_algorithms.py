@@ -105,3 +105,43 @@ def test_burst_sessions_and_robust_z():
     z = alg.robust_z([1, 1, 1, 1, 9, 100, 100, 100, 100, 900], groups=["a"] * 5 + ["b"] * 5)
     assert z[4] > 3 and z[9] > 3 and abs(z[0]) < 1e-9
     assert alg.connected_components([]) == []
+
+
+def test_temporal_synchrony_equals_a_plain_python_count():
+    """The numpy pair counting (int64 pair ids; a city's pairs do not fit a pandas self-merge)
+    against the definition written out in plain Python, on dense random events."""
+    import itertools
+    from collections import defaultdict
+
+    import numpy as np
+    import pandas as pd
+
+    from ringscope.graph.algorithms import temporal_synchrony
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ents = [f"P{x:03d}" for x in rng.integers(0, 120, n)]
+    keys = [f"I{x}" for x in rng.integers(0, 4, n)]
+    times = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 86400 * 4, n), unit="s")
+    w = pd.Timedelta("20min").value
+    tn = times.asi8
+    best: dict[tuple[str, str], list[float]] = {}
+    for off in (0, w // 2):
+        buckets: dict[tuple, set] = defaultdict(set)
+        for e, k, t in zip(ents, keys, tn):
+            buckets[(k, (t + off) // w)].add(e)
+        got: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for members in buckets.values():
+            if 1 < len(members) <= 8:
+                for a, b in itertools.combinations(sorted(members), 2):
+                    got[(a, b)][0] += 1
+                    got[(a, b)][1] += 1.0 / np.log2(1.0 + len(members))
+        for pair, (c, wsum) in got.items():
+            old = best.get(pair, [0, 0.0])
+            best[pair] = [max(old[0], c), max(old[1], wsum)]
+    want = {p: v for p, v in best.items() if v[0] >= 2}
+    out = temporal_synchrony(ents, times, "20min", keys=keys, max_bucket=8, min_common=2)
+    assert len(want) > 50
+    assert set(zip(out["a"], out["b"])) == set(want)
+    for a, b, c, wsum in out[["a", "b", "n_sync", "weighted"]].itertuples(index=False):
+        assert c == want[(a, b)][0] and abs(wsum - want[(a, b)][1]) < 1e-9
