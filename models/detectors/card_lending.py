@@ -311,7 +311,10 @@ class CardLendingDetector(BaseDetector):
         hot = pi[(pi["surprise"] >= p["cohort_z"]) & (obs + 1 >= p["cotime_min_size"])]
         if hot.empty:
             return []
-        hm = m[m["index"].isin(hot.index) & m["index_o"].isin(hot.index)]
+        # the neighbour pairs among the surprising rows only (a self-join of a few, not of the city)
+        hm = hot.reset_index().merge(hot.reset_index(), on="institution_id", suffixes=("", "_o"))
+        hm = hm[(hm["index"] != hm["index_o"]) & ((hm["fd"] - hm["fd_o"]).abs() <= d)
+                & ((hm["ld"] - hm["ld_o"]).abs() <= d)]
         groups = []
         fam = family_pairs(ctx)
         for comp in connected_components(list(zip(hm["index"], hm["index_o"]))):
