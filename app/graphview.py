@@ -213,13 +213,18 @@ def build_subgraph(members: pd.DataFrame, visits: pd.DataFrame | None = None,
 def as_of(sub: Subgraph, month: str | None) -> Subgraph:
     """The ring as it stood at the end of ``month`` (``None``: all of it).
 
-    Undated edges (practises at, family, enrolment) appear with their ends.
+    Undated edges (practises at, family, enrolment, an expansion) appear with their ends. A member
+    with no dated edge at all (a resale ring's outlet, tied to the ring by its packs and staff, not
+    by visits of the members) is there from the start, and so are its undated edges.
     """
     if month is None:
         return sub
     e = sub.edges
     dated = e[e["month"].notna() & (e["month"].astype(str) <= month)]
-    alive = set(dated["src"]) | set(dated["dst"])
+    ever = set(e.loc[e["month"].notna(), "src"]) | set(e.loc[e["month"].notna(), "dst"])
+    n0 = sub.nodes
+    static = set(n0.loc[n0["member"].fillna(False).astype(bool) & ~n0["key"].isin(ever), "key"])
+    alive = set(dated["src"]) | set(dated["dst"]) | static
     und = e[e["month"].isna() & (e["src"].isin(alive) | e["dst"].isin(alive))]
     edges = pd.concat([dated, und], ignore_index=True)
     keep = set(edges["src"]) | set(edges["dst"])

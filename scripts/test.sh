@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED=1
 # RINGSCOPE_TEST_WORKERS=0 runs in this process.
 workers=${RINGSCOPE_TEST_WORKERS:-2}
 par=()
-if [ "$workers" != "0" ]; then par=(-n "$workers" --dist loadgroup); fi
+if [ "$workers" != "0" ]; then par=(-n "$workers" --dist loadfile); fi
 .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "${par[@]}" "$@"
 rc=$?
 # pytest's 5 = no test collected: that is a failure here, never a pass

@@ -137,26 +137,35 @@ def local_neo4j_empty(neo4j_server):
         server.start(wait=True)
 
 
-# Scheduling on xdist workers (``--dist loadgroup``, scripts/test.sh): each file is a group of its
-# own (a module's fixtures are built once), except the files that share the app's city in Neo4j
-# (``app_city``: generated, detected and loaded once per worker, reloaded after any test that
-# empties the database), which run back to back on one worker. The longest groups are handed out
-# first, so the last file to start is a short one and the two workers finish together.
-_GROUPS = {"test_access_layer": "app_city", "test_app_pages": "app_city", "test_browser": "app_city"}
-_LONG_FIRST = ("app_city", "test_pipeline", "test_load", "test_bulk_load", "test_load_safety",
-               "test_learned_gate", "test_spark_engine", "test_traces_store", "test_spark_graph",
-               "test_reader_fuzz", "test_notebooks")
+# Scheduling on xdist workers (scripts/test.sh): each file is a unit of its own (a module's fixtures
+# are built once), except the files that share the app's city in Neo4j (``app_city``: generated,
+# detected and loaded once per worker, reloaded after any test that empties the database), which go
+# to one worker as one unit; so do the two Spark files (one JVM). The longest units are handed out first, so the last to start is a
+# short one and the two workers finish together. (xdist's own ``xdist_group`` mark does not group
+# under pytest 9, whose node ids no longer take xdist's suffix; its scheduler hook does.)
+_GROUPS = {"test_access_layer": "app_city", "test_app_pages": "app_city", "test_browser": "app_city",
+           "test_spark_engine": "spark", "test_spark_graph": "spark"}
+_LONG_FIRST = ("app_city", "test_pipeline", "test_load", "test_bulk_load", "test_load_safety", "spark",
+               "test_learned_gate", "test_traces_store", "test_notebooks", "test_reader_fuzz")
 
 
-def _group(item) -> str:
-    mod = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else item.nodeid
+def _unit(module_path: str) -> str:
+    mod = module_path.rsplit("/", 1)[-1].removesuffix(".py")
     return _GROUPS.get(mod, mod)
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Whole files per worker, the ``_GROUPS`` files together (pytest-xdist's hook)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _FileGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid.split("::", 1)[0])
+
+    return _FileGroups(config, log)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark every test with its xdist group and put the long groups first (stable otherwise)."""
+    """The long units first (stable otherwise): xdist hands units out in collection order."""
     rank = {g: i for i, g in enumerate(_LONG_FIRST)}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-    items.sort(key=lambda it: rank.get(_group(it), len(rank)))
+    items.sort(key=lambda it: rank.get(_unit(it.nodeid.split("::", 1)[0]), len(rank)))

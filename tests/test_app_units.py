@@ -309,3 +309,32 @@ def test_every_node_symbol_is_one_plotly_draws():
 
     for kind, symbol in graphview.NODE_SYMBOLS.items():
         go.Scatter(marker=dict(symbol=symbol))  # raises ValueError on an unknown symbol
+
+
+def test_replay_keeps_a_member_tied_by_packs_not_visits_and_its_expansion():
+    """A resale ring's outlet has no dated edge (its members never visit it: their packs do); it
+    and the neighbours an investigator expanded from it stay in every month of the replay, while a
+    person active only later still appears only then."""
+    import pandas as pd
+
+    from ringscope.app import graphview as gv
+
+    nodes = pd.DataFrame([
+        ["institution:OUT", "institution", "OUT", "outlet", True, 0.9, None, 1, 1],
+        ["physician:STAFF", "physician", "STAFF", "staff", True, 0.9, None, 1, 1],
+        ["institution:H1", "institution", "H1", "clinic", False, 0.1, "2024-01", 1, 1],
+        ["person:A", "person", "A", "a", True, 0.8, "2024-01", 1, 1],
+        ["person:B", "person", "B", "b", True, 0.8, "2024-06", 1, 1],
+    ], columns=gv.NODE_COLUMNS)
+    edges = pd.DataFrame([
+        ["physician:STAFF", "institution:OUT", "practises_at", None, 1, 0.0],
+        ["person:A", "institution:H1", "visit", "2024-01", 3, 300.0],
+        ["person:B", "institution:H1", "visit", "2024-06", 2, 200.0],
+    ], columns=gv.EDGE_COLUMNS)
+    sub = gv.merge_rows(gv.Subgraph(nodes, edges),
+                        pd.DataFrame({"key": ["person:C"], "type": ["person"], "id": ["C"], "label": ["c"]}),
+                        pd.DataFrame({"src": ["institution:OUT"], "dst": ["person:C"], "rel": ["visit"], "n": [4]}))
+    early = set(gv.as_of(sub, "2024-02").nodes["key"])
+    assert {"institution:OUT", "physician:STAFF", "person:C", "person:A"} <= early
+    assert "person:B" not in early
+    assert "person:B" in set(gv.as_of(sub, "2024-06").nodes["key"])

@@ -17,6 +17,9 @@ CALL (members, persons, places) {
   OPTIONAL MATCH (v)-[:BY]->(d:Physician)
   WITH p, v, i, d
   WHERE size(places) = 0 OR i IN places OR d IN places
+     // a resale ring's collector: a line whose pack (trace code) was settled again at a member place
+     OR EXISTS { MATCH (v)-[:HAS_LINE]->(:ClaimLine)<-[:DISPENSED_IN]-(:Pack)-[:DISPENSED_IN]->(:ClaimLine)
+                       <-[:HAS_LINE]-(:Visit)-[:AT]->(j:Institution) WHERE j IN places }
   WITH p, i, d, count(v) AS n, sum(coalesce(v.total_amount, 0.0)) AS amount
   UNWIND [['institution:' + i.institution_id, 'visited'],
           CASE WHEN d IS NULL THEN null ELSE ['physician:' + d.physician_id, 'treated_by'] END] AS e

@@ -13,6 +13,9 @@ CALL (p, places) {
   OPTIONAL MATCH (v)-[:BY]->(d:Physician)
   WITH v, i, d, places
   WHERE size(places) = 0 OR i IN places OR d IN places
+     // a resale ring's collector: a line whose pack (trace code) was settled again at a member place
+     OR EXISTS { MATCH (v)-[:HAS_LINE]->(:ClaimLine)<-[:DISPENSED_IN]-(:Pack)-[:DISPENSED_IN]->(:ClaimLine)
+                       <-[:HAS_LINE]-(:Visit)-[:AT]->(j:Institution) WHERE j IN places }
   RETURN DISTINCT v.month AS month, 1 AS visit, coalesce(v.total_amount, 0.0) AS amount,
          coalesce(v.fund_paid, 0.0) AS fund_paid, COUNT { (:RuleHit)-[:ON_VISIT]->(v) } AS hits,
          0 AS mismatch, v.visit_id AS key

@@ -13,6 +13,9 @@ MATCH (v)-[:AT]->(i:Institution)
 OPTIONAL MATCH (v)-[:BY]->(d:Physician)
 WITH p, v, i, d, places
 WHERE size(places) = 0 OR i IN places OR d IN places
+   // a resale ring's collector: a line whose pack (trace code) was settled again at a member place
+   OR EXISTS { MATCH (v)-[:HAS_LINE]->(:ClaimLine)<-[:DISPENSED_IN]-(:Pack)-[:DISPENSED_IN]->(:ClaimLine)
+                     <-[:HAS_LINE]-(:Visit)-[:AT]->(j:Institution) WHERE j IN places }
 OPTIONAL MATCH (v)-[:PAID_BY]->(payer:Person)
 RETURN v.visit_id AS visit_id,
        v.month AS month,
