@@ -16,7 +16,8 @@
    ``drug_resale`` detector -- with the large tables left in the engine (DuckDB views over the
    files, ``Context.engine``): only the codes seen more than once and aggregates reach Python.
 
-Each phase runs in its own process, so each peak RSS is its own (``ru_maxrss``). Prints a
+Each phase runs in its own process, so each peak RSS is its own (``VmHWM``; ``ru_maxrss`` would
+carry the parent's high-water mark over the exec). Prints a
 markdown table; figures go in ``bench/RESULTS.md``. Not a test.
 """
 from __future__ import annotations
@@ -280,9 +281,22 @@ def phase_analysis(city: Path, memory_limit: str, threads: int) -> dict:
             "repeat_lines_expected": info["resold_packs"] // 2}
 
 
+def _own_peak_mb() -> float:
+    """This process's peak resident memory since it started (``VmHWM``: reset by exec, unlike
+    ``ru_maxrss``, which a child started from a big parent inherits as its own high-water mark)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _child(phase: str, city: Path, memory_limit: str, threads: int) -> None:
     res = {"floor": phase_floor, "analysis": phase_analysis}[phase](city, memory_limit, threads)
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    res["peak_rss_mb"] = _own_peak_mb()
     print("RESULT " + json.dumps(res, default=str))
 
 
