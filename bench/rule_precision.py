@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no results with truth under {a.work}")
     rules = pooled(cities)
     from ringscope.models.rules import RULES
-    from ringscope.models.rules.registry import SEVERITY_BY_PRECISION
+    from ringscope.models.rules.registry import severity_for_precision
 
     print(f"{len(cities)} cities: {', '.join(cities)}\n")
     print("| rule | class | declared | precision (mean) | worst city | cities | judged hits | severity from it |")
     print("|---|---|---|---:|---:|---:|---:|---|")
     for rid, d in rules.items():
         r = RULES.get(rid)
-        sev = next(s for lo, s in SEVERITY_BY_PRECISION if d["precision"] >= lo)
+        sev = severity_for_precision(d["precision"])
         print(f"| {rid} | {d['rule_class']} | {r.severity if r else '?'} | {d['precision']:.3f} | {d['min']:.3f} | "
               f"{d['cities']} | {d['judged']} | {sev if d['rule_class'] == 'suspicious' else '(definite: declared)'} |")
     if a.write:

@@ -507,7 +507,7 @@ def _fold_host(g: Group, leads: list[dict[str, Any]], schemes: set[str], contain
             continue
         share = sum(m in d["support"] for m in gm) / len(gm)
         if org and all(m in d["support"] for m in org):
-            share = max(share, 1.0)
+            share = 1.0
         k = (share, max(float(x.score) for x in d["groups"]))
         if share >= containment and share > 0 and k > key:
             best, key = d, k

@@ -79,7 +79,6 @@ def hms(seconds: float) -> str:
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
 
 
-
 def say(stage: str, message: str) -> None:
     """One plain line ``[stage] message`` (unless quiet)."""
     if not _S.quiet:

@@ -5,8 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 # two workers (pytest-xdist; the machine CI runs on has 2 cores), whole files (or the groups of
-# files tests/conftest.py names) per worker so a
-# module's fixtures are built once; each worker has its own Neo4j (tests/conftest.py).
+# files tests/conftest.py names) per worker, so a module's fixtures are built once; each worker has
+# its own Neo4j (tests/conftest.py).
 # RINGSCOPE_TEST_WORKERS=0 runs in this process.
 workers=${RINGSCOPE_TEST_WORKERS:-2}
 par=()

@@ -140,8 +140,8 @@ def local_neo4j_empty(neo4j_server):
 # Scheduling on xdist workers (scripts/test.sh): each file is a unit of its own (a module's fixtures
 # are built once), except the files that share the app's city in Neo4j (``app_city``: generated,
 # detected and loaded once per worker, reloaded after any test that empties the database), which go
-# to one worker as one unit; so do the two Spark files (one JVM). The longest units are handed out first, so the last to start is a
-# short one and the two workers finish together. (xdist's own ``xdist_group`` mark does not group
+# to one worker as one unit; so do the two Spark files (one JVM). The longest units are handed out
+# first, so the last to start is a short one and the two workers finish together. (xdist's own ``xdist_group`` mark does not group
 # under pytest 9, whose node ids no longer take xdist's suffix; its scheduler hook does.)
 _GROUPS = {"test_access_layer": "app_city", "test_app_pages": "app_city", "test_browser": "app_city",
            "test_spark_engine": "spark", "test_spark_graph": "spark"}

@@ -38,6 +38,22 @@ from ringscope.models.base import BaseDetector, Context, Group
 __all__ = ["CardLendingDetector"]
 
 
+def _box_counts(fd: np.ndarray, ld: np.ndarray, span: int, d: int) -> np.ndarray:
+    """For each point (first day ``fd``, last day ``ld``, both in ``0..span-1``): how many of the
+    points (itself included) lie within ``d`` days of it on both axes, by 2-D prefix sums over the
+    ``span`` x ``span`` grid (one grid, not a self-join of the points).
+
+    >>> _box_counts(np.array([0, 1, 9]), np.array([5, 5, 9]), 10, 1).tolist()
+    [2.0, 2.0, 1.0]
+    """
+    H = np.zeros((span + 1, span + 1))
+    np.add.at(H, (fd + 1, ld + 1), 1.0)
+    S = H.cumsum(0).cumsum(1)
+    lo_f, hi_f = np.clip(fd - d, 0, span), np.clip(fd + d + 1, 0, span)
+    lo_l, hi_l = np.clip(ld - d, 0, span), np.clip(ld + d + 1, 0, span)
+    return S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l]
+
+
 class CardLendingDetector(BaseDetector):
     """Find card-lending rings from face identities and co-timed credential use.
 
@@ -286,23 +302,12 @@ class CardLendingDetector(BaseDetector):
         # self-join (what a city's card-lending stage once tried to allocate)
         obs = np.zeros(len(pi))
         for _, sub in pi.groupby("institution_id"):
-            fd, ld = sub["fd"].to_numpy(), sub["ld"].to_numpy()
-            H = np.zeros((span + 1, span + 1))
-            np.add.at(H, (fd + 1, ld + 1), 1.0)
-            S = H.cumsum(0).cumsum(1)
-            lo_f, hi_f = np.clip(fd - d, 0, span), np.clip(fd + d + 1, 0, span)
-            lo_l, hi_l = np.clip(ld - d, 0, span), np.clip(ld + d + 1, 0, span)
-            obs[sub.index] = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l] - 1.0
+            obs[sub.index] = _box_counts(sub["fd"].to_numpy(), sub["ld"].to_numpy(), span, d) - 1.0
         # expectation 1: the kind's joint (first, last) density, by 2-D prefix sums
         exp_kind = np.zeros(len(pi))
         n_inst = pi.groupby("institution_id")["person_id"].transform("size").to_numpy()
         for kind, sub in pi.groupby("kind"):
-            H = np.zeros((span + 1, span + 1))
-            np.add.at(H, (sub["fd"].to_numpy() + 1, sub["ld"].to_numpy() + 1), 1.0)
-            S = H.cumsum(0).cumsum(1)
-            lo_f = np.clip(sub["fd"].to_numpy() - d, 0, span); hi_f = np.clip(sub["fd"].to_numpy() + d + 1, 0, span)
-            lo_l = np.clip(sub["ld"].to_numpy() - d, 0, span); hi_l = np.clip(sub["ld"].to_numpy() + d + 1, 0, span)
-            box = S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l]
+            box = _box_counts(sub["fd"].to_numpy(), sub["ld"].to_numpy(), span, d)
             # leave the institution itself out of its baseline (a ring must not explain itself)
             others = box - (obs[sub.index] + 1)
             n_out = len(sub) - n_inst[sub.index]

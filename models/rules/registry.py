@@ -54,6 +54,7 @@ __all__ = [
     "list_rules",
     "measured_precision",
     "measured_severity",
+    "severity_for_precision",
     "load_config",
     "rule_defaults",
     "run_rules",
@@ -163,6 +164,15 @@ MIN_MEASURED_CITIES = 2
 MIN_MEASURED_HITS = 20
 
 
+def severity_for_precision(precision: float) -> str:
+    """The severity a measured precision earns (:data:`SEVERITY_BY_PRECISION`).
+
+    >>> severity_for_precision(0.92), severity_for_precision(0.5), severity_for_precision(0.05)
+    ('high', 'medium', 'low')
+    """
+    return next(sev for lo, sev in SEVERITY_BY_PRECISION if float(precision) >= lo)
+
+
 def measured_precision() -> dict[str, dict[str, Any]]:
     """``models/rule_precision.yaml``: per rule id, ``precision`` (mean over cities of the share
     of judged hits on a real violation), ``min``, ``cities`` and ``judged`` (hits judged, all
@@ -191,7 +201,7 @@ def measured_severity(r: Rule) -> str:
     if r.rule_class != "suspicious" or not m or m.get("precision") is None \
             or int(m.get("cities", 0)) < MIN_MEASURED_CITIES or int(m.get("judged", 0)) < MIN_MEASURED_HITS:
         return r.severity
-    return next(sev for lo, sev in SEVERITY_BY_PRECISION if float(m["precision"]) >= lo)
+    return severity_for_precision(m["precision"])
 
 
 def rule_defaults() -> dict[str, Any]:
