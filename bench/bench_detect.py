@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ringscope.progress import peak_rss_mb
 
 __all__ = ["main"]
 
@@ -73,7 +74,7 @@ def child_parse(city: Path) -> dict:
         elif f.suffix == ".parquet":
             rows += pq.read_table(f).num_rows
     return {"seconds": time.perf_counter() - t0, "rows": rows,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def child_detect(city: Path, out: Path, neo4j: bool, gnn: bool) -> dict:
@@ -84,7 +85,7 @@ def child_detect(city: Path, out: Path, neo4j: bool, gnn: bool) -> dict:
     wall = time.perf_counter() - t0
     return {"seconds": wall, "timings": summary["timings"], "counts": summary["counts"],
             "detector_timings": summary.get("detector_timings", {}), "errors": summary.get("errors", []),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _run_child(args: list[str]) -> dict:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
+
+from ringscope.progress import peak_rss_mb
 
 __all__ = ["main", "bench_city"]
 
@@ -77,7 +78,7 @@ def bench_city(city: Path) -> dict:
         "rules_s": round(t_rules, 2),
         "ratio": round(t_rules / t_read, 2) if t_read > 0 else None,
         "slowest_rules": dict(sorted(timings.items(), key=lambda kv: -kv[1])[:5]),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(peak_rss_mb()),
     }
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ringscope.progress import peak_rss_mb
 
 TABLES = ("institutions", "physicians", "persons", "catalog", "visits", "claim_lines", "drug_traces", "inventory")
 SMALL = ("institutions", "physicians", "catalog")
@@ -281,22 +282,9 @@ def phase_analysis(city: Path, memory_limit: str, threads: int) -> dict:
             "repeat_lines_expected": info["resold_packs"] // 2}
 
 
-def _own_peak_mb() -> float:
-    """This process's peak resident memory since it started (``VmHWM``: reset by exec, unlike
-    ``ru_maxrss``, which a child started from a big parent inherits as its own high-water mark)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _child(phase: str, city: Path, memory_limit: str, threads: int) -> None:
     res = {"floor": phase_floor, "analysis": phase_analysis}[phase](city, memory_limit, threads)
-    res["peak_rss_mb"] = _own_peak_mb()
+    res["peak_rss_mb"] = peak_rss_mb()
     print("RESULT " + json.dumps(res, default=str))
 
 

@@ -31,12 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ringscope.progress import peak_rss_mb
 
 __all__ = ["main", "make_dataset"]
 
@@ -227,18 +228,6 @@ def make_dataset(root: Path, visits: int, fmt: str, seed: int = 3) -> Path:
 
 
 # =========================================================================== children
-def _peak_mb() -> float:
-    """This process's peak RSS. ``VmHWM`` (the high-water mark of its own address space), not
-    ``ru_maxrss``, which on Linux keeps the RSS of the parent it was forked from."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_floor(path: Path) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -259,7 +248,7 @@ def child_floor(path: Path) -> dict:
             for p in files:
                 for b in pq.ParquetFile(p).iter_batches(batch_size=200_000):
                     rows += b.num_rows
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "peak_mb": _peak_mb()}
+    return {"seconds": time.perf_counter() - t0, "rows": rows, "peak_mb": peak_rss_mb()}
 
 
 def child_validate(path: Path, work: Path, memory_limit: str) -> dict:
@@ -272,7 +261,7 @@ def child_validate(path: Path, work: Path, memory_limit: str) -> dict:
     secs = time.perf_counter() - t0
     rep = ds.load_report
     out = {"seconds": secs, "rows": int(rep["rows_read"].sum()), "accepted": int(rep["accepted"].sum()),
-           "quarantined": int(rep["quarantined"].sum()), "peak_mb": _peak_mb()}
+           "quarantined": int(rep["quarantined"].sum()), "peak_mb": peak_rss_mb()}
     ds.close()
     return out
 

@@ -79,6 +79,26 @@ def hms(seconds: float) -> str:
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM``, the high-water mark of its own
+    address space, which an exec starts afresh -- unlike ``ru_maxrss``, which a child started from
+    a big parent keeps as its own. ``ru_maxrss`` where ``/proc`` is not there.
+
+    >>> peak_rss_mb() > 0
+    True
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def say(stage: str, message: str) -> None:
     """One plain line ``[stage] message`` (unless quiet)."""
     if not _S.quiet:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import resource
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -62,10 +61,6 @@ RESULT_FILES = ("load_report.csv", "quarantine.csv", "rule_hits.csv", "entity_sc
                 "face_matches.csv", "face_identities.csv", "config.yaml", "manifest.json")
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 _STAGE_ZH = {"validate": "校验", "spark": "Spark 读取", "spark_graph": "Spark 图计算", "fetch": "取回", "ingest": "入库", "faces": "人脸核验",
              "rules": "规则", "graph": "图分析", "warning": "动态预警", "learned": "学习模型", "fusion": "线索融合",
              "explain": "模型解释", "write": "写出结果", "findings": "写入图库"}
@@ -89,7 +84,7 @@ class _Clock:
         finally:
             dt = time.perf_counter() - t0
             self.timings[name] = self.timings.get(name, 0.0) + dt
-            self.rss[name] = _peak_rss_mb()
+            self.rss[name] = _progress.peak_rss_mb()
             log.info("stage %s: %.2fs (peak RSS %.0f MB)", name, dt, self.rss[name])
             _progress.say("detect", f"{label}: 完成 done in {_progress.hms(dt)}, "
                                    f"峰值内存 peak RSS {self.rss[name] / 1024:.1f} GB")
@@ -442,7 +437,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                             _progress.say("detect", f"  规则 {f['rule_id']} 失败 failed: {f['error'][:200]}")
                     det_timings[det.name] = time.perf_counter() - t0
                     _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
-                                           f"峰值内存 peak RSS {_peak_rss_mb() / 1024:.1f} GB")
+                                           f"峰值内存 peak RSS {_progress.peak_rss_mb() / 1024:.1f} GB")
             if restricted is not None:     # the later stages see the whole city again
                 _restore_projections(ctx, restricted)
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
@@ -544,7 +539,7 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                                  for d in fitted if d.kind == "rule"})
     summary["timings"] = {k: round(v, 3) for k, v in clock.timings.items()}
     summary["total_seconds"] = round(sum(clock.timings.values()), 3)
-    summary["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    summary["peak_rss_mb"] = round(_progress.peak_rss_mb(), 1)
     if engine == "spark":
         summary["engine"]["note"] = ("peak_rss_mb is this (driver) process; Spark's JVM is a child process "
                                      "(bench/bench_spark.py measures both)")
