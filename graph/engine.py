@@ -108,13 +108,17 @@ class Engine:
         """Run ``sql`` (values only as ``$name`` parameters; ``frames`` are small tables the
         statement reads by name, e.g. a list of ids); the result as pandas."""
         with self._frames(frames):
-            return self.con.sql(sql, params=dict(params) if params else None).df()
+            out = self.con.sql(sql, params=dict(params) if params else None).df()
+        self.release()
+        return out
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None):
         """Like :meth:`df`, the result as a ``pyarrow.Table``."""
         with self._frames(frames):
-            return self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
+            out = self.con.sql(sql, params=dict(params) if params else None).to_arrow_table()
+        self.release()
+        return out
 
     def query(self, name: str, params: Mapping[str, Any] | None = None,
               frames: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
@@ -132,6 +136,26 @@ class Engine:
         {'line_id': ['l1'], 'scan_time': [NaT], 'reversed': [False]}
         """
         self.con.execute(sql_text(name))
+
+    def release(self) -> None:
+        """Hand back the memory the engine keeps between queries.
+
+        DuckDB's buffer pool keeps the blocks of a finished query for reuse, up to its memory
+        limit: after two joins over a 200,000-person city's lines it held 2.1 GB of the process
+        with nothing running -- memory the next pandas stage needs. Lowering the limit evicts
+        them; the limit is then set back (as DuckDB reports it: 4 GB comes back as 3.7 GiB). A
+        no-op for an engine without the setting.
+        """
+        try:
+            limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        except Exception:  # noqa: BLE001 - nothing to hand back (another engine, a closed connection)
+            return
+        try:
+            self.con.execute("SET memory_limit = '32MB'")
+        except Exception:  # noqa: BLE001 - blocks still pinned: keep them
+            pass
+        finally:
+            self.con.execute(f"SET memory_limit = '{_checked_size(str(limit).replace(' ', ''))}'")
 
     @contextmanager
     def _frames(self, frames: Mapping[str, pd.DataFrame] | None) -> Iterator[None]:

@@ -27,7 +27,11 @@ institution) is in exactly one bucket and every bucket is read once.
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +48,8 @@ BUCKET_KEYS: dict[str, dict[str, str]] = {
     "institution": {"visits": "institution_id", "face_captures": "institution_id"},
 }
 _ROW_TABLES = ("visits", "claim_lines", "face_captures", "drug_traces")
+# what a bucket may hold: the row tables, and an institution bucket's stock book
+_BUCKET_TABLES = _ROW_TABLES + ("inventory",)
 
 
 def n_buckets(ctx: Context, rows_per_bucket: int) -> int:
@@ -93,13 +99,14 @@ def _columns(ctx: Context, name: str) -> list[str]:
     return [c for c in cols if not (name == "face_captures" and c == "encoding")]
 
 
-def buckets(ctx: Context, by: str, k: int, *, tables: tuple[str, ...] = _ROW_TABLES) -> Iterator[Context]:
+def buckets(ctx: Context, by: str, k: int, *, tables: tuple[str, ...] = _BUCKET_TABLES) -> Iterator[Context]:
     """``k`` contexts, one per bucket of persons (``by="person"``) or of institutions.
 
     Each holds the bucket's visits, the claim lines and trace rows of those visits and the
     face captures of the bucket (without their encodings, which stay in the engine), the
     face verification of those captures, an institution bucket its institutions' stock
-    (``inventory``), and every other table whole. ``k == 1`` yields
+    (``inventory``), and every other table whole. ``tables`` names the bucketed tables a caller
+    needs; the others are not drawn (read whole, if at all, through the run's context). ``k == 1`` yields
     ``ctx`` itself.
     """
     if by not in BUCKET_KEYS:
@@ -108,41 +115,108 @@ def buckets(ctx: Context, by: str, k: int, *, tables: tuple[str, ...] = _ROW_TAB
         yield ctx
         return
     eng = ctx.columnar
+    if not hasattr(eng, "con") or not hasattr(eng.con, "execute"):   # another engine: a filter per bucket
+        for b in range(k):
+            yield _bucket_view(ctx, by, k, b, {t: None for t in _ROW_TABLES if t in tables and eng.has(t)},
+                               "inventory" in tables)
+        return
+    root = Path(tempfile.mkdtemp(prefix=f"ringscope-{by}-buckets-", dir=_scratch_dir(eng)))
+    try:
+        split = _split(ctx, by, k, tables, root)
+        for b in range(k):
+            yield _bucket_view(ctx, by, k, b, split, "inventory" in tables)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _scratch_dir(eng: Any) -> str | None:
+    """Where the engine spills (a dataset's work directory), else the system's temporary directory."""
+    try:
+        d = str(eng.df("SELECT current_setting('temp_directory') AS d")["d"].iloc[0] or "")
+    except Exception:  # noqa: BLE001 - an engine without the setting (Spark) uses the system's
+        return None
+    return d if d and os.path.isabs(d) and os.path.isdir(d) else None
+
+
+# each row table's bucket: the statement that tags every row with its bucket (``__b``) and its
+# place in the table's order (``__r``); ``{key}`` is the bucket key of the visits or captures
+_SPLIT_SQL = {
+    "visits": "SELECT v.*, (hash(v.{key}) % $k)::BIGINT AS __b, row_number() OVER () AS __r FROM visits v",
+    "claim_lines": ("SELECT l.* EXCLUDE (__r), s.__b, l.__r FROM (SELECT *, row_number() OVER () AS __r "
+                    "FROM claim_lines) l JOIN (SELECT visit_id, (hash(v.{key}) % $k)::BIGINT AS __b FROM visits v) s "
+                    "USING (visit_id)"),
+    "drug_traces": ("SELECT t.* EXCLUDE (__r), s.__b, t.__r FROM (SELECT *, row_number() OVER () AS __r "
+                    "FROM drug_traces) t JOIN (SELECT l.line_id, (hash(v.{key}) % $k)::BIGINT AS __b "
+                    "FROM claim_lines l JOIN visits v USING (visit_id)) s USING (line_id)"),
+    "face_captures": "SELECT {cols}, (hash(c.{key}) % $k)::BIGINT AS __b, row_number() OVER () AS __r "
+                     "FROM face_captures c",
+}
+
+
+def _split(ctx: Context, by: str, k: int, tables: tuple[str, ...], root: Path) -> dict[str, Path]:
+    """Write each row table once, partitioned by bucket (``root/<table>/__b=<b>/``): one pass
+    over the city per table instead of one per bucket. Returns the tables written."""
+    eng = ctx.columnar
     key = BUCKET_KEYS[by]
-    for b in range(k):
-        sub: dict[str, pd.DataFrame] = {}
-        params = {"k": k, "b": b}
-        if eng.has("visits") and "visits" in tables:
-            cond = f"(hash(v.{key['visits']}) % $k) = $b"
-            sub["visits"] = _frame(eng.arrow(f"SELECT v.* FROM visits v WHERE {cond}", params), "visits")
-            if eng.has("claim_lines") and "claim_lines" in tables:
-                sub["claim_lines"] = _frame(eng.arrow(
-                    f"SELECT l.* FROM claim_lines l SEMI JOIN (SELECT visit_id FROM visits v WHERE {cond}) s "
-                    "USING (visit_id)", params), "claim_lines")
-            if eng.has("drug_traces") and "drug_traces" in tables:
-                sub["drug_traces"] = _frame(eng.arrow(
-                    "SELECT t.* FROM drug_traces t SEMI JOIN (SELECT l.line_id FROM claim_lines l SEMI JOIN "
-                    f"(SELECT visit_id FROM visits v WHERE {cond}) s USING (visit_id)) x USING (line_id)", params),
-                    "drug_traces")
-        if by == "institution" and eng.has("inventory"):    # an institution's stock with its sales
-            sub["inventory"] = _frame(eng.arrow(
-                "SELECT i.* FROM inventory i WHERE (hash(i.institution_id) % $k) = $b", params), "inventory")
-        if eng.has("face_captures") and "face_captures" in tables:
-            cols = ", ".join(f"c.{c}" for c in _columns(ctx, "face_captures"))
-            sub["face_captures"] = _frame(eng.arrow(
-                f"SELECT {cols} FROM face_captures c WHERE (hash(c.{key['face_captures']}) % $k) = $b", params),
-                "face_captures")
-        view = Context(tables=_Overlay(ctx.tables, sub), engine=ctx.engine, rule_hits=None,
-                       face_identities=None, scores=ctx.scores, cache={})
-        if ctx.face_matches is not None and len(ctx.face_matches):
-            fm = ctx.face_matches
-            col = "claimed_person_id" if by == "person" else "institution_id"
-            view.face_matches = fm[bucket_of(fm[col], k, ctx) == b].reset_index(drop=True)
-        if ctx.face_identities is not None and view.face_matches is not None:
-            view.face_identities = ctx.face_identities[
-                ctx.face_identities["capture_id"].isin(set(view.face_matches["capture_id"]))]
-        view.cache["partition"] = {"by": by, "k": k, "b": b}
-        yield view
+    want = [t for t in ("visits", "claim_lines", "drug_traces", "face_captures") if t in tables and eng.has(t)]
+    if "visits" not in want:             # lines and traces reach their bucket through their visit
+        want = [t for t in want if t == "face_captures"]
+    out: dict[str, Path] = {}
+    for t in want:
+        sql = _SPLIT_SQL[t].format(key=key["face_captures" if t == "face_captures" else "visits"],
+                                   cols=", ".join(f"c.{c}" for c in _columns(ctx, "face_captures"))
+                                   if t == "face_captures" else "")
+        dest = root / t
+        eng.con.execute(f"COPY ({sql}) TO '{_sql_path(dest)}' (FORMAT parquet, PARTITION_BY (__b))", {"k": k})
+        eng.release()
+        out[t] = dest
+    return out
+
+
+def _sql_path(p: Path) -> str:
+    return str(p).replace("'", "''")
+
+
+def _bucket_view(ctx: Context, by: str, k: int, b: int, split: dict[str, Path | None], stock: bool) -> Context:
+    """Bucket ``b``'s context: each row table from its split files (``split[t]``), or, where
+    ``split[t]`` is None, by a filter over the whole table."""
+    eng = ctx.columnar
+    key = BUCKET_KEYS[by]
+    params = {"k": k, "b": b}
+    cond = f"(hash(v.{key['visits']}) % $k) = $b"
+    cap_cols = ", ".join(f"c.{c}" for c in _columns(ctx, "face_captures")) if "face_captures" in split else ""
+    filters = {
+        "visits": f"SELECT v.* FROM visits v WHERE {cond}",
+        "claim_lines": f"SELECT l.* FROM claim_lines l SEMI JOIN (SELECT visit_id FROM visits v WHERE {cond}) s "
+                       "USING (visit_id)",
+        "drug_traces": "SELECT t.* FROM drug_traces t SEMI JOIN (SELECT l.line_id FROM claim_lines l SEMI JOIN "
+                       f"(SELECT visit_id FROM visits v WHERE {cond}) s USING (visit_id)) x USING (line_id)",
+        "face_captures": f"SELECT {cap_cols} FROM face_captures c WHERE (hash(c.{key['face_captures']}) % $k) = $b",
+    }
+    sub: dict[str, pd.DataFrame] = {}
+    for t, dest in split.items():
+        part = dest / f"__b={b}" if dest is not None else None
+        if part is None:
+            sub[t] = _frame(eng.arrow(filters[t], params), t)
+        elif part.is_dir() and any(part.glob("*.parquet")):
+            sub[t] = _frame(eng.arrow(f"SELECT * EXCLUDE (__r) FROM read_parquet('{_sql_path(part)}/*.parquet', "
+                                      "hive_partitioning = false) ORDER BY __r"), t)
+        else:                            # an empty bucket: the table's columns, no rows
+            sub[t] = _frame(eng.arrow(filters[t] + " LIMIT 0", params), t)
+    if stock and by == "institution" and eng.has("inventory"):    # an institution's stock with its sales
+        sub["inventory"] = _frame(eng.arrow(
+            "SELECT i.* FROM inventory i WHERE (hash(i.institution_id) % $k) = $b", params), "inventory")
+    view = Context(tables=_Overlay(ctx.tables, sub), engine=ctx.engine, rule_hits=None,
+                   face_identities=None, scores=ctx.scores, cache={})
+    if ctx.face_matches is not None and len(ctx.face_matches):
+        fm = ctx.face_matches
+        col = "claimed_person_id" if by == "person" else "institution_id"
+        view.face_matches = fm[bucket_of(fm[col], k, ctx) == b].reset_index(drop=True)
+    if ctx.face_identities is not None and view.face_matches is not None:
+        view.face_identities = ctx.face_identities[
+            ctx.face_identities["capture_id"].isin(set(view.face_matches["capture_id"]))]
+    view.cache["partition"] = {"by": by, "k": k, "b": b}
+    return view
 
 
 def visits_where(ctx: Context, predicate: str, params: dict[str, Any] | None = None,

@@ -580,3 +580,25 @@ def test_every_detector_runs_on_minimal_tables(name):
     det = GRAPH_DETECTORS[name]().fit(ctx)
     assert set(det.decision_scores_.columns) >= {"entity_type", "entity_id", "score"}
     assert isinstance(det.groups_, list)
+
+
+def test_cohort_box_components_equal_the_self_join_they_replaced():
+    """Card lending's cohort components, found a block of neighbour pairs at a time, are those of
+    the self-join of the surprising rows (same members, same order), however small the block."""
+    from ringscope.graph.algorithms import connected_components
+    from ringscope.models.detectors.card_lending import _box_components
+
+    rng = np.random.default_rng(5)
+    n, d = 600, 7
+    hot = pd.DataFrame({"institution_id": rng.choice(["H1", "H2", "C1", "P9"], n),
+                        "fd": rng.integers(0, 200, n), "ld": rng.integers(0, 200, n)})
+    hot = hot.iloc[rng.permutation(n)[: n - 37]]               # an index with gaps, as after a filter
+    hm = hot.reset_index().merge(hot.reset_index(), on="institution_id", suffixes=("", "_o"))
+    hm = hm[(hm["index"] != hm["index_o"]) & ((hm["fd"] - hm["fd_o"]).abs() <= d)
+            & ((hm["ld"] - hm["ld_o"]).abs() <= d)]
+    want = [sorted(c) for c in connected_components(list(zip(hm["index"], hm["index_o"])))]
+    assert len(want) > 20 and max(map(len, want)) >= 5
+    for chunk in (1, 50, 10**7):
+        got = [sorted(hot.index[c]) for c in _box_components(hot["institution_id"].to_numpy(), hot["fd"].to_numpy(),
+                                                             hot["ld"].to_numpy(), d, chunk=chunk)]
+        assert got == want, chunk

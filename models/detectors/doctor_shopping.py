@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ringscope.models.detectors._util import finalize, squash, typed
+from ringscope.graph.partition import buckets
 from ringscope.graph.projection import drug_lines, map_unique
 from ringscope.models.base import BaseDetector, Context, Group
 
@@ -72,12 +73,14 @@ class DoctorShoppingDetector(BaseDetector):
     include_prescribers: bool
     min_score: float
 
-    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> DoctorShoppingDetector:
+    def _fills(self, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """One bucket's (or the city's) fills and per (person, class) statistics: everything that
+        stays within one person, before the city-wide baselines."""
         p = self.params
         dl = drug_lines(ctx)
         dl = dl[dl["prescriber"].notna()]
         if dl.empty:
-            return finalize(self, [])
+            return None
         ds = pd.to_numeric(dl["days_supply"], errors="coerce").fillna(p["default_days"]).clip(lower=1)
         if p["grouping"] == "condition":   # the visit's condition (3-character ICD-10), else the drug class
             dx3 = map_unique(dl["diagnosis_codes"], lambda t: "dx:" + str(t[0])[:3] if isinstance(t, tuple) and t else "")
@@ -88,7 +91,8 @@ class DoctorShoppingDetector(BaseDetector):
         f = dl.assign(ds=ds, g=key).groupby(["person_id", "g", "visit_id"], as_index=False).agg(
             t=("start_time", "first"), ds=("ds", "max"), prescriber=("prescriber", "first"),
             inst=("institution_id", "first"), amount=("amount", "sum"))
-        f = f.sort_values(["person_id", "g", "t"]).reset_index(drop=True)
+        del dl
+        f = f.sort_values(["person_id", "g", "t"], kind="stable").reset_index(drop=True)
         end = (f["t"] + pd.to_timedelta(f["ds"], unit="D")).astype("int64")
         grp = f["person_id"] + "|" + f["g"]
         prev_end = end.groupby(grp).cummax().groupby(grp).shift()
@@ -103,6 +107,29 @@ class DoctorShoppingDetector(BaseDetector):
         last_ds = f.groupby(["person_id", "g"])["ds"].last().to_numpy()
         span = ((g["t1"] - g["t0"]).dt.total_seconds() / 86400 + last_ds).clip(lower=1)
         g["oversupply"] = g["supply"] / span
+        return f, g
+
+    def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> DoctorShoppingDetector:
+        p = self.params
+        # a person's fills stay within the person: bucket by bucket of persons on a city (the drug
+        # lines of one bucket in memory at a time), keeping the statistics of every (person, class)
+        # and the fills only of those that can make a lead (the conditions below that need no baseline)
+        fs, gs = [], []
+        for b in buckets(ctx, "person", ctx.partitions, tables=("visits", "claim_lines")):
+            if b is not ctx and "graph:candidate_persons" in ctx.cache:
+                b.cache["graph:candidate_persons"] = ctx.cache["graph:candidate_persons"]
+            got = self._fills(b)
+            if got is None:
+                continue
+            f, g = got
+            may = g[(g["n_presc"] >= p["min_prescribers"]) & (g["n_inst"] >= p["min_institutions"])
+                    & (g["n_overlap"] >= p["min_overlaps"])]
+            fs.append(f.merge(may[["person_id", "g"]], on=["person_id", "g"]) if p["min_score"] > 0 else f)
+            gs.append(g)
+        if not gs:
+            return finalize(self, [])
+        f = pd.concat(fs, ignore_index=True)
+        g = pd.concat(gs, ignore_index=True).sort_values(["person_id", "g"], ignore_index=True)
         # continuous users of a class (supply covering most of the calendar) are the peers:
         # chronic patients refill from one or two prescribers; acute courses are not continuous
         cont = (g["oversupply"] >= p["min_coverage"]) & (g["n_fill"] >= p["min_fills"])

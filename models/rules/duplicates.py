@@ -44,12 +44,30 @@ def duplicate_lines(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                          "evidence": ev})
 
 
+def _bill_signature_codes(fr: Frames) -> tuple[np.ndarray, np.ndarray]:
+    """Per visit code (``lines.vc``) an order-free signature of its bill: (sum of line hashes,
+    line count), as arrays indexed by the code (memoised)."""
+    if "duplicates.signature" not in fr.memo:
+        li = fr.lines
+        hv = pd.util.hash_pandas_object(li[["item_code", "quantity", "unit_price"]], index=False).to_numpy()
+        vc = li["vc"].to_numpy()
+        n_codes = int(vc.max()) + 1 if len(vc) else 0
+        # sum of uint64 hashes wrapping round, as pandas' groupby sum does
+        sig = np.zeros(n_codes, dtype=np.uint64)
+        np.add.at(sig, vc, hv.astype(np.uint64))
+        fr.memo["duplicates.signature"] = (sig, np.bincount(vc, minlength=n_codes))
+    return fr.memo["duplicates.signature"]  # type: ignore[return-value]
+
+
 def _bill_signature(fr: Frames) -> pd.DataFrame:
     """Per visit an order-free signature of its bill: (sum of line hashes, line count)."""
-    li = fr.lines[["visit_id", "item_code", "quantity", "unit_price"]]
-    hv = pd.util.hash_pandas_object(li[["item_code", "quantity", "unit_price"]], index=False).to_numpy()
-    g = pd.DataFrame({"visit_id": li["visit_id"].to_numpy(), "h": hv.astype(np.uint64)}).groupby("visit_id")["h"]
-    return pd.DataFrame({"sig": g.sum(), "n": g.size()})
+    sig, n = _bill_signature_codes(fr)
+    li = fr.lines
+    vc = li["vc"].to_numpy()
+    first = np.full(len(sig), -1, dtype=np.int64)
+    first[vc[::-1]] = np.arange(len(vc) - 1, -1, -1)       # a row of each code
+    ids = li["visit_id"].to_numpy()[first]
+    return pd.DataFrame({"sig": sig, "n": n}, index=pd.Index(ids, name="visit_id"))
 
 
 @rule("R-POL-012", "重复结算（同一账单再次结算）", "Same bill settled twice", category="policy",
@@ -81,28 +99,32 @@ def duplicate_bill(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                   "different settlements at most max_minutes apart (inpatient stays and identical bills, which "
                   "R-POL-012 flags, excluded); the later settlement's line is flagged.")
 def duplicate_same_day(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
-    li = li[~li["visit_type"].isin(p.get("exclude_visit_types", ["inpatient"]))]
+    li = fr.lines[["line_id", "visit_id", "visit_type", "item_type", "pc", "ic", "tc", "vc", "lo", "day",
+                   "start_time", "quantity", "amount", "item_label"]]
+    keep = ~li["visit_type"].isin(p.get("exclude_visit_types", ["inpatient"]))
     if p.get("item_types"):
-        li = li[li["item_type"].isin(p["item_types"])]
-    li = li[["line_id", "visit_id", "pc", "ic", "tc", "day", "start_time", "quantity", "amount", "item_label"]]
-    li = li.sort_values(["pc", "ic", "tc", "start_time", "line_id"])
+        keep &= li["item_type"].isin(p["item_types"])
+    li = li[keep]
+    if li.empty:
+        return pd.DataFrame()
+    li = li.sort_values(["pc", "ic", "tc", "start_time", "lo"])
     keys = ["pc", "ic", "tc", "day"]
-    same = (li[keys].eq(li[keys].shift()).all(axis=1)) & (li["visit_id"] != li["visit_id"].shift())
+    vc = li["vc"].to_numpy()
+    prev_vc = np.r_[-1, vc[:-1]]
+    same = (li[keys].eq(li[keys].shift()).all(axis=1)) & (vc != prev_vc)
     if p.get("same_quantity", True):
         same &= li["quantity"].eq(li["quantity"].shift())
     if p.get("max_minutes") is not None:
         same &= (li["start_time"] - li["start_time"].shift()) <= pd.Timedelta(minutes=float(p["max_minutes"]))
-    prev_visit = li["visit_id"].shift()
-    sig = _bill_signature(fr)
-    identical = (li["visit_id"].map(sig["sig"]).eq(prev_visit.map(sig["sig"]))
-                 & li["visit_id"].map(sig["n"]).eq(prev_visit.map(sig["n"])))
-    same &= ~identical
+    sig, n = _bill_signature_codes(fr)
+    pv = np.maximum(prev_vc, 0)
+    same &= ~((sig[vc] == sig[pv]) & (n[vc] == n[pv]) & (prev_vc >= 0))      # identical bills: R-POL-012's
     d = li[same]
+    prev_visit = li["visit_id"].shift()[same]
     ev = (d["item_label"] + " x" + num(d["quantity"]) + " already billed on settlement "
-          + prev_visit[same].astype(str) + " the same hour")
+          + prev_visit.astype(str) + " the same hour")
     return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"],
-                         "evidence": ev, "key": prev_visit[same]})
+                         "evidence": ev, "key": prev_visit})
 
 
 @rule("R-MED-009", "短期重复检查", "Costly examination repeated within days", category="medical",
@@ -113,7 +135,7 @@ def repeated_examination(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
     li = li[(li["item_type"] == "service") & (li["unit_price"] >= float(p.get("min_unit_price", 200)))
             & (li["visit_type"] != "inpatient")]
-    li = li.sort_values(["pc", "tc", "when", "line_id"])
+    li = li.sort_values(["pc", "tc", "when", "lo"])
     same = li["pc"].eq(li["pc"].shift()) & li["tc"].eq(li["tc"].shift())
     gap = (li["when"] - li["when"].shift()).dt.total_seconds() / 86400.0
     other = (li["day"] != li["day"].shift()) | (li["institution_id"] != li["institution_id"].shift())

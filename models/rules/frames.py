@@ -42,7 +42,9 @@ def norm_code(s: pd.Series) -> pd.Series:
     >>> norm_code(pd.Series(["e11.9", " I10 "])).tolist()
     ['E119', 'I10']
     """
-    return s.astype(str).str.upper().str.replace(r"[.\s]", "", regex=True)
+    codes, uniq = pd.factorize(s.astype(str))     # a city's codes repeat: normalise each distinct one once
+    norm = pd.Series(uniq).str.upper().str.replace(r"[.\s]", "", regex=True).to_numpy(dtype=object)
+    return pd.Series(norm[codes] if len(codes) else np.array([], dtype=object), index=s.index, dtype=object)
 
 
 def explode_codes(df: pd.DataFrame, id_col: str, list_col: str, out_col: str = "code") -> pd.DataFrame:
@@ -216,8 +218,10 @@ class Frames:
         li["item_label"] = li["item_code"].astype(str) + " " + li["item_name"].fillna("").astype(str)
         li["when"] = li["service_time"].where(li["service_time"].notna(), li["start_time"])
         # integer codes of the ids, so sorts and groupings need not compare strings
-        for col, code in (("person_id", "pc"), ("institution_id", "ic"), ("item_code", "tc")):
+        for col, code in (("person_id", "pc"), ("institution_id", "ic"), ("item_code", "tc"), ("visit_id", "vc")):
             li[code] = pd.factorize(li[col])[0].astype(np.int64)
+        # the line ids' sort order as an integer (ids are unique): a sort's last tie-break
+        li["lo"] = pd.factorize(li["line_id"], sort=True)[0].astype(np.int64)
         return li
 
     @cached_property
@@ -235,19 +239,28 @@ class Frames:
         """``(visit_id, code)``: the visit's diagnoses plus, per ``chronic``, the person's
         registered chronic conditions: ``always``, ``never`` or ``when_no_diagnosis`` (only
         for settlements that carry no diagnosis, e.g. a pharmacy refill)."""
+        key = f"visit_codes:{chronic}"
+        if key in self.memo:
+            return self.memo[key]  # type: ignore[return-value]
         dx = self.visit_dx
         if chronic == "never":
-            return dx
-        cc = explode_codes(self.persons, "person_id", "chronic_conditions")
-        if cc.empty:
             return dx
         v = self.visits[["visit_id", "person_id"]]
         if chronic == "when_no_diagnosis":
             v = v[~v["visit_id"].isin(dx["visit_id"])]
         elif chronic != "always":
             raise ValueError(f"chronic must be always, never or when_no_diagnosis, not {chronic!r}")
-        ch = v.merge(cc, on="person_id")[["visit_id", "code"]]
-        return pd.concat([dx, ch], ignore_index=True).drop_duplicates()
+        per = self.persons
+        cc = explode_codes(per[per["person_id"].isin(v["person_id"].unique())], "person_id", "chronic_conditions")
+        if cc.empty:
+            out = dx
+        else:
+            ch = v.merge(cc, on="person_id")[["visit_id", "code"]]
+            out = pd.concat([dx, ch], ignore_index=True)
+            if chronic == "always":      # otherwise the two sets are of different visits, each without repeats
+                out = out.drop_duplicates()
+        self.memo[key] = out
+        return out
 
     @cached_property
     def family_pairs(self) -> pd.DataFrame:

@@ -40,14 +40,9 @@ def _monthly(fr: Frames) -> pd.DataFrame:
     inv = inv[inv["m"].notna()].astype({"m": "int64"})
     inv = inv.groupby(["institution_id", "item_code", "m"], as_index=False).agg(
         purchased=("qty_purchased", "sum"), opening=("qty_opening", "first"), closing=("qty_closing", "first"))
-    pairs = inv[["institution_id", "item_code"]].drop_duplicates()
-    li = fr.lines[["institution_id", "item_code", "when", "quantity", "amount"]]
-    li = li[li["item_code"].isin(pairs["item_code"]) & li["institution_id"].isin(pairs["institution_id"])]
-    li = li.merge(pairs, on=["institution_id", "item_code"])
-    li = li.assign(m=(li["when"].dt.year * 12 + li["when"].dt.month - 1))
-    li = li[li["m"].notna()].astype({"m": "int64"})
-    sold = li.groupby(["institution_id", "item_code", "m"], as_index=False).agg(
-        sold=("quantity", "sum"), billed=("amount", "sum"))
+    # units and amount billed per (institution, item, month), summed over the city's lines in the
+    # columnar engine (graph/sql/inventory_sold.sql): the lines never come into memory
+    sold = fr.sql("inventory_sold").astype({"m": "int64", "sold": float, "billed": float})
     m = inv.merge(sold, on=["institution_id", "item_code", "m"], how="outer")
     for c in ("purchased", "sold", "billed"):
         m[c] = m[c].fillna(0.0)
@@ -62,7 +57,7 @@ def _monthly(fr: Frames) -> pd.DataFrame:
 
 
 @rule("R-MGT-013", "进销存不符（销售超过库存与进货）", "Sold more than stock plus purchases",
-      category="management", severity="high", rule_class="definite", scope="institution", entity_type="institution", violation_class="card_cashout",
+      category="management", severity="high", rule_class="definite", scope="engine", entity_type="institution", violation_class="card_cashout",
       needs=("inventory",),
       description="Units billed in a month exceed the opening stock plus the month's purchases (by more than "
                   "the tolerance) for an item the institution reports stock of.")
@@ -81,7 +76,7 @@ def inventory_oversold(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 
 @rule("R-MGT-014", "库存账实不符", "Stock balance does not reconcile", category="management", severity="low",
-      rule_class="definite", scope="institution", entity_type="institution", violation_class=None, needs=("inventory",),
+      rule_class="definite", scope="engine", entity_type="institution", violation_class=None, needs=("inventory",),
       description="Opening + purchased - sold differs from the reported closing stock by more than the "
                   "tolerance (share of the month's movement).")
 def stock_not_reconciled(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:

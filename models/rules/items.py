@@ -124,11 +124,12 @@ def off_indication(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 def over_quantity(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     li = fr.lines
     li = li[li["max_qty_per_visit"].notna()]
-    li = li.drop_duplicates(["visit_id", "item_code", "quantity", "unit_price", "service_time"])
-    g = li.groupby(["visit_id", "item_code"], sort=False)
+    # the integer codes of visit and item stand for the ids (same groups, no string hashing)
+    li = li.loc[~li.duplicated(["vc", "tc", "quantity", "unit_price", "service_time"])]
+    g = li.groupby(["vc", "tc"], sort=False)
     tot = g["quantity"].transform("sum")
     tol = float(p.get("tolerance", 0.0))
-    first = ~li.duplicated(["visit_id", "item_code"])
+    first = ~li.duplicated(["vc", "tc"])
     d = li[(tot > li["max_qty_per_visit"] * (1 + tol)) & first].copy()
     d["tot"] = tot[d.index]
     excess = (d["tot"] - d["max_qty_per_visit"]) * d["unit_price"]

@@ -35,12 +35,11 @@ __all__ = ["hoarding", "many_prescribers", "outside_specialty", "high_value_shar
       description="Per person and drug, a refill dispensed while more than margin_days of earlier supply is "
                   "still on hand (carry-over of days supplied minus days elapsed, never below zero).")
 def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
+    li = fr.lines[["pc", "tc", "when", "line_id", "lo", "visit_id", "days_supply", "amount", "item_type"]]
     li = li[(li["item_type"].isin(p.get("item_types", ["drug"]))) & (li["days_supply"] > 0)]
     if li.empty:
         return pd.DataFrame()
-    li = li[["pc", "tc", "when", "line_id", "visit_id", "days_supply", "amount"]]
-    li = li.assign(d=li["when"].dt.normalize(), row=li.index).sort_values(["pc", "tc", "d", "line_id"])
+    li = li.assign(d=li["when"].dt.normalize(), row=li.index).sort_values(["pc", "tc", "d", "lo"])
     f = li.groupby(["pc", "tc", "d"], as_index=False, sort=True).agg(
         days=("days_supply", "sum"), amount=("amount", "sum"), visit_id=("visit_id", "last"),
         line_id=("line_id", "last"), row=("row", "last"))
@@ -70,19 +69,22 @@ def hoarding(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                   "(the institution where no physician is recorded) within a window of window_days "
                   "(two offset calendar tilings of the timeline).")
 def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
-    li = fr.lines
+    li = fr.lines[["item_type", "prescriber_id", "institution_id", "when", "pc", "tc", "visit_id", "line_id",
+                   "amount", "item_label"]]
     li = li[li["item_type"] == "drug"]
     if li.empty:
         return pd.DataFrame()
     who = li["prescriber_id"].where(li["prescriber_id"].notna(), "institution:" + li["institution_id"].astype(str))
+    who_code = pd.factorize(who)[0]
     w = int(p.get("window_days", 30))
     epoch = (li["when"].astype("int64") // (86400 * 10**9))
     hits = []
     for offset in (0, w // 2):          # two tilings, so a window straddling a boundary is still seen
         b = (epoch + offset) // w
-        key = pd.DataFrame({"pc": li["pc"], "tc": li["tc"], "b": b, "who": pd.factorize(who)[0]})
+        key = pd.DataFrame({"pc": li["pc"], "tc": li["tc"], "b": b, "who": who_code})
         n = key.groupby(["pc", "tc", "b"])["who"].transform("nunique")
-        hits.append(li.assign(n=n.to_numpy())[n.to_numpy() >= int(p.get("min_prescribers", 4))])
+        sel = n.to_numpy() >= int(p.get("min_prescribers", 4))
+        hits.append(li.loc[sel, ["visit_id", "line_id", "amount", "item_label"]].assign(n=n.to_numpy()[sel]))
     d = pd.concat(hits).sort_values("n", ascending=False).drop_duplicates("line_id")
     ev = (d["item_label"] + " from " + d["n"].astype(str) + " different prescribers within " + str(w) + " days")
     return pd.DataFrame({"visit_id": d["visit_id"], "line_id": d["line_id"], "amount_at_risk": d["amount"],

@@ -288,6 +288,11 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     return h[HIT_COLUMNS + EXTRA_COLUMNS]
 
 
+# the row tables a bucket's rules read: the trace and stock-book rules read the whole city in the
+# engine; an institution's rules (terminal bursts, night sales, ward captures) read no claim lines
+_BUCKET_TABLES = {"person": ("visits", "claim_lines", "face_captures"), "institution": ("visits", "face_captures")}
+
+
 def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str] | None = None,
               timings: dict[str, float] | None = None, partitions: int | None = None,
               allocate: bool = True, errors: list[dict[str, str]] | None = None) -> pd.DataFrame:
@@ -384,7 +389,7 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
         zh = {"person": "按人员分桶", "institution": "按机构分桶"}
         for sc in ("person", "institution"):
             if by_scope[sc]:
-                for b in track(buckets(ctx, sc, k), "rules", f"{zh[sc]} {sc} buckets ({len(by_scope[sc])} rules)",
+                for b in track(buckets(ctx, sc, k, tables=_BUCKET_TABLES[sc]), "rules", f"{zh[sc]} {sc} buckets ({len(by_scope[sc])} rules)",
                                total=k, unit="buckets"):
                     run(Frames(b), by_scope[sc])
     if timings is not None:

@@ -75,7 +75,7 @@ def _first_codes(r: pd.DataFrame, n: pd.Series, k: int) -> pd.Series:
 
 @rule("R-MGT-016", "追溯码重复结算（同一药品追溯码再次结算）", "Drug trace code settled twice",
       category="management", severity="high", rule_class="definite", entity_type="institution",
-      violation_class="drug_resale", needs=("drug_traces",),
+      violation_class="drug_resale", scope="engine", needs=("drug_traces",),
       description="A pack's traceability code settled again after a sale that was not refunded: not the same "
                   "counter repeating the scan within scanner_minutes, not the remainder of a pack split (拆零) at "
                   "the same institution. A pack is sold once: the pack came back (回流药), was swapped or was "
@@ -139,7 +139,7 @@ def _period(m: pd.Series) -> pd.Series:
 
 @rule("R-MGT-017", "无购进记录销售追溯码药品（进销存）", "Traced pack dispensed without any purchase of the drug",
       category="management", severity="high", rule_class="definite", entity_type="institution",
-      violation_class="drug_resale", needs=("drug_traces", "inventory"),
+      violation_class="drug_resale", scope="engine", needs=("drug_traces", "inventory"),
       description="A traced pack dispensed by an institution that keeps a stock book (进销存) in which the item "
                   "has no purchase and no stock at any time: the pack did not come through the institution's "
                   "supply. Months at the start of a book without opening stock (grace_months) are not judged.")
@@ -149,7 +149,7 @@ def dispensed_never_bought(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
 
 @rule("R-MGT-018", "先销后购（结算早于进货）", "Traced pack settled before the drug was ever supplied",
       category="management", severity="high", rule_class="definite", entity_type="institution",
-      violation_class="drug_resale", needs=("drug_traces", "inventory"),
+      violation_class="drug_resale", scope="engine", needs=("drug_traces", "inventory"),
       description="A traced pack settled in a month before the institution's first purchase (or first stock on "
                   "hand) of the item. The contract carries no upstream (distributor) record per code, so the "
                   "supply is the institution's own purchases by month.")
