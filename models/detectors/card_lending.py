@@ -24,14 +24,17 @@ one ring. Datasets without registrations skip this signal.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components as _cc
 
 from ringscope.graph.algorithms import connected_components, leiden_communities, robust_z
 from ringscope.models.detectors._util import finalize, poisson_sf_z, squash, typed
-from ringscope.graph.projection import covisit_edges, face_links, family_pairs, visit_frame
+from ringscope.graph.projection import covisit_edges, face_links, family_pairs, map_unique, visit_frame
 from ringscope.graph.faces import caregiver_shares
 from ringscope.models.base import BaseDetector, Context, Group
 
@@ -52,6 +55,60 @@ def _box_counts(fd: np.ndarray, ld: np.ndarray, span: int, d: int) -> np.ndarray
     lo_f, hi_f = np.clip(fd - d, 0, span), np.clip(fd + d + 1, 0, span)
     lo_l, hi_l = np.clip(ld - d, 0, span), np.clip(ld + d + 1, 0, span)
     return S[hi_f, hi_l] - S[lo_f, hi_l] - S[hi_f, lo_l] + S[lo_f, lo_l]
+
+
+def _box_components(inst: np.ndarray, fd: np.ndarray, ld: np.ndarray, d: int,
+                    chunk: int = 4_000_000) -> list[np.ndarray]:
+    """Connected components of the points that have a neighbour within ``d`` days on both axes
+    (first day ``fd``, last day ``ld``) at the same institution ``inst``; positions into the
+    inputs, largest component first, ties by their first position.
+
+    The neighbour pairs are generated a block at a time (at most about ``chunk`` candidate pairs,
+    those within ``d`` on the first axis after a sort) and folded into a spanning forest, so
+    memory stays at the points plus one block however dense an institution is (a self-join of a
+    big hospital's surprising rows once asked for more than the machine holds).
+
+    >>> [c.tolist() for c in _box_components(np.array(["h", "h", "h", "c", "c"]), np.array([0, 2, 50, 0, 1]),
+    ...                                       np.array([9, 10, 60, 5, 5]), 3)]
+    [[0, 1], [3, 4]]
+    """
+    n = len(fd)
+    if n < 2:
+        return []
+    ic = pd.factorize(pd.Series(inst))[0].astype(np.int64)
+    fd, ld = np.asarray(fd, dtype=np.int64), np.asarray(ld, dtype=np.int64)
+    order = np.lexsort((fd, ic))
+    f, l = fd[order], ld[order]
+    m = int(f.max()) + d + 1                      # > any fd + d: a window never reaches the next institution
+    key = ic[order] * m + f
+    cnt = np.searchsorted(key, key + d, side="right") - np.arange(n) - 1    # later rows within d on fd
+    rep = np.arange(n)                            # each point's component representative so far
+    has_nb = np.zeros(n, dtype=bool)
+    ends = np.cumsum(cnt)
+    a = 0
+    while a < n:
+        b = max(int(np.searchsorted(ends, (ends[a - 1] if a else 0) + chunk, side="right")), a + 1)
+        c = cnt[a:b]
+        src = np.repeat(np.arange(a, b), c)
+        dst = src + 1 + (np.arange(len(src)) - np.repeat(np.cumsum(c) - c, c))
+        keep = np.abs(l[src] - l[dst]) <= d
+        src, dst = src[keep], dst[keep]
+        if len(src):
+            has_nb[src] = True
+            has_nb[dst] = True
+            g = sp.coo_matrix((np.ones(n + len(src)), (np.r_[np.arange(n), src], np.r_[rep, dst])), shape=(n, n))
+            _, lab = _cc(g, directed=False)
+            low = np.full(lab.max() + 1, n)
+            np.minimum.at(low, lab, np.arange(n))
+            rep = low[lab]
+        a = b
+    pos = order[has_nb]                           # back to input positions
+    r = rep[has_nb]
+    srt = np.lexsort((pos, r))
+    pos, r = pos[srt], r[srt]
+    comps = np.split(pos, np.flatnonzero(np.diff(r)) + 1)
+    comps.sort(key=lambda x: (-len(x), int(x.min())))
+    return comps
 
 
 class CardLendingDetector(BaseDetector):
@@ -159,7 +216,14 @@ class CardLendingDetector(BaseDetector):
         comps = connected_components(list(zip("face:" + ev["face_id"].astype(str), "person:" + ev["person_id"])))
         fm = ctx.face_matches
         inst_z = self._institution_mismatch_z(ctx)
-        v = visit_frame(ctx).set_index("visit_id")
+        v = visit_frame(ctx)
+        # the two columns a ring reads, by visit id (not the city's whole frame re-indexed: a copy)
+        vix = pd.Index(v["visit_id"].to_numpy())
+        v_phys = pd.Series(v["physician_id"].to_numpy(), index=vix)
+        v_amount = pd.Series(v["amount"].to_numpy(), index=vix)
+        # the impersonated captures of the flagged faces, once: a component then filters these
+        # few rows, not every capture of the city
+        fm = fm[fm["face_id"].isin(ev["face_id"].unique()) & fm["verdict"].isin(["mismatch", "no_enrollment"])]
         comps = self._join_at_complicit(comps, fm, inst_z)
         groups = []
         for comp in comps:
@@ -173,12 +237,14 @@ class CardLendingDetector(BaseDetector):
             # complicit when, in addition, their own mismatch rate stands out among peers
             insts = [i for i, s in share.items() if s >= p["inst_share"]]
             complicit = [i for i in insts if inst_z.get(i, 0.0) >= p["inst_z"]]
-            vph = v["physician_id"].reindex(caps["visit_id"].dropna()).dropna()
+            vph = v_phys.reindex(caps["visit_id"].dropna()).dropna()
             pshare = vph.value_counts(normalize=True)
             docs = [d for d, s in pshare.items() if s >= p["inst_share"]] if len(vph) >= p["min_mismatch"] else []
             owners = sorted({e for e in sub["enrolled_person_id"].dropna().astype(str)})
             vids = caps["visit_id"].dropna()
-            amount = float(v["amount"].reindex(vids[vids.isin(v.index)]).sum())
+            # (a look-up through the visits' index: ``isin(v.index)`` hashed the city's visits again for
+            # every ring, seconds each on a 1M-person city)
+            amount = float(v_amount.reindex(vids).sum())
             n_cred, n_mm = len(creds), int(sub["n_strong"].sum())
             n_unv = int(sub["n_unverified"].sum())
             raw = np.log2(n_cred) + 0.5 * np.log2(1 + n_mm + 0.5 * n_unv) + 0.5 * len(complicit)
@@ -206,6 +272,7 @@ class CardLendingDetector(BaseDetector):
         if len(comps) < 2:
             return comps
         bad = fm[fm["verdict"].isin(["mismatch", "no_enrollment"])]
+        bad = bad[bad["face_id"].isin({c[5:] for comp in comps for c in comp if c.startswith("face:")})]
         where = []
         for comp in comps:
             fids = {c[5:] for c in comp if c.startswith("face:")}
@@ -225,9 +292,10 @@ class CardLendingDetector(BaseDetector):
     def _cotime_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
         p = self.params
         v = visit_frame(ctx)
-        v = v[v["visit_type"].isin(["outpatient", "inpatient"]) & (v["inst_kind"] != "pharmacy")]
+        keep = v["visit_type"].isin(["outpatient", "inpatient"]) & (v["inst_kind"] != "pharmacy")
         if only_without_terminal:
-            v = v[~v["has_face_terminal"]]
+            keep &= ~v["has_face_terminal"]
+        v = v.loc[keep, ["person_id", "institution_id", "amount"]]    # the columns read below, not the frame
         if v.empty:
             return []
         e = covisit_edges(ctx, window=p["cotime_window"], min_common=p["cotime_min_common"],
@@ -239,6 +307,8 @@ class CardLendingDetector(BaseDetector):
         if e.empty:
             return []
         comms = leiden_communities(e[["a", "b"]].to_numpy(dtype=object), e["weighted"].to_numpy(), seed=p["seed"])
+        # the visits of the communities' persons, once (a community then filters these, not the city's)
+        v = v[v["person_id"].isin({x for c in comms if len(c) >= p["cotime_min_size"] for x in c})]
         groups = []
         for c in comms:
             if len(c) < p["cotime_min_size"]:
@@ -278,14 +348,17 @@ class CardLendingDetector(BaseDetector):
         most of a small pharmacy's repeat customers.)
         """
         p = self.params
-        v = visit_frame(ctx)
-        v = v[v["visit_type"] != "inpatient"]
+        vf = visit_frame(ctx)
+        keep = vf["visit_type"] != "inpatient"
         if only_without_terminal:
-            v = v[~v["has_face_terminal"]]
+            keep &= ~vf["has_face_terminal"]
+        # the columns read below, not the frame (a copy of the city's visits)
+        v = vf.loc[keep, ["visit_id", "person_id", "institution_id", "start_time", "inst_kind", "amount",
+                          "physician_id", "external_rx"]]
         if v.empty:
             return []
-        t0 = visit_frame(ctx)["start_time"].min().normalize()
-        span = int((visit_frame(ctx)["start_time"].max() - t0).days) + 1
+        t0 = vf["start_time"].min().normalize()
+        span = int((vf["start_time"].max() - t0).days) + 1
         pi = v.groupby(["institution_id", "person_id"]).agg(
             n=("visit_id", "size"), f=("start_time", "min"), l=("start_time", "max"),
             kind=("inst_kind", "first"), amount=("amount", "sum")).reset_index()
@@ -316,13 +389,17 @@ class CardLendingDetector(BaseDetector):
         hot = pi[(pi["surprise"] >= p["cohort_z"]) & (obs + 1 >= p["cotime_min_size"])]
         if hot.empty:
             return []
-        # the neighbour pairs among the surprising rows only (a self-join of a few, not of the city)
-        hm = hot.reset_index().merge(hot.reset_index(), on="institution_id", suffixes=("", "_o"))
-        hm = hm[(hm["index"] != hm["index_o"]) & ((hm["fd"] - hm["fd_o"]).abs() <= d)
-                & ((hm["ld"] - hm["ld_o"]).abs() <= d)]
+        # the surprising rows joined when neighbours in the box at the same institution (components
+        # of the neighbour pairs, found a block of pairs at a time: no self-join)
+        comps = [hot.index[c] for c in _box_components(hot["institution_id"].to_numpy(), hot["fd"].to_numpy(),
+                                                       hot["ld"].to_numpy(), d)]
         groups = []
+        # the visits and family links of the surprising rows' persons, once (not the city's per component)
+        hot_p = set(hot["person_id"])
+        v = v[v["institution_id"].isin(set(hot["institution_id"])) & v["person_id"].isin(hot_p)]
         fam = family_pairs(ctx)
-        for comp in connected_components(list(zip(hm["index"], hm["index_o"]))):
+        fam = fam[fam["a"].isin(hot_p) & fam["b"].isin(hot_p)]
+        for comp in comps:
             rows = pi.loc[sorted(comp)]
             if len(rows) < p["cotime_min_size"]:
                 continue
@@ -368,25 +445,34 @@ class CardLendingDetector(BaseDetector):
         reg_codes = set(zip(reg["person_id"].astype(str), reg["chronic_conditions"].astype(str).str[:3]))
         chronic = {c for _, c in reg_codes}   # the codes this city registers as chronic
         v = visit_frame(ctx)
-        v = v[v["visit_type"] != "inpatient"]
-        if "diagnosis_codes" not in v.columns or v.empty:
+        out = (v["visit_type"] != "inpatient").to_numpy()
+        if "diagnosis_codes" not in v.columns or not out.any():
             return []
-        d = v[["visit_id", "person_id", "institution_id", "start_time", "inst_kind", "has_face_terminal",
-               "physician_id", "external_rx", "amount", "diagnosis_codes"]].explode("diagnosis_codes")
-        d = d[d["diagnosis_codes"].notna()]
-        d["code"] = d["diagnosis_codes"].astype(str).str[:3]
-        d = d[d["code"].isin(chronic)]
-        if d.empty:
+        # each visit's chronic codes (3 characters, the city's registered ones), computed once per
+        # distinct list of diagnoses; then the (credential, code) pairs checked against the
+        # registrations -- a visit is "bad" when every chronic code on it is unregistered. (The
+        # city's visits are not exploded into a frame: at 10M visits that copy was the stage's peak.)
+        chr3 = map_unique(v["diagnosis_codes"], lambda t: tuple(
+            c for c in (str(x)[:3] for x in t if x is not None) if c in chronic) if isinstance(t, tuple) else ())
+        n_c = map_unique(chr3, len).to_numpy(dtype=np.int64) * out
+        pos = np.flatnonzero(n_c)
+        if not len(pos):
             return []
-        pid = d["person_id"].astype(str)
-        d["registered"] = [(a, b) in reg_codes for a, b in zip(pid, d["code"])]
+        rep = n_c[pos]
+        codes = np.fromiter(itertools.chain.from_iterable(chr3.to_numpy()[pos]), dtype=object, count=int(rep.sum()))
+        pids = np.repeat(v["person_id"].to_numpy()[pos], rep)
+        unreg = np.fromiter(((str(a), b) not in reg_codes for a, b in zip(pids, codes)), dtype=bool, count=len(codes))
         # (treatment of the same code elsewhere is no excuse: a ring working two institutions would
         # excuse itself; the peer baseline absorbs the city's rate of unregistered chronic care)
-        bad_visit = d.assign(bad=~d["registered"]).groupby("visit_id")["bad"].all()
-        vv = v.assign(bad=v["visit_id"].map(bad_visit).astype("boolean").fillna(False).astype(bool))
-        pi = vv.groupby(["institution_id", "person_id"]).agg(
-            n=("visit_id", "size"), n_bad=("bad", "sum"), kind=("inst_kind", "first"),
-            terminal=("has_face_terminal", "first")).reset_index()
+        bad = np.zeros(len(v), dtype=bool)
+        bad[pos] = np.logical_and.reduceat(unreg, np.cumsum(rep) - rep)
+        pi = pd.DataFrame({"institution_id": v["institution_id"].to_numpy()[out],
+                           "person_id": v["person_id"].to_numpy()[out], "bad": bad[out],
+                           "kind": v["inst_kind"].to_numpy()[out],
+                           "terminal": v["has_face_terminal"].to_numpy()[out]}).groupby(
+            ["institution_id", "person_id"]).agg(
+            n=("bad", "size"), n_bad=("bad", "sum"), kind=("kind", "first"),
+            terminal=("terminal", "first")).reset_index()
         pi = pi[pi["n"] >= p["history_min_visits"]]
         if pi.empty:
             return []
@@ -414,6 +500,11 @@ class CardLendingDetector(BaseDetector):
         # institutions sharing flagged credentials are one ring
         edges = list(zip("institution:" + fl["institution_id"], "person:" + fl["person_id"].astype(str)))
         fam = family_pairs(ctx)
+        # the flagged visits and the family links of the flagged credentials, once (not the city's per ring)
+        fl_p = set(fl["person_id"].astype(str))
+        fam = fam[fam["a"].isin(fl_p) & fam["b"].isin(fl_p)]
+        vv = v[bad & v["institution_id"].isin(hot.index).to_numpy() & v["person_id"].astype(str).isin(fl_p).to_numpy()]
+        vv = vv.assign(bad=True)
         groups = []
         for comp in connected_components(edges):
             insts = sorted(c[12:] for c in comp if c.startswith("institution:"))

@@ -15,7 +15,8 @@ time needed merely to read the data. Everything here works on whole columns
 """
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, wraps
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -127,11 +128,26 @@ def _col(df: pd.DataFrame, name: str, dtype: str = "object") -> pd.Series:
     return pd.Series([None] * len(df), index=df.index, dtype=dtype)
 
 
-class Frames:
-    """Cached joins of the contract tables, built lazily and shared by all rules."""
+def _citywide(fn: Callable[[Any], Any]) -> cached_property:
+    """A :class:`Frames` property of the whole-city tables (persons, catalog, households...): a
+    bucket's frames take it from the city's (``Frames.city``), built once for all buckets."""
+    @wraps(fn)
+    def get(self: "Frames") -> Any:
+        return getattr(self.city, fn.__name__) if self.city is not None else fn(self)
+    return cached_property(get)
 
-    def __init__(self, ctx: Context):
+
+class Frames:
+    """Cached joins of the contract tables, built lazily and shared by all rules.
+
+    ``city``: the whole city's frames, when these are a bucket's (the tables a bucket does not
+    split -- persons, institutions, physicians, catalog, family links -- are the city's, so what is
+    derived from them alone is built once, not once per bucket).
+    """
+
+    def __init__(self, ctx: Context, city: "Frames | None" = None):
         self.ctx = ctx
+        self.city = city
         self.memo: dict[str, object] = {}   # intermediate results shared by sibling rules
 
     def sql(self, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -146,7 +162,7 @@ class Frames:
     def has(self, name: str) -> bool:
         return self.ctx.has(name)
 
-    @cached_property
+    @_citywide
     def institutions(self) -> pd.DataFrame:
         i = self.table("institutions").copy()
         for c in ("district", "kind", "name"):
@@ -154,7 +170,7 @@ class Frames:
         i["has_face_terminal"] = _col(i, "has_face_terminal", "boolean").astype("boolean")
         return i
 
-    @cached_property
+    @_citywide
     def persons(self) -> pd.DataFrame:
         p = self.table("persons").copy()
         p["death_date"] = pd.to_datetime(_col(p, "death_date", "datetime64[ns]"))
@@ -162,7 +178,7 @@ class Frames:
         p["district"] = _col(p, "district")
         return p
 
-    @cached_property
+    @_citywide
     def catalog(self) -> pd.DataFrame:
         c = self.table("catalog").copy()
         for name, dt in (("insurance_class", "object"), ("price_cap", "float64"), ("sex_limit", "object"),
@@ -215,7 +231,13 @@ class Frames:
                             "age_min", "age_max", "max_days_supply", "max_qty_per_visit"]].rename(
             columns={"name": "item_name"})
         li = li.merge(cat, on="item_code", how="left")
-        li["item_label"] = li["item_code"].astype(str) + " " + li["item_name"].fillna("").astype(str)
+        # "code name", made once per catalog item (one string object each, not one per line)
+        lab = cat["item_code"].astype(str) + " " + cat["item_name"].fillna("").astype(str)
+        lpos = pd.Index(cat["item_code"]).get_indexer(li["item_code"]) if cat["item_code"].is_unique else None
+        if lpos is not None and (lpos >= 0).all():
+            li["item_label"] = lab.to_numpy()[lpos]
+        else:
+            li["item_label"] = li["item_code"].astype(str) + " " + li["item_name"].fillna("").astype(str)
         li["when"] = li["service_time"].where(li["service_time"].notna(), li["start_time"])
         # integer codes of the ids, so sorts and groupings need not compare strings
         for col, code in (("person_id", "pc"), ("institution_id", "ic"), ("item_code", "tc"), ("visit_id", "vc")):
@@ -224,7 +246,7 @@ class Frames:
         li["lo"] = pd.factorize(li["line_id"], sort=True)[0].astype(np.int64)
         return li
 
-    @cached_property
+    @_citywide
     def physicians(self) -> pd.DataFrame:
         ph = self.table("physicians").copy()
         ph["specialty"] = _col(ph, "specialty")
@@ -262,7 +284,7 @@ class Frames:
         self.memo[key] = out
         return out
 
-    @cached_property
+    @_citywide
     def family_pairs(self) -> pd.DataFrame:
         """Symmetric ``(person_id, related_person_id, relation)`` of registered family/proxy links."""
         if not self.has("family_links"):
@@ -274,7 +296,7 @@ class Frames:
         return pd.concat([a, b], ignore_index=True).drop_duplicates(["person_id", "related_person_id"])
 
 
-    @cached_property
+    @_citywide
     def households(self) -> pd.Series:
         """Household id per person: the connected set of persons linked by family relations
         (every relation but ``proxy``), whatever the export's shape -- stars (an account holder

@@ -384,14 +384,14 @@ def run_rules(ctx: Context, config: dict[str, Any] | None = None, only: list[str
         say("rules", f"全市规则 city-wide rules ({len(by_scope['engine'])}): {time.perf_counter() - t0:.0f} s")
         if by_scope["stays"]:
             t0 = time.perf_counter()
-            run(Frames(visits_where(ctx, "v.visit_type = 'inpatient'")), by_scope["stays"])
+            run(Frames(visits_where(ctx, "v.visit_type = 'inpatient'"), city=whole), by_scope["stays"])
             say("rules", f"住院规则 stay rules ({len(by_scope['stays'])}): {time.perf_counter() - t0:.0f} s")
         zh = {"person": "按人员分桶", "institution": "按机构分桶"}
         for sc in ("person", "institution"):
             if by_scope[sc]:
                 for b in track(buckets(ctx, sc, k, tables=_BUCKET_TABLES[sc]), "rules", f"{zh[sc]} {sc} buckets ({len(by_scope[sc])} rules)",
                                total=k, unit="buckets"):
-                    run(Frames(b), by_scope[sc])
+                    run(Frames(b, city=whole), by_scope[sc])
     if timings is not None:
         timings.update(spent)
     if not out:
