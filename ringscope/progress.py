@@ -79,6 +79,23 @@ def hms(seconds: float) -> str:
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
 
 
+def rss_mb() -> float:
+    """This process's resident memory now in MB (``VmRSS``; 0 where ``/proc`` is not there): what
+    a stage still holds when it ends, beside :func:`peak_rss_mb`'s high-water mark.
+
+    >>> rss_mb() >= 0
+    True
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory in MB: ``VmHWM``, the high-water mark of its own
     address space, which an exec starts afresh -- unlike ``ru_maxrss``, which a child started from

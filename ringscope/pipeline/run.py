@@ -33,6 +33,7 @@ traceback's last line) and the run goes on without it;
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import platform
@@ -87,7 +88,8 @@ class _Clock:
             self.rss[name] = _progress.peak_rss_mb()
             log.info("stage %s: %.2fs (peak RSS %.0f MB)", name, dt, self.rss[name])
             _progress.say("detect", f"{label}: 完成 done in {_progress.hms(dt)}, "
-                                   f"峰值内存 peak RSS {self.rss[name] / 1024:.1f} GB")
+                                   f"峰值内存 peak RSS {self.rss[name] / 1024:.1f} GB, "
+                                   f"当前 now {_progress.rss_mb() / 1024:.1f} GB")
 
 
 def _versions() -> dict[str, str]:
@@ -437,9 +439,17 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                             _progress.say("detect", f"  规则 {f['rule_id']} 失败 failed: {f['error'][:200]}")
                     det_timings[det.name] = time.perf_counter() - t0
                     _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
-                                           f"峰值内存 peak RSS {_progress.peak_rss_mb() / 1024:.1f} GB")
+                                           f"峰值内存 peak RSS {_progress.peak_rss_mb() / 1024:.1f} GB, "
+                                           f"当前 now {_progress.rss_mb() / 1024:.1f} GB")
             if restricted is not None:     # the later stages see the whole city again
                 _restore_projections(ctx, restricted)
+            if kind == "graph":
+                # only graph detectors read the projections (the city's visit frame, drug lines,
+                # face links...): let the later stages have that memory (at 1M persons the
+                # process's peak came after the graph stage, in early warning, on top of them)
+                for k in [k for k in ctx.cache if k.startswith("projection:")]:
+                    del ctx.cache[k]
+                gc.collect()
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
         rule_hits = ctx.rule_hits if ctx.rule_hits is not None else _no_hits()
 
