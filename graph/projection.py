@@ -277,9 +277,11 @@ def covisit_edges(ctx: Context, window: str = "30min", max_bucket: int = 30, min
     with a face terminal, are left out."""
     def build() -> pd.DataFrame:
         v = visit_frame(ctx)
-        v = v[v["visit_type"].isin(visit_types) & ~v["inst_kind"].isin(exclude_kinds)]
+        keep = v["visit_type"].isin(visit_types) & ~v["inst_kind"].isin(exclude_kinds)
         if without_terminal:
-            v = v[~v["has_face_terminal"]]
+            keep &= ~v["has_face_terminal"]
+        # the three columns read, not a filtered copy of the city's whole visit frame
+        v = v.loc[keep, ["person_id", "start_time", "institution_id"]]
         e = temporal_synchrony(v["person_id"].to_numpy(), v["start_time"].to_numpy(), window,
                                keys=v["institution_id"].to_numpy(), max_bucket=max_bucket, min_common=min_common,
                                chance=True)
