@@ -396,10 +396,11 @@ def temporal_synchrony(entities: Sequence[Hashable], times: Sequence, window: pd
 
 
 def _count_pairs(ids: np.ndarray, wts: np.ndarray, n_ent: np.int64, chunk: int = 8_000_000) -> pd.DataFrame:
-    """Distinct pair ids with their count and summed weight. With more than ``chunk`` pair instances the instances are counted in parts by the lower
-    entity's code (a pair's instances all fall in one part, so the counts are exact): the sort
-    behind the count then needs memory for one part, not for every co-visit of a city (its
-    temporaries were the peak of card lending on a 1M-person city).
+    """Distinct pair ids with their count and summed weight. With more than ``chunk`` pair
+    instances the instances are counted in parts by the lower entity's code (a pair's instances
+    all fall in one part, so the counts are exact): the sort behind the count then needs memory
+    for one part, not for every co-visit of a city (its temporaries were part of card lending's
+    peak on a 1M-person city).
 
     >>> _count_pairs(np.array([7, 3, 7, 9, 7]), np.ones(5), np.int64(4), chunk=2).sort_values("pid").values.tolist()
     [[3.0, 1.0, 1.0], [7.0, 3.0, 3.0], [9.0, 1.0, 1.0]]

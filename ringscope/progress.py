@@ -79,6 +79,18 @@ def hms(seconds: float) -> str:
     return str(dt.timedelta(seconds=int(max(seconds, 0))))
 
 
+def _status_mb(field: str) -> float | None:
+    """A ``kB`` field of ``/proc/self/status`` in MB (None where ``/proc`` or the field is not there)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def rss_mb() -> float:
     """This process's resident memory now in MB (``VmRSS``; 0 where ``/proc`` is not there): what
     a stage still holds when it ends, beside :func:`peak_rss_mb`'s high-water mark.
@@ -86,14 +98,8 @@ def rss_mb() -> float:
     >>> rss_mb() >= 0
     True
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
+    mb = _status_mb("VmRSS")
+    return 0.0 if mb is None else mb
 
 
 def peak_rss_mb() -> float:
@@ -104,13 +110,9 @@ def peak_rss_mb() -> float:
     >>> peak_rss_mb() > 0
     True
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    mb = _status_mb("VmHWM")
+    if mb is not None:
+        return mb
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

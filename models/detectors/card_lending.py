@@ -504,7 +504,6 @@ class CardLendingDetector(BaseDetector):
         fl_p = set(fl["person_id"].astype(str))
         fam = fam[fam["a"].isin(fl_p) & fam["b"].isin(fl_p)]
         vv = v[bad & v["institution_id"].isin(hot.index).to_numpy() & v["person_id"].astype(str).isin(fl_p).to_numpy()]
-        vv = vv.assign(bad=True)
         groups = []
         for comp in connected_components(edges):
             insts = sorted(c[12:] for c in comp if c.startswith("institution:"))
@@ -515,7 +514,7 @@ class CardLendingDetector(BaseDetector):
             if n_fam >= len(creds) / 2:      # a household, not a ring
                 continue
             z = float(hot["z"].reindex(insts).max())
-            cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds) & vv["bad"]]
+            cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds)]   # bad visits only
             ph = cv["physician_id"].dropna()
             docs = [ph.value_counts().index[0]] if len(ph) >= p["cotime_min_size"] and \
                 ph.value_counts(normalize=True).iloc[0] >= 0.5 else []

@@ -228,14 +228,13 @@ def previous_leads(out_dir: Path | None = None, runner: Any = None) -> pd.DataFr
     return None
 
 
-def _spark_graph_step(ctx: Context, summary: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any] | None:
+def _spark_graph_step(ctx: Context, summary: dict[str, Any], opts: dict[str, Any]) -> None:
     """The graph step on Spark (:mod:`ringscope.graph.spark_graph`): the entity graph's components and
     communities computed on Spark, reduced to the candidate subgraphs around the entities the rules
     and face verification flagged; the manifest's ``engine.graph`` records what Spark saw and what
     it handed on. When the graph is cut (more than ``whole_graph_below`` nodes), the graph
     detectors' projections (``graph/projection.py``: visits and drug lines) are restricted to the
-    candidate persons for the graph stage only; returns the projections set aside (restored after
-    it by :func:`_restore_projections`), or None when the whole graph was handed on."""
+    candidate persons for the graph stage only (:func:`_drop_projections` ends that with the stage)."""
     from ringscope.graph.spark_graph import entity_edges, flagged_nodes, reduce_graph
 
     eng = ctx.columnar
@@ -253,18 +252,19 @@ def _spark_graph_step(ctx: Context, summary: dict[str, Any], opts: dict[str, Any
     _progress.say("detect", f"  Spark 图计算 graph step: {s['nodes']:,} nodes / {s['edges']:,} edges, "
                             f"{s['components']:,} components; handed on {s['handed_on_nodes']:,} nodes / "
                             f"{s['handed_on_edges']:,} edges" + (" (whole graph)" if red.whole_graph else ""))
-    if red.whole_graph:
-        return None
-    aside = {k: ctx.cache.pop(k) for k in [k for k in ctx.cache if k.startswith("projection:")]}
-    ctx.cache["graph:candidate_persons"] = red.ids("person")
-    return aside
+    if not red.whole_graph:
+        _drop_projections(ctx)          # any built over the whole city: rebuilt over the candidates
+        ctx.cache["graph:candidate_persons"] = red.ids("person")
 
 
-def _restore_projections(ctx: Context, aside: dict[str, Any]) -> None:
+def _drop_projections(ctx: Context) -> None:
+    """Forget the graph detectors' projections (and a Spark run's candidate restriction) when the
+    graph stage ends: only graph detectors read them, and the later stages have that memory (at 1M
+    persons the process's peak came after the graph stage, in early warning, on top of them)."""
     for k in [k for k in ctx.cache if k.startswith("projection:")]:
         del ctx.cache[k]
     ctx.cache.pop("graph:candidate_persons", None)
-    ctx.cache.update(aside)
+    gc.collect()
 
 
 def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True, gnn: bool | None = None,
@@ -405,10 +405,9 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
             stage = [d for d in todo if d.kind == kind]
             if not stage and kind not in ("face", "rule", "graph"):
                 continue
-            restricted = None
             if kind == "graph" and engine == "spark" and cfg.pipeline["spark_graph"]["enabled"]:
                 with clock.stage("spark_graph"):
-                    restricted = _spark_graph_step(ctx, summary, cfg.pipeline["spark_graph"])
+                    _spark_graph_step(ctx, summary, cfg.pipeline["spark_graph"])
             with clock.stage({"face": "faces", "rule": "rules", "graph": "graph"}.get(kind, kind)):
                 if kind == "learned":
                     from ringscope.pipeline.learned import gate_learned
@@ -441,15 +440,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
                     _progress.say("detect", f"  {det.name} ({i}/{len(stage)}): {_progress.hms(det_timings[det.name])}, "
                                            f"峰值内存 peak RSS {_progress.peak_rss_mb() / 1024:.1f} GB, "
                                            f"当前 now {_progress.rss_mb() / 1024:.1f} GB")
-            if restricted is not None:     # the later stages see the whole city again
-                _restore_projections(ctx, restricted)
             if kind == "graph":
-                # only graph detectors read the projections (the city's visit frame, drug lines,
-                # face links...): let the later stages have that memory (at 1M persons the
-                # process's peak came after the graph stage, in early warning, on top of them)
-                for k in [k for k in ctx.cache if k.startswith("projection:")]:
-                    del ctx.cache[k]
-                gc.collect()
+                _drop_projections(ctx)
         summary["detector_timings"] = {k: round(v, 3) for k, v in det_timings.items()}
         rule_hits = ctx.rule_hits if ctx.rule_hits is not None else _no_hits()
 
