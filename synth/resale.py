@@ -12,10 +12,12 @@ resold pack's code appears on a second settlement.
 
 Ground truth (data contract §3):
 
-* ring members: the collectors, the outlets, the outlets' staff who settled the
-  resold packs (pharmacists), and the prescribers who knowingly fed the
-  collectors; persons whose credentials were borrowed and the outlets'
-  customers are not members (they took no part in running the scheme);
+* ring members: the collectors, the persons who lent them their credentials
+  (出借医保凭证 is itself a sanctioned violation, 《医疗保障基金使用监督管理条例》
+  art. 41, as in the ``card_lending`` rings), the outlets, the outlets' staff who
+  settled the resold packs (pharmacists), and the prescribers who knowingly fed
+  the collectors; the outlets' customers are not members (they bought packs,
+  they ran nothing);
 * violations: every collecting settlement (whole visit, ``drug_resale``) and
   every line of an outlet that re-settled resold packs (``line_id`` set);
 * the outlets' books (进销存) never record the resold packs as bought, so their
@@ -256,7 +258,9 @@ def _ring(city: "_City", cfg: dict, r: int, drugs_all: np.ndarray, kp: np.ndarra
             if kind != 3:
                 parts.append(city.fixed_lines(np.arange(m), city.consult_item(np.full(m, o)), 1.0, tt))
             chunks.append((vv, concat(parts, LCOLS)))
-    members = [("person", int(c)) for c in collectors] + [("institution", int(o)) for o in outlets]
+    members = [("person", int(c)) for c in collectors]
+    members += [("person", int(x)) for x in dict.fromkeys(R["person"].tolist()) if x not in set(collectors.tolist())]
+    members += [("institution", int(o)) for o in outlets]
     members += [("physician", int(x)) for o in outlets.tolist() for x in settlers[o] if x in used_settlers]
     fed = set(R["phys"].tolist())
     members += [("physician", int(x)) for x in feeders if x in fed]

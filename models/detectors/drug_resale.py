@@ -17,7 +17,8 @@ A pack settled again to the same person is left out of the network (the rules st
 **Outlets** are institutions where the packs of at least ``min_outlet_sources`` holders
 reappear, ``min_outlet_packs`` packs in all, surprising (``min_outlet_z``) against their own
 scanning volume at the rate of their peers -- the median share of reappearing packs at
-institutions of the same kind, never below ``base_rate_floor``: a hospital that scans a
+institutions of the same kind, weighted by the packs they scanned (the rate of the median pack), never
+below ``base_rate_floor``: a hospital that scans a
 million packs is expected to show more data errors than a village clinic.
 
 **Rings** are the connected components of the collector → outlet edges with at least
@@ -61,7 +62,24 @@ from ringscope.graph.traces import trace_steps, trace_volumes
 from ringscope.models.base import BaseDetector, Context, Group
 from ringscope.models.detectors._util import finalize, poisson_sf_z, squash, typed
 
-__all__ = ["DrugResaleDetector", "resale_hops"]
+__all__ = ["DrugResaleDetector", "resale_hops", "weighted_median"]
+
+
+def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    """The value below which half of the total weight lies (0.0 when there is no weight).
+
+    >>> weighted_median(np.array([0.0, 0.0, 0.0, 0.003]), np.array([10, 10, 10, 1000]))
+    0.003
+    >>> weighted_median(np.array([1.0, 2.0, 3.0]), np.array([1, 1, 1]))
+    2.0
+    """
+    keep = np.asarray(w, float) > 0
+    x, w = np.asarray(x, float)[keep], np.asarray(w, float)[keep]
+    if not len(x):
+        return 0.0
+    o = np.argsort(x, kind="stable")
+    c = np.cumsum(w[o])
+    return float(x[o][np.searchsorted(c, 0.5 * c[-1])])
 
 
 def resale_hops(steps: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +176,11 @@ class DrugResaleDetector(BaseDetector):
         rates["repeats"] = reps.reindex(rates.index).fillna(0).to_numpy()
         rates["rate"] = rates["repeats"] / rates["scanned"].clip(lower=1)
         rates["kind"] = kind.reindex(rates.index).fillna("?").to_numpy()
-        peer = rates.groupby("kind")["rate"].median()
+        # the peers' rate: the median pack's, not the median institution's -- weighted by packs scanned, so
+        # that the many small places that scanned too few packs to show any repeat do not pull a kind's
+        # rate to zero (a city's big hospitals then all looked surprising at their own ordinary error rate)
+        peer = rates.groupby("kind")[["rate", "scanned"]].apply(
+            lambda d: weighted_median(d["rate"].to_numpy(float), d["scanned"].to_numpy(float)))
         o["scanned"] = inst_vol.reindex(o.index).fillna(0).to_numpy()
         o["kind"] = kind.reindex(o.index).fillna("?").to_numpy()
         o["peer_rate"] = np.maximum(peer.reindex(o["kind"]).fillna(0).to_numpy(), p["base_rate_floor"])
