@@ -12,7 +12,9 @@ institution kind (robust z-scores), never as an absolute count:
   longer the gap, the more ordinary rushes (market days, opening hours) a
   "batch" takes in, so its evidence is weighed down beyond 10 minutes (0.58 at 30);
 - **repeat credentials**: the same credentials reappear batch after batch
-  (hoarded cards), which ordinary walk-in rushes do not show;
+  (hoarded cards), which ordinary walk-in rushes do not show; at a pace where
+  most peers show none, their number is the evidence whatever the size of the
+  place, else their share of the place's customers;
 - **off-hours**: share of sales between ``night_start`` and ``night_end``;
 - **no face**: where the institution has a face terminal, the share of batch
   sales without a settlement capture or with a capture that is not the
@@ -34,10 +36,12 @@ from ringscope.models.detectors._util import finalize, squash, typed
 from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
 
-__all__ = ["CardCashoutDetector", "inventory_excess", "SHARE_SCALE"]
+__all__ = ["CardCashoutDetector", "inventory_excess", "SHARE_SCALE", "HOARD_LOG_SCALE"]
 
 #: smallest spread of a share among peers (2 percentage points) for its robust z
 SHARE_SCALE = 0.02
+#: smallest spread of log(1 + lockstep credentials) among peers: 10 cards where peers have none is z 4.8
+HOARD_LOG_SCALE = 0.5
 
 
 def inventory_excess(ctx: Context) -> pd.Series:
@@ -156,7 +160,15 @@ class CardCashoutDetector(BaseDetector):
             inst[col + "_z"] = robust_z(((inst[col] * inst["n"] + med * 20) / (inst["n"] + 20)).to_numpy(), kinds,
                                         min_scale=SHARE_SCALE)
         inst["inv_z"] = robust_z(inst["inventory_excess"].to_numpy(), kinds)
-        z = (inst[["batch_share_z", "hoard_share_z"]].clip(0, 20).sum(axis=1)
+        # hoarding: where most peers show no lockstep credentials at this pace (minutes apart, ordinary
+        # customers never come back together batch after batch), the count is the evidence, whatever the
+        # size of the place -- as a share of its customers a 20-card ring vanishes in a pharmacy of 8,000
+        # (a 1M city's rings scored 0.1-0.5); where ordinary rushes already give most peers some (half an
+        # hour apart), chance lockstep grows with volume and the count is weighed as a share of customers
+        quiet = inst.groupby("kind")["n_hoarded"].transform("median").to_numpy() == 0
+        count_z = robust_z(np.log1p(inst["n_hoarded"].to_numpy(float)), kinds, min_scale=HOARD_LOG_SCALE)
+        inst["hoard_z"] = np.where(quiet, count_z, inst["hoard_share_z"].to_numpy())
+        z = (inst[["batch_share_z", "hoard_z"]].clip(0, 20).sum(axis=1)
              + 0.5 * inst["night_share_z"].clip(0, 10)
              + 0.5 * inst["inv_z"].clip(0, 10)
              + 2.0 * inst["noface_batch"] * inst["terminal"].astype(float))
@@ -202,7 +214,7 @@ class CardCashoutDetector(BaseDetector):
                  "night_share": round(float(r["night_share"]), 4),
                  "noface_batch_share": round(float(r["noface_batch"]), 4),
                  "inventory_excess": round(float(r["inventory_excess"]), 4),
-                 "z": {k: round(float(r[k]), 2) for k in ("batch_share_z", "hoard_share_z", "night_share_z", "inv_z")},
+                 "z": {k: round(float(r[k]), 2) for k in ("batch_share_z", "hoard_share_z", "hoard_z", "night_share_z", "inv_z")},
                  "batches": sv.groupby("burst")["visit_id"].apply(list).head(50).tolist(),
                  "params": self.get_params()}))
         extra = pd.DataFrame({"entity_type": "institution", "entity_id": inst.index,

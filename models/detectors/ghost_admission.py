@@ -18,7 +18,8 @@ total). Evidence that the patients were not in bed raises a wave:
 A ward capture of the patients lowers it. All surprising waves of one
 institution form one group -- the organisation is the hospital: the
 institution, the physician(s) who admitted at least 25 % of the wave
-patients, and the patients.
+patients, and the patients they admitted in the waves (the same days'
+admissions by the hospital's other physicians are its ordinary patients).
 
 References: Kulldorff, "A spatial scan statistic" (1997) for the window scan;
 Anscombe's variance-stabilised Poisson surprise as in ``_util.poisson_sf_z``.
@@ -142,11 +143,18 @@ class GhostAdmissionDetector(BaseDetector):
             # where the terminal saw patients on the ward, those patients are not ghosts
             if mm["has_face_terminal"].any():
                 mm = mm[~(mm["ward"] > 0)]
-            persons = sorted(mm["person_id"].unique())
-            if len(persons) < p["min_wave"]:
+            if mm["person_id"].nunique() < p["min_wave"]:
                 continue
             phys = mm.drop_duplicates("person_id")["physician_id"].dropna().value_counts(normalize=True)
             docs = [d for d, sh in phys.items() if sh >= 0.25]
+            # a wave is run by its admitting doctors: at a big hospital the window also holds the ordinary
+            # admissions of its other physicians (a 1M city: 25 of a wave's 91 patients were the ring's, the
+            # rest admitted by a dozen other doctors the same days), who are not part of it
+            if docs:
+                mm = mm[mm["physician_id"].isin(docs)]
+            persons = sorted(mm["person_id"].unique())
+            if len(persons) < p["min_wave"]:
+                continue
             n_waves = _distinct_waves(ww["d0"].to_numpy(), ww["w"].to_numpy())
             raw = float(ww["raw"].max()) + 1.5 * np.log2(n_waves)     # recruiting again and again
             score = float(squash(raw, mid=4.0, scale=1.0))
