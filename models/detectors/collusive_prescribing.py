@@ -11,8 +11,8 @@ filled elsewhere), edge weights ``log1p(amount)``. Then:
    densest patient x (physician, dispenser) block, with column weights
    ``1/log(global degree + 5)`` from the whole city, so a famous physician or a
    busy pharmacy is cheap camouflage rather than evidence; the block's patients
-   are then removed and the peeling repeated (up to ``max_blocks`` blocks per
-   community), because one community can hold a hospital's ordinary
+   are then removed and the peeling repeated (``max_blocks`` blocks per
+   community, one more per ``persons_per_block`` of its patients), because one community can hold a hospital's ordinary
    prescribing *and* a ring hidden in it;
 3. a block is a union of physician--dispenser channels; each channel of the
    block with the highest lifts (at most ``max_pairs``) is scored on its own,
@@ -69,6 +69,10 @@ class CollusivePrescribingDetector(BaseDetector):
     resolution : Leiden resolution (higher = smaller communities).
     min_patients : smallest core (patients).
     min_score : cores scoring below are dropped.
+    max_blocks : FRAUDAR peels per community, at least ...
+    persons_per_block : ... and one more per this many patients of the community (communities grow with
+        the city: modularity's resolution limit).
+    max_pairs : the strongest physician -> dispenser channels of a block scored on their own.
     max_core_physicians, max_core_dispensers : largest block kept whole (larger ones are judged only by
         their channels).
     seed : Leiden seed.
@@ -83,6 +87,7 @@ class CollusivePrescribingDetector(BaseDetector):
     min_patients: int
     min_score: float
     max_blocks: int
+    persons_per_block: int
     max_pairs: int
     max_core_physicians: int
     max_core_dispensers: int
@@ -124,6 +129,14 @@ class CollusivePrescribingDetector(BaseDetector):
         self._channel_patients = ch["patients_list"]
         # structures first (Leiden + FRAUDAR), then the lines of their persons, read once, then scores
         cands = [(k, cand) for k, c in enumerate(comms) for cand in self._candidates(c, e, deg)]
+        # and every physician -> dispenser channel on its own, wherever Leiden put it: a city-sized
+        # community holds many rings and the peels reach only the densest (a 200,000-person city's
+        # twelve ring channels were its top 18 by lift, six of them in no block); scored like the rest
+        comm_of = {x: k for k, c in enumerate(comms) for x in c}
+        for i, ((d, h), pl) in enumerate(ch["patients_list"].items()):
+            k = comm_of.get(f"physician:{d}", comm_of.get(f"institution:{h}"))
+            if k is not None:
+                cands.append((k, (pl, [d], [h], "channel", 0.0, -1 - i)))
         persons = sorted({x for _, (cp_, _, _, _, _, _) in cands for x in cp_})
         b.lines = eng.query("prescribing_person_lines", frames={**fr, "want": pd.DataFrame({"person_id": persons})})
         b.lines["diagnosis_codes"] = [tuple(x) if x is not None else () for x in b.lines["diagnosis_codes"]]
@@ -165,7 +178,11 @@ class CollusivePrescribingDetector(BaseDetector):
         cw = 1.0 / np.log(deg.reindex(c_lab).to_numpy(dtype=float) + 5.0)
         out: list[tuple] = []
         alive = np.ones(len(r_lab), dtype=bool)
-        for block in range(int(p["max_blocks"])):
+        # one peel per ``persons_per_block`` patients of the community, at least ``max_blocks``: Leiden's
+        # communities grow with the city (modularity's resolution limit: a 200,000-person city's largest
+        # held 23,000 nodes and five rings), and three peels reached only the first of them
+        n_blocks = max(int(p["max_blocks"]), int(np.ceil(len(persons) / max(int(p["persons_per_block"]), 1))))
+        for block in range(n_blocks):
             if alive.sum() < p["min_patients"]:
                 break
             Ab = A.multiply(alive[:, None]).tocsr()
