@@ -10,7 +10,8 @@ see exactly what a real run gives them (dtypes, defaults, quarantine). Its piece
   every collected pack is settled again at outlet P3 (pharmacist PH3) to its customers;
 - a lone collector whose packs reappear at one pharmacy only (P4): one source is not an outlet;
 - confounders: a refunded sale sold again, a scanner repeating a code within minutes, a pack
-  split over two settlements, a chronic patient refilling D9 from two prescribers.
+  split over two settlements (and one opened box sold on with a new one: 1.5 boxes on two codes,
+  twice), a chronic patient refilling D9 from two prescribers.
 """
 from __future__ import annotations
 
@@ -120,12 +121,18 @@ def build(tmp: Path) -> tuple[Path, dict]:
                                       physician="DC", visit_type="outpatient"))
     info["clean_lines"].append(c.sale("SP", "C1", T0 + 14 * day, [z], item="D2", qty=0.5, price=20.0,
                                       physician="DC", visit_type="outpatient"))
+    # confounder: 1.5 boxes on two codes to one customer, the other half of the opened box with a
+    # new box (1.5 on two codes) to the next: the shared code is the split box, not a repeat
+    w1, w2, w3 = c.code(), c.code(), c.code()
+    info["clean_lines"].append(c.sale("MX1", "P2", T0 + 9 * day, [w1, w2], item="D1", qty=1.5, price=15.0))
+    info["clean_lines"].append(c.sale("MX2", "P2", T0 + 9 * day + pd.Timedelta(hours=3), [w2, w3], item="D1",
+                                      qty=1.5, price=15.0))
     # confounder: a chronic patient refilling D9 monthly, alternately from two prescribers
     for mth in range(8):
         doc, inst = (("DH2", "H1") if mth % 2 else ("DC", "C1"))
         info["clean_lines"].append(c.sale("CHR", inst, T0 + 30 * mth * day, [c.code()], physician=doc,
                                           visit_type="outpatient"))
-    info["codes"] = {"reversal": x, "scanner": y, "split": z}
+    info["codes"] = {"reversal": x, "scanner": y, "split": z, "mixed_split": w2}
     info["city"] = c
     return c.write(tmp / "city"), info
 
@@ -158,7 +165,7 @@ def test_code_settled_twice_hits_every_resold_line_and_no_confounder(city):
     assert h["line_id"].is_unique
 
 
-@pytest.mark.parametrize("confounder", ["reversal", "scanner", "split"])
+@pytest.mark.parametrize("confounder", ["reversal", "scanner", "split", "mixed_split"])
 def test_trace_confounders_stay_clean(city, confounder):
     """Each confounder's code is seen twice, and no trace rule hits either of its settlements."""
     ds, info = city
@@ -182,13 +189,17 @@ def test_the_confounders_turn_into_hits_beyond_their_bounds(tmp_path):
     third = c.sale("SP", "C1", T0 + pd.Timedelta(days=6), [z], qty=0.5)
     c.sale("R1", "P1", T0, [x])
     again = c.sale("R2", "P1", T0 + pd.Timedelta(days=1), [x])
+    # a line of 1.5 boxes on two codes, then two whole boxes on one of them: that box was sold twice
+    w1, w2, w3 = c.code(), c.code(), c.code()
+    c.sale("MX1", "P2", T0 + pd.Timedelta(days=2), [w1, w2], qty=1.5)
+    whole = c.sale("MX2", "P2", T0 + pd.Timedelta(days=3), [w2, w3], qty=2.0)
     ds = read_dataset(c.write(tmp_path / "c"))
     hits = run_rules(_ctx(ds), only=["R-MGT-016"])
-    assert set(hits["line_id"]) == {late, third, again}
+    assert set(hits["line_id"]) == {late, third, again, whole}
     assert hits.set_index("line_id").at[third, "amount_at_risk"] == pytest.approx(50.0)
     # ... and the scanner window is a parameter
     wide = run_rules(_ctx(ds), config={"R-MGT-016": {"scanner_minutes": 90}}, only=["R-MGT-016"])
-    assert set(wide["line_id"]) == {third, again}
+    assert set(wide["line_id"]) == {third, again, whole}
 
 
 def test_a_pack_sold_by_an_institution_that_never_bought_the_drug(city, tmp_path):

@@ -7,8 +7,12 @@
 --   first           the code's first sale;
 --   after_reversal  the previous sale of the pack was refunded (reversed = true): sold again;
 --   split           the pack's remainder (拆零): the same institution, every step of the run
---                   dispensing less than one pack (quantity per code on the line below 1) and
---                   together at most 1 + $split_tolerance packs;
+--                   dispensing less than one pack of this code and together at most
+--                   1 + $split_tolerance packs. A line of q packs under n codes holds n - 1
+--                   whole packs and one part of q - (n - 1) (1.5 packs on two codes: a whole pack
+--                   and a half), and which code is the part is not recorded: each code is read as
+--                   the part (the least it can hold), so a half sold on, then its other half, is a
+--                   split, not a repeat (precision first for a definite rule);
 --   repeat          the pack was already sold and not refunded: settled again (回流/串换/空刷).
 -- The holder (h_*) of a step is the previous sale that is not a scanner repeat: the settlement
 -- whose buyer held the pack before it came back. pack_amount shares the line's amount equally
@@ -30,6 +34,7 @@ WITH multi AS (
     GROUP BY line_id
 ), o AS (
     SELECT r.*, n.n_codes, r.amount / n.n_codes AS pack_amount, r.quantity / n.n_codes AS pack_qty,
+           least(greatest(r.quantity - (n.n_codes - 1), 0), 1) AS code_share,
            row_number() OVER w AS seq, count(*) OVER (PARTITION BY r.trace_code) AS n_steps,
            lag(r.institution_id) OVER w AS p_inst, lag(r.terminal_id) OVER w AS p_term,
            lag(r.ts) OVER w AS p_ts
@@ -51,10 +56,10 @@ WITH multi AS (
 ), runs AS (
     SELECT *, sum(brk) OVER (PARTITION BY trace_code ORDER BY ts, line_id ROWS UNBOUNDED PRECEDING) AS run
     FROM (SELECT *, CASE WHEN sale_seq = 1 OR h_reversed OR institution_id IS DISTINCT FROM h_inst
-                              OR coalesce(pack_qty, 1) >= 1 - 1e-9 THEN 1 ELSE 0 END AS brk
+                              OR coalesce(code_share, 1) >= 1 - 1e-9 THEN 1 ELSE 0 END AS brk
           FROM sale)
 ), cls AS (
-    SELECT *, sum(least(coalesce(pack_qty, 1), 1)) OVER (PARTITION BY trace_code, run ORDER BY ts, line_id
+    SELECT *, sum(coalesce(code_share, 1)) OVER (PARTITION BY trace_code, run ORDER BY ts, line_id
                                                          ROWS UNBOUNDED PRECEDING) AS run_qty
     FROM runs
 )
