@@ -18,8 +18,10 @@ total). Evidence that the patients were not in bed raises a wave:
 A ward capture of the patients lowers it. All surprising waves of one
 institution form one group -- the organisation is the hospital: the
 institution, the physician(s) who admitted at least 25 % of the wave
-patients, and the patients they admitted in the waves (the same days'
-admissions by the hospital's other physicians are its ordinary patients).
+patients or far more of them than their usual share of the hospital's
+admissions (Poisson surprise), and the patients they admitted in the waves
+(the same days' admissions by the hospital's other physicians are its
+ordinary patients).
 
 References: Kulldorff, "A spatial scan statistic" (1997) for the window scan;
 Anscombe's variance-stabilised Poisson surprise as in ``_util.poisson_sf_z``.
@@ -137,6 +139,9 @@ class GhostAdmissionDetector(BaseDetector):
         waves["raw"] = (0.6 * waves["surprise"].clip(upper=12) + 3.0 * waves["no_ward"] * waves["observed"]
                         - 1.5 * (1 - waves["no_ward"]) * waves["observed"] + 0.5 * waves["elsewhere_z"].clip(0, 6))
         waves = waves[waves["raw"] > 0]
+        # each physician's share of the institution's admissions (the usual, against which a wave's is judged)
+        adm = st.dropna(subset=["physician_id"]).groupby(["institution_id", "physician_id"]).size()
+        doc_share = {i: (g.droplevel(0) / g.sum()) for i, g in adm.groupby(level=0)}
         groups = []
         for inst, ww in waves.groupby("institution_id", sort=True):
             mm = mem[mem["wave"].isin(ww.index)].drop_duplicates("visit_id")
@@ -145,11 +150,19 @@ class GhostAdmissionDetector(BaseDetector):
                 mm = mm[~(mm["ward"] > 0)]
             if mm["person_id"].nunique() < p["min_wave"]:
                 continue
-            phys = mm.drop_duplicates("person_id")["physician_id"].dropna().value_counts(normalize=True)
-            docs = [d for d, sh in phys.items() if sh >= 0.25]
-            # a wave is run by its admitting doctors: at a big hospital the window also holds the ordinary
-            # admissions of its other physicians (a 1M city: 25 of a wave's 91 patients were the ring's, the
-            # rest admitted by a dozen other doctors the same days), who are not part of it
+            # the admitting doctors of the waves: at least a quarter of their patients, or far more of them
+            # than the doctor's share of the hospital's admissions predicts (Poisson surprise): at a big
+            # hospital two doctors admitting a 25-patient ring are each 14 % of a 92-patient window, four
+            # times their usual share, beside thirty colleagues' ordinary admissions of those days
+            first = mm.drop_duplicates("person_id")["physician_id"].dropna()
+            cnt = first.value_counts()
+            usual = doc_share.get(inst, pd.Series(dtype=float)).reindex(cnt.index).fillna(0.0).to_numpy()
+            z = poisson_sf_z(cnt.to_numpy(), usual * len(first)) if len(cnt) else np.zeros(0)
+            docs = [d for d, k, zz in zip(cnt.index, cnt.to_numpy(), z)
+                    if k >= 0.25 * len(first) or (k >= 2 and zz >= p["min_surprise"])]
+            # a wave is run by its admitting doctors: the window also holds the ordinary admissions of the
+            # hospital's other physicians (a 1M city: 25 of a wave's 92 patients were the ring's, the rest
+            # admitted by thirty other doctors the same days), who are not part of it
             if docs:
                 mm = mm[mm["physician_id"].isin(docs)]
             persons = sorted(mm["person_id"].unique())
