@@ -39,7 +39,7 @@ codes scanned on it), every pack counted once, so a ring never claims more than 
 The evidence carries the counts behind every member and a bounded sample (``max_chains``) of
 code chains: each code's settlements in order, with line, visit, person, institution, time and
 class -- what the ring explorer draws and the evidence package lists (the full list is in
-Neo4j: ``(:Pack)-[:DISPENSED_IN]->(:ClaimLine)``, ``cypher/app/lead_packs.cypher``).
+Neo4j: ``(:Pack)-[:DISPENSED_IN]->(:ClaimLine)``, ``cypher/traces/lead_packs.cypher``).
 
 Doctor shopping meets resale: collectors are often doctor shoppers. Fusion folds a
 ``doctor_shopping`` group whose members sit inside a ``drug_resale`` lead into that lead
