@@ -259,7 +259,8 @@ def _ring(city: "_City", cfg: dict, r: int, drugs_all: np.ndarray, kp: np.ndarra
                 parts.append(city.fixed_lines(np.arange(m), city.consult_item(np.full(m, o)), 1.0, tt))
             chunks.append((vv, concat(parts, LCOLS)))
     members = [("person", int(c)) for c in collectors]
-    members += [("person", int(x)) for x in dict.fromkeys(R["person"].tolist()) if x not in set(collectors.tolist())]
+    own = set(collectors.tolist())
+    members += [("person", int(x)) for x in dict.fromkeys(R["person"].tolist()) if x not in own]
     members += [("institution", int(o)) for o in outlets]
     members += [("physician", int(x)) for o in outlets.tolist() for x in settlers[o] if x in used_settlers]
     fed = set(R["phys"].tolist())

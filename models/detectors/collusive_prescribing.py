@@ -132,10 +132,12 @@ class CollusivePrescribingDetector(BaseDetector):
         # and every physician -> dispenser channel on its own, wherever Leiden put it: a city-sized
         # community holds many rings and the peels reach only the densest (a 200,000-person city's
         # twelve ring channels were its top 18 by lift, six of them in no block); scored like the rest
+        # (a channel a block already proposed is scored there, against its block, not twice)
         comm_of = {x: k for k, c in enumerate(comms) for x in c}
+        proposed = {(cd[0], ch_[0]) for _, (_, cd, ch_, kind, _, _) in cands if kind == "channel"}
         for i, ((d, h), pl) in enumerate(ch["patients_list"].items()):
             k = comm_of.get(f"physician:{d}", comm_of.get(f"institution:{h}"))
-            if k is not None:
+            if k is not None and (d, h) not in proposed:
                 cands.append((k, (pl, [d], [h], "channel", 0.0, -1 - i)))
         persons = sorted({x for _, (cp_, _, _, _, _, _) in cands for x in cp_})
         b.lines = eng.query("prescribing_person_lines", frames={**fr, "want": pd.DataFrame({"person_id": persons})})
