@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", required=True, help="a built-in detector's name")
     ap.add_argument("--param", action="append", default=[], help="name=JSON value, repeatable")
     ap.add_argument("--truth", help="truth directory (default: DATASET/truth)")
+    ap.add_argument("--rules", action="store_true", help="run the rule stage first (detectors that read rule hits)")
+    ap.add_argument("--why", action="store_true", help="also print each group's summary (its evidence in words)")
     a = ap.parse_args(argv)
 
     from ringscope.graph.context import Context
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ds = read_dataset(a.dataset, work_dir=a.stage)
     ctx = Context(tables=ds.tables, engine=Engine.over_dataset(ds, memory_limit="4GB"))
     ctx.cache["partitions"] = n_buckets(ctx, 1_000_000)
+    if a.rules:
+        _publish(builtin()["rules"]().fit(ctx), ctx, {})
     if a.detector in FACE_READERS:
         faces = builtin()["face_match"]().fit(ctx)
         _publish(faces, ctx, {})
@@ -63,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     M = ring_match_matrix(gs, [read_members(m) for m in rings["members"]]) if gs else np.zeros((0, len(rings)), bool)
     rows = [{"source": g.evidence.get("source", ""), "scheme": g.scheme, "score": round(g.score, 3),
              "members": len(g.members), "matches": ";".join(rings["ring_id"][M[i]]),
-             "in_truth": round(len(gs[i] & bad) / max(len(gs[i]), 1), 2)} for i, g in enumerate(det.groups_)]
-    out = pd.DataFrame(rows, columns=["source", "scheme", "score", "members", "matches", "in_truth"])
+             "in_truth": round(len(gs[i] & bad) / max(len(gs[i]), 1), 2),
+             "why": g.summary[:400]} for i, g in enumerate(det.groups_)]
+    cols = ["source", "scheme", "score", "members", "matches", "in_truth"] + (["why"] if a.why else [])
+    out = pd.DataFrame(rows, columns=cols)
     with pd.option_context("display.width", 200, "display.max_rows", 500):
-        print(out.sort_values(["source", "score"], ascending=[True, False]).to_string(index=False))
+        print(out.sort_values(["source", "score"], ascending=[True, False]).to_string(
+            index=False, max_colwidth=400))
     mine = rings["scheme"] == cls.scheme
     found = M.any(axis=0) if len(gs) else np.zeros(len(rings), bool)
     print(f"\n{cls.scheme}: {int(found[mine.to_numpy()].sum())} of {int(mine.sum())} true rings matched by a group; "

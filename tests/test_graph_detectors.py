@@ -348,10 +348,13 @@ def test_card_cashout_slow_operator_found_at_a_longer_gap():
 
 def test_card_lending_history_at_terminal_less_clinic():
     """Lent credentials at a clinic without a terminal are treated for chronic illnesses their holders
-    never registered; registered chronic patients of another clinic are not flagged."""
+    never registered, in the months the ring ran; registered chronic patients of another clinic are
+    not flagged."""
     b = CityBuilder(seed=14)
     cards = [f"P{i:05d}" for i in range(600, 612)]
-    for k, t in enumerate(b.rtime(60)):
+    ring_days = b.rng.integers(DAYS // 2 + 10, DAYS - 10, 60)      # the ring runs in the later months
+    for k, d in enumerate(ring_days):
+        t = T0 + pd.Timedelta(days=int(d), hours=9 + k % 8)
         b.visit(cards[k % len(cards)], "C4", t, doc=b.docs("C4")[0], item="X005",
                 dx=(["I10", "E11", "I25"][k % 3],), face=None)
     chronic = [f"P{i:05d}" for i in range(620, 640)]
@@ -362,18 +365,33 @@ def test_card_lending_history_at_terminal_less_clinic():
         for m in range(6):
             b.visit(p, "C5", T0 + pd.Timedelta(days=30 * m + int(b.rng.integers(0, 20)), hours=9),
                     doc=b.docs("C5")[0], item="X002", dx=(code,), face=None)
+    screened = [f"P{i:05d}" for i in range(650, 680)]
+    for j, p in enumerate(screened):            # a screening week at C3 finds new hypertensives: one visit each
+        b.visit(p, "C3", T0 + pd.Timedelta(days=120 + j % 7, hours=9 + j % 8), doc=b.docs("C3")[0],
+                item="X002", dx=("I10",), face=None)
     b.persons = per.reset_index()
     ctx = b.context()
-    det = CardLendingDetector().fit(ctx)
+    # a six-month test city: a month of incumbents (a year's data takes a quarter) and one month
+    # outside the run to measure the channel's own level
+    short = dict(history_incumbent_days=30, history_min_outside=1)
+    det = CardLendingDetector(**short).fit(ctx)
     check_contract(det, det.groups_)
     truth = {f"person:{c}" for c in cards} | {"institution:C4"}
     assert covers(det.groups_, truth, top=1)
     hist = [g for g in det.groups_ if g.evidence.get("source") == "history"]
     assert hist and covers(hist, truth) and hist[0].score < 0.9          # indirect: below face proof
-    assert not any(g.member_set() & {f"person:{c}" for c in chronic} for g in det.groups_)
+    scan = [g for g in det._history_scan_groups(ctx, False)]
+    assert len(scan) == 1 and covers(scan, truth)                         # the run of months at C4's doctor
+    ch = scan[0].evidence["channels"]
+    assert list(ch) == [f"C4/{b.docs('C4')[0]}"] and ch[f"C4/{b.docs('C4')[0]}"]["z"] >= 5.0
+    assert not any(g.member_set() & {f"person:{c}" for c in chronic + screened} for g in det.groups_)
+    # with the defaults' quarter of incumbents this short city leaves no room for a run; the year's
+    # count per institution still sees the ring
+    assert not CardLendingDetector()._history_scan_groups(ctx, False)
+    assert covers(CardLendingDetector()._history_year_groups(ctx, False), truth)
     # a dataset without registrations skips the signal
     b.persons["chronic_conditions"] = [()] * len(b.persons)
-    det2 = CardLendingDetector().fit(b.context())
+    det2 = CardLendingDetector(**short).fit(b.context())
     assert not [g for g in det2.groups_ if g.evidence.get("source") == "history"]
 
 

@@ -111,6 +111,58 @@ def _box_components(inst: np.ndarray, fd: np.ndarray, ld: np.ndarray, d: int,
     return comps
 
 
+def _resold(ctx: Context, v: pd.DataFrame) -> np.ndarray:
+    """Which visits of ``v`` settled a pack already settled once (rule hits of class ``drug_resale``,
+    R-MGT-016..018): a resale outlet's sale to its customer -- the resale ring's evidence, not a
+    lent card's, whatever diagnosis the sale was entered with."""
+    rh = ctx.rule_hits
+    if rh is None or not len(rh) or not {"violation_class", "visit_id"} <= set(rh.columns):
+        return np.zeros(len(v), dtype=bool)
+    resold = rh.loc[rh["violation_class"] == "drug_resale", "visit_id"].dropna()
+    return v["visit_id"].isin(set(resold)).to_numpy() if len(resold) else np.zeros(len(v), dtype=bool)
+
+
+def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
+    """Per visit of :func:`visit_frame` (outpatient): every chronic code on it is one its holder has
+    not registered (门慢 registration, ``persons.chronic_conditions``; 3 characters; the city's
+    chronic codes are those anyone registered), and it did not settle a resold pack
+    (:func:`_resold`). None when the dataset registers nothing or carries no diagnoses. Computed
+    once per distinct list of diagnoses, then (credential, code) pairs checked against the
+    registrations; the city's visits are not exploded into a frame (at 10M visits that copy was
+    the stage's peak). Treatment of the same code elsewhere is no excuse: a ring working two
+    institutions would excuse itself; the peer baselines absorb the city's unregistered care."""
+    def build() -> np.ndarray | None:
+        persons = ctx.table("persons")
+        if "chronic_conditions" not in persons.columns or not len(persons):
+            return None
+        reg = persons[["person_id", "chronic_conditions"]].explode("chronic_conditions").dropna()
+        if reg.empty:
+            return None
+        reg_codes = set(zip(reg["person_id"].astype(str), reg["chronic_conditions"].astype(str).str[:3]))
+        chronic = {c for _, c in reg_codes}
+        v = visit_frame(ctx)
+        if "diagnosis_codes" not in v.columns:
+            return None
+        out = (v["visit_type"] != "inpatient").to_numpy()
+        chr3 = map_unique(v["diagnosis_codes"], lambda t: tuple(
+            c for c in (str(x)[:3] for x in t if x is not None) if c in chronic) if isinstance(t, tuple) else ())
+        n_c = map_unique(chr3, len).to_numpy(dtype=np.int64) * out
+        pos = np.flatnonzero(n_c)
+        bad = np.zeros(len(v), dtype=bool)
+        if not len(pos):
+            return bad
+        rep = n_c[pos]
+        codes = np.fromiter(itertools.chain.from_iterable(chr3.to_numpy()[pos]), dtype=object, count=int(rep.sum()))
+        pids = np.repeat(v["person_id"].to_numpy()[pos], rep)
+        unreg = np.fromiter(((str(a), b) not in reg_codes for a, b in zip(pids, codes)), dtype=bool, count=len(codes))
+        bad[pos] = np.logical_and.reduceat(unreg, np.cumsum(rep) - rep)
+        return bad & ~_resold(ctx, v)
+    key = "card_lending:unregistered_chronic"
+    if key not in ctx.cache:
+        ctx.cache[key] = build()
+    return ctx.cache[key]
+
+
 class CardLendingDetector(BaseDetector):
     """Find card-lending rings from face identities and co-timed credential use.
 
@@ -132,12 +184,17 @@ class CardLendingDetector(BaseDetector):
         institution fall within +-cohort_days of each other (at least cohort_min_visits visits each), with a
         Poisson surprise of at least cohort_z against the other institutions of the same kind.
     regular_days : a visitor seen within this many days of both ends of the data is a regular, not a cohort.
-    history_min_visits, history_share, history_z : history fallback -- credentials with at least
-        history_min_visits visits at one institution of which at least history_share carry chronic
-        diagnoses the holder has not registered, counted per institution with a Poisson surprise of at
-        least history_z against the median institution's rate (over institutions with at least
-        history_min_repeat repeat visitors; with fewer than five such, the pooled rate of all the
-        others; at least history_floor).
+    history_share, history_min_visits, history_z, history_min_repeat, history_floor : history fallback, the
+        year per institution -- credentials with at least history_min_visits visits at one institution of
+        which at least history_share carry only chronic diagnoses the holder has not registered, counted
+        per institution with a Poisson surprise of at least history_z against the median institution's
+        rate (over institutions with at least history_min_repeat repeat visitors; at least history_floor).
+    history_min_bad_visits, history_scan_z, history_scan_floor, history_min_persons, history_incumbent_days,
+        history_min_outside : history fallback, the scan of months per channel (institution and
+        physician) -- a newcomer is flagged with at least history_min_bad_visits such visits (and
+        history_share of its visits); a run of months with at least history_min_persons flagged newcomers,
+        an exact Poisson tail z of at least history_scan_z and history_min_outside active months left
+        outside it is hot (:meth:`_history_scan_groups`).
     caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
         often is a carer, not a lender (:func:`ringscope.graph.faces.caregiver_shares`).
     lead_sources : the group sources that become leads (``faces``, ``history``, ``co-timing``,
@@ -166,10 +223,16 @@ class CardLendingDetector(BaseDetector):
     cohort_min_visits: int
     cohort_z: float
     regular_days: int
-    history_min_visits: int
     history_share: float
     history_z: float
     history_min_repeat: int
+    history_min_persons: int
+    history_min_visits: int
+    history_min_bad_visits: int
+    history_scan_z: float
+    history_scan_floor: float
+    history_min_outside: int
+    history_incumbent_days: int
     history_floor: float
     use_cotiming: str | bool
     lead_sources: tuple[str, ...]
@@ -433,39 +496,199 @@ class CardLendingDetector(BaseDetector):
         return groups
 
     # ----------------------------------------------------------------- history
-    def _history_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
-        """Credentials treated at one institution for chronic illnesses that are not theirs."""
+    def _history_scan_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials treated by one physician, in a few months, for chronic illnesses that are not theirs.
+
+        A lent credential is treated for the borrower's illness: its visits carry chronic diagnoses
+        the holder never registered (门慢 registration, ``persons.chronic_conditions``). Each
+        credential counts once per channel (institution and physician; the institution alone where
+        no physician is named), in the month it first came to that channel, and is *flagged* when
+        at least ``history_min_bad_visits`` and ``history_share`` of its visits there carry only
+        unregistered chronic codes (a one-off screening visit that finds a new diabetic is not a
+        lent card; a settlement of a resold pack, rules of class ``drug_resale``, is the resale
+        ring's evidence). Credentials already coming in the data's first
+        ``history_incumbent_days`` are incumbents, left out (left censoring: every regular
+        "arrives" at the start). A channel's monthly newcomers and flagged newcomers are scanned
+        for the run of months (Kulldorff's 1-D scan) whose flagged count is least likely under a
+        Poisson: each month expects its newcomers times the typical rate of the channels of the
+        same institution kind (median over those with ``history_min_repeat`` newcomers, all
+        channels where a kind has fewer than five; at least ``history_scan_floor``) times that
+        month's profile at the other channels (an edge of the data or a screening season raises
+        every channel), and never less than the channel's own level outside the run, which must
+        leave ``history_min_outside`` of the channel's active months (a surge, not the level of a
+        specialist or of a pharmacy of chronic customers). A busy doctor's two thousand patients
+        no longer hide a ring's fifteen: the surprise is in the months the ring ran, not in the
+        year's share. The exact tail must reach ``history_scan_z`` (5: about one false run in a
+        million channel x run tests) with at least ``history_min_persons`` flagged newcomers;
+        channels sharing a quarter of their flagged newcomers are one ring.
+
+        A ring that runs from the data's first quarter is left to :meth:`_history_year_groups`.
+        """
+        from scipy.stats import norm, poisson
+
         p = self.params
-        persons = ctx.table("persons")
-        if "chronic_conditions" not in persons.columns or not len(persons):
-            return []
-        reg = persons[["person_id", "chronic_conditions"]].explode("chronic_conditions").dropna()
-        if reg.empty:
-            return []      # no registrations in this dataset: nothing to be inconsistent with
-        reg_codes = set(zip(reg["person_id"].astype(str), reg["chronic_conditions"].astype(str).str[:3]))
-        chronic = {c for _, c in reg_codes}   # the codes this city registers as chronic
+        bad = _unregistered_chronic(ctx)
+        if bad is None:
+            return []      # no registrations (or no diagnoses) in this dataset: nothing to be inconsistent with
         v = visit_frame(ctx)
         out = (v["visit_type"] != "inpatient").to_numpy()
-        if "diagnosis_codes" not in v.columns or not out.any():
+        if only_without_terminal:
+            out &= ~v["has_face_terminal"].to_numpy(dtype=bool)
+        if not out.any():
             return []
-        # each visit's chronic codes (3 characters, the city's registered ones), computed once per
-        # distinct list of diagnoses; then the (credential, code) pairs checked against the
-        # registrations -- a visit is "bad" when every chronic code on it is unregistered. (The
-        # city's visits are not exploded into a frame: at 10M visits that copy was the stage's peak.)
-        chr3 = map_unique(v["diagnosis_codes"], lambda t: tuple(
-            c for c in (str(x)[:3] for x in t if x is not None) if c in chronic) if isinstance(t, tuple) else ())
-        n_c = map_unique(chr3, len).to_numpy(dtype=np.int64) * out
-        pos = np.flatnonzero(n_c)
-        if not len(pos):
+        rows = np.flatnonzero(out)
+        inst_c, inst_u = pd.factorize(v["institution_id"].to_numpy()[rows])
+        doc_c, doc_u = pd.factorize(v["physician_id"].to_numpy()[rows], use_na_sentinel=True)
+        ch_c, ch_u = pd.factorize(inst_c.astype(np.int64) * (len(doc_u) + 1) + (doc_c + 1))
+        per_c, per_u = pd.factorize(v["person_id"].to_numpy()[rows])
+        ts = v["start_time"].to_numpy()[rows]
+        st = ts.astype("datetime64[M]").astype(np.int64)
+        month = (st - st.min()).astype(np.int64)
+        n_m = int(month.max()) + 1
+        # one row per (channel, credential): its first month there, its visits and its bad visits
+        cp = pd.DataFrame({"key": ch_c.astype(np.int64) * len(per_u) + per_c, "m": month, "t": ts,
+                           "bad": bad[rows]}).groupby("key", sort=False).agg(
+            m=("m", "min"), t=("t", "min"), n=("bad", "size"), nb=("bad", "sum"))
+        # a credential already coming when the data begin is an incumbent, not a newcomer: every
+        # regular "arrives" in the first weeks, a chronic customer on 90 days' supply within the
+        # first quarter, which would read as a surge (left censoring)
+        cp = cp[cp["t"] >= ts.min() + np.timedelta64(int(p["history_incumbent_days"]), "D")]
+        if cp.empty:
             return []
-        rep = n_c[pos]
-        codes = np.fromiter(itertools.chain.from_iterable(chr3.to_numpy()[pos]), dtype=object, count=int(rep.sum()))
-        pids = np.repeat(v["person_id"].to_numpy()[pos], rep)
-        unreg = np.fromiter(((str(a), b) not in reg_codes for a, b in zip(pids, codes)), dtype=bool, count=len(codes))
-        # (treatment of the same code elsewhere is no excuse: a ring working two institutions would
-        # excuse itself; the peer baseline absorbs the city's rate of unregistered chronic care)
-        bad = np.zeros(len(v), dtype=bool)
-        bad[pos] = np.logical_and.reduceat(unreg, np.cumsum(rep) - rep)
+        cp["ch"] = (cp.index.to_numpy() // len(per_u)).astype(np.int64)
+        cp["per"] = (cp.index.to_numpy() % len(per_u)).astype(np.int64)
+        # flagged: treated there more than once for a chronic illness not its holder's (a one-off
+        # screening visit that finds a new diabetic is not a lent card)
+        cp["flag"] = (cp["nb"] >= p["history_min_bad_visits"]) & (cp["nb"] >= p["history_share"] * cp["n"])
+        n_ch = len(ch_u)
+        N = np.zeros((n_ch, n_m))
+        B = np.zeros((n_ch, n_m))
+        np.add.at(N, (cp["ch"].to_numpy(), cp["m"].to_numpy()), 1.0)
+        fl = cp[cp["flag"]]
+        np.add.at(B, (fl["ch"].to_numpy(), fl["m"].to_numpy()), 1.0)
+        tot_n, tot_b = N.sum(1), B.sum(1)
+        big = tot_n >= p["history_min_repeat"]
+        typical = float(np.median(tot_b[big] / tot_n[big])) if big.sum() >= 5 else \
+            float(tot_b.sum() / max(tot_n.sum(), 1.0))
+        # peers of the same institution kind set the level where there are enough of them (a
+        # pharmacy's customers bring more unregistered chronic illness than a clinic's patients)
+        ch_kind = pd.Series(v["inst_kind"].to_numpy()[rows]).groupby(ch_c).first().reindex(range(n_ch)).to_numpy()
+        r0 = np.full(n_ch, typical)
+        for kd in pd.unique(ch_kind):
+            m_k = ch_kind == kd
+            if (big & m_k).sum() >= 5:
+                r0[m_k] = float(np.median(tot_b[big & m_k] / tot_n[big & m_k]))
+        r0 = np.maximum(r0, float(p["history_scan_floor"]))
+        # the months' profile: the share of newcomers flagged in month m at every *other* channel,
+        # relative to their whole span (the data's first months bring more chronic newcomers
+        # everywhere; a screening season raises every clinic), times the typical level r0
+        Nm, Bm = N.sum(0), B.sum(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate_m = (Bm[None, :] - B) / (Nm[None, :] - N)
+            rate_all = (B.sum() - tot_b) / (N.sum() - tot_n)
+            F = np.where(rate_all[:, None] > 0, rate_m / rate_all[:, None], 1.0)
+        F = np.nan_to_num(F, nan=1.0, posinf=1.0)
+        E = N * np.maximum(r0[:, None] * F, float(p["history_scan_floor"]))
+        cE = np.concatenate([np.zeros((n_ch, 1)), E.cumsum(1)], 1)
+        tot_e = E.sum(1)
+        cB = np.concatenate([np.zeros((n_ch, 1)), B.cumsum(1)], 1)
+        best_z = np.zeros(n_ch)
+        best_w = np.zeros((n_ch, 2), dtype=np.int64)
+        best_e = np.zeros(n_ch)
+        cand = np.flatnonzero(tot_b >= p["history_min_persons"])     # only channels that could qualify
+        # the channel's months with newcomers: a run must leave history_min_outside of them outside,
+        # or it measures the channel's level (a specialist, a pharmacy of chronic customers), not a surge
+        act = (N[cand] > 0).astype(np.int64)
+        cA = np.concatenate([np.zeros((len(cand), 1), dtype=np.int64), act.cumsum(1)], 1)
+        for a in range(n_m):
+            for b in range(a + 1, n_m + 1):
+                e_in = cE[cand, b] - cE[cand, a]
+                b_in = cB[cand, b] - cB[cand, a]
+                # the channel's own level outside the run (one pseudo-count at the typical level)
+                own = (tot_b[cand] - b_in + 1.0) / (tot_e[cand] - e_in + 1.0)
+                exp = e_in * np.maximum(own, 1.0)
+                tail = poisson.sf(b_in - 1.0, np.maximum(exp, 1e-12))
+                outside = cA[:, -1] - (cA[:, b] - cA[:, a])
+                z = np.where((b_in >= p["history_min_persons"]) & (outside >= p["history_min_outside"]),
+                             norm.isf(np.clip(tail, 1e-300, 1.0)), 0.0)
+                up = z > best_z[cand]
+                best_z[cand[up]] = z[up]
+                best_w[cand[up]] = (a, b)
+                best_e[cand[up]] = exp[up]
+        hot_ch = np.flatnonzero(best_z >= p["history_scan_z"])
+        self.history_channels_ = pd.DataFrame({
+            "institution_id": inst_u[ch_u[hot_ch] // (len(doc_u) + 1)],
+            "physician_id": [doc_u[d - 1] if d > 0 else None for d in (ch_u[hot_ch] % (len(doc_u) + 1))],
+            "z": best_z[hot_ch], "expected": best_e[hot_ch],
+            "first_month": best_w[hot_ch, 0], "end_month": best_w[hot_ch, 1]})
+        if not len(hot_ch):
+            return []
+        # the flagged credentials of each hot channel that came to it within its window
+        fl = fl[fl["ch"].isin(hot_ch)]
+        fl = fl[(fl["m"].to_numpy() >= best_w[fl["ch"].to_numpy(), 0]) &
+                (fl["m"].to_numpy() < best_w[fl["ch"].to_numpy(), 1])]
+        ch_inst = {int(c): str(inst_u[ch_u[c] // (len(doc_u) + 1)]) for c in hot_ch}
+        ch_doc = {int(c): (str(doc_u[ch_u[c] % (len(doc_u) + 1) - 1]) if ch_u[c] % (len(doc_u) + 1) else None)
+                  for c in hot_ch}
+        # channels join when they share a real part of their flagged credentials (a ring working two
+        # clinics); one patient seen at two busy channels does not chain a district into one "ring"
+        members_of = {int(c): set(g["per"].tolist()) for c, g in fl.groupby("ch")}
+        links = [(f"channel:{a}", f"channel:{b}") for a, b in itertools.combinations(sorted(members_of), 2)
+                 if len(members_of[a] & members_of[b]) >= max(2, 0.25 * min(len(members_of[a]), len(members_of[b])))]
+        links += [(f"channel:{c}", f"channel:{c}") for c in members_of]
+        fam = family_pairs(ctx)
+        fl_p = set(str(x) for x in per_u[fl["per"].to_numpy()])
+        fam = fam[fam["a"].isin(fl_p) & fam["b"].isin(fl_p)]
+        hot_inst = set(ch_inst.values())
+        vv = v[bad & out & v["institution_id"].isin(hot_inst).to_numpy() &
+               v["person_id"].astype(str).isin(fl_p).to_numpy()]
+        t0 = np.datetime64(int(st.min()), "M")
+        groups = []
+        for comp in connected_components(links):
+            chans = sorted(int(c[8:]) for c in comp)
+            creds = sorted({str(per_u[x]) for c in chans for x in members_of[c]})
+            if len(creds) < p["history_min_persons"]:
+                continue
+            n_fam = int((fam["a"].isin(creds) & fam["b"].isin(creds)).sum())
+            if n_fam >= len(creds) / 2:      # a household, not a ring
+                continue
+            insts = sorted({ch_inst[c] for c in chans})
+            docs = sorted({ch_doc[c] for c in chans if ch_doc[c] is not None})
+            z = float(best_z[chans].max())
+            cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds)]   # bad visits only
+            scheme = self.scheme
+            if docs and len(cv) and cv["external_rx"].mean() >= 0.5:
+                scheme = "collusive_prescribing"    # prescriptions from elsewhere: a prescribing structure
+            score = float(squash(z, mid=5.0, scale=1.5)) * 0.85   # indirect evidence: below face proof
+            top = cv.explode("diagnosis_codes")["diagnosis_codes"].astype(str).value_counts().head(3)
+            months = {f"{ch_inst[c]}/{ch_doc[c] or '-'}": (
+                str(t0 + np.timedelta64(int(best_w[c, 0]), "M")),
+                str(t0 + np.timedelta64(int(best_w[c, 1]) - 1, "M"))) for c in chans}
+            span = "; ".join(f"{k} {a}..{b}" for k, (a, b) in months.items())
+            groups.append(Group(
+                self.name, scheme, typed("person", creds) + typed("institution", insts) + typed("physician", docs),
+                score, float(cv["amount"].sum()),
+                f"{len(creds)} credentials came to {', '.join(insts)} ({span}) and were treated for chronic "
+                f"illnesses their holders have not registered ({', '.join(top.index)}; {len(cv)} visits), "
+                f"{z:.1f} sigma above the channel's other months and the typical channel. Check who presented them.",
+                {"channels": {f"{ch_inst[c]}/{ch_doc[c] or '-'}": {
+                    "z": round(float(best_z[c]), 2), "expected": round(float(best_e[c]), 3),
+                    "months": list(months[f"{ch_inst[c]}/{ch_doc[c] or '-'}"])} for c in chans},
+                 "typical_rate": round(float(r0[chans].max()), 5),
+                 "visits": cv["visit_id"].astype(str).head(200).tolist(), "top_diagnoses": top.to_dict(),
+                 "params": self.get_params(), "source": "history", "method": "scan"}))
+        return groups
+
+    def _history_year_groups(self, ctx: Context, only_without_terminal: bool) -> list[Group]:
+        """Credentials treated at one institution, over the whole data, for chronic illnesses that are not theirs
+        (counted per institution against the median institution: a ring working from the data's first
+        months, which the scan below cannot tell from incumbents)."""
+        p = self.params
+        bad = _unregistered_chronic(ctx)
+        if bad is None:
+            return []      # no registrations (or no diagnoses) in this dataset: nothing to be inconsistent with
+        v = visit_frame(ctx)
+        out = (v["visit_type"] != "inpatient").to_numpy()
         pi = pd.DataFrame({"institution_id": v["institution_id"].to_numpy()[out],
                            "person_id": v["person_id"].to_numpy()[out], "bad": bad[out],
                            "kind": v["inst_kind"].to_numpy()[out],
@@ -533,7 +756,7 @@ class CardLendingDetector(BaseDetector):
                                       for k, x in hot.loc[i, ["repeat", "flagged", "expected", "z"]].items()}
                                   for i in insts},
                  "visits": cv["visit_id"].astype(str).head(200).tolist(), "top_diagnoses": top.to_dict(),
-                 "params": self.get_params(), "source": "history"}))
+                 "params": self.get_params(), "source": "history", "method": "year"}))
         return groups
 
     def fit(self, ctx: Context, y: pd.DataFrame | None = None) -> CardLendingDetector:
@@ -543,7 +766,8 @@ class CardLendingDetector(BaseDetector):
         mode: Any = self.params["use_cotiming"]
         if mode is True or (mode == "auto"):
             only = has_faces and mode == "auto"
-            cg = self._history_groups(ctx, only_without_terminal=only) + \
+            cg = self._history_year_groups(ctx, only_without_terminal=only) + \
+                self._history_scan_groups(ctx, only_without_terminal=only) + \
                 self._cotime_groups(ctx, only_without_terminal=only) + \
                 self._cohort_groups(ctx, only_without_terminal=only)
             seen = [g.member_set() for g in groups]
