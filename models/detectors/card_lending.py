@@ -125,8 +125,7 @@ def _resold(ctx: Context, v: pd.DataFrame) -> np.ndarray:
 def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
     """Per visit of :func:`visit_frame` (outpatient): every chronic code on it is one its holder has
     not registered (门慢 registration, ``persons.chronic_conditions``; 3 characters; the city's
-    chronic codes are those anyone registered), and it did not settle a resold pack
-    (:func:`_resold`). None when the dataset registers nothing or carries no diagnoses. Computed
+    chronic codes are those anyone registered). None when the dataset registers nothing or carries no diagnoses. Computed
     once per distinct list of diagnoses, then (credential, code) pairs checked against the
     registrations; the city's visits are not exploded into a frame (at 10M visits that copy was
     the stage's peak). Treatment of the same code elsewhere is no excuse: a ring working two
@@ -156,10 +155,22 @@ def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
         pids = np.repeat(v["person_id"].to_numpy()[pos], rep)
         unreg = np.fromiter(((str(a), b) not in reg_codes for a, b in zip(pids, codes)), dtype=bool, count=len(codes))
         bad[pos] = np.logical_and.reduceat(unreg, np.cumsum(rep) - rep)
-        return bad & ~_resold(ctx, v)
+        return bad
     key = "card_lending:unregistered_chronic"
     if key not in ctx.cache:
         ctx.cache[key] = build()
+    return ctx.cache[key]
+
+
+def _roaming(ctx: Context, bad: np.ndarray) -> pd.Series:
+    """Per credential: how many physicians treated it for chronic illnesses its holder has not
+    registered (``bad`` visits of :func:`visit_frame`). A lent card is worked at the ring's one or
+    two doctors; a collector's borrowed credentials and a shopper's go round many."""
+    key = "card_lending:roaming"
+    if key not in ctx.cache:
+        v = visit_frame(ctx)
+        pv = pd.DataFrame({"p": v["person_id"].to_numpy()[bad], "d": v["physician_id"].to_numpy()[bad]}).dropna()
+        ctx.cache[key] = pv.drop_duplicates().groupby("p").size()
     return ctx.cache[key]
 
 
@@ -195,6 +206,9 @@ class CardLendingDetector(BaseDetector):
         history_share of its visits); a run of months with at least history_min_persons flagged newcomers,
         an exact Poisson tail z of at least history_scan_z and history_min_outside active months left
         outside it is hot (:meth:`_history_scan_groups`).
+    history_roaming : in both history methods the physician behind the group's visits joins it unless its
+        credentials' median number of physicians treating them for unregistered chronic illnesses reaches
+        this (a collector's borrowed credentials go round many prescribers, most of whom do not know).
     caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
         often is a carer, not a lender (:func:`ringscope.graph.faces.caregiver_shares`).
     lead_sources : the group sources that become leads (``faces``, ``history``, ``co-timing``,
@@ -233,6 +247,7 @@ class CardLendingDetector(BaseDetector):
     history_scan_floor: float
     history_min_outside: int
     history_incumbent_days: int
+    history_roaming: int
     history_floor: float
     use_cotiming: str | bool
     lead_sources: tuple[str, ...]
@@ -531,6 +546,7 @@ class CardLendingDetector(BaseDetector):
         if bad is None:
             return []      # no registrations (or no diagnoses) in this dataset: nothing to be inconsistent with
         v = visit_frame(ctx)
+        bad = bad & ~_resold(ctx, v)
         out = (v["visit_type"] != "inpatient").to_numpy()
         if only_without_terminal:
             out &= ~v["has_face_terminal"].to_numpy(dtype=bool)
@@ -643,6 +659,7 @@ class CardLendingDetector(BaseDetector):
         vv = v[bad & out & v["institution_id"].isin(hot_inst).to_numpy() &
                v["person_id"].astype(str).isin(fl_p).to_numpy()]
         t0 = np.datetime64(int(st.min()), "M")
+        roam = _roaming(ctx, bad & out)
         groups = []
         for comp in connected_components(links):
             chans = sorted(int(c[8:]) for c in comp)
@@ -654,6 +671,8 @@ class CardLendingDetector(BaseDetector):
                 continue
             insts = sorted({ch_inst[c] for c in chans})
             docs = sorted({ch_doc[c] for c in chans if ch_doc[c] is not None})
+            if float(roam.reindex(creds).fillna(0).median()) >= p["history_roaming"]:
+                docs = []     # they go round many prescribers (collectors, shoppers): this doctor is one of many
             z = float(best_z[chans].max())
             cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds)]   # bad visits only
             scheme = self.scheme
@@ -727,6 +746,7 @@ class CardLendingDetector(BaseDetector):
         fl_p = set(fl["person_id"].astype(str))
         fam = fam[fam["a"].isin(fl_p) & fam["b"].isin(fl_p)]
         vv = v[bad & v["institution_id"].isin(hot.index).to_numpy() & v["person_id"].astype(str).isin(fl_p).to_numpy()]
+        roam = _roaming(ctx, bad & out)
         groups = []
         for comp in connected_components(edges):
             insts = sorted(c[12:] for c in comp if c.startswith("institution:"))
@@ -741,6 +761,8 @@ class CardLendingDetector(BaseDetector):
             ph = cv["physician_id"].dropna()
             docs = [ph.value_counts().index[0]] if len(ph) >= p["cotime_min_size"] and \
                 ph.value_counts(normalize=True).iloc[0] >= 0.5 else []
+            if float(roam.reindex(creds).fillna(0).median()) >= p["history_roaming"]:
+                docs = []     # they go round many prescribers (collectors, shoppers): this doctor is one of many
             scheme = self.scheme
             if docs and cv.loc[cv["physician_id"] == docs[0], "external_rx"].mean() >= 0.5:
                 scheme = "collusive_prescribing"    # prescriptions from elsewhere: a prescribing structure
