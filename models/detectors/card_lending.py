@@ -162,18 +162,6 @@ def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
     return ctx.cache[key]
 
 
-def _roaming(ctx: Context, bad: np.ndarray) -> pd.Series:
-    """Per credential: how many physicians treated it for chronic illnesses its holder has not
-    registered (``bad`` visits of :func:`visit_frame`). A lent card is worked at the ring's one or
-    two doctors; a collector's borrowed credentials and a shopper's go round many."""
-    key = "card_lending:roaming"
-    if key not in ctx.cache:
-        v = visit_frame(ctx)
-        pv = pd.DataFrame({"p": v["person_id"].to_numpy()[bad], "d": v["physician_id"].to_numpy()[bad]}).dropna()
-        ctx.cache[key] = pv.drop_duplicates().groupby("p").size()
-    return ctx.cache[key]
-
-
 class CardLendingDetector(BaseDetector):
     """Find card-lending rings from face identities and co-timed credential use.
 
@@ -206,9 +194,6 @@ class CardLendingDetector(BaseDetector):
         history_share of its visits); a run of months with at least history_min_persons flagged newcomers,
         an exact Poisson tail z of at least history_scan_z and history_min_outside active months left
         outside it is hot (:meth:`_history_scan_groups`).
-    history_roaming : in both history methods the physician behind the group's visits joins it unless its
-        credentials' median number of physicians treating them for unregistered chronic illnesses reaches
-        this (a collector's borrowed credentials go round many prescribers, most of whom do not know).
     caregiver_share : a face whose credentials are bound (family_links) to one common person at least this
         often is a carer, not a lender (:func:`ringscope.graph.faces.caregiver_shares`).
     lead_sources : the group sources that become leads (``faces``, ``history``, ``co-timing``,
@@ -247,7 +232,6 @@ class CardLendingDetector(BaseDetector):
     history_scan_floor: float
     history_min_outside: int
     history_incumbent_days: int
-    history_roaming: int
     history_floor: float
     use_cotiming: str | bool
     lead_sources: tuple[str, ...]
@@ -659,7 +643,6 @@ class CardLendingDetector(BaseDetector):
         vv = v[bad & out & v["institution_id"].isin(hot_inst).to_numpy() &
                v["person_id"].astype(str).isin(fl_p).to_numpy()]
         t0 = np.datetime64(int(st.min()), "M")
-        roam = _roaming(ctx, bad & out)
         groups = []
         for comp in connected_components(links):
             chans = sorted(int(c[8:]) for c in comp)
@@ -670,9 +653,10 @@ class CardLendingDetector(BaseDetector):
             if n_fam >= len(creds) / 2:      # a household, not a ring
                 continue
             insts = sorted({ch_inst[c] for c in chans})
+            # the channels' doctors stay in the evidence, not in the members: the scan shows the
+            # credentials misused there, not that the doctor knew (a resale ring's unknowing feeder,
+            # writing for collectors on borrowed credentials, looks the same)
             docs = sorted({ch_doc[c] for c in chans if ch_doc[c] is not None})
-            if float(roam.reindex(creds).fillna(0).median()) >= p["history_roaming"]:
-                docs = []     # they go round many prescribers (collectors, shoppers): this doctor is one of many
             z = float(best_z[chans].max())
             cv = vv[vv["institution_id"].isin(insts) & vv["person_id"].astype(str).isin(creds)]   # bad visits only
             scheme = self.scheme
@@ -685,7 +669,7 @@ class CardLendingDetector(BaseDetector):
                 str(t0 + np.timedelta64(int(best_w[c, 1]) - 1, "M"))) for c in chans}
             span = "; ".join(f"{k} {a}..{b}" for k, (a, b) in months.items())
             groups.append(Group(
-                self.name, scheme, typed("person", creds) + typed("institution", insts) + typed("physician", docs),
+                self.name, scheme, typed("person", creds) + typed("institution", insts),
                 score, float(cv["amount"].sum()),
                 f"{len(creds)} credentials came to {', '.join(insts)} ({span}) and were treated for chronic "
                 f"illnesses their holders have not registered ({', '.join(top.index)}; {len(cv)} visits), "
@@ -746,7 +730,6 @@ class CardLendingDetector(BaseDetector):
         fl_p = set(fl["person_id"].astype(str))
         fam = fam[fam["a"].isin(fl_p) & fam["b"].isin(fl_p)]
         vv = v[bad & v["institution_id"].isin(hot.index).to_numpy() & v["person_id"].astype(str).isin(fl_p).to_numpy()]
-        roam = _roaming(ctx, bad & out)
         groups = []
         for comp in connected_components(edges):
             insts = sorted(c[12:] for c in comp if c.startswith("institution:"))
@@ -761,8 +744,6 @@ class CardLendingDetector(BaseDetector):
             ph = cv["physician_id"].dropna()
             docs = [ph.value_counts().index[0]] if len(ph) >= p["cotime_min_size"] and \
                 ph.value_counts(normalize=True).iloc[0] >= 0.5 else []
-            if float(roam.reindex(creds).fillna(0).median()) >= p["history_roaming"]:
-                docs = []     # they go round many prescribers (collectors, shoppers): this doctor is one of many
             scheme = self.scheme
             if docs and cv.loc[cv["physician_id"] == docs[0], "external_rx"].mean() >= 0.5:
                 scheme = "collusive_prescribing"    # prescriptions from elsewhere: a prescribing structure
