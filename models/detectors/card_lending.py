@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components as _cc
 
 from ringscope.graph.algorithms import connected_components, leiden_communities, robust_z
 from ringscope.models.detectors._util import finalize, poisson_sf_z, squash, typed
-from ringscope.graph.projection import covisit_edges, face_links, family_pairs, map_unique, visit_frame
+from ringscope.graph.projection import cached, covisit_edges, face_links, family_pairs, map_unique, visit_frame
 from ringscope.graph.faces import caregiver_shares
 from ringscope.models.base import BaseDetector, Context, Group
 
@@ -125,11 +125,12 @@ def _resold(ctx: Context, v: pd.DataFrame) -> np.ndarray:
 def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
     """Per visit of :func:`visit_frame` (outpatient): every chronic code on it is one its holder has
     not registered (门慢 registration, ``persons.chronic_conditions``; 3 characters; the city's
-    chronic codes are those anyone registered). None when the dataset registers nothing or carries no diagnoses. Computed
-    once per distinct list of diagnoses, then (credential, code) pairs checked against the
-    registrations; the city's visits are not exploded into a frame (at 10M visits that copy was
-    the stage's peak). Treatment of the same code elsewhere is no excuse: a ring working two
-    institutions would excuse itself; the peer baselines absorb the city's unregistered care."""
+    chronic codes are those anyone registered). None when the dataset registers nothing or carries
+    no diagnoses. Computed once per distinct list of diagnoses, then (credential, code) pairs
+    checked against the registrations; the city's visits are not exploded into a frame (at 10M
+    visits that copy was the stage's peak). Treatment of the same code elsewhere is no excuse: a
+    ring working two institutions would excuse itself; the peer baselines absorb the city's
+    unregistered care. Built once per context, shared by both history methods."""
     def build() -> np.ndarray | None:
         persons = ctx.table("persons")
         if "chronic_conditions" not in persons.columns or not len(persons):
@@ -156,10 +157,7 @@ def _unregistered_chronic(ctx: Context) -> np.ndarray | None:
         unreg = np.fromiter(((str(a), b) not in reg_codes for a, b in zip(pids, codes)), dtype=bool, count=len(codes))
         bad[pos] = np.logical_and.reduceat(unreg, np.cumsum(rep) - rep)
         return bad
-    key = "card_lending:unregistered_chronic"
-    if key not in ctx.cache:
-        ctx.cache[key] = build()
-    return ctx.cache[key]
+    return cached(ctx, "card_lending:unregistered_chronic", build)
 
 
 class CardLendingDetector(BaseDetector):
