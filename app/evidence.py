@@ -87,6 +87,7 @@ class EvidenceInput:
     claim_lines: pd.DataFrame | None = None
     face_captures: pd.DataFrame | None = None
     face_images: Mapping[str, bytes] | None = None
+    pack_paths: pd.DataFrame | None = None     # 药品追溯码: every settlement of each pack, in order
     summary_text: str = ""
     documents: bool = True      # the Chinese referral letter and case summary (PDF)
     bureau: str = "医疗保障局"
@@ -122,6 +123,10 @@ def build_package(inp: EvidenceInput) -> bytes:
         files["claim_lines.csv"] = _csv(inp.claim_lines)
     if inp.face_captures is not None:
         files["face_captures.csv"] = _csv(inp.face_captures)
+    if inp.pack_paths is not None and len(inp.pack_paths):
+        from ringscope.app.i18n import label_frame
+
+        files["pack_paths.csv"] = _csv(label_frame(inp.pack_paths, lang_="zh"))
     for name, data in sorted((inp.face_images or {}).items()):
         files[f"faces/{name}"] = data
     if inp.documents:
@@ -262,13 +267,32 @@ def case_summary_pdf(inp: EvidenceInput) -> bytes:
         doc.grid(["规则", "命中次数", "涉嫌金额"], [[rule_label(r.rule_name, lang_="zh"), f"{int(r.n)}",
                                             wan(r.amt, lang_="zh")] for r in g.itertuples(index=False)],
                  align=["LEFT", "RIGHT", "RIGHT"], widths=[105, 25, 35])
+    pp = inp.pack_paths if inp.pack_paths is not None else pd.DataFrame()
+    section = iter(["四", "五", "六"])
+    if len(pp):
+        doc.heading(f"{next(section)}、药品追溯码")
+        pp = pp.sort_values(["trace_code", "seq"], kind="mergesort")
+        later = pp[pp["seq"] > pp.groupby("trace_code")["seq"].transform("min")]
+        first = pp.groupby("trace_code", sort=False).head(1).set_index("trace_code")
+        ring = later[later["institution_member"].astype(bool)]
+        ring = ring[first.loc[ring["trace_code"], "person_member"].astype(bool).to_numpy()]
+        again = float(pd.to_numeric(later["line_amount"], errors="coerce").sum())
+        doc.para(f"与成员有关的药品中，{pp['trace_code'].nunique()} 个追溯码被重复结算（共 {len(pp)} 次结算，"
+                 f"再次结算金额 {wan(again, lang_='zh')}）；其中 {ring['trace_code'].nunique()} 个首次结算给成员参保人、"
+                 "又在成员机构再次结算。一个追溯码对应一盒药，只能销售一次。逐盒流转路径见 pack_paths.csv。")
+        top = first.assign(n=pp.groupby("trace_code").size()).sort_values("n", ascending=False).head(15)
+        back = later.groupby("trace_code")["institution_id"].agg(lambda x: "、".join(dict.fromkeys(map(str, x))))
+        doc.grid(["追溯码", "药品", "结算次数", "首次结算机构", "再次结算机构"],
+                 [[str(c), str(r.get("drug") or r.get("item_code") or "—"), f"{int(r['n'])}",
+                   str(r.get("institution_id")), str(back.get(c, "—"))] for c, r in top.iterrows()],
+                 widths=[42, 40, 18, 30, 35])
     fc = inp.face_captures if inp.face_captures is not None else pd.DataFrame()
     if len(fc):
-        doc.heading("四、人脸比对")
+        doc.heading(f"{next(section)}、人脸比对")
         bad = int((fc.get("verdict") == "mismatch").sum()) if "verdict" in fc else 0
         doc.para(f"成员凭证共有人脸抓拍 {len(fc)} 次，其中人证不符 {bad} 次；抓拍与底库照片见 faces/ 目录，"
                  "明细见 face_captures.csv。")
-    doc.heading("五、处置记录")
+    doc.heading(f"{next(section)}、处置记录")
     ev = inp.events
     doc.grid(["时间", "用户", "操作", "新环节", "处置意见"],
              [[str(r.get("at") or "")[:16], str(r.get("user") or ""), str(value("action", r.get("action"), lang_="zh")),

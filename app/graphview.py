@@ -16,7 +16,10 @@ The Ring explorer and the evidence package share this module:
   on the full ring so that replaying months keeps every node in place;
 - :func:`figure` draws an interactive plotly figure (WebGL when large; node
   selection returns the node keys); :func:`render_png` draws the same picture
-  with Pillow for documents.
+  with Pillow for documents;
+- :func:`pack_edges` turns the packs' paths (``cypher/app/lead_pack_paths.cypher``, 药品追溯码)
+  into "pack came back" edges: from the person a pack was settled to, to the institution where
+  the same pack was settled again, dated by the month it came back.
 
 References
 ----------
@@ -40,6 +43,7 @@ __all__ = [
     "aggregate",
     "layout",
     "figure",
+    "pack_edges",
     "render_png",
     "merge_rows",
 ]
@@ -56,7 +60,8 @@ NODE_COLORS = {
 NODE_SYMBOLS = {"person": "circle", "face": "diamond", "physician": "triangle-up",
                 "institution": "square", "group": "circle-open", "visit": "circle-dot", "capture": "diamond-tall"}
 EDGE_COLORS = {"visit": "#9ecae1", "treated_by": "#a1d99b", "practises_at": "#bcbddc",
-               "presented": "#fc9272", "enrolled_as": "#de2d26", "family": "#fdae6b"}
+               "presented": "#fc9272", "enrolled_as": "#de2d26", "family": "#fdae6b",
+               "pack_return": "#e6550d"}
 
 NODE_COLUMNS = ["key", "type", "id", "label", "member", "risk", "first_month", "activity", "size_n"]
 EDGE_COLUMNS = ["src", "dst", "rel", "month", "n", "amount"]
@@ -347,6 +352,52 @@ def _short_label(nodes: pd.DataFrame) -> pd.Series:
     """The text drawn beside a node: its name when it has one, else its id."""
     lab = nodes["label"].where(nodes["label"].notna(), "").astype(str)
     return pd.Series(np.where(lab.str.len() > 0, lab, nodes["id"].astype(str)), index=nodes.index)
+
+
+def pack_edges(packs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and monthly edges of the packs that came back (药品追溯码 settled again).
+
+    ``packs`` has one row per settlement (``trace_code, seq, at, reversed, person_id,
+    person_name, institution_id, institution``). Each settlement after the first gives an edge
+    ``person:<who the pack was settled to before> -> institution:<where it came back>``
+    (``rel = "pack_return"``), dated by the month it came back; ``n`` counts packs, ``amount``
+    sums what was billed again. A step after a refunded settlement (``reversed``) is an ordinary
+    resale, not a pack coming back, and gives no edge. The nodes are the ends, for
+    :func:`merge_rows` (nodes already in the ring are kept as they are).
+
+    >>> rows = pd.DataFrame({"trace_code": ["c1", "c1", "c2", "c2"], "seq": [1, 2, 1, 2],
+    ...                      "at": ["2024-03-01T09:00", "2024-04-02T10:00", "2024-03-05T09:00", "2024-03-06T09:00"],
+    ...                      "reversed": [False, False, True, False], "person_id": ["A", "B", "A", "C"],
+    ...                      "person_name": ["张*", "李*", "张*", "王*"], "institution_id": ["H1", "P9", "H1", "P9"],
+    ...                      "institution": ["一院", "某药店", "一院", "某药店"], "line_amount": [100.0, 90.0, 100.0, 95.0]})
+    >>> nodes, edges = pack_edges(rows)
+    >>> edges[["src", "dst", "rel", "month", "n", "amount"]].values.tolist()
+    [['person:A', 'institution:P9', 'pack_return', '2024-04', 1, 90.0]]
+    >>> sorted(nodes["key"])
+    ['institution:P9', 'person:A']
+    """
+    if packs is None or packs.empty:
+        return _empty(["key", "type", "id", "label"]), _empty(EDGE_COLUMNS)
+    p = packs.sort_values(["trace_code", "seq"], kind="mergesort").reset_index(drop=True)
+    prev = p.groupby("trace_code", sort=False).shift(1)
+    came_back = prev["person_id"].notna() & ~prev["reversed"].astype("boolean").fillna(False).astype(bool)
+    step, before = p[came_back], prev[came_back]
+    if step.empty:
+        return _empty(["key", "type", "id", "label"]), _empty(EDGE_COLUMNS)
+    e = pd.DataFrame({"src": _key("person", before["person_id"]).to_numpy(),
+                      "dst": _key("institution", step["institution_id"]).to_numpy(),
+                      "month": step["at"].astype(str).str[:7].to_numpy(),
+                      "amount": pd.to_numeric(step.get("line_amount"), errors="coerce").fillna(0.0).to_numpy()})
+    edges = (e.groupby(["src", "dst", "month"], as_index=False)
+             .agg(n=("amount", "size"), amount=("amount", "sum")).assign(rel="pack_return"))[EDGE_COLUMNS]
+    persons = pd.DataFrame({"key": _key("person", before["person_id"]).to_numpy(), "type": "person",
+                            "id": before["person_id"].astype(str).to_numpy(),
+                            "label": before.get("person_name", pd.Series(None, index=before.index)).to_numpy()})
+    insts = pd.DataFrame({"key": _key("institution", step["institution_id"]).to_numpy(), "type": "institution",
+                          "id": step["institution_id"].astype(str).to_numpy(),
+                          "label": step.get("institution", pd.Series(None, index=step.index)).to_numpy()})
+    nodes = pd.concat([persons, insts], ignore_index=True).drop_duplicates("key").reset_index(drop=True)
+    return nodes, edges
 
 
 def merge_rows(sub: Subgraph, nodes: pd.DataFrame, edges: pd.DataFrame) -> Subgraph:

@@ -527,6 +527,14 @@ class DataLayer:
     def lead_rule_hits(self, lead_id: str, limit: int = 2000) -> pd.DataFrame:
         return self._q("lead_rule_hits", lead_id=self._lead(lead_id), limit=limit)
 
+    def lead_pack_paths(self, lead_id: str, limit: int = 200, *, page: str = "ring_explorer") -> pd.DataFrame:
+        """The packs (药品追溯码) behind a lead: codes settled more than once, one of them to a member
+        person or at a member institution; one row per settlement in path order (``seq``), at most
+        ``limit`` codes. Person names masked for the caller; the view is logged."""
+        lid = self._lead(lead_id)
+        df = self._q("lead_pack_paths", lead_id=lid, limit=clamp(limit, MAX_LIMIT, 1))
+        return self._show(df, page=page, entity=f"lead:{lid}:packs")
+
     def expand_node(self, entity_type: str, entity_id: str, limit: int = 25, *,
                     page: str = "ring_explorer") -> pd.DataFrame:
         """The direct neighbours of a node (Ring explorer's expand), scoped and masked."""
@@ -695,6 +703,7 @@ class DataLayer:
             "lead_subgraph_visits": self._q("lead_subgraph_visits", lead_id=lid, limit=lim),
             "lead_subgraph_faces": self._q("lead_subgraph_faces", lead_id=lid, limit=lim),
             "lead_subgraph_family": self._q("lead_subgraph_family", lead_id=lid, limit=lim),
+            "lead_pack_paths": self._q("lead_pack_paths", lead_id=lid, limit=lim),
         }
         out = {k: mask_frame(v, role, person_only_col="entity_type" if k == "lead_members" else None)
                for k, v in raw.items()}

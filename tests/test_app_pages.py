@@ -177,6 +177,14 @@ def top_lead(runner) -> str:
                          "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
 
 
+def resale_lead(runner) -> str:
+    """The highest-ranked drug-resale lead (the app city has two resale rings)."""
+    lead = runner.scalar("MATCH (l:Lead {scheme: 'drug_resale'}) "
+                         "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
+    assert lead, "the app city's resale rings were found"
+    return lead
+
+
 def riskiest_person(runner) -> tuple[str, str, str]:
     r = runner.read("MATCH (p:Person) WHERE p.name IS NOT NULL AND p.id_number IS NOT NULL "
                     "RETURN p.person_id AS id, p.name AS name, p.id_number AS idn "
@@ -348,6 +356,42 @@ def test_ring_explorer_expands_finds_paths_pins_notes_and_saves_views(app_env):
                         {"l": lead_id, "u": user})
     assert note and note[0]["t"] == "关键药店，需调取终端日志"
     assert view and json.loads(view[0]["s"])["expanded"]
+
+
+PACK_STEPS = """
+MATCH (p:Pack {trace_code: $c})-[d:DISPENSED_IN]->(l:ClaimLine)
+RETURN d.seq AS seq, l.line_id AS line_id ORDER BY d.seq
+"""
+
+
+def test_ring_explorer_follows_a_packs_path(app_env):
+    """A resale lead: the packs settled again are listed, drawn as "pack came back" edges, and one
+    pack's path is shown settlement by settlement as Neo4j holds it; names masked for an analyst."""
+    lead_id = resale_lead(app_env)
+    at = run_page("ring_explorer", role="analyst", state={"lead_id": lead_id})
+    packs = table(at, "ring_packs", "trace_code", "n_settlements")
+    assert len(packs) and (packs["n_settlements"] >= 2).all()
+    # every listed code passed through a member of the lead
+    touched = app_env.read(
+        "UNWIND $codes AS c MATCH (p:Pack {trace_code: c})-[:DISPENSED_IN]->(:ClaimLine)<-[:HAS_LINE]-(v:Visit) "
+        "MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) WHERE (v)-[:FOR_PERSON|AT]->(m) "
+        "RETURN count(DISTINCT c) AS n", {"codes": packs["trace_code"].tolist(), "l": lead_id})[0]["n"]
+    assert touched == len(packs)
+    edges = table(at, "ring_edges", "src", "dst", "first_month")
+    assert edges.isin(["药盒回流"]).any().any(), "the drawing shows where packs came back"
+    # follow the most settled pack
+    code = packs.iloc[0]["trace_code"]
+    at.selectbox(key="ring_pack").set_value(code).run()
+    assert not at.exception, [e.value for e in at.exception]
+    steps = table(at, "ring_pack_steps", "seq", "line_id")
+    want = app_env.read(PACK_STEPS, {"c": code})
+    assert steps["seq"].tolist() == [r["seq"] for r in want]
+    assert steps["line_id"].tolist() == [r["line_id"] for r in want]
+    assert steps["person_name"].dropna().astype(str).str.contains(r"\*").all(), "names masked for an analyst"
+    assert any(getattr(c, "key", None) == "ring_pack_path" for c in at.get("plotly_chart")) or \
+        len(at.get("plotly_chart")) >= 3, "the pack's path is drawn"
+    log = access_log()
+    assert (log["entity"] == f"lead:{lead_id}:packs").any(), "the view of the packs is logged"
 
 
 def test_entity_360_person_physician_institution(app_env):
@@ -667,6 +711,28 @@ def test_evidence_page_builds_a_verified_package(app_env):
     app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.referred = false", {"l": lead_id})
 
 
+def test_evidence_package_lists_the_packs_of_a_resale_lead(app_env):
+    """The package of a resale lead holds pack_paths.csv: every settlement of each code, in order,
+    as Neo4j holds it, and the case summary counts them."""
+    import io
+    import zipfile
+
+    lead_id = resale_lead(app_env)
+    at = run_page("evidence", role="investigator", state={"lead_id": lead_id})
+    at.button(key="ev_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    _, blob, counts = at.session_state["ev_blob"]
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        root = z.namelist()[0].split("/", 1)[0]
+        packs = pd.read_csv(io.BytesIO(z.read(f"{root}/pack_paths.csv")), encoding="utf-8-sig", dtype=str)
+        assert f"{root}/queries/lead_pack_paths.cypher" in z.namelist()
+    assert counts["packs"] == packs["药品追溯码"].nunique() > 0
+    for code, steps in list(packs.groupby("药品追溯码"))[:5]:
+        want = app_env.read(PACK_STEPS, {"c": code})
+        assert steps["明细编号"].tolist() == [r["line_id"] for r in want]
+        assert steps["序号"].astype(int).tolist() == [r["seq"] for r in want]
+
+
 # ------------------------------------------------------------------------------ masking and the log
 @pytest.mark.parametrize("role,clear", [("investigator", True), ("analyst", False), ("leader", False)])
 def test_masking_and_access_log_per_role(app_env, role, clear):
@@ -811,6 +877,7 @@ def cypher_params(runner) -> dict[str, dict]:
         "scope_lead": {"lead_id": lead}, "scope_entity": ent,
         "shortest_path": {"a_type": "person", "a_id": pid, "b_type": "person", "b_id": pid2, "max_hops": 8},
         "lead_rule_hits": {"lead_id": lead, "limit": 100},
+        "lead_pack_paths": {"lead_id": resale_lead(runner), "limit": 100},
         "lead_subgraph_faces": {"lead_id": lead, "limit": 1000},
         "lead_subgraph_family": {"lead_id": lead, "limit": 1000},
         "lead_subgraph_visits": {"lead_id": lead, "limit": 1000},
@@ -836,7 +903,7 @@ NON_EMPTY = {"warnings_list", "warnings_summary", "warning_series", "lead_histor
              "lead_members", "lead_queue", "lead_subgraph_visits", "lead_visits", "log_access", "rule_hit_facets",
              "rule_hits_browse", "entity_neighbours", "access_log_recent", "lead_claim_lines", "node_neighbours",
              "node_note_add", "node_notes", "views", "view_save", "package_record", "package_check", "scope_lead",
-             "scope_entity", "briefing_officers", "review_queue"}
+             "scope_entity", "briefing_officers", "review_queue", "lead_pack_paths"}
 
 
 def test_every_app_cypher_file_runs_against_the_server(app_env):

@@ -280,3 +280,48 @@ def test_jump_buttons_and_reloads_keep_identity_masking_and_scope(app_server, br
     from ringscope.store.audit import verify_log
 
     assert verify_log(log_path, runner=runner).ok
+
+
+def test_a_packs_path_in_the_ring_explorer(app_server, browser):
+    """An investigator opens a resale lead in the ring explorer: the traceability codes settled
+    again are listed under the drawing; choosing one draws its path, settlement by settlement
+    (screenshot ``investigator/ring_explorer_pack.png``)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url, log_path, runner, referred = app_server
+    lead = runner.scalar("MATCH (l:Lead {scheme: 'drug_resale'}) RETURN l.lead_id "
+                         "ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
+    code = runner.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(:Person)<-[:FOR_PERSON]-(:Visit)-[:HAS_LINE]->"
+                         "(:ClaimLine)<-[:DISPENSED_IN]-(p:Pack) WHERE p.n_settlements > 1 "
+                         "RETURN p.trace_code ORDER BY p.trace_code LIMIT 1", {"l": lead})
+    assert lead and code
+    _login(browser, url, "wang.inv")
+    _nav(browser, "ring_explorer")
+    _wait(browser, "团伙图谱")
+    box = browser.find_element(By.CSS_SELECTOR, 'input[aria-label^="线索"]')
+    box.send_keys(lead, Keys.ENTER)
+    deadline = time.time() + 60
+    while time.time() < deadline and "重复结算" not in _main_text(browser):
+        time.sleep(1)
+    _wait(browser, "团伙图谱")
+    assert "药品追溯码" in _main_text(browser), "a resale lead lists its packs settled again"
+    pick = browser.find_element(By.CSS_SELECTOR, 'input[aria-label^="查看一个追溯码"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", pick)
+    pick.send_keys(code, Keys.ENTER)
+    deadline = time.time() + 60
+    while time.time() < deadline and f"追溯码 {code} 的流转路径" not in _main_text(browser):
+        time.sleep(1)
+    _wait(browser, "团伙图谱")
+    assert f"追溯码 {code} 的流转路径" in _main_text(browser)
+    _identity_holds(browser, "wang.inv")
+    out = Path(os.environ.get("RINGSCOPE_SCREENSHOTS", REPO / "build" / "screenshots"))
+    shot = out / "investigator" / "ring_explorer_pack.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    chart = browser.find_elements(By.XPATH, f"//*[contains(text(), '追溯码 {code} 的流转路径')]")
+    if chart:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", chart[0])
+        time.sleep(1)
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 15_000
+    log = _log(log_path)
+    assert ((log["user"] == "wang.inv") & (log["entity"] == f"lead:{lead}:packs")).any()

@@ -43,7 +43,7 @@ st.caption(lead_text(lead))
 FILES = [
     ("lead_detail", "lead.json"), ("lead_members", "members.csv"), ("lead_visits", "visits.csv"),
     ("lead_claim_lines", "claim_lines.csv"), ("lead_rule_hits", "rule_hits.csv"), ("lead_events", "events.csv"),
-    ("lead_face_captures", "face_captures.csv, faces/*.png"),
+    ("lead_face_captures", "face_captures.csv, faces/*.png"), ("lead_pack_paths", "pack_paths.csv"),
     ("lead_subgraph_visits", "subgraph.png, subgraph_edges.csv"),
     ("lead_subgraph_faces", "subgraph.png, subgraph_edges.csv"),
     ("lead_subgraph_family", "subgraph.png, subgraph_edges.csv"),
@@ -94,6 +94,7 @@ def build() -> tuple[bytes, dict]:
         face_captures=label_frame(caps.drop(columns=["capture_image", "claimed_enrollment_image"], errors="ignore"),
                                   lang_="zh"),
         face_images=_faces(caps), summary_text=lead_text(lead),
+        pack_paths=frames["lead_pack_paths"],
     )
     # the case summary reads these columns by their field names
     inp.members = members
@@ -104,7 +105,8 @@ def build() -> tuple[bytes, dict]:
 
     return blob, {"members": len(members), "visits": len(frames["lead_visits"]),
                   "claim_lines": len(frames["lead_claim_lines"]), "rule_hits": len(frames["lead_rule_hits"]),
-                  "captures": len(caps), "png": png, "recorded": rec}
+                  "captures": len(caps), "packs": int(frames["lead_pack_paths"]["trace_code"].nunique())
+                  if len(frames["lead_pack_paths"]) else 0, "png": png, "recorded": rec}
 
 
 if st.button(tr("生成证据包", "Build evidence package"), type="primary", key="ev_build", icon=":material/inventory_2:"):
@@ -122,10 +124,12 @@ if held and held[0] == lead_id:
         root = z.namelist()[0].split("/", 1)[0]
         manifest = json.loads(z.read(f"{root}/manifest.json"))
     msg = tr(f"线索 {lead_id} 证据包：成员 {counts['members']}、结算 {counts['visits']}、费用明细 {counts['claim_lines']}、"
-             f"规则命中 {counts['rule_hits']}、人脸抓拍 {counts['captures']}；共 {len(manifest['files'])} 个文件；"
+             f"规则命中 {counts['rule_hits']}、人脸抓拍 {counts['captures']}、重复结算的追溯码 {counts['packs']}；"
+             f"共 {len(manifest['files'])} 个文件；"
              f"完整性{'校验通过' if ok else '校验失败：' + '；'.join(problems)}。清单哈希已记入数据库。",
              f"Package for lead {lead_id}: {counts['members']} members, {counts['visits']} visits, "
-             f"{counts['claim_lines']} claim lines, {counts['rule_hits']} rule hits, {counts['captures']} captures; "
+             f"{counts['claim_lines']} claim lines, {counts['rule_hits']} rule hits, {counts['captures']} captures, "
+             f"{counts['packs']} trace codes settled more than once; "
              f"{len(manifest['files'])} files; integrity {'verified' if ok else 'FAILED: ' + '; '.join(problems)}. "
              "Manifest hash recorded in the database.")
     (st.success if ok else st.error)(msg)

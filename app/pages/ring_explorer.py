@@ -5,7 +5,9 @@ seen presenting their credentials, physicians and institutions; visits are
 aggregated into weighted edges per month. The month slider replays how the
 ring grew, and every figure follows it. A node's neighbours can be expanded
 from Neo4j on demand; the shortest path between two entities is found with
-plain Cypher ``shortestPath``; notes are pinned to nodes and views saved on
+plain Cypher ``shortestPath``. Where packs with a traceability code (药品追溯码)
+passed through the ring and were settled again, the drawing shows where each came back and
+a pack's whole path can be followed settlement by settlement. Notes are pinned to nodes and views saved on
 the lead, both in Neo4j. Large rings are folded to a node budget (see
 :func:`ringscope.app.graphview.aggregate`); the layout is cached per lead,
 budget and expansion.
@@ -16,6 +18,7 @@ import json
 
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from ringscope.app import data, graphview
@@ -25,6 +28,7 @@ from ringscope.store.access import PermissionDenied
 
 PAGE = "ring_explorer"
 ROW_LIMIT = 50_000
+PACK_LIMIT = 2_000
 ENTITY_TYPES = ("person", "physician", "institution")
 
 
@@ -39,8 +43,31 @@ def _type_labels() -> dict[str, str]:
     out.update({k: (v[1] if tr("zh", "en") == "en" else v[0]) for k, v in VALUE_LABELS["relation"].items()})
     out.update({"member": tr("线索成员", "lead member"), "risk": tr("风险分", "risk"), "note": tr("批注", "note"),
                 "treated_by": tr("诊治", "treated by"), "presented": tr("人脸刷卡", "face presented"),
-                "enrolled_as": tr("底库身份", "enrolled as"), "path": tr("路径", "path")})
+                "enrolled_as": tr("底库身份", "enrolled as"), "path": tr("路径", "path"),
+                "pack_return": tr("药盒回流", "pack came back")})
     return out
+
+
+def _pack_summary(packs: pd.DataFrame) -> pd.DataFrame:
+    """One row per trace code: the drug, how often it was settled, its first settlement and where
+    it came back, and what was billed again."""
+    p = packs.sort_values(["trace_code", "seq"], kind="mergesort")
+    who = p["person_name"].fillna(p["person_id"]).astype(str) if "person_name" in p else p["person_id"].astype(str)
+    where = p["institution"].fillna(p["institution_id"]).astype(str)
+    p = p.assign(_who=who, _where=where)
+    g = p.groupby("trace_code", sort=False)
+    first, last = g.head(1).set_index("trace_code"), g.tail(1).set_index("trace_code")
+    later = p[p["seq"] > p.groupby("trace_code")["seq"].transform("min")]
+    back = later.groupby("trace_code")["_where"].agg(lambda s_: "、".join(dict.fromkeys(s_)))
+    again = pd.to_numeric(later["line_amount"], errors="coerce").groupby(later["trace_code"]).sum()
+    out = pd.DataFrame({"trace_code": first.index, "drug": first["drug"].fillna(first["item_code"]).to_numpy(),
+                        "n_settlements": g.size().reindex(first.index).to_numpy(),
+                        "first_at": first["at"].astype(str).str[:16].to_numpy(), "first_person": first["_who"].to_numpy(),
+                        "first_institution": first["_where"].to_numpy(),
+                        "last_at": last["at"].astype(str).str[:16].reindex(first.index).to_numpy(),
+                        "back_at": back.reindex(first.index).fillna("").to_numpy(),
+                        "amount_again": again.reindex(first.index).fillna(0.0).round(2).to_numpy()})
+    return out.sort_values(["n_settlements", "first_at"], ascending=[False, True], kind="mergesort")
 
 
 st.title(tr("团伙图谱", "Ring explorer"))
@@ -94,6 +121,17 @@ extra_n = pd.concat(x_nodes, ignore_index=True) if x_nodes else pd.DataFrame(col
 extra_e = pd.concat(x_edges, ignore_index=True) if x_edges else pd.DataFrame(columns=["src", "dst", "rel", "n"])
 full = graphview.merge_rows(full, extra_n, extra_e)
 
+# packs settled again (药品追溯码): where each came back, drawn as edges; the chosen pack outlined
+packs = lay.lead_pack_paths(lead_id, PACK_LIMIT, page=PAGE)
+pack_keys: set[str] = set()
+if len(packs):
+    full = graphview.merge_rows(full, *graphview.pack_edges(packs))
+    if st.session_state.get("ring_pack") not in set(packs["trace_code"]):
+        st.session_state.pop("ring_pack", None)
+    chosen = packs[packs["trace_code"] == st.session_state.get("ring_pack")]
+    pack_keys = (set("person:" + chosen["person_id"].astype(str))
+                 | set("institution:" + chosen["institution_id"].astype(str)))
+
 c1, c2 = st.columns([1, 3])
 max_nodes = c1.slider(tr("最多绘制节点数", "Most nodes drawn"), 50, 1200, 300, 50, key="ring_max_nodes",
                       help=tr("超过时，最不重要的参保人按其最常去的机构折叠为一个节点。",
@@ -123,8 +161,9 @@ k[3].metric(tr("机构", "Institutions"), stats.get("n_institution", 0))
 k[4].metric(tr("结算次数", "Visits"), f"{stats.get('n_visits', 0):,}")
 k[5].metric(tr("结算金额", "Billed"), wan(stats.get("amount", 0.0)))
 if len(full.nodes) > len(ring_only.nodes):
-    st.caption(tr(f"展开与路径另加 {len(full.nodes) - len(ring_only.nodes)} 个节点（不计入上方团伙数字）。",
-                  f"Expansions and the path add {len(full.nodes) - len(ring_only.nodes)} nodes (not counted above)."))
+    st.caption(tr(f"展开、路径与回流药盒另加 {len(full.nodes) - len(ring_only.nodes)} 个节点（不计入上方团伙数字）。",
+                  f"Expansions, the path and packs that came back add {len(full.nodes) - len(ring_only.nodes)} "
+                  "nodes (not counted above)."))
 if len(sub.nodes) < len(full.nodes):
     st.caption(tr(f"{len(full.nodes)} 个节点折叠为 {len(sub.nodes)} 个绘制（灰色圆环内为折叠的参保人和人脸）。",
                   f"{len(full.nodes)} nodes folded to {len(sub.nodes)} for drawing (grey rings hold the folded persons and faces)."))
@@ -139,7 +178,7 @@ path_keys = set(path_df["entity_type"] + ":" + path_df["entity_id"].astype(str))
 left, right = st.columns([3, 2])
 with left:
     fig = graphview.figure(shown, pos, title=f"{tr('线索', 'Lead')} {lead_id} · {tr('截至', 'as of')} "
-                           f"{month or tr('全部月份', 'all months')}", selected=path_keys, notes=note_map,
+                           f"{month or tr('全部月份', 'all months')}", selected=path_keys | pack_keys, notes=note_map,
                            type_labels=_type_labels(), rel_labels=_type_labels())
     event = st.plotly_chart(fig, key="ring_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
     try:
@@ -239,10 +278,45 @@ with right:
                    .sort_values("amount_at_risk", ascending=False))
         table(by_rule, "ring_hits_by_rule", height=220, hide=("rule_id",))
 
+if len(packs):
+    summary = _pack_summary(packs)
+    with st.expander(tr(f"药品追溯码：{len(summary)} 盒药品被重复结算", f"Traceability codes: {len(summary)} packs settled "
+                        "more than once"), expanded=lead.get("scheme") == "drug_resale", icon=":material/medication:"):
+        st.caption(tr("一个追溯码对应一盒药，只能销售一次。再次结算说明药盒回流再售、被调换或未售先刷；退费后重新销售的"
+                      "不算回流（标为已退费）。图中橙色边从药盒首次结算的参保人指向它再次结算的机构；选中一个追溯码，"
+                      "它经过的参保人和机构在图中加粗。",
+                      "A traceability code is one pack and is sold once. A second settlement means the pack came back "
+                      "and was sold again, was swapped, or was swiped without a sale; a sale after a refund is not a "
+                      "return (marked refunded). Orange edges in the drawing run from the person a pack was first "
+                      "settled to, to the institution where it was settled again; the persons and institutions on "
+                      "the chosen pack's path are outlined."))
+        if len(summary) >= PACK_LIMIT:
+            st.warning(tr(f"超过 {PACK_LIMIT:,} 个追溯码，只列出前 {PACK_LIMIT:,} 个。",
+                          f"More than {PACK_LIMIT:,} codes: the first {PACK_LIMIT:,} are listed."))
+        table(summary, "ring_packs", height=240)
+        code = st.selectbox(tr("查看一个追溯码的流转路径", "Follow one pack's path"), summary["trace_code"].tolist(),
+                            key="ring_pack", index=None, placeholder=tr("选择追溯码", "Choose a code"),
+                            format_func=lambda c: " · ".join(summary.set_index("trace_code").loc[
+                                c, ["drug", "n_settlements"]].astype(str)) + f" · {c}")
+        if code is not None:
+            steps = packs[packs["trace_code"] == code].sort_values("seq")
+            who = steps["person_name"].fillna(steps["person_id"]).astype(str)
+            where = steps["institution"].fillna(steps["institution_id"]).astype(str)
+            pf = go.Figure(go.Scatter(x=pd.to_datetime(steps["at"]), y=where, mode="lines+markers+text",
+                                      text=[f"{int(q)}. {w}" + (tr("（已退费）", " (refunded)") if bool(r) else "")
+                                            for q, w, r in zip(steps["seq"], who, steps["reversed"])],
+                                      textposition="top center", marker=dict(size=12, color="#e6550d")))
+            n_y = where.nunique()
+            pf.update_layout(height=240 + 30 * n_y, margin=dict(l=10, r=10, t=40, b=10),
+                             yaxis=dict(type="category", range=[-0.6, n_y - 0.4]),
+                             title=tr(f"追溯码 {code} 的流转路径", f"Path of pack {code}"))
+            st.plotly_chart(pf, key="ring_pack_path")
+            table(steps.drop(columns=["trace_code", "n_settlements"]), "ring_pack_steps")
+
 with st.expander(tr("节点与边（表格）", "Nodes and edges as tables")):
     nodes_view = shown.nodes.drop(columns=[c for c in ("extra",) if c in shown.nodes.columns])
     table(nodes_view, "ring_nodes")
     table(graphview.collapse_edges(shown.edges), "ring_edges")
 
 show_cypher(["lead_members", "lead_subgraph_visits", "lead_subgraph_faces", "lead_subgraph_family",
-             "lead_rule_hits", "node_neighbours", "shortest_path"], {"lead_id": lead_id, "limit": ROW_LIMIT})
+             "lead_rule_hits", "lead_pack_paths", "node_neighbours", "shortest_path"], {"lead_id": lead_id, "limit": ROW_LIMIT})
