@@ -32,6 +32,8 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
                          "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
     big = runner.scalar("MATCH (l:Lead)-[r:INCLUDES]->() WITH l, count(r) AS n "
                         "RETURN l.lead_id ORDER BY n DESC LIMIT 1")
+    resale = runner.scalar("MATCH (l:Lead {scheme: 'drug_resale'}) "
+                           "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1") or lead
     pid = runner.scalar("MATCH (p:Person) RETURN p.person_id ORDER BY coalesce(p.risk_score, 0) DESC LIMIT 1")
     inst = runner.scalar("MATCH (i:Institution) RETURN i.institution_id "
                          "ORDER BY coalesce(i.risk_score, 0) DESC LIMIT 1")
@@ -46,7 +48,8 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
                         ("lead_subgraph_visits", {"lead_id": lid, "limit": 50_000}),
                         ("lead_subgraph_faces", {"lead_id": lid, "limit": 50_000}),
                         ("lead_subgraph_family", {"lead_id": lid, "limit": 50_000}),
-                        ("lead_rule_hits", {"lead_id": lid, "limit": 2000})]
+                        ("lead_rule_hits", {"lead_id": lid, "limit": 2000}),
+                        ("lead_pack_paths", {"lead_id": lid, "limit": 2000})]
     q = {
         "briefing": [("briefing_leads", scope), ("briefing_rule_hits_monthly", nd), ("briefing_fund_monthly", nd),
                      ("briefing_officers", {**scope, "today": "2030-01-01"}), ("briefing_events", scope)],
@@ -55,6 +58,7 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
                   ("lead_members", {"lead_id": lead}), ("lead_events", {"lead_id": lead})],
         "ring_explorer": ring(lead),
         "ring_explorer (largest lead)": ring(big),
+        "ring_explorer (resale lead)": ring(resale),
         "entity_360 (person)": [("entity_search", {"entity_type": "person", "q": "", "by_name": True, "limit": 200,
                                                     **nd}), ("scope_entity", ent("person", pid)),
                                 ("entity_profile", ent("person", pid)),
@@ -83,6 +87,7 @@ def page_queries(runner) -> tuple[dict[str, list[tuple[str, dict]]], dict[str, d
     }
     state = {
         "ring_explorer": {"lead_id": lead}, "ring_explorer (largest lead)": {"lead_id": big},
+        "ring_explorer (resale lead)": {"lead_id": resale},
         "leads": {"lead_id": lead}, "evidence": {"lead_id": lead},
         "entity_360 (person)": {"entity": ("person", pid)},
         "entity_360 (institution)": {"entity": ("institution", inst)},

@@ -61,7 +61,7 @@ def _engine(ctx: Context):
     return eng
 
 
-def trace_steps(ctx: Context, scanner_minutes: float = 10.0, split_tolerance: float = 0.05) -> pd.DataFrame:
+def trace_steps(ctx: Context, scanner_minutes: float = 30.0, split_tolerance: float = 0.05) -> pd.DataFrame:
     """Every step of the path of every code seen on more than one dispensing row
     (``graph/sql/trace_steps.sql``), ordered by code and scan time.
 

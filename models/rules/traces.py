@@ -45,9 +45,9 @@ __all__ = ["code_settled_twice", "dispensed_never_bought", "settled_before_bough
 
 def repeat_packs(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     """The ``repeat`` steps of the packs' paths (memoised per parameters for sibling rules)."""
-    key = f"traces.repeats:{p.get('scanner_minutes', 10)}:{p.get('split_tolerance', 0.05)}"
+    key = f"traces.repeats:{p.get('scanner_minutes', 30)}:{p.get('split_tolerance', 0.05)}"
     if key not in fr.memo:
-        s = trace_steps(fr.ctx, float(p.get("scanner_minutes", 10.0)), float(p.get("split_tolerance", 0.05)))
+        s = trace_steps(fr.ctx, float(p.get("scanner_minutes", 30.0)), float(p.get("split_tolerance", 0.05)))
         fr.memo[key] = s[s["status"] == "repeat"].reset_index(drop=True)
     return fr.memo[key]  # type: ignore[return-value]
 
