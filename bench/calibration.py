@@ -27,9 +27,16 @@ import pandas as pd
 from ringscope.models.evaluate import read_members, ring_match_matrix
 
 
-def judged_leads(results: Path, truth: Path) -> pd.DataFrame:
-    """Each lead with its score, scheme and whether it is correct."""
-    leads = pd.read_csv(results / "leads.csv", dtype=str, keep_default_na=False)
+def judged_leads(results: Path, truth: Path, candidates: bool = True) -> pd.DataFrame:
+    """Each lead with its score, scheme and whether it is correct; with ``candidates`` also the leads
+    below the emission bar (``lead_candidates.csv``, ``emitted`` False): a fit on the emitted leads
+    alone never sees the scores the bar cut off."""
+    leads = pd.read_csv(results / "leads.csv", dtype=str, keep_default_na=False).assign(emitted=True)
+    cand = results / "lead_candidates.csv"
+    if candidates and cand.exists():
+        c = pd.read_csv(cand, dtype=str, keep_default_na=False)
+        if len(c):
+            leads = pd.concat([leads, c.assign(emitted=False)], ignore_index=True)
     rings = pd.read_csv(truth / "rings.csv", dtype=str, keep_default_na=False)
     ents = pd.read_csv(truth / "entities.csv", dtype=str, keep_default_na=False)
     lsets = [read_members(m) for m in leads["members"]]
@@ -41,13 +48,15 @@ def judged_leads(results: Path, truth: Path) -> pd.DataFrame:
     ok = [o or any((sch, m) in lone_keys for m in ls) for o, sch, ls in zip(ok, leads["scheme"], lsets)]
     raw = pd.to_numeric(leads["score"])
     ev = results / "lead_evidence.jsonl"
-    if ev.exists():
+    if "score_raw" in leads.columns and (leads["score_raw"] != "").all():
+        raw = pd.to_numeric(leads["score_raw"])
+    elif ev.exists():
         import json
 
         by = {e["lead_id"]: e.get("score_parts", {}).get("raw") for e in map(json.loads, ev.read_text().splitlines())}
         raw = pd.Series([by.get(i) if by.get(i) is not None else s for i, s in zip(leads["lead_id"], raw)], dtype=float)
     return pd.DataFrame({"score": pd.to_numeric(leads["score"]), "raw": raw.to_numpy(), "scheme": leads["scheme"],
-                         "n_members": [len(s) for s in lsets], "correct": ok})
+                         "n_members": [len(s) for s in lsets], "correct": ok, "emitted": leads["emitted"].to_numpy()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bins", type=float, nargs="+", default=[0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     ap.add_argument("--bars", type=float, nargs="+", default=[0.0, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7])
     ap.add_argument("--write", help="fit the isotonic calibration and write its knots (YAML) here")
+    ap.add_argument("--also", nargs=2, action="append", default=[], metavar=("RESULTS", "TRUTH"),
+                    help="another city's results and truth (a large city run outside bench_quality)")
+    ap.add_argument("--emitted-only", action="store_true", help="leave the candidates out (the old fit)")
+    ap.add_argument("--weigh", choices=["lead", "city"], default="lead",
+                    help="each lead weighs the same (default), or each city weighs the same in the fit")
     a = ap.parse_args(argv)
     work = Path(a.work)
     rows = []
@@ -64,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         city = work / res.name[: -len(a.variant) - 1]
         if not (city / "truth" / "rings.csv").exists() or not (res / "leads.csv").exists():
             continue
-        j = judged_leads(res, city / "truth")
+        j = judged_leads(res, city / "truth", candidates=not a.emitted_only)
         rows.append(j.assign(city=city.name))
+    for res_dir, truth_dir in a.also:
+        j = judged_leads(Path(res_dir), Path(truth_dir), candidates=not a.emitted_only)
+        rows.append(j.assign(city=Path(res_dir).name))
     if not rows:
         print("no results under", work)
         return 1
@@ -98,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         from sklearn.isotonic import IsotonicRegression
 
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-        iso.fit(d["raw"].to_numpy(float), d["correct"].astype(float).to_numpy())
+        w = (1.0 / d.groupby("city")["city"].transform("size")).to_numpy() if a.weigh == "city" else None
+        iso.fit(d["raw"].to_numpy(float), d["correct"].astype(float).to_numpy(), sample_weight=w)
         knots = [[round(float(x), 4), round(float(y), 4)] for x, y in zip(iso.X_thresholds_, iso.y_thresholds_)]
         Path(a.write).write_text(
             "# Lead score calibration (issue 13): isotonic fit of 'the lead is a real scheme' on fusion's raw\n"
-            f"# lead score, pooled over {d['city'].nunique()} cities of three generators ({len(d)} leads):\n"
+            f"# lead score, pooled over {d['city'].nunique()} cities ({len(d)} leads and candidates, "
+            f"{int(d['emitted'].sum())} of them emitted; each {a.weigh} weighs the same):\n"
             f"# {', '.join(sorted(d['city'].unique()))}.\n"
             "# Refit: .venv/bin/python bench/calibration.py --work W --write models/lead_calibration.yaml\n"
             + yaml.safe_dump({"knots": knots}, default_flow_style=None), encoding="utf-8")

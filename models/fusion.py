@@ -840,8 +840,10 @@ def build_leads(groups: Sequence[Group], scores: pd.DataFrame, tables: Mapping[s
     ``config.association_corroborates``)."""
     cfg = config or FusionConfig()
     engine = engine if engine is not None else _engine(tables)
+    # score_raw: the fused score before calibration (what bench/calibration.py fits, on leads and
+    # candidates alike)
     extra_cols = ["rank", "n_members", "detectors", "group_score", "member_score", "rule_score",
-                  "family_share", "dilution", "n_rule_hits"]
+                  "family_share", "dilution", "n_rule_hits", "score_raw"]
     corro = set(corroborating) if cfg.association_corroborates else set()
     merged = merge_groups(groups, jaccard=cfg.merge_jaccard, containment=cfg.merge_containment, corroborating=corro,
                           fold=cfg.fold_schemes, fold_containment=cfg.fold_containment)
