@@ -39,6 +39,8 @@ filled elsewhere), edge weights ``log1p(amount)``. Then:
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -143,7 +145,7 @@ class CollusivePrescribingDetector(BaseDetector):
         b.lines = eng.query("prescribing_person_lines", frames={**fr, "want": pd.DataFrame({"person_id": persons})})
         b.lines["diagnosis_codes"] = [tuple(x) if x is not None else () for x in b.lines["diagnosis_codes"]]
         groups, seen = [], set()
-        by_block: dict[tuple[int, int], Group | None] = {}
+        by_block: dict[tuple[int, Any], Group | None] = {}
         for k, (core_p, core_d, core_h, kind, density, block) in cands:
             g = self._score_structure(core_p, core_d, core_h, b, density, len(comms[k]), kind)
             key = (k, block)
@@ -164,7 +166,8 @@ class CollusivePrescribingDetector(BaseDetector):
     def _candidates(self, c: set, e: pd.DataFrame, deg: pd.Series) -> list[tuple]:
         """The candidate structures of one community, block by block: the whole block while it is
         ring-sized, and its strongest physician -> dispenser channels, each with all its patients.
-        ``(patients, physicians, dispensers, kind, density, block number)``."""
+        ``(patients, physicians, dispensers, kind, density, block)``: ``block`` is the block number, or
+        ``(block, j)`` for the channels of a district-sized block (each stands alone)."""
         p = self.params
         persons = [x for x in c if x.startswith("person:")]
         if len(persons) < p["min_patients"] or not any(x.startswith("institution:") for x in c) \
@@ -206,8 +209,13 @@ class CollusivePrescribingDetector(BaseDetector):
                 out.append((core_p, core_d, core_h, "block", density, block))
             key = pd.MultiIndex.from_product([core_d, core_h], names=["prescriber", "institution_id"])
             chs = self._channels.reindex(key).dropna(subset=["n"])
-            for (d, h) in chs.sort_values("lift", ascending=False).head(int(p["max_pairs"])).index:
-                out.append((self._channel_patients.loc[(d, h)], [d], [h], "channel", density, block))
+            # a ring-sized block and its channels are alternative readings of one structure: the best
+            # of them stands. A district-sized block is no structure: each of its channels stands alone
+            # (a city's block can hold several rings' channels; keeping one per block lost six of 60
+            # rings at a million persons)
+            for j, (d, h) in enumerate(chs.sort_values("lift", ascending=False).head(int(p["max_pairs"])).index):
+                out.append((self._channel_patients.loc[(d, h)], [d], [h], "channel", density,
+                            block if small else (block, j)))
         return out
 
     def _score_structure(self, core_p: list[str], core_d: list[str], core_h: list[str], b: _Baselines,
