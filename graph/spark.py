@@ -25,7 +25,8 @@ writing it (each rewrite is one function below, tested in
   ``array_sort(collect_list(x))`` / ``array_sort(collect_set(x))``;
 - ``list(...)[a:b]`` (1-based, inclusive) -> ``slice(list, a, b - a + 1)``;
 - ``quantile_cont(x, q)`` -> ``percentile(x, q)`` (both interpolate linearly);
-- ``epoch(ts)`` -> ``unix_micros(ts) / 1e6`` (seconds with their fraction, as DuckDB);
+- ``epoch(ts)`` -> ``unix_micros(CAST(ts AS TIMESTAMP_LTZ)) / 1e6`` (seconds with their fraction, as DuckDB;
+  through TIMESTAMP_LTZ because Spark 3 takes no TIMESTAMP_NTZ there, the session being UTC);
 - ``t UNION ALL BY NAME SELECT NULL::T AS col WHERE false`` (DuckDB's idiom for "the optional
   columns present") -> ``t``: every table the engine registers has all its contract columns
   (typed NULLs where the export left one out);
@@ -69,6 +70,7 @@ References: sqlglot (https://sqlglot.com), Spark SQL reference
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 import re
@@ -163,7 +165,10 @@ def _rewrite(node: Any) -> Any:
         rounded = exp.Round(this=exp.Mul(this=node.this.copy(), expression=scale.copy()))
         return exp.Paren(this=exp.Div(this=rounded, expression=scale))
     if isinstance(node, exp.TimeToUnix):
-        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[node.this])
+        # through TIMESTAMP_LTZ: Spark 3's unix_micros takes no TIMESTAMP_NTZ (the session is UTC, so
+        # the cast keeps the instant)
+        ts = exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMPLTZ"))
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[ts])
         return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1e6")))
     if isinstance(node, exp.DataType) and node.args.get("values"):   # FLOAT[128]: a fixed-size array
         raise NotTranspiled(f"fixed-size array type {node.sql('duckdb')}")
@@ -308,18 +313,46 @@ _DEFAULT_CONF = {
 }
 
 
-def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None, app_name: str = "ringscope"):
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None, app_name: str = "ringscope",
+                  graphframes: str = "auto"):
     """A Spark session for a run: ``master`` (``local[2]``, ``spark://host:7077``, ``yarn``,
     ``k8s://...``; default ``$RINGSCOPE_SPARK_MASTER`` or ``local[*]``) and ``conf`` over the
     engine's defaults (UI off, UTC session time, nanosecond Parquet timestamps as longs,
-    Arrow transfers, 8 shuffle partitions: raise ``spark.sql.shuffle.partitions`` on a cluster)."""
+    Arrow transfers, 8 shuffle partitions: raise ``spark.sql.shuffle.partitions`` on a cluster).
+
+    ``graphframes`` (``pipeline.spark_graph.graphframes``): unless ``never``, and when the
+    ``graphframes`` Python package is installed, the GraphFrames jar for this Spark
+    (:func:`ringscope.graph.spark_graph.graphframes_coordinates`) is added to
+    ``spark.jars.packages`` and Spark resolves it from Maven Central (or the repositories in
+    ``spark.jars.repositories``). Under ``auto``, a session that cannot resolve it (no network)
+    starts without it, and the graph step uses its DataFrame implementations."""
     from pyspark.sql import SparkSession
 
+    from ringscope.graph.spark_graph import graphframes_coordinates
+
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
-    b = SparkSession.builder.appName(app_name).master(master or os.environ.get("RINGSCOPE_SPARK_MASTER", "local[*]"))
-    for k, v in {**_DEFAULT_CONF, **dict(conf or {})}.items():
-        b = b.config(k, v)
-    s = b.getOrCreate()
+    settings = {**_DEFAULT_CONF, **dict(conf or {})}
+    coords = graphframes_coordinates() if graphframes != "never" and importlib.util.find_spec("graphframes") else None
+    with_gf = dict(settings)
+    added = bool(coords) and "graphframes" not in settings.get("spark.jars.packages", "")
+    if added:
+        with_gf["spark.jars.packages"] = ",".join(x for x in (settings.get("spark.jars.packages"), coords) if x)
+
+    def build(values: Mapping[str, str]):
+        b = SparkSession.builder.appName(app_name).master(master or os.environ.get("RINGSCOPE_SPARK_MASTER",
+                                                                                   "local[*]"))
+        for k, v in values.items():
+            b = b.config(k, v)
+        return b.getOrCreate()
+
+    try:
+        s = build(with_gf)
+    except Exception as exc:  # noqa: BLE001 - the JVM did not start: the jar could not be resolved
+        if not added or graphframes == "always":
+            raise
+        log.warning("GraphFrames (%s) could not be resolved (%s); the session starts without it", coords,
+                    str(exc).splitlines()[0][:200])
+        s = build(settings)
     s.sparkContext.setLogLevel("ERROR")
     return s
 
@@ -470,12 +503,13 @@ class SparkEngine:
             raise ValueError(f"{key}: one statement expected, got {len(stmts)} (use script())")
         self.spark_runs[key] = self.spark_runs.get(key, 0) + 1
         with self._frames(frames):
-            sdf = self.spark.sql(stmts[0], args=_args(stmts[0], params))
+            stmt, prm = (stmts[0], params) if spark_major() >= 4 else _inline_lists(stmts[0], params)
+            sdf = self.spark.sql(stmt, args=_args(stmt, prm))
             keep = [c for c in sdf.columns if c != SOURCE_ROW]
             if len(keep) != len(sdf.columns):
                 sdf = sdf.select(*[sdf[c] for c in keep]) if len(set(keep)) == len(keep) else sdf.drop(SOURCE_ROW)
             if arrow:
-                return sdf.toArrow()
+                return spark_to_arrow(sdf)
             return _pandas(sdf)
 
     @contextmanager
@@ -494,6 +528,49 @@ class SparkEngine:
 
 
 _PARAM_RE = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _sql_literal(x: Any) -> str:
+    r"""A Python scalar as Spark SQL literal text (quotes and backslashes escaped).
+
+    >>> _sql_literal("O'Brien"), _sql_literal(3), _sql_literal(None), _sql_literal(True)
+    ("'O\\'Brien'", '3', 'NULL', 'true')
+    """
+    if x is None:
+        return "NULL"
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, (int, float)):
+        return repr(x)
+    return "'" + str(x).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _inline_lists(stmt: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """Spark 3 takes only literals as ``sql()`` arguments, not ``array(...)``: list parameters are
+    written into the statement as array literals there (outside its string literals), the rest
+    stay arguments. Spark 4 takes them all as arguments (``_args``).
+
+    >>> _inline_lists("SELECT * FROM t WHERE k IN (SELECT explode(:ks)) AND s = ':ks' AND n > :n",
+    ...               {"ks": ["a", "b"], "n": 2})
+    ("SELECT * FROM t WHERE k IN (SELECT explode(array('a', 'b'))) AND s = ':ks' AND n > :n", {'n': 2})
+    """
+    if not params:
+        return stmt, params
+    lists = {k: v for k, v in params.items() if isinstance(v, (list, tuple, set, frozenset))}
+    if not lists:
+        return stmt, dict(params)
+    rx = re.compile(r"(?<!:):(" + "|".join(re.escape(k) for k in lists) + r")\b")
+
+    def lit(k: str) -> str:
+        v = lists[k]
+        vals = sorted(v) if isinstance(v, (set, frozenset)) else list(v)
+        return "array(" + ", ".join(_sql_literal(x) for x in vals) + ")"
+
+    parts = re.split(r"('(?:[^'\\]|\\.|'')*')", stmt)
+    out = "".join(p if i % 2 else rx.sub(lambda m: lit(m.group(1)), p) for i, p in enumerate(parts))
+    return out, {k: v for k, v in params.items() if k not in lists}
 
 
 def _args(stmt: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -598,12 +675,44 @@ def _frame_to_spark(spark: Any, df: pd.DataFrame, name: str) -> Any:
     tbl = pa.table(cols) if cols else pa.table({"_": pa.array([], pa.int8())}).drop(["_"])
     if not len(tbl.column_names):
         return spark.createDataFrame([], "dummy int").drop("dummy")
-    return spark.createDataFrame(tbl)
+    return arrow_to_spark(spark, tbl)
+
+
+def spark_major() -> int:
+    """The major version of the installed PySpark (3 or 4)."""
+    import pyspark
+
+    return int(pyspark.__version__.split(".")[0])
+
+
+def arrow_to_spark(spark: Any, tbl: Any) -> Any:
+    """An Arrow table as a Spark DataFrame: directly on Spark 4; on Spark 3 (no Arrow-table input)
+    through Python rows under the table's own schema, so types (lists, nullable integers,
+    timestamps) survive and nothing is written to the driver's disk, which a cluster's executors
+    could not read."""
+    if spark_major() >= 4:
+        return spark.createDataFrame(tbl)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return spark.createDataFrame(tbl.to_pylist(), schema=from_arrow_schema(tbl.schema))
+
+
+def spark_to_arrow(sdf: Any) -> Any:
+    """A Spark DataFrame's rows as an Arrow table: ``toArrow`` on Spark 4, the Arrow batches
+    ``toPandas`` collects on Spark 3."""
+    if hasattr(sdf, "toArrow"):
+        return sdf.toArrow()
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    batches = sdf._collect_as_arrow()
+    schema = to_arrow_schema(sdf.schema)
+    return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
 
 def _pandas(sdf: Any) -> pd.DataFrame:
     """A Spark result as pandas with DuckDB's conventions (lists as numpy arrays, timestamps naive)."""
-    t = sdf.toArrow()
+    t = spark_to_arrow(sdf)
     df = t.to_pandas(coerce_temporal_nanoseconds=True)
     for c in df.columns:
         if isinstance(df[c].dtype, pd.DatetimeTZDtype):

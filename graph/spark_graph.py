@@ -21,8 +21,12 @@ Where it runs:
   smallest label, so the result does not depend on partitioning or on the order rows arrive;
 - GraphFrames (:func:`graphframes_available`) is used instead of both when its Python package
   imports and its jar is on the session's class path (``pipeline.spark_graph.graphframes``:
-  ``auto``, ``always``, ``never``). This project's Maven mirror does not serve the GraphFrames
-  jar (``io.graphframes:graphframes-spark4_2.13``), so here the DataFrame implementations run.
+  ``auto``, ``always``, ``never``). :func:`ringscope.graph.spark.spark_session` puts the jar on
+  the class path: it asks Spark to resolve :func:`graphframes_coordinates` from Maven Central
+  (``spark.jars.packages``). The project installs Spark 3.5 because Maven Central serves
+  GraphFrames for it (``io.graphframes:graphframes-spark3_2.12:0.10.0``); the Spark 4 build
+  (``graphframes-spark4_2.13``) was not served when this was written. The engine runs on either
+  Spark, and where the jar cannot be had, the DataFrame implementations run.
 
 Node ids are typed strings (``person:P1``, ``institution:H1``): a component's label is its
 smallest node id, so labels are deterministic and readable on every engine.
@@ -42,6 +46,7 @@ The Spark functions need a session (``tests/test_spark_graph.py``); their plain-
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -51,12 +56,25 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["connected_components", "label_propagation", "lpa_reference", "graphframes_available",
-           "entity_edges", "flagged_nodes", "reduce_graph", "Reduction", "node_id", "GRAPHFRAMES_COORDINATES"]
+           "entity_edges", "flagged_nodes", "reduce_graph", "Reduction", "node_id", "GRAPHFRAMES_COORDINATES",
+           "GRAPHFRAMES_PACKAGES", "graphframes_coordinates"]
 
 log = logging.getLogger("ringscope.spark_graph")
 
-# the Maven coordinates of the GraphFrames jar for this project's Spark (4.x, Scala 2.13)
-GRAPHFRAMES_COORDINATES = "io.graphframes:graphframes-spark4_2.13:0.12.3"
+# the Maven coordinates of the GraphFrames jar per Spark major version (the Scala build Spark's
+# PyPI package ships: 2.12 for Spark 3, 2.13 for Spark 4)
+GRAPHFRAMES_PACKAGES = {3: "io.graphframes:graphframes-spark3_2.12:0.10.0",
+                        4: "io.graphframes:graphframes-spark4_2.13:0.12.3"}
+
+
+def graphframes_coordinates() -> str | None:
+    """The GraphFrames jar for the installed PySpark (``None`` for a Spark it has no build for)."""
+    from importlib.metadata import version
+
+    return GRAPHFRAMES_PACKAGES.get(int(version("pyspark").split(".")[0]))
+
+
+GRAPHFRAMES_COORDINATES = graphframes_coordinates() if importlib.util.find_spec("pyspark") else None
 
 
 def node_id(entity_type: str, entity_id: str) -> str:
@@ -73,7 +91,11 @@ def graphframes_available(spark: Any) -> bool:
     except ImportError:
         return False
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("org.graphframes.GraphFrame")
+        # through the thread's context class loader: the jars of spark.jars.packages are there, not
+        # on the system class path that a plain Class.forName searches
+        jvm = spark.sparkContext._jvm
+        jvm.java.lang.Class.forName("org.graphframes.GraphFrame", True,
+                                    jvm.java.lang.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:  # noqa: BLE001 - a py4j error: the class is not on the class path
         return False

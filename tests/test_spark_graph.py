@@ -83,6 +83,29 @@ def test_connected_components_equal_scipy_on_a_city(city_graph, spark):  # noqa:
         assert {got[n] for n in comp} == {min(comp)}
 
 
+def test_graphframes_from_maven_central_gives_the_same_components(city_graph, spark):  # noqa: F811
+    """The session the engine starts carries GraphFrames' jar, resolved from Maven Central for the
+    installed Spark (graph/spark.py ``spark_session``); its connected components partition the
+    city's graph exactly as the DataFrame implementation does, labelled by the smallest member."""
+    from ringscope.graph.spark_graph import graphframes_coordinates
+
+    assert graphframes_coordinates() in spark.conf.get("spark.jars.packages", "")
+    assert graphframes_available(spark), "the project's install and session provide GraphFrames"
+    _, duck, _ = city_graph
+    edges = duck.query("graph_edges")
+    deg = pd.concat([edges["a"], edges["b"]]).value_counts()
+    hubs = set(deg.index[deg > 20])
+    e = spark.createDataFrame(edges[~edges["a"].isin(hubs) & ~edges["b"].isin(hubs)][["a", "b"]])
+    gf = connected_components(e, graphframes="always").toPandas().set_index("node")["component"].to_dict()
+    df = connected_components(e, graphframes="never").toPandas().set_index("node")["component"].to_dict()
+    assert gf == df and len(set(gf.values())) > 20
+    # GraphFrames' label propagation (its own tie-breaking): one label per node, each a member's id
+    lp = label_propagation(e, iterations=3, graphframes="always").toPandas().set_index("node")["label"].to_dict()
+    assert set(lp) == set(gf) and set(lp.values()) <= set(lp)
+    # within a component only: labels never cross components
+    assert all(gf[n] == gf[lab] for n, lab in lp.items())
+
+
 def test_components_of_a_long_path_and_isolated_nodes(spark):  # noqa: F811
     """A path of 40 nodes (many iterations, so checkpoints) plus a triangle and a lone node."""
     path = [(f"n{i:03d}", f"n{i + 1:03d}") for i in range(39)][::-1]

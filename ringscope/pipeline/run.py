@@ -330,7 +330,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
 
         with clock.stage("spark"):
             if spark is None:
-                spark, own_spark = spark_session(spark_master, spark_conf), True
+                spark, own_spark = spark_session(spark_master, spark_conf,
+                                                 graphframes=cfg.pipeline["spark_graph"]["graphframes"]), True
         summary["engine"] = {"name": "spark", "master": spark.sparkContext.master,
                              "spark": spark.version, "default_parallelism": spark.sparkContext.defaultParallelism}
         if is_uri(str(dataset_path)):
