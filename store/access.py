@@ -250,7 +250,20 @@ def mask_birth_date(value: Any) -> Any:
 _MASKERS = {"name": mask_name, "id_number": mask_id_number, "birth_date": mask_birth_date}
 
 
+#: columns whose names end like a personal field's but hold public registration or catalogue data:
+#: a drug's, an institution's, a physician's (as in :func:`mask_frame`), a rule's, a staff user's
+PUBLIC_NAMES = frozenset({"item_name", "institution_name", "physician_name", "rule_name", "display_name",
+                          "drug_name", "name_zh", "name_en"})
+
+
 def _field_kind(column: str) -> str | None:
+    """The kind of personal data a column holds, if any.
+
+    >>> _field_kind("claimed_name"), _field_kind("item_name"), _field_kind("id_number")
+    ('name', None, 'id_number')
+    """
+    if column in PUBLIC_NAMES:
+        return None
     for kind, names in PERSONAL_FIELDS.items():
         if column in names or column.endswith("_" + kind):
             return kind

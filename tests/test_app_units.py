@@ -35,6 +35,20 @@ def test_mask_frame_per_role(role, clear):
     assert df.loc[0, "name"] == "张三丰"  # the input is untouched
 
 
+@pytest.mark.parametrize("role", ["analyst", "leader"])
+def test_drug_institution_and_physician_names_are_not_masked(role):
+    """Columns ending in ``_name`` that name a drug, an institution, a physician or a rule are public
+    registration or catalogue data: a masked role sees them whole (a claim line's drug masked to
+    "阿*****" hid what the evidence is about), while persons' names stay masked."""
+    df = pd.DataFrame({"person_name": ["张三丰"], "related_name": ["李四"], "item_name": ["阿莫西林胶囊"],
+                       "institution_name": ["太原市第一人民医院"], "physician_name": ["王医生"],
+                       "rule_name": ["超限价"]})
+    out = access.mask_frame(df, role)
+    assert out.loc[0, "person_name"] == "张**" and out.loc[0, "related_name"] == "李*"
+    assert out.loc[0, ["item_name", "institution_name", "physician_name", "rule_name"]].tolist() == [
+        "阿莫西林胶囊", "太原市第一人民医院", "王医生", "超限价"]
+
+
 def test_masked_id_keeps_no_birth_date():
     masked = access.mask_id_number("11010119900307123X")
     assert "19900307" not in masked and masked.endswith("123X") and len(masked) == 18
