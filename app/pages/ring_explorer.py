@@ -7,8 +7,8 @@ ring grew, and every figure follows it. A node's neighbours can be expanded
 from Neo4j on demand; the shortest path between two entities is found with
 plain Cypher ``shortestPath``. Where packs with a traceability code (药品追溯码)
 passed through the ring and were settled again, the drawing shows where each came back and
-a pack's whole path can be followed settlement by settlement. Notes are pinned to nodes and views saved on
-the lead, both in Neo4j. Large rings are folded to a node budget (see
+a pack's whole path can be followed settlement by settlement. Notes are pinned to nodes and
+views saved on the lead, both in Neo4j. Large rings are folded to a node budget (see
 :func:`ringscope.app.graphview.aggregate`); the layout is cached per lead,
 budget and expansion.
 """
@@ -62,7 +62,8 @@ def _pack_summary(packs: pd.DataFrame) -> pd.DataFrame:
     again = pd.to_numeric(later["line_amount"], errors="coerce").groupby(later["trace_code"]).sum()
     out = pd.DataFrame({"trace_code": first.index, "drug": first["drug"].fillna(first["item_code"]).to_numpy(),
                         "n_settlements": g.size().reindex(first.index).to_numpy(),
-                        "first_at": first["at"].astype(str).str[:16].to_numpy(), "first_person": first["_who"].to_numpy(),
+                        "first_at": first["at"].astype(str).str[:16].to_numpy(),
+                        "first_person": first["_who"].to_numpy(),
                         "first_institution": first["_where"].to_numpy(),
                         "last_at": last["at"].astype(str).str[:16].reindex(first.index).to_numpy(),
                         "back_at": back.reindex(first.index).fillna("").to_numpy(),
@@ -294,10 +295,11 @@ if len(packs):
             st.warning(tr(f"超过 {PACK_LIMIT:,} 个追溯码，只列出前 {PACK_LIMIT:,} 个。",
                           f"More than {PACK_LIMIT:,} codes: the first {PACK_LIMIT:,} are listed."))
         table(summary, "ring_packs", height=240)
+        pack_label = {c: f"{d} · {n} · {c}" for c, d, n in zip(summary["trace_code"], summary["drug"],
+                                                                summary["n_settlements"])}
         code = st.selectbox(tr("查看一个追溯码的流转路径", "Follow one pack's path"), summary["trace_code"].tolist(),
                             key="ring_pack", index=None, placeholder=tr("选择追溯码", "Choose a code"),
-                            format_func=lambda c: " · ".join(summary.set_index("trace_code").loc[
-                                c, ["drug", "n_settlements"]].astype(str)) + f" · {c}")
+                            format_func=lambda c: pack_label.get(c, c))
         if code is not None:
             steps = packs[packs["trace_code"] == code].sort_values("seq")
             who = steps["person_name"].fillna(steps["person_id"]).astype(str)
@@ -319,4 +321,5 @@ with st.expander(tr("节点与边（表格）", "Nodes and edges as tables")):
     table(graphview.collapse_edges(shown.edges), "ring_edges")
 
 show_cypher(["lead_members", "lead_subgraph_visits", "lead_subgraph_faces", "lead_subgraph_family",
-             "lead_rule_hits", "lead_pack_paths", "node_neighbours", "shortest_path"], {"lead_id": lead_id, "limit": ROW_LIMIT})
+             "lead_rule_hits", "lead_pack_paths", "node_neighbours", "shortest_path"],
+            {"lead_id": lead_id, "limit": ROW_LIMIT})
