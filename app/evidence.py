@@ -271,20 +271,16 @@ def case_summary_pdf(inp: EvidenceInput) -> bytes:
     section = iter(["四", "五", "六"])
     if len(pp):
         doc.heading(f"{next(section)}、药品追溯码")
-        pp = pp.sort_values(["trace_code", "seq"], kind="mergesort")
-        later = pp[pp["seq"] > pp.groupby("trace_code")["seq"].transform("min")]
-        first = pp.groupby("trace_code", sort=False).head(1).set_index("trace_code")
-        ring = later[later["institution_member"].astype(bool)]
-        ring = ring[first.loc[ring["trace_code"], "person_member"].astype(bool).to_numpy()]
-        again = float(pd.to_numeric(later["line_amount"], errors="coerce").sum())
-        doc.para(f"与成员有关的药品中，{pp['trace_code'].nunique()} 个追溯码被重复结算（共 {len(pp)} 次结算，"
-                 f"再次结算金额 {wan(again, lang_='zh')}）；其中 {ring['trace_code'].nunique()} 个首次结算给成员参保人、"
-                 "又在成员机构再次结算。一个追溯码对应一盒药，只能销售一次。逐盒流转路径见 pack_paths.csv。")
-        top = first.assign(n=pp.groupby("trace_code").size()).sort_values("n", ascending=False).head(15)
-        back = later.groupby("trace_code")["institution_id"].agg(lambda x: "、".join(dict.fromkeys(map(str, x))))
+        from ringscope.app.graphview import pack_summary
+
+        ps = pack_summary(pp)
+        doc.para(f"与成员有关的药品中，{len(ps)} 个追溯码被重复结算（共 {len(pp)} 次结算，"
+                 f"回流后再次结算金额 {wan(float(ps['amount_again'].sum()), lang_='zh')}）；其中 "
+                 f"{int(ps['member_path'].sum())} 个由成员参保人结算后又在成员机构再次结算。一个追溯码对应一盒药，"
+                 "只能销售一次。逐盒流转路径见 pack_paths.csv。")
         doc.grid(["追溯码", "药品", "结算次数", "首次结算机构", "再次结算机构"],
-                 [[str(c), str(r.get("drug") or r.get("item_code") or "—"), f"{int(r['n'])}",
-                   str(r.get("institution_id")), str(back.get(c, "—"))] for c, r in top.iterrows()],
+                 [[str(r.trace_code), str(r.drug or "—"), f"{int(r.n_settlements)}", str(r.first_institution),
+                   str(r.back_at or "—")] for r in ps.head(15).itertuples(index=False)],
                  widths=[42, 40, 18, 30, 35])
     fc = inp.face_captures if inp.face_captures is not None else pd.DataFrame()
     if len(fc):

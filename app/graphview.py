@@ -19,7 +19,8 @@ The Ring explorer and the evidence package share this module:
   with Pillow for documents;
 - :func:`pack_edges` turns the packs' paths (``cypher/app/lead_pack_paths.cypher``, 药品追溯码)
   into "pack came back" edges: from the person a pack was settled to, to the institution where
-  the same pack was settled again, dated by the month it came back.
+  the same pack was settled again, dated by the month it came back; :func:`pack_summary` gives
+  one row per code (the ring explorer's table, the case summary's section).
 
 References
 ----------
@@ -44,6 +45,7 @@ __all__ = [
     "layout",
     "figure",
     "pack_edges",
+    "pack_summary",
     "render_png",
     "merge_rows",
 ]
@@ -378,9 +380,7 @@ def pack_edges(packs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     if packs is None or packs.empty:
         return _empty(["key", "type", "id", "label"]), _empty(EDGE_COLUMNS)
-    p = packs.sort_values(["trace_code", "seq"], kind="mergesort").reset_index(drop=True)
-    prev = p.groupby("trace_code", sort=False).shift(1)
-    came_back = prev["person_id"].notna() & ~prev["reversed"].astype("boolean").fillna(False).astype(bool)
+    p, prev, came_back = _came_back(packs)
     step, before = p[came_back], prev[came_back]
     if step.empty:
         return _empty(["key", "type", "id", "label"]), _empty(EDGE_COLUMNS)
@@ -398,6 +398,58 @@ def pack_edges(packs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                           "label": step.get("institution", pd.Series(None, index=step.index)).to_numpy()})
     nodes = pd.concat([persons, insts], ignore_index=True).drop_duplicates("key").reset_index(drop=True)
     return nodes, edges
+
+
+def _came_back(packs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The settlements in path order, each one's previous settlement of the same code, and whether
+    it is the pack coming back (a previous settlement that was not refunded)."""
+    p = packs.sort_values(["trace_code", "seq"], kind="mergesort").reset_index(drop=True)
+    prev = p.groupby("trace_code", sort=False).shift(1)
+    came_back = prev["person_id"].notna() & ~prev["reversed"].astype("boolean").fillna(False).astype(bool)
+    return p, prev, came_back
+
+
+def pack_summary(packs: pd.DataFrame) -> pd.DataFrame:
+    """One row per trace code of ``packs`` (the rows :func:`pack_edges` takes, with ``drug``,
+    ``item_code``, ``person_member``, ``institution_member``): the drug, times settled, the first
+    settlement (when, to whom, where), the last, where it came back, what was billed again when it
+    came back (a resale after a refund is not counted), and ``member_path`` -- it came back at a
+    member institution after a member person held it. Most settled first.
+
+    >>> rows = pd.DataFrame({"trace_code": ["c1", "c1", "c2", "c2"], "seq": [1, 2, 1, 2],
+    ...                      "at": ["2024-03-01T09:00", "2024-04-02T10:00", "2024-03-05T09:00", "2024-03-06T09:00"],
+    ...                      "reversed": [False, False, True, False], "person_id": ["A", "B", "A", "C"],
+    ...                      "person_name": ["张*", "李*", "张*", "王*"], "institution_id": ["H1", "P9", "H1", "P9"],
+    ...                      "institution": ["一院", "某药店", "一院", "某药店"], "line_amount": [100.0, 90.0, 100.0, 95.0],
+    ...                      "drug": ["甲", "甲", "乙", "乙"], "item_code": ["X1", "X1", "X2", "X2"],
+    ...                      "person_member": [True, False, True, False], "institution_member": [False, True] * 2})
+    >>> pack_summary(rows)[["trace_code", "first_person", "back_at", "amount_again", "member_path"]].values.tolist()
+    [['c1', '张*', '某药店', 90.0, True], ['c2', '张*', '', 0.0, False]]
+    """
+    p, prev, came_back = _came_back(packs)
+    who = (p["person_name"] if "person_name" in p else pd.Series(None, index=p.index)).fillna(p["person_id"])
+    p = p.assign(_who=who.astype(str), _where=p["institution"].fillna(p["institution_id"]).astype(str))
+    g = p.groupby("trace_code", sort=False)
+    first, last = g.head(1).set_index("trace_code"), g.tail(1).set_index("trace_code")
+    back = p[came_back]
+    held_by_member = prev.loc[came_back, "person_member"].astype("boolean").fillna(False).astype(bool) \
+        if "person_member" in prev else pd.Series(False, index=back.index)
+    at_member = back["institution_member"].astype(bool) if "institution_member" in back \
+        else pd.Series(False, index=back.index)
+    codes = first.index
+    out = pd.DataFrame({
+        "trace_code": codes, "drug": first["drug"].fillna(first["item_code"]).to_numpy(),
+        "n_settlements": g.size().reindex(codes).to_numpy(),
+        "first_at": first["at"].astype(str).str[:16].to_numpy(), "first_person": first["_who"].to_numpy(),
+        "first_institution": first["_where"].to_numpy(),
+        "last_at": last["at"].astype(str).str[:16].reindex(codes).to_numpy(),
+        "back_at": back.groupby("trace_code")["_where"].agg(lambda s_: "、".join(dict.fromkeys(s_)))
+        .reindex(codes).fillna("").to_numpy(),
+        "amount_again": pd.to_numeric(back["line_amount"], errors="coerce").groupby(back["trace_code"]).sum()
+        .reindex(codes).fillna(0.0).round(2).to_numpy(),
+        "member_path": codes.isin(back.loc[(held_by_member & at_member).to_numpy(), "trace_code"])})
+    return out.sort_values(["n_settlements", "first_at"], ascending=[False, True], kind="mergesort") \
+        .reset_index(drop=True)
 
 
 def merge_rows(sub: Subgraph, nodes: pd.DataFrame, edges: pd.DataFrame) -> Subgraph:

@@ -48,29 +48,6 @@ def _type_labels() -> dict[str, str]:
     return out
 
 
-def _pack_summary(packs: pd.DataFrame) -> pd.DataFrame:
-    """One row per trace code: the drug, how often it was settled, its first settlement and where
-    it came back, and what was billed again."""
-    p = packs.sort_values(["trace_code", "seq"], kind="mergesort")
-    who = p["person_name"].fillna(p["person_id"]).astype(str) if "person_name" in p else p["person_id"].astype(str)
-    where = p["institution"].fillna(p["institution_id"]).astype(str)
-    p = p.assign(_who=who, _where=where)
-    g = p.groupby("trace_code", sort=False)
-    first, last = g.head(1).set_index("trace_code"), g.tail(1).set_index("trace_code")
-    later = p[p["seq"] > p.groupby("trace_code")["seq"].transform("min")]
-    back = later.groupby("trace_code")["_where"].agg(lambda s_: "、".join(dict.fromkeys(s_)))
-    again = pd.to_numeric(later["line_amount"], errors="coerce").groupby(later["trace_code"]).sum()
-    out = pd.DataFrame({"trace_code": first.index, "drug": first["drug"].fillna(first["item_code"]).to_numpy(),
-                        "n_settlements": g.size().reindex(first.index).to_numpy(),
-                        "first_at": first["at"].astype(str).str[:16].to_numpy(),
-                        "first_person": first["_who"].to_numpy(),
-                        "first_institution": first["_where"].to_numpy(),
-                        "last_at": last["at"].astype(str).str[:16].reindex(first.index).to_numpy(),
-                        "back_at": back.reindex(first.index).fillna("").to_numpy(),
-                        "amount_again": again.reindex(first.index).fillna(0.0).round(2).to_numpy()})
-    return out.sort_values(["n_settlements", "first_at"], ascending=[False, True], kind="mergesort")
-
-
 st.title(tr("团伙图谱", "Ring explorer"))
 lay = data.layer()
 lead_id = lead_picker("ring_lead")
@@ -280,7 +257,7 @@ with right:
         table(by_rule, "ring_hits_by_rule", height=220, hide=("rule_id",))
 
 if len(packs):
-    summary = _pack_summary(packs)
+    summary = graphview.pack_summary(packs)
     with st.expander(tr(f"药品追溯码：{len(summary)} 盒药品被重复结算", f"Traceability codes: {len(summary)} packs settled "
                         "more than once"), expanded=lead.get("scheme") == "drug_resale", icon=":material/medication:"):
         st.caption(tr("一个追溯码对应一盒药，只能销售一次。再次结算说明药盒回流再售、被调换或未售先刷；退费后重新销售的"
@@ -294,7 +271,7 @@ if len(packs):
         if len(summary) >= PACK_LIMIT:
             st.warning(tr(f"超过 {PACK_LIMIT:,} 个追溯码，只列出前 {PACK_LIMIT:,} 个。",
                           f"More than {PACK_LIMIT:,} codes: the first {PACK_LIMIT:,} are listed."))
-        table(summary, "ring_packs", height=240)
+        table(summary, "ring_packs", height=240, hide=("member_path",))
         pack_label = {c: f"{d} · {n} · {c}" for c, d, n in zip(summary["trace_code"], summary["drug"],
                                                                 summary["n_settlements"])}
         code = st.selectbox(tr("查看一个追溯码的流转路径", "Follow one pack's path"), summary["trace_code"].tolist(),
