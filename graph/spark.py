@@ -678,11 +678,12 @@ def _frame_to_spark(spark: Any, df: pd.DataFrame, name: str) -> Any:
     return arrow_to_spark(spark, tbl)
 
 
+@functools.lru_cache(maxsize=1)
 def spark_major() -> int:
-    """The major version of the installed PySpark (3 or 4)."""
-    import pyspark
+    """The major version of the installed PySpark (3 or 4), read from its package metadata."""
+    from importlib.metadata import version
 
-    return int(pyspark.__version__.split(".")[0])
+    return int(version("pyspark").split(".")[0])
 
 
 def arrow_to_spark(spark: Any, tbl: Any) -> Any:

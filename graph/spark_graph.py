@@ -69,9 +69,9 @@ GRAPHFRAMES_PACKAGES = {3: "io.graphframes:graphframes-spark3_2.12:0.10.0",
 
 def graphframes_coordinates() -> str | None:
     """The GraphFrames jar for the installed PySpark (``None`` for a Spark it has no build for)."""
-    from importlib.metadata import version
+    from ringscope.graph.spark import spark_major
 
-    return GRAPHFRAMES_PACKAGES.get(int(version("pyspark").split(".")[0]))
+    return GRAPHFRAMES_PACKAGES.get(spark_major())
 
 
 GRAPHFRAMES_COORDINATES = graphframes_coordinates() if importlib.util.find_spec("pyspark") else None
