@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_app_pages import app_city, load_city  # noqa: F401  (shared city and loader)
+from test_app_pages import app_city, load_city, resale_lead  # noqa: F401  (shared city, loader, lead)
 
 pytestmark = [pytest.mark.browser, pytest.mark.neo4j, pytest.mark.slow]
 
@@ -153,6 +153,14 @@ def _nav(drv, page: str) -> None:
         links[0].click()
 
 
+def _wait_text(drv, text: str, timeout: float = 60) -> bool:
+    """Whether ``text`` appears in the page's main area within ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and text not in _main_text(drv):
+        time.sleep(1)
+    return text in _main_text(drv)
+
+
 def _reload(drv, user: str, title: str):
     drv.refresh()
     h1 = _wait(drv, title)
@@ -244,10 +252,7 @@ def test_jump_buttons_and_reloads_keep_identity_masking_and_scope(app_server, br
             _identity_holds(browser, user)
             _reload(browser, user, "证据包")
             _click(browser, "生成证据包")
-            deadline = time.time() + 120
-            while time.time() < deadline and "完整性校验通过" not in _main_text(browser):
-                time.sleep(1)
-            assert "完整性校验通过" in _main_text(browser)
+            assert _wait_text(browser, "完整性校验通过", 120)
         _click(browser, "退出登录")
         time.sleep(1.5)
 
@@ -290,8 +295,7 @@ def test_a_packs_path_in_the_ring_explorer(app_server, browser):
     from selenium.webdriver.common.keys import Keys
 
     url, log_path, runner, referred = app_server
-    lead = runner.scalar("MATCH (l:Lead {scheme: 'drug_resale'}) RETURN l.lead_id "
-                         "ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
+    lead = resale_lead(runner)
     code = runner.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(:Person)<-[:FOR_PERSON]-(:Visit)-[:HAS_LINE]->"
                          "(:ClaimLine)<-[:DISPENSED_IN]-(p:Pack) WHERE p.n_settlements > 1 "
                          "RETURN p.trace_code ORDER BY p.trace_code LIMIT 1", {"l": lead})
@@ -301,19 +305,14 @@ def test_a_packs_path_in_the_ring_explorer(app_server, browser):
     _wait(browser, "团伙图谱")
     box = browser.find_element(By.CSS_SELECTOR, 'input[aria-label^="线索"]')
     box.send_keys(lead, Keys.ENTER)
-    deadline = time.time() + 60
-    while time.time() < deadline and "重复结算" not in _main_text(browser):
-        time.sleep(1)
+    _wait_text(browser, "重复结算")
     _wait(browser, "团伙图谱")
     assert "药品追溯码" in _main_text(browser), "a resale lead lists its packs settled again"
     pick = browser.find_element(By.CSS_SELECTOR, 'input[aria-label^="查看一个追溯码"]')
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", pick)
     pick.send_keys(code, Keys.ENTER)
-    deadline = time.time() + 60
-    while time.time() < deadline and f"追溯码 {code} 的流转路径" not in _main_text(browser):
-        time.sleep(1)
+    assert _wait_text(browser, f"追溯码 {code} 的流转路径")
     _wait(browser, "团伙图谱")
-    assert f"追溯码 {code} 的流转路径" in _main_text(browser)
     _identity_holds(browser, "wang.inv")
     out = Path(os.environ.get("RINGSCOPE_SCREENSHOTS", REPO / "build" / "screenshots"))
     shot = out / "investigator" / "ring_explorer_pack.png"
