@@ -167,6 +167,13 @@ TABLES: dict[str, Table] = {
             C("scan_time", "timestamp"),
             C("reversed", "bool"),
         ), key=None, required=False),
+        # beyond the contract (which lets a dataset carry more): the city's declared prescribing
+        # scope, read by R-MED-016; without it the specialty rule R-MED-011 falls back on peers
+        Table("prescribing_scope", (
+            C("specialty", "str", True),
+            C("item_prefix", "str", True),
+            C("basis", "enum", False, ("catalogue", "practice")),
+        ), key=None, required=False, composite_key=("specialty", "item_prefix", "basis")),
         Table("known_cases", (
             C("case_id", "str", True),
             C("entity_type", "enum", True, ("person", "physician", "institution")),
@@ -183,7 +190,8 @@ OPTIONAL_TABLES = [n for n, t in TABLES.items() if not t.required]
 # Parents before children, so foreign keys can be checked in one pass.
 LOAD_ORDER = [
     "institutions", "physicians", "persons", "catalog", "visits", "claim_lines",
-    "face_enrollments", "face_captures", "inventory", "family_links", "drug_traces", "known_cases",
+    "face_enrollments", "face_captures", "inventory", "family_links", "drug_traces", "prescribing_scope",
+    "known_cases",
 ]
 
 # Output files of `detect` (section 2 of the contract).

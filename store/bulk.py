@@ -387,6 +387,16 @@ def write_import_files(ds, directory: str | os.PathLike) -> ImportPlan:
     if "drug_traces" in t and line_nodes is not None:
         _pack_files(w, t["drug_traces"], line_nodes, visit_nodes)
 
+    # prescribing_scope.cypher: MERGE (s:PrescribingScope {scope_key}) SET specialty, item_prefix, basis
+    if "prescribing_scope" in t:
+        ps = t["prescribing_scope"].copy()
+        ps["basis"] = ps["basis"].fillna("catalogue") if "basis" in ps.columns else "catalogue"
+        ps["scope_key"] = ps["specialty"].astype(str) + "|" + ps["item_prefix"].astype(str) + "|" + ps["basis"]
+        ps = _last_per_key(ps, ["scope_key"])
+        w.add("nodes", "PrescribingScope", [
+            ("scope_key:ID(PrescribingScope)", _strings(ps["scope_key"])),
+            *[_prop(ps, "prescribing_scope", c) for c in ("specialty", "item_prefix", "basis")]])
+
     # known_cases.cypher: MERGE (c:Case) SET ...; CONCERNS the entity of its type when it exists
     if "known_cases" in t:
         kc = t["known_cases"]

@@ -115,6 +115,9 @@ def _first_months_with_bad_rows(city, dest):
     visits.loc[0, "total_amount"] = "-12.5"            # negative money
     visits.loc[1, "person_id"] = "NO-SUCH-PERSON"      # unknown foreign key
     visits.to_csv(dest / "visits.csv", index=False)
+    # a declared prescribing scope (beyond the contract), a row of it given twice
+    pd.DataFrame({"specialty": ["内分泌科", "儿科", "儿科"], "item_prefix": ["XA10", "XJ01", "XJ01"],
+                  "basis": ["catalogue", "practice", "practice"]}).to_csv(dest / "prescribing_scope.csv", index=False)
     bad_line = lines.loc[len(lines) - 1, "line_id"]
     lines.loc[len(lines) - 1, "item_code"] = "NO-SUCH-ITEM"
     lines.to_csv(dest / "claim_lines.csv", index=False)
@@ -126,6 +129,7 @@ def test_bulk_builds_the_batched_graph_and_takes_increments(local_neo4j_empty, s
     ds = read_dataset(tmp_path / "h1")
     rep = ds.load_report.set_index("table")["quarantined"]
     assert rep["visits"] == 2 and rep["claim_lines"] >= 1
+    assert rep["prescribing_scope"] == 1                 # the row given twice
     # text the CSV files must carry intact: quotes, commas, a line break, padding
     persons, inst = ds.tables["persons"], ds.tables["institutions"]
     odd_name = 'Wang "Xiao" Ming,\nJr.'
@@ -158,6 +162,9 @@ def test_bulk_builds_the_batched_graph_and_takes_increments(local_neo4j_empty, s
         for table, (label, _) in NODE_TABLES.items():
             if table in ds.tables and len(ds.tables[table]):
                 assert got_shape["nodes"][label] == len(ds.tables[table]), label
+        assert q.read("MATCH (s:PrescribingScope) RETURN s.specialty AS s, s.item_prefix AS p, s.basis AS b "
+                      "ORDER BY s") == [{"s": "儿科", "p": "XJ01", "b": "practice"},
+                                        {"s": "内分泌科", "p": "XA10", "b": "catalogue"}]
         for label, ids in victims.items():
             key = "visit_id" if label == "Visit" else "line_id"
             assert q.scalar(f"MATCH (n:{label}) WHERE n.{key} IN $ids RETURN count(n)", {"ids": ids}) == 0

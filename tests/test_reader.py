@@ -137,6 +137,11 @@ def valid_tables() -> dict[str, pd.DataFrame]:
             "scan_time": ts(["2024-03-05 09:51:00", "2024-03-05 09:51:05", None]),
             "reversed": pd.array([False, None, True], dtype="boolean"),
         }),
+        "prescribing_scope": pd.DataFrame({  # beyond the contract: one prefix, two kinds of declaration
+            "specialty": ["内分泌科", "儿科"],
+            "item_prefix": ["XA10BJ", "XA10BJ"],
+            "basis": ["catalogue", None],
+        }),
         "known_cases": pd.DataFrame({
             "case_id": ["K1", "K2"],
             "entity_type": ["institution", "person"],

@@ -537,6 +537,57 @@ def test_many_prescribers():
     assert fired(city(v, lines), "R-MED-010") == {"A0", "A1", "A2", "A3"}
 
 
+def test_declared_scope_decides_and_the_peer_rule_steps_aside():
+    """R-MED-016 judges lines against the declared prescribing scope; R-MED-011 (peers) leaves the
+    specialties and items a declaration covers to it, and says when it inferred a scope."""
+    # D5 (insulin) restricted by the catalogue to internal medicine; gynecology's practice scope: D2 only
+    scope = pd.DataFrame({"specialty": ["internal", "gynecology", " internal "],
+                          "item_prefix": ["D5", "D2", "S"], "basis": [None, "practice", "catalogue"]})
+    v = [V("A1", "P1", "H1", "2024-01-02 09:00", doc="DR1"),      # internal orders D5: allowed
+         V("A2", "P2", "H1", "2024-01-02 10:00", doc="DR2", total=250),   # gynecology orders D5: both declarations
+         V("A3", "P2", "H1", "2024-01-02 11:00", doc="DR2"),      # gynecology orders D2: in its scope
+         V("A4", "P3", "CL1", "2024-01-03 09:00", doc="DR4"),     # general orders D1: nothing declared
+         V("A5", "P4", "H1", "2024-01-04 09:00", doc="DR1"),      # internal orders D1: no catalogue limit
+         V("A6", "P4", "H2", "2024-01-04 09:00", doc="DR3", total=300)]   # an S1 service, the line's own orderer
+    lines = [L("L1", "A1", "D5", qty=1, price=100), L("L2", "A2", "D5", qty=2, price=100),
+             L("L3", "A3", "D2", qty=1, price=50), L("L4", "A4", "D1", qty=1, price=10),
+             L("L5", "A5", "D1", qty=1, price=10), L("L6", "A6", "S1", qty=1, price=300, doc="DR2")]
+    ctx = city(v, lines, prescribing_scope=scope)
+    h = hits(ctx, "R-MED-016").set_index("line_id")
+    # L2: D5 is internal's only, and outside gynecology's practice scope: one hit, not two;
+    # L6: a service restricted (prefix S) to internal, ordered on the line by gynecology's DR2
+    assert set(h.index) == {"L2", "L6"}
+    assert h.loc["L2", "entity_id"] == "DR2" and h.loc["L2", "amount_at_risk"] == 200.0
+    assert h.loc["L6", "entity_id"] == "DR2" and "目录限定 internal" in h.loc["L6", "evidence"]
+    assert set(h["rule_class"]) == {"definite"}
+    # practice scope reads only item_types (drugs by default): the service is the catalogue's
+    assert set(hits(ctx, "R-MED-016", item_types=["service"]).query("entity_id == 'DR2'")["line_id"]) == {"L2", "L6"}
+    # no declaration, no rule
+    assert hits(city(v, lines), "R-MED-016").empty
+
+    # the peer fallback: the same city as test_outside_specialty_and_high_value_share below
+    ph = pd.DataFrame({"physician_id": ["DR5", "DR6"], "institution_id": "H1", "specialty": "gynecology"})
+    v = [V(f"V{i}", "P1", "H1", T("2024-01-01") + pd.Timedelta(hours=i), doc="DR1" if i % 2 else "DR3")
+         for i in range(300)]
+    v += [V(f"K{i}", "P2", "H1", T("2024-03-01") + pd.Timedelta(hours=i), doc="DR5") for i in range(600)]
+    v += [V(f"G{i}", f"P{1 + i % 6}", "H1", T("2024-02-01") + pd.Timedelta(hours=i), doc="DR2") for i in range(12)]
+    lines = [L(f"L{x['visit_id']}", x["visit_id"], "D2" if x["visit_id"][0] == "K" else "D5", qty=1, price=100)
+             for x in v]
+    docs = pd.concat([_physicians(), ph], ignore_index=True)
+    peer = hits(city(v, lines, physicians=docs), "R-MED-011")
+    assert set(peer["entity_id"]) == {"DR2"} and peer["evidence"].str.contains("同行推断").all()
+    # a declared practice scope for gynecology, or a catalogue limit on D5: the peers step aside
+    for declared in (pd.DataFrame({"specialty": ["gynecology"], "item_prefix": ["D2"], "basis": ["practice"]}),
+                     pd.DataFrame({"specialty": ["internal"], "item_prefix": ["D5"], "basis": ["catalogue"]})):
+        ctx = city(v, lines, physicians=docs, prescribing_scope=declared)
+        assert hits(ctx, "R-MED-011").empty
+        assert fired(ctx, "R-MED-016") == {f"G{i}" for i in range(12)}
+    # a declaration about something else leaves the fallback as it was
+    other = pd.DataFrame({"specialty": ["pediatrics"], "item_prefix": ["D1"], "basis": ["practice"]})
+    assert set(hits(city(v, lines, physicians=docs, prescribing_scope=other), "R-MED-011")["line_id"]) == \
+        set(peer["line_id"])
+
+
 def test_outside_specialty_and_high_value_share():
     # internal medicine (DR1, DR3) orders D5 all the time; gynecology (DR2, DR5, DR6) never, except DR2 (6x)
     # (12x for six patients) and DR6 (once)

@@ -39,6 +39,13 @@ def city(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("spark_city") / "city"
     generate(out, persons=1200, seed=5, fmt="parquet", config={"drug_traces": {"enabled": True}})
+    # a declared prescribing scope (beyond the contract): the commonest drug class restricted to the
+    # commonest specialty, and a practice scope for the next specialty, so R-MED-016 runs and hits
+    cat, doc = pd.read_parquet(out / "catalog.parquet"), pd.read_parquet(out / "physicians.parquet")
+    prefix = cat.loc[cat["item_type"] == "drug", "item_code"].str[:4].value_counts().index[0]
+    specs = doc["specialty"].value_counts().index
+    pd.DataFrame({"specialty": [specs[0], specs[1]], "item_prefix": [prefix, prefix],
+                  "basis": ["catalogue", "practice"]}).to_parquet(out / "prescribing_scope.parquet", index=False)
     return out
 
 
@@ -215,7 +222,7 @@ def test_detect_on_spark_gives_the_same_rule_hits_and_leads(city, spark, tmp_pat
     assert not a["errors"] and not b["errors"], (a["errors"], b["errors"])
     eng = b["engine"]
     assert eng["name"] == "spark" and eng["master"] == "local[2]"
-    for q in ("rule_outside_specialty", "rule_line_amount_outlier", "rule_visit_amount_outlier",
+    for q in ("rule_outside_specialty", "rule_declared_scope", "rule_line_amount_outlier", "rule_visit_amount_outlier",
               "rule_high_value_share", "exposure", "prescribing_edges", "trace_steps"):
         assert eng["ran_on_spark"].get(q), q
     assert set(eng["ran_on_duckdb"]) <= set(NOT_TRANSPILED)
@@ -225,6 +232,7 @@ def test_detect_on_spark_gives_the_same_rule_hits_and_leads(city, spark, tmp_pat
     assert set(ha["hit_id"]) == set(hb["hit_id"])
     engine_rules = {"R-MED-011", "R-MED-012", "R-MED-013", "R-MED-014"}
     assert ha["rule_id"].isin(engine_rules).any()     # the rules Spark computed did hit
+    assert (ha["rule_id"] == "R-MED-016").sum() > 10 and (ha["rule_id"] == "R-MED-011").any()
     m = ha.merge(hb, on="hit_id", suffixes=("_d", "_s"))
     amt = np.abs(pd.to_numeric(m["amount_at_risk_d"]) - pd.to_numeric(m["amount_at_risk_s"]))
     assert (amt <= 1e-6 * np.maximum(1.0, np.abs(pd.to_numeric(m["amount_at_risk_d"])))).all()

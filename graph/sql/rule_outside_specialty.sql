@@ -31,7 +31,7 @@ WITH li AS (
       AND it.n_doc >= $min_physician_lines AND it.n_pat >= $min_patients
 )
 SELECT sp.visit_id, sp.line_id, sp.prescriber_id AS entity_id, sp.prescriber_id AS physician_id,
-       sp.person_id, sp.institution_id, sp.amount AS amount_at_risk,
+       sp.person_id, sp.institution_id, sp.amount AS amount_at_risk, sp.item_code, sp.specialty,
        sp.item_code || ' ' || coalesce(sp.item_name, '') || ' ordered ' || f.n_doc || ' times for ' || f.n_pat
          || ' patients by this ' || f.specialty || ' physician; the specialty''s other physicians: '
          || (f.n_spec - f.n_doc) || ' in ' || f.peer_lines || ' lines' AS evidence

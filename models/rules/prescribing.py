@@ -9,8 +9,12 @@
   (Lindley 1952; the refill-adherence literature's "medication possession"
   carry-over, Steiner & Prochazka 1997);
 - the same drug from many prescribers in a month (多处开药, doctor shopping);
-- prescribing outside the physician's specialty, learnt from data: the item is
-  almost never ordered by that specialty city-wide;
+- prescribing outside the city's declared scope (table ``prescribing_scope``: items the
+  catalogue restricts to named specialties, 限定科室使用; or the items a specialty's declared
+  practice scope covers, 执业范围), a definite rule where the city declares one;
+- prescribing outside the physician's specialty, learnt from peers where nothing is declared:
+  the item is almost never ordered by that specialty city-wide (a fallback, and its evidence
+  says so);
 - high-value drug share of a physician far above specialty peers;
 - amounts far above peers: a line for an item at the same kind of institution,
   a settlement of the same type at the same kind and level of institution
@@ -26,8 +30,8 @@ import pandas as pd
 from .frames import Frames, money, num, robust_z
 from .registry import rule
 
-__all__ = ["hoarding", "many_prescribers", "outside_specialty", "high_value_share", "line_amount_outlier",
-           "visit_amount_outlier"]
+__all__ = ["hoarding", "many_prescribers", "declared_scope", "outside_specialty", "high_value_share",
+           "line_amount_outlier", "visit_amount_outlier", "declared_coverage"]
 
 
 @rule("R-MED-008", "囤药（累计供药天数超过经过天数）", "Cumulative supply hoarding", category="medical",
@@ -91,19 +95,64 @@ def many_prescribers(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
                          "evidence": ev})
 
 
+def declared_coverage(catalog: pd.DataFrame, scope: pd.DataFrame | None) -> tuple[set[str], set[str]]:
+    """What a declared ``prescribing_scope`` decides: (specialties with a declared practice scope,
+    catalogue items restricted to named specialties). The peer-learnt rule R-MED-011 leaves both
+    to R-MED-016.
+
+    >>> cat = pd.DataFrame({"item_code": ["XA10BJ01", "XA10BA02", "XJ01CA04"]})
+    >>> sc = pd.DataFrame({"specialty": ["内分泌科", "儿科"], "item_prefix": ["XA10BJ", "XJ01"],
+    ...                    "basis": [None, "practice"]})
+    >>> declared_coverage(cat, sc)
+    ({'儿科'}, {'XA10BJ01'})
+    """
+    if scope is None or scope.empty:
+        return set(), set()
+    basis = scope["basis"].fillna("catalogue") if "basis" in scope.columns else pd.Series("catalogue",
+                                                                                           index=scope.index)
+    spec = scope["specialty"].astype(str).str.strip()
+    pref = scope["item_prefix"].astype(str).str.strip()
+    practice = set(spec[(basis == "practice") & (spec != "") & (pref != "")])
+    codes = catalog["item_code"].astype(str)
+    restricted = np.zeros(len(codes), dtype=bool)
+    for x in set(pref[(basis == "catalogue") & (spec != "") & (pref != "")]):    # a declared list: short
+        restricted |= codes.str.startswith(x).to_numpy()
+    return practice, set(codes[restricted])
+
+
+@rule("R-MED-016", "超限定科室/执业范围开药", "Prescribing outside the declared scope", category="medical",
+      severity="medium", rule_class="definite", scope="engine", entity_type="physician", violation_class=None,
+      needs=("prescribing_scope",),
+      description="Against the city's declared prescribing scope (table prescribing_scope, item-code prefixes): "
+                  "an item the catalogue restricts to named specialties (basis catalogue, 限定科室使用) ordered "
+                  "by a physician of another specialty, or an item of item_types outside the declared practice "
+                  "scope of the physician's specialty (basis practice, 执业范围). The declaration decides, not "
+                  "the peers; a prescriber without a specialty is not judged.")
+def declared_scope(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
+    return fr.sql("rule_declared_scope", {"item_types": list(p.get("item_types", ["drug"]))})
+
+
 @rule("R-MED-011", "超专业范围开药", "Prescribing outside the physician's specialty", category="medical",
       severity="low", rule_class="suspicious", scope="engine", entity_type="physician", violation_class=None,
       description="A physician orders an item at least min_physician_lines times for at least min_patients "
                   "persons that the other physicians of the same specialty (at least min_peer_lines lines "
                   "between them) almost never order "
-                  "(below max_peer_rate of their lines). Learnt from the data, so no specialty-item table "
-                  "is needed. Generalist specialties (exempt_specialties) have no specialty scope.")
+                  "(below max_peer_rate of their lines). A fallback, learnt from the peers, where the city "
+                  "declares no scope (table prescribing_scope): specialties with a declared practice scope "
+                  "and items the catalogue restricts are R-MED-016's, and every hit's evidence says the "
+                  "scope was inferred from peers. Generalist specialties (exempt_specialties) have no "
+                  "specialty scope.")
 def outside_specialty(fr: Frames, p: dict[str, Any]) -> pd.DataFrame:
     # specialty-wide counts: computed in the columnar engine over every line (graph/sql)
-    return fr.sql("rule_outside_specialty", {
+    d = fr.sql("rule_outside_specialty", {
         "exempt": [str(x) for x in p.get("exempt_specialties", [])], "item_types": list(p.get("item_types", ["drug"])),
         "min_peer_lines": int(p.get("min_peer_lines", 500)), "max_peer_rate": float(p.get("max_peer_rate", 0.002)),
         "min_physician_lines": int(p.get("min_physician_lines", 10)), "min_patients": int(p.get("min_patients", 5))})
+    if fr.has("prescribing_scope") and len(d):
+        practice, restricted = declared_coverage(fr.catalog, fr.table("prescribing_scope"))
+        d = d[~(d["specialty"].isin(practice) | d["item_code"].isin(restricted))]
+    d = d.assign(evidence=d["evidence"] + "; 同行推断，无申报范围 (scope inferred from peers: none declared)")
+    return d
 
 
 @rule("R-MED-012", "高值药品占比异常", "High-value drug share above peers", category="medical", severity="medium",
