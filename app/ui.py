@@ -93,14 +93,16 @@ def csv_button(df: pd.DataFrame, *, page: str, entity: str, file_name: str, key:
 
 
 def show_cypher(names: list[str], params: dict) -> None:
-    """The Cypher files behind a view, with their parameters."""
+    """The Cypher files behind a view, with their parameters (``name``: a file of ``cypher/app/``;
+    ``group/name``: of another group)."""
     with st.expander(tr("复现本页数据的 Cypher 查询", "Cypher that reproduces this view"), expanded=False):
         st.caption(tr("可在 Neo4j Browser 或 cypher-shell 中以这些参数运行（`:param` / `--param`）。",
                       "Run in Neo4j Browser or cypher-shell with these parameters (`:param` / `--param`)."))
         st.json(params)
         for n in names:
-            st.markdown(f"`cypher/app/{n}.cypher`")
-            st.code(cypher(f"app/{n}"), language="cypher")
+            path = n if "/" in n else f"app/{n}"
+            st.markdown(f"`cypher/{path}.cypher`")
+            st.code(cypher(path), language="cypher")
 
 
 __all__ += ["rule_label"]

@@ -135,6 +135,50 @@ def test_physician_points_from_outcomes_only():
     assert out.loc["D2", "points"] == 12 and out.loc["D2", "qualification"].startswith("终止")
 
 
+def test_credit_records_only_changes_of_standing():
+    """A record is due only when the standing or the outcomes it rests on differ from the latest
+    record (the clean standing when there is none); raw hits never make one (issue 13 item 4)."""
+    from ringscope.store.credit import pending_records
+
+    base = {"entity_id": ["D1"], "hits_high": [40], "confirmed_leads": [[]], "fraud_cases": [[]],
+            "prev_id": [None], "prev_seq": [None]}
+    assert pending_records("physician", pd.DataFrame(base)) == []     # hits only: nothing to record
+    first = pending_records("physician", pd.DataFrame(base | {"confirmed_leads": [["L1"]]}))
+    assert [(r["seq"], r["points"], r["qualification"], r["basis_leads"], r["reason"], r["reason_en"])
+            for r in first] == [(1, 12, "终止 terminated", ["L1"], "查实线索 L1", "confirmed lead L1")]
+    assert first[0]["credit_score"] is None and first[0]["prev_id"] is None
+    recorded = base | {"prev_id": ["r1"], "prev_seq": [1], "prev_points": [12], "prev_qualification": ["终止 terminated"],
+                       "prev_leads": [["L1"]], "prev_cases": [[]]}
+    assert pending_records("physician", pd.DataFrame(recorded | {"confirmed_leads": [["L1"]]})) == []
+    # still 12 points, but on one more lead: recorded, so the history names every lead it rests on
+    more = pending_records("physician", pd.DataFrame(recorded | {"confirmed_leads": [["L1", "L2"]]}))
+    assert [(r["seq"], r["prev_id"], r["points"], r["basis_leads"], r["reason"]) for r in more] == [
+        (2, "r1", 12, ["L1", "L2"], "查实线索 L2")]
+    # the appeal upheld: back to the clean standing, 申诉成立
+    upheld = pending_records("physician", pd.DataFrame(recorded | {"prev_appealed": [["L1"]]}))
+    assert [(r["points"], r["qualification"], r["basis_leads"], r["reason"]) for r in upheld] == [
+        (0, "正常 normal", [], "申诉成立 L1")]
+    inst = pending_records("institution", pd.DataFrame({"entity_id": ["H1"], "confirmed_leads": [[]],
+                                                         "fraud_cases": [["K1", "K2"]], "prev_id": [None]}))
+    assert [(r["credit_score"], r["grade"], r["blacklisted"], r["basis_cases"], r["points"]) for r in inst] == [
+        (400, "D", True, ["K1", "K2"], None)]
+    with pytest.raises(ValueError):
+        pending_records("person", pd.DataFrame(base))
+
+
+def test_credit_uses_the_disposal_workflows_steps():
+    assert credit.APPEAL in workflow.STEPS and credit.APPEAL in workflow.allowed_next("处理")
+    assert set(credit.OPEN_STATUSES) == set(workflow.STEPS) - {"结案"}
+    assert credit.clean_standing("institution") == {"credit_score": 1000, "grade": "A", "blacklisted": False}
+    assert credit.change_reason(["L1"], [], [], [], gone=["L1"]) == ("线索已删除 L1", "lead deleted L1")
+    for code in ("record", "appeal_lodged", "appeal_upheld", "appeal_rejected"):
+        assert i18n.value("credit_event", code, lang_="zh") != code
+    assert i18n.value("qualification", "暂停 suspended", lang_="en") == "suspended"
+    assert not i18n.raw_field_names([i18n.col(c, lang_="zh") for c in
+                                     ("at", "credit_event", "points", "qualification", "credit_score", "grade",
+                                      "blacklisted", "basis", "reason", "by", "trigger")])
+
+
 # ------------------------------------------------------------------------------ ring drawing
 def _ring(n_persons: int, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -319,7 +363,7 @@ def test_evidence_documents_are_chinese_pdfs():
 def test_every_node_symbol_is_one_plotly_draws():
     """A symbol name plotly does not know fails the whole figure (``circle-small`` did, in CI)."""
     import plotly.graph_objects as go
-    from app import graphview
+    from ringscope.app import graphview
 
     for kind, symbol in graphview.NODE_SYMBOLS.items():
         go.Scatter(marker=dict(symbol=symbol))  # raises ValueError on an unknown symbol

@@ -3,9 +3,11 @@
 Profile, risk score and its reasons, rule hits, settlement neighbours,
 family / face / lead ties, monthly history, the learned models' explanation;
 for physicians the credit file (医保医师记分) and for institutions the credit
-rating (信用评价, grades A–D, blacklist), both computed from findings by
-:mod:`ringscope.app.credit`. Everything through the data layer: entities
-outside the caller's scope are refused, personal data masked and logged.
+rating (信用评价, grades A–D, blacklist), both computed from outcomes by
+:mod:`ringscope.app.credit`, with the stored credit history (信用记录沿革: each
+change of standing, why, and the appeal steps of the leads it named; read, never
+computed here). Everything through the data layer: entities outside the caller's
+scope are refused, personal data masked and logged.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import plotly.express as px
 import streamlit as st
 
 from ringscope.app import data
-from ringscope.app.credit import institution_credit, physician_credit
+from ringscope.app.credit import APPEAL, STANDING, institution_credit, physician_credit
 from ringscope.app.i18n import col, reasons, tr, value, wan
 from ringscope.app.ui import goto_entity, goto_lead, show_cypher, table
 from ringscope.store.access import PermissionDenied
@@ -162,6 +164,27 @@ with t[4]:
             if rows and st.button(tr("打开所选对象", "Open selected neighbour"), key=f"e360_expl_go_{r.model}"):
                 pick = nbrs.iloc[rows[0]]
                 goto_entity(pick["entity_type"], pick["entity_id"])
+
+
+def credit_history_section(etype: str, eid: str) -> None:
+    """信用记录沿革: the stored records of the entity's standing, newest first, and the appeal steps."""
+    st.markdown("**" + tr("信用记录沿革", "Credit history") + "**")
+    hist = lay.credit_history(etype, eid, page=PAGE)
+    if hist.empty:
+        st.caption(tr("尚无信用记录：处理结果从未改变其记分或等级（无记录即正常、A 级）。",
+                      "No credit record: no outcome has changed its standing (none means normal, grade A)."))
+        return
+    st.caption(tr("处理结果（查实线索、已结欺诈案件、申诉成立等）每改变一次记分或等级，记录一条；"
+                  "依据所列线索的申诉环节及其结果一并列出。",
+                  "One record per change of standing an outcome made (a confirmed lead, a closed fraud case, "
+                  "an appeal upheld ...), with the appeal steps of the leads it rested on."))
+    shown = hist.assign(at=hist["at"].astype(str).str[:16].str.replace("T", " "),
+                        reason=hist["reason_en"] if tr("zh", "en") == "en" else hist["reason"])
+    for c in ("points", "credit_score"):   # whole numbers; blank on the appeal rows
+        shown[c] = pd.to_numeric(shown[c], errors="coerce").astype("Int64")
+    table(shown[["at", "credit_event", *STANDING[etype], "basis", "reason", "by", "trigger"]], "e360_credit_history")
+
+
 if etype != "person":
     with t[5]:
         inputs = lay.credit_inputs(etype, eid)
@@ -181,6 +204,7 @@ if etype != "person":
                           "12 terminate the physician's insurance payment qualification (modelled on 医保发〔2024〕23号). "
                           "Unreviewed rule hits only warn (low 1, medium 2, high 3) and never score; a confirmed finding "
                           "is contested through the lead's appeal step, and an appeal upheld removes the points."))
+            credit_history_section(etype, eid)
             if pol.browse_all:
                 reg = physician_credit(lay.credit_inputs(etype, None))
                 st.markdown("**" + tr("全部医师记分（分高者在前）", "Credit register of all physicians (most points first)") + "**")
@@ -203,6 +227,7 @@ if etype != "person":
                           "D below; blacklisted on a confirmed lead or a closed fraud case. Unreviewed rule hits, open "
                           "leads and referrals only warn, never deduct or grade; a confirmed finding is contested "
                           "through the lead's appeal step."))
+            credit_history_section(etype, eid)
             if pol.browse_all:
                 reg = institution_credit(lay.credit_inputs(etype, None))
                 st.markdown("**" + tr("全部机构信用评价（差者在前）", "Credit rating of all institutions (worst first)") + "**")
@@ -221,4 +246,5 @@ if etype == "institution" and pol.browse_all:
             table(insp, "e360_inspections")
 
 show_cypher(["entity_profile", "entity_rule_hits", "entity_neighbours", "entity_links", "entity_history",
-             "entity_explanations", "credit_inputs"], {"entity_type": etype, "entity_id": eid})
+             "entity_explanations", "credit_inputs"] + (["credit/history"] if etype != "person" else []),
+            {"entity_type": etype, "entity_id": eid} | ({"appeal": APPEAL} if etype != "person" else {}))

@@ -28,3 +28,4 @@ CREATE CONSTRAINT inspection_draw_id IF NOT EXISTS FOR (n:InspectionDraw) REQUIR
 CREATE CONSTRAINT inspection_id IF NOT EXISTS FOR (n:Inspection) REQUIRE n.inspection_id IS UNIQUE;
 CREATE CONSTRAINT inspector_id IF NOT EXISTS FOR (n:Inspector) REQUIRE n.inspector_id IS UNIQUE;
 CREATE CONSTRAINT inspection_event_id IF NOT EXISTS FOR (n:InspectionEvent) REQUIRE n.event_id IS UNIQUE;
+CREATE CONSTRAINT credit_record_id IF NOT EXISTS FOR (n:CreditRecord) REQUIRE n.record_id IS UNIQUE;
