@@ -39,6 +39,8 @@ and reason. The rules, as before the reader streamed:
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -382,6 +384,44 @@ def _strict_datetime(text: Text, with_time: bool) -> tuple[np.ndarray, np.ndarra
     return vals, done
 
 
+_CALENDAR_RE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?\s*")
+
+
+def _calendar_year(text: str) -> int | None:
+    """The year of a text that is a real calendar date (ISO 8601, any year 1-9999), else None.
+
+    >>> _calendar_year("3000-01-01T10:00:00"), _calendar_year("1600-5-5"), _calendar_year("1600-02-30")
+    (3000, 1600, None)
+    """
+    try:
+        return dt.datetime.fromisoformat(text.strip()).year
+    except ValueError:
+        pass
+    m = _CALENDAR_RE.fullmatch(text)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3])).year
+    except ValueError:
+        return None
+
+
+def _out_of_range(col: Column, raw: Text, vals: np.ndarray, errs: Errors) -> None:
+    """Text dates that are real dates outside years 1678-2261 (``datetime64[ns]``): said so,
+    not called unparsable; such values parsed at the edges of the range are set to NaT."""
+    edge = ~np.isnat(vals) & ((vals < _NS_MIN) | (vals >= _NS_MAX + np.timedelta64(1, "D")))
+    vals[edge] = np.datetime64("NaT")
+    rows = np.flatnonzero(raw.present & np.isnat(vals))
+    if not len(rows):
+        return
+    years = [_calendar_year(str(t)) for t in raw.series.iloc[rows]]
+    out = np.zeros(len(vals), dtype=bool)
+    out[rows] = [y is not None and not 1678 <= y <= 2261 for y in years]
+    out |= edge
+    errs.add(out, col.name, lambda idx: f"{col.name} " + show(raw, idx)
+             + " is a valid date but out of the supported range (years 1678-2261)")
+
+
 def _parse_date(col: Column, raw: RawColumn, errs: Errors) -> np.ndarray:
     if not isinstance(raw, Text):
         native = _native_datetime(col, raw, errs)
@@ -397,6 +437,7 @@ def _parse_date(col: Column, raw: RawColumn, errs: Errors) -> np.ndarray:
         midnight = (iso == iso.dt.normalize()) & sub.str.match(r"\d{4}-\d{1,2}-\d{1,2}[T ]")
         again = again.fillna(iso.where(midnight))
         vals[retry] = again.to_numpy(dtype="datetime64[ns]")
+    _out_of_range(col, raw, vals, errs)
     bad = raw.present & np.isnat(vals)
     errs.add(bad, col.name, lambda idx: "unparsable date " + show(raw, idx) + " (expected YYYY-MM-DD)")
     return vals
@@ -422,6 +463,7 @@ def _parse_timestamp(col: Column, raw: RawColumn, errs: Errors) -> np.ndarray:
             parsed[offset] = aware.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None) \
                 .to_numpy(dtype="datetime64[ns]")
         vals[retry] = parsed
+    _out_of_range(col, raw, vals, errs)
     bad = raw.present & np.isnat(vals)
     errs.add(bad, col.name, lambda idx: "unparsable timestamp " + show(raw, idx)
              + " (expected ISO 8601, e.g. 2024-03-05T09:41:00)")

@@ -26,7 +26,9 @@ in the raw bytes, vectorised with numpy, before Arrow parses them:
    "North" branch`` in an unquoted field: a literal quote, as Arrow and every
    spreadsheet read it) is kept, re-quoted properly before Arrow sees it.
 4. **Field counts.** A record with another number of fields than the header
-   is quarantined ("record has 6 fields, the header has 4").
+   is quarantined with its physical line ("record has 6 fields, the header has
+   4 (第 12 行 line 12)"; the record number and the line differ once a quoted
+   field spans lines).
 5. **Sizes.** No field size limit: a field of any length is read, as long as
    its record is under ``max_record_bytes`` (64 MiB by default, which bounds
    memory); a longer record is quarantined with that reason, never dropped.
@@ -69,7 +71,8 @@ import pyarrow.compute as pc
 
 from ringscope.ingest.errors import ContractError
 
-__all__ = ["CsvFile", "CsvChunk", "BadRecord", "SNIFF_BYTES", "MAX_RECORD_BYTES", "parse_fields", "check_records"]
+__all__ = ["CsvFile", "CsvChunk", "BadRecord", "SNIFF_BYTES", "MAX_RECORD_BYTES", "parse_fields", "check_records",
+           "line_note"]
 
 QUOTE, COMMA, LF, CR = 0x22, 0x2C, 0x0A, 0x0D
 BOM = b"\xef\xbb\xbf"
@@ -85,6 +88,16 @@ _SPECIAL[[QUOTE, COMMA, LF, CR]] = True
 
 _START, _CONT, _BAD, _BLANK = 0, 1, 2, 3       # line kinds
 _CLEAN, _REPAIRED, _REJECTED = 0, 1, 2         # record states
+
+
+def line_note(line: int) -> str:
+    """The physical line appended to a quarantine reason (a record's number and its line differ
+    once a quoted field spans lines).
+
+    >>> "record has 3 fields, the header has 2" + line_note(7)
+    'record has 3 fields, the header has 2 (第 7 行 line 7)'
+    """
+    return f" (第 {line} 行 line {line})"
 
 
 @dataclass
@@ -528,7 +541,7 @@ class CsvFile:
                 if qcount[rec_first[j]] == 0:
                     state[j] = _REJECTED
                     rec_reason[j] = (f"record has {mv[rs[j]:rend[j]].tobytes().count(b',') + 1} fields, "
-                                     f"the header has {ncols}")
+                                     f"the header has {ncols}" + line_note(line0 + int(rec_first[j])))
                     continue
                 fields = parse_fields(bytes(mv[rs[j]:rend[j]]), strict=False)
                 if fields is not None and len(fields) == ncols:
@@ -538,7 +551,7 @@ class CsvFile:
                     state[j] = _REJECTED
                     rec_reason[j] = (f"record has {len(fields)} fields, the header has {ncols}"
                                      if fields is not None else
-                                     f"malformed CSV record at line {line0 + int(rec_first[j])}")
+                                     "malformed CSV record") + line_note(line0 + int(rec_first[j]))
         elif len(todo):
             ok, nf = check_records(a, q, c, rs[todo], rend[todo])
             wrong = np.flatnonzero(~ok | (nf != ncols))
@@ -546,7 +559,8 @@ class CsvFile:
                 j = int(todo[w])
                 if ok[w]:
                     state[j] = _REJECTED
-                    rec_reason[j] = f"record has {int(nf[w])} fields, the header has {ncols}"
+                    rec_reason[j] = (f"record has {int(nf[w])} fields, the header has {ncols}"
+                                     + line_note(line0 + int(rec_first[j])))
                     continue
                 fields = parse_fields(bytes(mv[rs[j]:rend[j]]), strict=False)
                 if fields is not None and len(fields) == ncols:
@@ -556,7 +570,7 @@ class CsvFile:
                     state[j] = _REJECTED
                     rec_reason[j] = (f"record has {len(fields)} fields, the header has {ncols}"
                                      if fields is not None else
-                                     f"malformed CSV record at line {line0 + int(rec_first[j])}")
+                                     "malformed CSV record") + line_note(line0 + int(rec_first[j]))
         if not fast:
             self._check_utf8(mv, rs, rend, state, rec_reason, rep_bytes, rec_first, line0)
 

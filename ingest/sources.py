@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from pyarrow import csv as pacsv
 
 from ringscope.ingest.columns import RawColumn, Text, raw_column
-from ringscope.ingest.csvscan import MAX_RECORD_BYTES, CsvChunk, CsvFile
+from ringscope.ingest.csvscan import MAX_RECORD_BYTES, CsvChunk, CsvFile, line_note
 from ringscope.ingest.errors import ContractError
 
 __all__ = ["BadRow", "BadRange", "RawChunk", "Source", "CsvSource", "ParquetSource", "EmptySource",
@@ -162,11 +162,12 @@ def parse_records_slowly(ch: CsvChunk, header: list[str], ncols: int) -> tuple[p
             try:
                 recs = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
             except csv.Error as e:
-                bad.append(BadRow(row, f"malformed CSV record at line {int(ch.lines[j])} ({e})"))
+                bad.append(BadRow(row, f"malformed CSV record{line_note(int(ch.lines[j]))} ({e})"))
                 continue
             if len(recs) != 1 or len(recs[0]) != ncols:
                 got = len(recs[0]) if len(recs) == 1 else len(recs)
-                bad.append(BadRow(row, f"record has {got} fields, the header has {ncols}"))
+                bad.append(BadRow(row, f"record has {got} fields, the header has {ncols}"
+                                       + line_note(int(ch.lines[j]))))
                 continue
             for i, v in enumerate(recs[0]):
                 cols[i].append(v)

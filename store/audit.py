@@ -11,17 +11,27 @@ is written twice:
   ``<state>/app/audit.key``, mode 0600), so whoever can edit the file cannot
   recompute the chain;
 - an ``AccessLog`` node in Neo4j, written in the same transaction that moves
-  the chain head (``AuditHead {log_id}``: the last ``seq`` and ``mac``)
-  forward. The head lives in another system from the file, so cutting lines
-  off the end, or rewriting the whole file with a key an intruder obtained,
-  still disagrees with it.
+  the chain head (``AuditHead {log_id}``: the last ``seq``, ``mac`` and the
+  file's ``path``) forward. The head lives in another system from the file,
+  so cutting lines off the end, deleting or emptying the file, or rewriting
+  the whole file with a key an intruder obtained (under the same or a new
+  ``log_id``), still disagrees with it.
 
 :func:`verify_log` walks the file and reports the first bad entry: a line
 that is not JSON (reported, not a crash), a gap or repeat in ``seq`` (a line
 deleted, reordered or duplicated), a ``mac`` that does not follow (an edited
 line or a chain recomputed without the key), a file shorter than the head
 (truncation), or a last entry whose ``mac`` is not the head's (a recomputed
-chain). ``ringscope audit verify`` runs it.
+chain). With a database it reads every head of the file's path
+(``app/audit_heads``): a head with entries while the file is missing or
+empty, or a head of another ``log_id`` than the file's, is tampering too
+(deleted, emptied, or replaced by a chain under a new ``log_id``).
+``ringscope audit verify`` runs it.
+
+A log is retired on purpose only by :func:`rotate_log` (``ringscope audit
+rotate``): it verifies the log, closes its head in Neo4j (``rotated_at``,
+``archive``) and moves the file aside; the next entry starts a new log_id at
+the old path, and the closed head is no longer expected there.
 
 References
 ----------
@@ -57,6 +67,7 @@ __all__ = [
     "entry_mac",
     "Verdict",
     "verify_log",
+    "rotate_log",
 ]
 
 
@@ -118,6 +129,11 @@ def entry_mac(key: bytes, prev_mac: str, rec: dict[str, Any]) -> str:
     return hmac.new(key, (prev_mac + "\n" + _canonical(rec)).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _head_path(path: Path) -> str:
+    """The file's absolute path, as its chain head in Neo4j records it."""
+    return str(Path(path).resolve())
+
+
 def _last_line(fh) -> bytes | None:
     fh.seek(0, os.SEEK_END)
     size = fh.tell()
@@ -155,12 +171,23 @@ class AccessLogger:
             self._key = load_key()
         return self._key
 
+    def _open_locked(self):
+        """The log file opened for appending under an exclusive ``flock``; reopened
+        when :func:`rotate_log` moved it away while this process waited for the lock."""
+        while True:
+            fh = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+b")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if os.path.samestat(os.fstat(fh.fileno()), os.stat(self.path)):
+                    return fh
+            except FileNotFoundError:
+                pass
+            fh.close()
+
     def log(self, event: AccessEvent) -> dict[str, Any]:
         """Append one event; returns the written record (with ``seq`` and ``mac``)."""
         private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with self._open_locked() as fh:
             try:
                 last = _last_line(fh)
                 prev: dict[str, Any] = {}
@@ -178,7 +205,7 @@ class AccessLogger:
                 fh.flush()
                 os.fsync(fh.fileno())
                 if self.runner is not None:
-                    self.runner.run("app/log_access", rec)
+                    self.runner.run("app/log_access", rec | {"path": _head_path(self.path)})
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
         return rec
@@ -215,8 +242,9 @@ class Verdict:
 
     def summary(self) -> str:
         if self.ok:
-            head = (f"; chain head in Neo4j at entry {self.head_seq} agrees" if self.head_checked
-                    else "; chain head NOT checked (no database)")
+            head = ("; chain head NOT checked (no database)" if not self.head_checked
+                    else "; no open chain head in Neo4j for it" if self.head_seq is None
+                    else f"; chain head in Neo4j at entry {self.head_seq} agrees")
             return f"access log intact: {self.n_entries} entries{head}" + (
                 "; " + "; ".join(self.warnings) if self.warnings else "")
         where = f"line {self.first_bad_line}" if self.first_bad_line else "the end of the file"
@@ -232,7 +260,7 @@ def verify_log(path: Path | None = None, *, runner=None, key: bytes | None = Non
     p = Path(path) if path else access_log_path()
     k = key if key is not None else load_key(create=False)
     if not p.exists():
-        return Verdict(True, 0, warnings=["no access log yet"])
+        return _no_entries(p, runner, "缺失 missing", "no access log yet")
     prev_mac, seq, log_id, n = "", 0, None, 0
     with open(p, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -260,11 +288,22 @@ def verify_log(path: Path | None = None, *, runner=None, key: bytes | None = Non
                 return Verdict(False, n, lineno, rseq, "keyed hash does not match: entry edited, or the "
                                "chain recomputed without the key", log_id)
             prev_mac, seq, n = mac, rseq, n + 1
+    if n == 0:
+        return _no_entries(p, runner, "为空 empty", "the access log is empty")
     v = Verdict(True, n, log_id=log_id)
     if runner is None:
         return v
-    rows = runner.run("app/audit_head", {"log_id": log_id or ""}, write=False) if log_id else []
+    heads = _heads(runner, p, log_id)
     v.head_checked = True
+    other = [h for h in heads if h["log_id"] != log_id and _live(h)]
+    if other:
+        h = max(other, key=lambda r: int(r["seq"]))
+        return Verdict(False, n, 1, 1, f"日志编号与 Neo4j 中的链头不符：文件的日志 {log_id}，链头的日志 {h['log_id']} "
+                       f"（已记 {int(h['seq'])} 条，未轮换）——日志被替换，或整条链以新的日志编号重算 / the file's "
+                       f"log_id {log_id} differs from the chain head in Neo4j ({h['log_id']}, {int(h['seq'])} "
+                       "entries, not rotated): the log was replaced, or the chain recomputed under a new log_id",
+                       log_id, int(h["seq"]), True)
+    rows = [h for h in heads if h["log_id"] == log_id]
     if not rows:
         if n:
             v.warnings.append("no chain head in Neo4j for this log (database reset, or written while it was down)")
@@ -287,3 +326,63 @@ def verify_log(path: Path | None = None, *, runner=None, key: bytes | None = Non
         v.warnings.append(f"{n - head_seq} latest entries written while Neo4j was unreachable (head at "
                           f"{head_seq})")
     return v
+
+
+def _heads(runner, path: Path, log_id: str | None) -> list[dict[str, Any]]:
+    """Every chain head of this file's path, and the head of its log_id."""
+    return runner.run("app/audit_heads", {"path": _head_path(path), "log_id": log_id or ""}, write=False)
+
+
+def _live(head: dict[str, Any]) -> bool:
+    """A head with entries that no rotation closed: its log must still be at its path."""
+    return int(head.get("seq") or 0) > 0 and not head.get("rotated_at")
+
+
+def _no_entries(p: Path, runner, state: str, note: str) -> Verdict:
+    """A missing or empty file: intact only if no open head in Neo4j says it had entries."""
+    if runner is None:
+        return Verdict(True, 0, warnings=[note])
+    live = [h for h in _heads(runner, p, None) if _live(h)]
+    if not live:
+        return Verdict(True, 0, head_checked=True, warnings=[note])
+    h = max(live, key=lambda r: int(r["seq"]))
+    return Verdict(False, 0, None, 1, f"访问日志文件{state.split()[0]}，但 Neo4j 中的链头记录了 {int(h['seq'])} 条（日志 "
+                   f"{h['log_id']}，未轮换）——日志被删除或清空 / the log file is {state.split()[1]} but the chain "
+                   f"head in Neo4j records {int(h['seq'])} entries (log {h['log_id']}, not rotated): the log was "
+                   "deleted or emptied", None, int(h["seq"]), True)
+
+
+def rotate_log(path: Path | None = None, *, runner, key: bytes | None = None,
+               archive: Path | None = None) -> Path:
+    """Retire the log on purpose: verify it, close its head in Neo4j, move the file aside.
+
+    The file moves to ``archive`` (default ``<name>.<log_id>.jsonl`` beside it,
+    still verifiable on its own); the next entry starts a new log with a new
+    ``log_id`` at the old path. A tampered log is never rotated (that would
+    hide the tampering): :class:`ValueError`. Needs the database (``runner``),
+    because the closed head is what tells a rotation from a deletion.
+    """
+    if runner is None:
+        raise ValueError("轮换访问日志需要数据库（要关闭链头）/ rotating the access log needs Neo4j (its head is closed)")
+    p = Path(path) if path else access_log_path()
+    if not p.exists():
+        raise FileNotFoundError(f"no access log at {p}")
+    fd = os.open(p, os.O_RDWR | os.O_APPEND)
+    with os.fdopen(fd, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)   # no entry is appended while the log is checked and moved
+        try:
+            v = verify_log(p, runner=runner, key=key)
+            if not v.ok:
+                raise ValueError(f"访问日志被篡改，不能轮换 / the access log is tampered, not rotated: {v.summary()}")
+            if not v.log_id:
+                raise ValueError("访问日志为空，无需轮换 / the access log is empty, nothing to rotate")
+            dest = Path(archive) if archive else p.with_name(f"{p.stem}.{v.log_id}{p.suffix}")
+            if dest.exists():
+                raise FileExistsError(f"{dest} exists")
+            # the head first: a crash between the two leaves the file in place and still verifiable
+            runner.run("app/audit_rotate", {"log_id": v.log_id, "archive": _head_path(dest),
+                                            "at": dt.datetime.now().replace(microsecond=0).isoformat()})
+            os.rename(p, dest)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return dest

@@ -61,6 +61,42 @@ def test_a_role_without_the_right_cannot_move_a_lead(app_env, role):
     assert app_env.scalar("MATCH (:Lead {lead_id: $l})-[:HAS_EVENT]->(e) RETURN count(e)", {"l": lid}) == n_events
 
 
+#: each write of the data layer below the pages, and the roles whose policy lacks its right
+WRITES = {
+    "add_node_note": (["leader", "admin"], "write notes",
+                      lambda lay, lid: lay.add_node_note(lid, "lead:" + lid, "a note")),
+    "save_view": (["leader", "admin"], "save views",
+                  lambda lay, lid: lay.save_view(lid, "a view", {"pinned": []})),
+    "draw_inspections": (["analyst", "leader", "police_liaison", "admin"], "draw random inspections",
+                         lambda lay, lid: lay.draw_inspections(n=3, seed=1)),
+    "record_inspection": (["analyst", "leader", "police_liaison", "admin"], "record inspection results",
+                          lambda lay, lid: lay.record_inspection("no-matter", inspected_on="2024-06-01",
+                                                                 outcome="无问题")),
+    "record_package": (["analyst", "leader", "admin"], "export evidence packages",
+                       lambda lay, lid: lay.record_package(lid, "0" * 64, 3)),
+}
+
+
+@pytest.mark.parametrize("method,role", [(m, r) for m, (roles, _, _) in WRITES.items() for r in roles])
+def test_a_role_without_the_right_cannot_write_through_the_data_layer(app_env, method, role):
+    """Notes, views, inspection draws and results, package records: refused below the pages, and
+    nothing written (no node, no relationship, no access-log entry)."""
+    from ringscope.store.access import PermissionDenied
+
+    lid = top_lead(app_env)
+    if role == "police_liaison":
+        app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.referred = true", {"l": lid})
+    size = ("MATCH (n) WITH count(n) AS nodes OPTIONAL MATCH ()-[r]->() WITH nodes, count(r) AS rels "
+            "RETURN nodes + rels AS size")
+    before = app_env.scalar(size)
+    _roles, what, call = WRITES[method]
+    with pytest.raises(PermissionDenied) as e:
+        call(layer(app_env, role), lid)
+    if role != "admin":          # the administrator is refused earlier: it reads no leads at all
+        assert what in str(e.value), str(e.value)
+    assert app_env.scalar(size) == before
+
+
 def test_investigator_moves_a_lead_and_the_caller_is_recorded(app_env):
     reset_leads(app_env)
     lid = top_lead(app_env)

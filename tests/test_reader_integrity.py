@@ -49,6 +49,9 @@ def test_a_field_over_131072_characters_is_read(ds_dir: Path) -> None:
     with a 131,072-character field limit: the person vanished and her visits were 'unknown'."""
     p = ds_dir / "persons.csv"
     lines = _lines(p)
+    cells = lines[1].split(",")                 # the first person: a quoted name over two lines
+    cells[3] = '"张\n三"'
+    lines[1] = ",".join(cells)
     cells = lines[2].split(",")                 # P2
     cells[3] = "名" * 200_000                   # name
     lines[2] = ",".join(cells)
@@ -59,9 +62,12 @@ def test_a_field_over_131072_characters_is_read(ds_dir: Path) -> None:
     assert _report(ds, "persons") == {"rows_read": 4, "accepted": 3, "quarantined": 1}
     persons = ds.table("persons").set_index("person_id")
     assert len(persons.loc["P2", "name"]) == 200_000
+    assert "张\n三" in set(persons["name"])
     q = _q(ds, "persons")
     assert q.loc[0, "key"] == "NA" and q.loc[0, "column"] == "(row)"
-    assert q.loc[0, "reason"] == "record has 10 fields, the header has 9"
+    # record 3 starts on line 5 (the header is line 1, the first record spans lines 2-3)
+    assert q.loc[0, "row_number"] == 3
+    assert q.loc[0, "reason"] == "record has 10 fields, the header has 9 (第 5 行 line 5)"
     # P2's visit is accepted; person NA's visit is quarantined *because of* NA, with the cause named
     v = ds.table("visits").set_index("visit_id")
     assert "V2" in v.index
@@ -227,7 +233,8 @@ def test_the_slow_path_parses_or_quarantines_each_record(tmp_path: Path) -> None
     f = CsvFile(p)
     (chunk,) = list(f.chunks(3))
     tbl, bad = parse_records_slowly(chunk, ["a", "b"], 2)       # pretend the header had 2 columns
-    assert tbl.num_rows == 0 and [b.reason for b in bad] == ["record has 3 fields, the header has 2"] * 2
+    assert tbl.num_rows == 0 and [b.reason for b in bad] == [
+        "record has 3 fields, the header has 2 (第 2 行 line 2)", "record has 3 fields, the header has 2 (第 3 行 line 3)"]
     tbl, bad = parse_records_slowly(chunk, ["a", "b", "c"], 3)
     assert not bad and tbl.column("b").to_pylist() == ["x,y", "5"] and tbl.column("__row").to_pylist() == [1, 2]
 

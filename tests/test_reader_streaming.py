@@ -246,6 +246,73 @@ def test_dates_outside_the_observed_data_period_are_quarantined_as_such(tmp_path
         read_dataset(d, data_period="2024")
 
 
+def test_valid_csv_dates_out_of_the_supported_range_are_not_called_unparsable(ds_dir: Path) -> None:
+    """A CSV date in 3000 or 1600 is a real date that datetime64[ns] cannot hold: the reason says
+    so (as the Parquet path does); a day that does not exist is still unparsable."""
+    set_cell(ds_dir, "visits", 2, "start_time", "3000-01-01T10:00:00")
+    set_cell(ds_dir, "visits", 3, "start_time", "2262-06-01 10:00:00+08:00")
+    set_cell(ds_dir, "visits", 4, "start_time", "2024-02-30T10:00:00")
+    set_cell(ds_dir, "persons", 4, "birth_date", "1600-05-05")
+    set_cell(ds_dir, "persons", 1, "birth_date", "1677-10-01")       # pandas could hold it, the contract not
+    ds = read_dataset(ds_dir, encode_images=False)
+    assert_report_consistent(ds)
+    v = _q(ds, "visits").set_index("key")
+    assert v.loc["V2", "reason"] == ("start_time '3000-01-01T10:00:00' is a valid date but out of the supported "
+                                     "range (years 1678-2261)")
+    assert v.loc["V3", "reason"].endswith("out of the supported range (years 1678-2261)")
+    assert v.loc["V4", "reason"].startswith("unparsable timestamp '2024-02-30T10:00:00'")
+    p = _q(ds, "persons").set_index("key")
+    assert p.loc["P4", "reason"] == "birth_date '1600-05-05' is a valid date but out of the supported range (years 1678-2261)"
+    assert p.loc["000123", "column"] == "birth_date" and "out of the supported range" in p.loc["000123", "reason"]
+
+
+def test_the_plausibility_bounds_are_configured_where_data_is_loaded(ds_dir: Path, tmp_path: Path) -> None:
+    """The reader section of models/defaults.yaml (or of --config FILE) and the flags set the bounds
+    of validate, ingest and detect: V4's 15,230.75 yuan passes the default bound, not one of 10,000."""
+    import os
+    import socket
+
+    def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ringscope.cli", *args], capture_output=True, text=True,
+                              timeout=600, env=dict(os.environ, **(env or {})))
+
+    def quarantined(out: Path) -> pd.DataFrame:
+        return pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+
+    reason = "total_amount '15230.75' is beyond the plausible bound of 10,000 (max_money)"
+    r = cli("validate", str(ds_dir), "--no-images", "--out", str(tmp_path / "v0"))
+    assert r.returncode == 0, r.stderr
+    assert "plausible bound" not in " ".join(quarantined(tmp_path / "v0")["reason"])
+    r = cli("validate", str(ds_dir), "--no-images", "--max-money", "10000", "--out", str(tmp_path / "v1"))
+    assert r.returncode == 0, r.stderr
+    assert reason in set(quarantined(tmp_path / "v1")["reason"])
+    cfg = tmp_path / "bounds.yaml"
+    cfg.write_text("reader:\n  max_money: 10000\n  period_tolerance_days: 0\n", encoding="utf-8")
+    r = cli("validate", str(ds_dir), "--no-images", "--config", str(cfg), "--out", str(tmp_path / "v2"))
+    assert r.returncode == 0 and reason in set(quarantined(tmp_path / "v2")["reason"]), r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reader:\n  max_mony: 10000\n", encoding="utf-8")
+    r = cli("validate", str(ds_dir), "--config", str(bad))
+    assert r.returncode == 2 and "reader.max_mony: unknown key" in r.stderr
+    # ingest reads (and reports) before it connects: a server that is not there still shows the bound
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    r = cli("ingest", str(ds_dir), "--max-money", "10000", "--tolerance-days", "40", "--out", str(tmp_path / "i"),
+            env={"NEO4J_URI": f"bolt://127.0.0.1:{port}", "NEO4J_PASSWORD": "x"})
+    assert r.returncode != 0 and reason in set(quarantined(tmp_path / "i")["reason"]), r.stderr[-2000:]
+    # detect: the run's configuration, saved with the results
+    from ringscope.models.config import ConfigError, reader_options
+
+    assert reader_options(cfg) == {"period_tolerance_days": 0, "max_age_years": 120, "max_money": 10000.0,
+                                   "max_quantity": 1e7}
+    with pytest.raises(ConfigError, match="readr: unknown section"):
+        reader_options({"readr": {}})
+    r = cli("detect", str(ds_dir), "--out", str(tmp_path / "d"), "--no-neo4j", "--no-gnn", "--config", str(cfg))
+    assert (tmp_path / "d" / "quarantine.csv").exists(), r.stderr[-3000:]
+    assert reason in set(quarantined(tmp_path / "d")["reason"]), r.stderr[-3000:]
+
+
 def test_end_before_start_implausible_amounts_and_life_dates(ds_dir: Path) -> None:
     set_cell(ds_dir, "visits", 2, "end_time", "2024-03-06T09:59:59")        # V2 starts 10:00
     set_cell(ds_dir, "visits", 3, "total_amount", "1e308")

@@ -176,6 +176,84 @@ def test_the_access_log_detects_edit_delete_truncate_reorder_recompute(private_e
         assert r.returncode == 1 and json.loads(r.stdout)["first_bad_line"] == 4
 
 
+@pytest.mark.neo4j
+def test_the_access_log_detects_a_deleted_emptied_or_replaced_file(private_env, neo4j_server):
+    """The head in Neo4j is found by the file's path, not only by the file's own
+    log_id: deleting or emptying the file, or recomputing the chain with the key
+    under a new log_id, is tampering; a rotation (``ringscope audit rotate``)
+    closes the head and is not."""
+    import uuid
+
+    from ringscope.store.audit import entry_mac, load_key, verify_log
+    from ringscope.store.db import QueryRunner
+
+    with QueryRunner(neo4j_server) as runner:
+        path = _write(4, runner)
+        good = _lines(path)
+        assert verify_log(path, runner=runner).ok
+
+        path.unlink()                                                         # deleted
+        v = verify_log(path, runner=runner)
+        assert not v.ok and v.head_seq == 4 and "删除" in v.problem and "missing" in v.problem, v.summary()
+        r = cli("audit", "verify")
+        assert r.returncode == 1 and "TAMPERED" in r.stdout and "deleted" in r.stdout, r.stdout + r.stderr
+
+        _put(path, [])                                                        # emptied
+        v = verify_log(path, runner=runner)
+        assert not v.ok and "清空" in v.problem and "empty" in v.problem, v.summary()
+        assert cli("audit", "verify").returncode == 1
+
+        # recomputed WITH the key under a new log_id: a whole chain, but not the head's log
+        key, forged, prev, new_id = load_key(), [], "", uuid.uuid4().hex
+        for line in good:
+            r = json.loads(line)
+            r["user"], r["log_id"] = "x", new_id
+            r["mac"] = entry_mac(key, prev, r)
+            prev = r["mac"]
+            forged.append(json.dumps(r, ensure_ascii=False, sort_keys=True))
+        _put(path, forged)
+        v = verify_log(path, runner=runner)
+        assert not v.ok and v.first_bad_line == 1 and "日志编号" in v.problem and "new log_id" in v.problem, v
+        r = cli("audit", "verify", "--json")
+        assert r.returncode == 1 and "new log_id" in json.loads(r.stdout)["problem"]
+        # ... even after the forger wrote a new entry with the database up (a head of its own)
+        from ringscope.store.audit import AccessEvent, AccessLogger
+
+        AccessLogger(runner).log(AccessEvent("x", "analyst", "leads", "lead:x", ["name"], True))
+        assert not verify_log(path, runner=runner).ok
+
+
+@pytest.mark.neo4j
+def test_a_rotated_access_log_is_told_apart_from_a_deleted_one(private_env, neo4j_server):
+    from ringscope.store.audit import rotate_log, verify_log
+    from ringscope.store.db import QueryRunner
+
+    with QueryRunner(neo4j_server) as runner:
+        path = _write(3, runner)
+        good = _lines(path)
+        _put(path, good[:1] + good[2:])
+        with pytest.raises(ValueError, match="篡改"):                        # a tampered log is never rotated
+            rotate_log(path, runner=runner)
+        _put(path, good)
+        r = cli("audit", "rotate")
+        assert r.returncode == 0 and "轮换" in r.stdout, r.stdout + r.stderr
+        old_id = json.loads(good[0])["log_id"]
+        archive = path.with_name(f"access_log.{old_id}.jsonl")
+        assert not path.exists() and _lines(archive) == good and mode(archive) == 0o600
+        v = verify_log(path, runner=runner)                                   # no log yet, and that is fine
+        assert v.ok and v.n_entries == 0, v.summary()
+        new = _write(2, runner)                                               # a new log at the old path
+        assert new == path and json.loads(_lines(path)[0])["log_id"] != old_id
+        v = verify_log(path, runner=runner)
+        assert v.ok and v.n_entries == 2 and v.head_seq == 2, v.summary()
+        v = verify_log(archive, runner=runner)                                # the old log, against its own head
+        assert v.ok and v.head_seq == 3, v.summary()
+        assert cli("audit", "verify").returncode == 0
+        # after the rotation, deleting the new log is still caught
+        path.unlink()
+        assert not verify_log(path, runner=runner).ok
+
+
 def test_concurrent_writers_keep_one_chain(private_env):
     """Several processes appending at once: the flock keeps one unbroken chain."""
     from ringscope.store.audit import verify_log

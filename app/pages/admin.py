@@ -3,7 +3,8 @@
 The access log is verified on every visit -- the keyed hash chain of the
 file and its head in Neo4j (:func:`ringscope.store.audit.verify_log`): the
 administrator sees at once whether entries were edited, deleted, reordered or
-cut off. Users are managed with ``ringscope users``; this page lists them.
+cut off, or the file deleted, emptied or replaced. Users are managed with
+``ringscope users``; this page lists them.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ c[1].metric(tr("数据库链头", "Head in Neo4j"), "—" if v.head_seq is None 
 c[2].metric(tr("状态", "State"), tr("完好", "intact") if v.ok else tr("被篡改", "TAMPERED"))
 if v.ok:
     st.success(tr(f"访问日志完好：{v.n_entries} 条，链头与数据库一致。", f"Access log intact: {v.n_entries} entries; "
-                  "the chain head in Neo4j agrees.") if v.head_checked else v.summary())
+                  "the chain head in Neo4j agrees.") if v.head_seq is not None else v.summary())
 else:
     where = (tr(f"第 {v.first_bad_line} 行", f"line {v.first_bad_line}") if v.first_bad_line
              else tr("文件末尾", "the end of the file"))
