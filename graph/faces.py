@@ -46,6 +46,7 @@ import pandas as pd
 
 from ringscope.graph.engine import sql_text
 from ringscope.ingest.images import ENCODING_DIM
+from ringscope.ingest.vocab import col_or
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -155,10 +156,6 @@ def _links_both_ways(family_links: pd.DataFrame | None) -> pd.DataFrame:
                                            "related_person_id": "person_id"})], ignore_index=True)
     both = both[both["person_id"] != both["related_person_id"]]
     return both.drop_duplicates(ignore_index=True)
-
-
-def _col(df: pd.DataFrame, name: str) -> pd.Series:
-    return df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
 # =========================================================================== threshold
@@ -366,7 +363,7 @@ def verify_captures(captures: pd.DataFrame, enrollments: pd.DataFrame | None,
     n = len(captures)
     X, ok = stack_encodings(captures["encoding"]) if "encoding" in captures else \
         (np.zeros((n, ENCODING_DIM), np.float32), np.zeros(n, bool))
-    claimed = _col(captures, "claimed_person_id").to_numpy(dtype=object)
+    claimed = col_or(captures, "claimed_person_id").to_numpy(dtype=object)
     has_claim = pd.notna(claimed)
     E, e_pid = _enrolment_matrix(enrollments)
 
@@ -397,10 +394,10 @@ def verify_captures(captures: pd.DataFrame, enrollments: pd.DataFrame | None,
         ["no_encoding", "no_claim", "match", "related", "no_enrollment"], default="mismatch")
     out = pd.DataFrame({
         "capture_id": captures["capture_id"].to_numpy(dtype=object),
-        "institution_id": _col(captures, "institution_id").to_numpy(dtype=object),
-        "location": _col(captures, "location").to_numpy(dtype=object),
+        "institution_id": col_or(captures, "institution_id").to_numpy(dtype=object),
+        "location": col_or(captures, "location").to_numpy(dtype=object),
         "capture_time": captures["capture_time"].to_numpy() if "capture_time" in captures else pd.NaT,
-        "visit_id": _col(captures, "visit_id").to_numpy(dtype=object),
+        "visit_id": col_or(captures, "visit_id").to_numpy(dtype=object),
         "claimed_person_id": claimed,
         "distance": distance,
         "related_person_id": rel_id,

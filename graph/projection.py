@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from ringscope.graph.algorithms import temporal_synchrony
 from ringscope.graph.context import Context
+from ringscope.ingest.vocab import col_or
 
 __all__ = [
     "Bipartite",
@@ -107,10 +108,6 @@ def cached(ctx: Context, key: str, build: Callable[[], Any]) -> Any:
     return ctx.cache[key]
 
 
-def _col(df: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
-    return df[name] if name in df.columns else pd.Series(default, index=df.index, dtype=object)
-
-
 def visit_frame(ctx: Context) -> pd.DataFrame:
     """Visits with the attributes detectors need, joined once.
 
@@ -131,22 +128,22 @@ def visit_frame(ctx: Context) -> pd.DataFrame:
         phys = ctx.table("physicians")
         ik = inst.set_index("institution_id")
         v["inst_kind"] = v["institution_id"].map(ik["kind"]).fillna("unknown")
-        v["inst_district"] = v["institution_id"].map(_col(ik, "district"))
-        term = _col(ik, "has_face_terminal", False)
+        v["inst_district"] = v["institution_id"].map(col_or(ik, "district"))
+        term = col_or(ik, "has_face_terminal", False)
         v["has_face_terminal"] = v["institution_id"].map(term.astype("boolean").fillna(False)).fillna(False).astype(bool)
-        pv = _col(v, "physician_id")
+        pv = col_or(v, "physician_id")
         v["physician_id"] = pv.where(pv.notna(), None)
         v["phys_institution"] = v["physician_id"].map(phys.set_index("physician_id")["institution_id"]) \
             if len(phys) else None
         v["external_rx"] = v["physician_id"].notna() & v["phys_institution"].notna() & \
             (v["phys_institution"] != v["institution_id"])
-        et = _col(v, "end_time")
+        et = col_or(v, "end_time")
         v["end"] = pd.to_datetime(et).where(pd.to_datetime(et).notna(), v["start_time"])
-        fund = pd.to_numeric(_col(v, "fund_paid"), errors="coerce")
+        fund = pd.to_numeric(col_or(v, "fund_paid"), errors="coerce")
         v["amount"] = fund.where(fund.notna(), v["total_amount"]).astype(float)
-        payer = _col(v, "payer_person_id")
+        payer = col_or(v, "payer_person_id")
         v["payer"] = payer.where(payer.notna(), v["person_id"])
-        v["terminal_key"] = _col(v, "terminal_id").where(_col(v, "terminal_id").notna(), v["institution_id"])
+        v["terminal_key"] = col_or(v, "terminal_id").where(col_or(v, "terminal_id").notna(), v["institution_id"])
         return v
     return cached(ctx, "projection:visit_frame", build)
 
@@ -199,7 +196,7 @@ def drug_lines(ctx: Context) -> pd.DataFrame:
             .rename(columns={"physician_id": "physician_id_visit"})
         d = d.join(vv, on="visit_id", how="inner" if ctx.cache.get("graph:candidate_persons") is not None
                    else "left")
-        lp = _col(d, "physician_id")
+        lp = col_or(d, "physician_id")
         d["prescriber"] = lp.where(lp.notna(), d["physician_id_visit"])
         d["amount"] = d["amount"].astype(float)
         if "days_supply" not in d.columns:
@@ -216,7 +213,7 @@ def family_pairs(ctx: Context) -> pd.DataFrame:
         fl = ctx.table("family_links")
         if not fl.empty:
             parts.append(pd.DataFrame({"a": fl["person_id"].astype(str), "b": fl["related_person_id"].astype(str),
-                                       "relation": _col(fl, "relation").fillna("family").astype(str)}))
+                                       "relation": col_or(fl, "relation").fillna("family").astype(str)}))
         v = ctx.rows("visits", ["person_id", "payer_person_id"]) if ctx.has("visits") else pd.DataFrame()
         if "payer_person_id" in v.columns:
             pv = v[v["payer_person_id"].notna() & (v["payer_person_id"] != v["person_id"])]

@@ -84,7 +84,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ringscope.ingest.contract import ENTITY_SCORES_COLUMNS, LEADS_COLUMNS
-from ringscope.ingest.vocab import ENTITY_TYPES, col_or, scheme_label
+from ringscope.ingest.vocab import ENTITY_KEY, ENTITY_TABLE, ENTITY_TYPES, col_or, scheme_label
 from ringscope.models.base import Finding, Group, load_defaults
 from ringscope.models.detectors.rules import SEVERITY_WEIGHT
 
@@ -218,8 +218,8 @@ def learn_noisy_or_weights(x: np.ndarray, y: np.ndarray, w0: np.ndarray, *, l2: 
 def entity_universe(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Every person, physician and institution of the dataset (``entity_type, entity_id``)."""
     parts = []
-    for et, (tab, key) in {"person": ("persons", "person_id"), "physician": ("physicians", "physician_id"),
-                           "institution": ("institutions", "institution_id")}.items():
+    for et in ENTITY_TYPES:
+        tab, key = ENTITY_TABLE[et], ENTITY_KEY[et]
         df = tables.get(tab)
         if df is not None and key in df.columns and len(df):
             parts.append(pd.DataFrame({"entity_type": et, "entity_id": df[key].astype(str).unique()}))

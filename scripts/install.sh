@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything ringscope needs, idempotently: the virtual environment in
-# .venv/ with pinned packages, the Neo4j server and plugin jars (Maven Central),
+# .venv/ with pinned packages, the Neo4j server jars (Maven Central; no plugins),
 # and with --browser Debian's chromium + chromium-driver for the browser test.
 # A second run checks stamps and returns in seconds.
 set -euo pipefail

@@ -344,7 +344,8 @@ def stop(timeout: float = 90.0) -> bool:
 
 
 def status(wait_s: float = 0.0) -> dict:
-    """Where the server stands, with server, APOC and GDS versions when up."""
+    """Where the server stands: uri, pid, installed versions, and the server's components (name,
+    version, edition) when up. No plugins are installed (APOC and GDS were removed)."""
     from ringscope.settings import neo4j_settings
 
     settings = neo4j_settings()

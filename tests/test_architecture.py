@@ -4,14 +4,18 @@ The import contracts live in ``pyproject.toml`` (``[tool.importlinter]``) and ar
 checked with import-linter on the packages laid out as installed
 (``scripts/check_imports.py``). The back-edge tests put each kind of back edge the
 first round had (an ingest module importing the detectors' base, a projection
-importing a detector, fusion reading Neo4j, a detector importing the orchestrator,
-the store importing analytics, the app running detection, a cycle between the
-generator's modules, an import hidden inside a function) into a copy of the tree
-and check that the contracts catch it.
+importing a detector, fusion reading Neo4j through the store or the driver itself,
+a detector importing the orchestrator or another detector, the store importing
+analytics, the Cypher library importing code, the app running detection, a cycle
+between the generator's modules, an import hidden inside a function) into a copy of
+the tree and check that the contracts catch it. Third-party packages are in the
+graph (``include_external_packages``), so ``import neo4j`` outside ``ringscope.store``
+is a broken contract.
 """
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +45,12 @@ BACK_EDGES = [
     ("ringscope/models/base.py", "import ringscope.models.fusion", "Inside models"),
     ("ringscope/models/detectors/rules.py", "import ringscope.models.config", "Inside models"),
     ("ringscope/synth/schemes.py", "import ringscope.synth.generator", "Inside synth"),
+    ("ringscope/store/load.py", "import ringscope.graph.projection", "store never imports analytics"),
+    ("ringscope/models/fusion.py", "import neo4j", "Only the store talks to Neo4j"),
+    ("ringscope/pipeline/run.py", "import neo4j.exceptions", "Only the store talks to Neo4j"),
+    ("ringscope/models/detectors/gnn_hetero.py", "import ringscope.models.detectors.xgb_neighbour",
+     "Detectors are independent"),
+    ("ringscope/cypher/__init__.py", "import ringscope.store.db", "Layers"),
 ]
 
 
@@ -65,6 +75,30 @@ def test_a_function_level_import_is_caught(tmp_path):
                  encoding="utf-8")
     r = check_imports.lint(tree)
     assert r.returncode != 0 and "BROKEN" in r.stdout
+
+
+_EDGE = re.compile(r"^\s*\w+\[([\w.]+)\]\s*-->\s*\w+\[([\w.]+)\]\s*$")
+
+
+def _mermaid_edges(text: str) -> set[tuple[str, str]]:
+    """The ``a[a] --> b[b]`` lines of the first mermaid block in ``text`` (the ``--graph`` format)."""
+    block = text.split("```mermaid", 1)[1].split("```", 1)[0]
+    return {m.groups() for m in map(_EDGE.match, block.splitlines()) if m}
+
+
+def test_the_documented_dependencies_are_the_real_ones():
+    """docs/architecture.md's diagram is ``scripts/check_imports.py --graph`` pasted as is: its edges
+    are the code's, so the picture cannot drift from the imports."""
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "check_imports.py"), "--graph"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    real = _mermaid_edges(r.stdout)
+    assert ("pipeline", "store") in real and len(real) > 20, r.stdout
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    drawn = _mermaid_edges(doc[doc.index("## The import contracts"):])
+    assert drawn == real, (f"docs/architecture.md's diagram drifted from the code; paste the output of "
+                           f"scripts/check_imports.py --graph into it.\n  only in the doc: {sorted(drawn - real)}"
+                           f"\n  only in the code: {sorted(real - drawn)}")
 
 
 @pytest.mark.slow

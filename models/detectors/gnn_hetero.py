@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from ringscope.models.learned.nn import FeatureScaler, HeteroGNN, seed_everything
 from ringscope.models.learned.persist import LearnedDetector
-from ringscope.models.detectors.xgb_neighbour import pu_labels
+from ringscope.models.learned.neighbour import pu_labels
 
 __all__ = ["HeteroGNNDetector", "split_labels"]
 

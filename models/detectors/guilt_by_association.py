@@ -21,6 +21,12 @@ from ringscope.graph.algorithms import leiden_communities, personalized_pagerank
 from ringscope.models.detectors._util import finalize, squash
 from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
+from ringscope.ingest.vocab import SCHEMES
+
+# the schemes a group takes from its seeds' closed cases (any other is "other"): the contract's
+# schemes less drug_resale, as this list has been since before drug_resale existed -- kept so that
+# results do not change; whether a drug_resale seed's group should say drug_resale is open
+_GROUP_SCHEMES = frozenset(SCHEMES) - {"drug_resale", "other"}
 
 __all__ = ["GuiltByAssociationDetector"]
 
@@ -100,8 +106,7 @@ class GuiltByAssociationDetector(BaseDetector):
             scheme = schemes.mode().iloc[0] if len(schemes) else "other"
             score = float(sc.reindex(list(new)).mean())
             groups.append(Group(
-                self.name, scheme if scheme in ("card_lending", "card_cashout", "collusive_prescribing",
-                                                "ghost_admission", "split_admission", "doctor_shopping") else "other",
+                self.name, scheme if scheme in _GROUP_SCHEMES else "other",
                 sorted(comp), score, 0.0,
                 f"{len(new)} entities are tightly tied to {len(s_in)} entities of closed fraud cases "
                 f"({', '.join(sorted(s_in)[:3])}{'...' if len(s_in) > 3 else ''}). Review them as possible "

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ringscope.ingest.vocab import ENTITY_KEY
 from ringscope.models.base import ENTITY_TYPES, Context
 
 __all__ = [
@@ -72,8 +73,6 @@ EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
     ("person", "family", "person"),
     ("person", "shares_face", "person"),
 )
-_KEY = {"person": "person_id", "physician": "physician_id", "institution": "institution_id"}
-_SEVERITIES = ("low", "medium", "high")
 _MAX_FACE_GROUP = 50  # a face identity claiming more credentials is linked as a star, not a clique
 
 
@@ -98,7 +97,7 @@ class EntityFeatures:
 # --------------------------------------------------------------------------- helpers
 def _ids(ctx: Context, entity_type: str) -> pd.Index:
     """All ids of one entity type: its master table plus any id seen in visits."""
-    key = _KEY[entity_type]
+    key = ENTITY_KEY[entity_type]
     parts = [ctx.table(entity_type + "s").get(key, pd.Series(dtype=object))]
     v = ctx.table("visits")
     if key in v:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ringscope.ingest.vocab import col_or
 from ringscope.models.base import Context
 
 __all__ = [
@@ -122,12 +123,6 @@ def num(s: pd.Series) -> pd.Series:
     return f.round(2).astype(str).astype(object).str.replace(r"\.0$", "", regex=True)
 
 
-def _col(df: pd.DataFrame, name: str, dtype: str = "object") -> pd.Series:
-    if name in df.columns:
-        return df[name]
-    return pd.Series([None] * len(df), index=df.index, dtype=dtype)
-
-
 def _citywide(fn: Callable[[Any], Any]) -> cached_property:
     """A :class:`Frames` property of the whole-city tables (persons, catalog, households...): a
     bucket's frames take it from the city's (``Frames.city``), built once for all buckets."""
@@ -166,16 +161,16 @@ class Frames:
     def institutions(self) -> pd.DataFrame:
         i = self.table("institutions").copy()
         for c in ("district", "kind", "name"):
-            i[c] = _col(i, c)
-        i["has_face_terminal"] = _col(i, "has_face_terminal", "boolean").astype("boolean")
+            i[c] = col_or(i, c)
+        i["has_face_terminal"] = col_or(i, "has_face_terminal", dtype="boolean").astype("boolean")
         return i
 
     @_citywide
     def persons(self) -> pd.DataFrame:
         p = self.table("persons").copy()
-        p["death_date"] = pd.to_datetime(_col(p, "death_date", "datetime64[ns]"))
-        p["chronic_conditions"] = _col(p, "chronic_conditions")
-        p["district"] = _col(p, "district")
+        p["death_date"] = pd.to_datetime(col_or(p, "death_date", dtype="datetime64[ns]"))
+        p["chronic_conditions"] = col_or(p, "chronic_conditions")
+        p["district"] = col_or(p, "district")
         return p
 
     @_citywide
@@ -184,7 +179,7 @@ class Frames:
         for name, dt in (("insurance_class", "object"), ("price_cap", "float64"), ("sex_limit", "object"),
                          ("age_min", "float64"), ("age_max", "float64"), ("indication_prefixes", "object"),
                          ("max_days_supply", "float64"), ("max_qty_per_visit", "float64")):
-            c[name] = _col(c, name, dt)
+            c[name] = col_or(c, name, dtype=dt)
         for name in ("price_cap", "age_min", "age_max", "max_days_supply", "max_qty_per_visit"):
             c[name] = pd.to_numeric(c[name], errors="coerce").astype(float)
         return c
@@ -195,7 +190,7 @@ class Frames:
         keep = ["visit_id", "person_id", "institution_id", "physician_id", "visit_type", "start_time",
                 "end_time", "diagnosis_codes", "total_amount", "fund_paid", "account_paid",
                 "payer_person_id", "terminal_id"]
-        v = pd.DataFrame({c: _col(v, c) for c in keep})
+        v = pd.DataFrame({c: col_or(v, c) for c in keep})
         for c in ("start_time", "end_time"):
             v[c] = pd.to_datetime(v[c])
         for c in ("total_amount", "fund_paid", "account_paid"):
@@ -219,7 +214,7 @@ class Frames:
         cl = self.table("claim_lines")
         keep = ["line_id", "visit_id", "item_code", "quantity", "unit_price", "amount", "days_supply",
                 "physician_id", "service_time"]
-        cl = pd.DataFrame({c: _col(cl, c) for c in keep}).rename(columns={"physician_id": "line_physician_id"})
+        cl = pd.DataFrame({c: col_or(cl, c) for c in keep}).rename(columns={"physician_id": "line_physician_id"})
         for c in ("quantity", "unit_price", "amount", "days_supply"):
             cl[c] = pd.to_numeric(cl[c], errors="coerce").astype(float)
         cl["service_time"] = pd.to_datetime(cl["service_time"])
@@ -249,7 +244,7 @@ class Frames:
     @_citywide
     def physicians(self) -> pd.DataFrame:
         ph = self.table("physicians").copy()
-        ph["specialty"] = _col(ph, "specialty")
+        ph["specialty"] = col_or(ph, "specialty")
         return ph
 
     @cached_property
@@ -290,7 +285,7 @@ class Frames:
         if not self.has("family_links"):
             return pd.DataFrame(columns=["person_id", "related_person_id", "relation"])
         f = self.table("family_links")
-        rel = _col(f, "relation")
+        rel = col_or(f, "relation")
         a = pd.DataFrame({"person_id": f["person_id"], "related_person_id": f["related_person_id"], "relation": rel})
         b = pd.DataFrame({"person_id": f["related_person_id"], "related_person_id": f["person_id"], "relation": rel})
         return pd.concat([a, b], ignore_index=True).drop_duplicates(["person_id", "related_person_id"])
@@ -317,7 +312,7 @@ class Frames:
         if not self.has("family_links"):
             return pd.Series(dtype=np.int64)
         f = self.table("family_links")
-        rel = _col(f, "relation").fillna("").astype(str).str.strip().str.lower()
+        rel = col_or(f, "relation").fillna("").astype(str).str.strip().str.lower()
         f = f[rel != "proxy"]
         a, b = f["person_id"].astype(str).to_numpy(), f["related_person_id"].astype(str).to_numpy()
         ids, inv = np.unique(np.concatenate([a, b]), return_inverse=True)

@@ -42,7 +42,7 @@ import pandas as pd
 import yaml
 
 from ringscope.ingest.contract import RULE_HITS_COLUMNS
-from ringscope.ingest.vocab import RULE_CLASSES
+from ringscope.ingest.vocab import ENTITY_KEY, RULE_CLASSES, SEVERITIES
 from ringscope.models.base import Context, load_defaults
 
 from .frames import Frames, frames_for
@@ -65,12 +65,10 @@ __all__ = [
     "CATEGORIES",
 ]
 
-SEVERITIES = ("low", "medium", "high")
 CATEGORIES = ("policy", "management", "medical")
 HIT_COLUMNS = list(RULE_HITS_COLUMNS)
 EXTRA_COLUMNS = ["amount_claimed", "category", "rule_name_en", "line_id", "violation_class", "person_id", "institution_id",
                  "physician_id"]
-_PARTY_COLUMNS = {"person": "person_id", "institution": "institution_id", "physician": "physician_id"}
 _RULE_MODULES = ("items", "duplicates", "identity", "settlement", "scope", "inpatient", "inventory",
                  "prescribing", "traces")
 
@@ -125,7 +123,7 @@ def rule(rule_id: str, name_zh: str, name_en: str, *, category: str, severity: s
         raise ValueError(f"{rule_id}: category {category!r} not in {CATEGORIES}")
     if severity not in SEVERITIES:
         raise ValueError(f"{rule_id}: severity {severity!r} not in {SEVERITIES}")
-    if entity_type not in _PARTY_COLUMNS:
+    if entity_type not in ENTITY_KEY:
         raise ValueError(f"{rule_id}: entity_type {entity_type!r}")
 
     def deco(fn: RuleFn) -> RuleFn:
@@ -257,7 +255,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
     h["amount_claimed"] = h["amount_at_risk"]
     # the visit's parties, where the rule did not set them itself (a rule that returns all three
     # columns, e.g. from the columnar engine, needs no look-up in the visits frame)
-    if h["visit_id"].notna().any() and not set(_PARTY_COLUMNS.values()) <= set(raw.columns):
+    if h["visit_id"].notna().any() and not set(ENTITY_KEY.values()) <= set(raw.columns):
         pos = fr.visit_pos.get_indexer(h["visit_id"])
         found = pos >= 0
         for c in ("person_id", "institution_id", "physician_id"):
@@ -265,7 +263,7 @@ def _finish(r: Rule, raw: pd.DataFrame, fr: Frames, severity: str) -> pd.DataFra
             vals[found] = fr.visits[c].to_numpy(dtype=object)[pos[found]]
             h[c] = h[c].where(h[c].notna(), vals)
     etype = pd.Series(r.entity_type, index=h.index, dtype=object)
-    eid = h["entity_id"].where(h["entity_id"].notna(), h[_PARTY_COLUMNS[r.entity_type]])
+    eid = h["entity_id"].where(h["entity_id"].notna(), h[ENTITY_KEY[r.entity_type]])
     if r.entity_type == "physician":   # no physician on record: the institution answers for it
         fallback = eid.isna()
         etype[fallback] = "institution"
