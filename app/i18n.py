@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from ringscope.ingest.vocab import SCHEME_LABELS
+
 __all__ = ["INDICATORS", "LANGS", "lang", "set_lang", "tr", "COLUMNS", "col", "label_frame", "VALUE_LABELS", "value",
            "wan", "yuan", "pct", "translate_text", "SCHEMES", "STATUS", "raw_field_names", "detector", "scheme",
            "rule_label", "reasons", "lead_summary", "DETECTORS"]
@@ -58,16 +60,8 @@ def tr(zh: str, en: str, *, lang_: str | None = None) -> str:
     return en if (lang_ or lang()) == "en" else zh
 
 
-SCHEMES: dict[str, tuple[str, str]] = {
-    "card_lending": ("借卡/冒名就医", "card lending"),
-    "card_cashout": ("聚敛盗刷/套现", "card cash-out"),
-    "collusive_prescribing": ("医患合谋", "collusive prescribing"),
-    "ghost_admission": ("挂床/虚假住院", "ghost admission"),
-    "split_admission": ("分解住院", "split admission"),
-    "doctor_shopping": ("多处开药", "doctor shopping"),
-    "drug_resale": ("倒卖药品", "drug resale"),
-    "other": ("其他", "other"),
-}
+# the scheme labels are the shared vocabulary's (ringscope.ingest.vocab), one per scheme
+SCHEMES: dict[str, tuple[str, str]] = {k: (v["zh"], v["en"]) for k, v in SCHEME_LABELS.items()}
 STATUS: dict[str, tuple[str, str]] = {
     "new": ("待初审", "new"),
     "初审": ("初审", "screening"),
@@ -144,6 +138,11 @@ VALUE_LABELS.update({
                            "recover": ("追回基金", "funds recovered"), "penalty": ("行政处罚", "administrative penalty"),
                            "agreement": ("协议处理", "agreement sanction"), "referred": ("移送处理", "referred")},
     "draw_method": {"risk": ("风险加权", "risk-weighted"), "uniform": ("等概率", "uniform")},
+    "credit_event": {"record": ("信用记录变更", "standing recorded"), "appeal_lodged": ("提出申诉", "appeal lodged"),
+                     "appeal_upheld": ("申诉成立", "appeal upheld"), "appeal_rejected": ("申诉驳回", "appeal rejected")},
+    "trigger": {"disposal": ("线索处置", "lead disposal"), "snapshot": ("全量重算", "snapshot")},
+    "qualification": {"正常 normal": ("正常", "normal"), "暂停 suspended": ("暂停", "suspended"),
+                      "终止 terminated": ("终止", "terminated")},
     "version_state": {"new": ("新发现", "new"), "changed": ("成员变化", "changed"), "unchanged": ("无变化", "unchanged"),
                       "merged": ("已并入其他线索", "merged"), "split": ("已拆分", "split"),
                       "retired": ("本轮未再发现", "not found again")},
@@ -277,6 +276,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "n_inspections": ("检查次数", "Inspections"), "population": ("名录机构数", "Listed"),
     "allocated": ("抽取数", "Drawn"), "risk_weighted": ("风险加权抽取", "Risk-weighted"),
     "uniform": ("等概率抽取", "Uniform"),
+    "credit_event": ("事项", "Event"), "basis": ("依据（线索/案件）", "Basis (leads/cases)"),
+    "reason": ("变更原因", "Why"), "by": ("经办人", "By"), "trigger": ("触发", "Trigger"),
 }
 
 

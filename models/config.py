@@ -39,11 +39,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ringscope.models.base import BaseDetector, load_defaults
-from ringscope.models.fusion import FusionConfig
+from ringscope.models.fusion import FusionConfig, _calibration_knots
 from ringscope.models.registry import builtin, resolve_class
-from ringscope.models.rules.registry import RULES, _load_all
+from ringscope.models.rules.registry import RULES, _load_all, measured_severity
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "deep_merge", "to_yaml"]
+__all__ = ["ConfigError", "RunConfig", "load_config", "reader_options", "deep_merge", "to_yaml", "fitted_files",
+           "source_commit", "effective_severities", "calibration_knots", "show"]
+
+#: the sections of a configuration file
+SECTIONS = ("reader", "pipeline", "detectors", "rules", "fusion")
+
+# fitted files that shape scores beside the configuration (bench/ refits them): a run's
+# manifest records their sha256, ``config show`` prints what they hold
+FITTED_FILES = {"rule_precision": "rule_precision.yaml", "lead_calibration": "lead_calibration.yaml"}
 
 
 class ConfigError(ValueError):
@@ -61,6 +69,17 @@ class SparkGraphOptions(BaseModel):
     lpa_iterations: int = Field(ge=1)
     whole_graph_below: int = Field(ge=0)
     checkpoint_interval: int = Field(ge=1)
+
+
+class ReaderOptions(BaseModel):
+    """The ``reader`` section: plausibility bounds where data is loaded (``detect``, ``ingest``,
+    ``validate``), passed to :func:`ringscope.ingest.reader.read_dataset` by these names."""
+
+    model_config = ConfigDict(extra="forbid")
+    period_tolerance_days: int = Field(ge=0)
+    max_age_years: int = Field(gt=0)
+    max_money: float = Field(gt=0)
+    max_quantity: float = Field(gt=0)
 
 
 class PipelineOptions(BaseModel):
@@ -100,9 +119,10 @@ class RunConfig:
     detectors: dict[str, dict[str, Any]]
     rules: dict[str, dict[str, Any]]
     fusion: dict[str, Any]
+    reader: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pipeline": self.pipeline, "detectors": self.detectors, "rules": self.rules,
+        return {"reader": self.reader, "pipeline": self.pipeline, "detectors": self.detectors, "rules": self.rules,
                 "fusion": self.fusion}
 
     def digest(self) -> str:
@@ -198,9 +218,12 @@ def _errors(e: ValidationError, prefix: str, allowed: list[str] | None = None, w
 
 def _validate(merged: dict[str, Any]) -> RunConfig:
     problems: list[str] = []
-    unknown_top = set(merged) - {"pipeline", "detectors", "rules", "fusion"}
-    for k in sorted(unknown_top):
-        problems.append(f"{k}: unknown section (sections: pipeline, detectors, rules, fusion)")
+    problems += _unknown_sections(merged)
+    try:
+        reader = ReaderOptions(**(merged.get("reader") or {})).model_dump()
+    except ValidationError as e:
+        problems += _errors(e, "reader")
+        reader = {}
     try:
         pipeline = PipelineOptions(**(merged.get("pipeline") or {})).model_dump()
     except ValidationError as e:
@@ -253,7 +276,51 @@ def _validate(merged: dict[str, Any]) -> RunConfig:
         fusion = {}
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
-    return RunConfig(*(_plain(x) for x in (pipeline, detectors, rules, fusion)))
+    return RunConfig(*(_plain(x) for x in (pipeline, detectors, rules, fusion, reader)))
+
+
+def _unknown_sections(merged: dict[str, Any]) -> list[str]:
+    return [f"{k}: unknown section (sections: {', '.join(SECTIONS)})" for k in sorted(set(merged) - set(SECTIONS))]
+
+
+def _read_file(config: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    if isinstance(config, (str, Path)):
+        p = Path(config)
+        if not p.is_file():
+            raise ConfigError(f"configuration file {p} does not exist")
+        try:
+            config = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p} is not valid YAML: {e}") from e
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"a configuration is a mapping of sections ({', '.join(SECTIONS)})")
+    return config or {}
+
+
+def reader_options(config: str | Path | dict[str, Any] | None = None,
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``reader`` section alone (``ingest`` and ``validate``, which run no detectors): the
+    defaults with ``config``'s section and then ``overrides`` (``None`` values skipped) merged
+    over them, validated; keyword arguments of ``read_dataset``. Raises :class:`ConfigError`.
+
+    >>> reader_options(overrides={"max_money": 5e5})["max_money"], reader_options()["period_tolerance_days"]
+    (500000.0, 31)
+    >>> reader_options({"reader": {"max_mony": 1}})
+    Traceback (most recent call last):
+    ...
+    ringscope.models.config.ConfigError: invalid configuration: reader.max_mony: unknown key
+    """
+    user = _read_file(config)
+    problems = _unknown_sections(user)
+    merged = deep_merge(load_defaults().get("reader") or {}, user.get("reader") or {})
+    merged = deep_merge(merged, {k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        out = ReaderOptions(**merged).model_dump()
+    except ValidationError as e:
+        problems += _errors(e, "reader")
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return out
 
 
 def _plain(x: Any) -> Any:
@@ -271,17 +338,7 @@ def load_config(config: str | Path | dict[str, Any] | RunConfig | None = None,
     ``overrides`` deep-merged over them, validated. Raises :class:`ConfigError`."""
     if isinstance(config, RunConfig):
         config = config.as_dict()
-    if isinstance(config, (str, Path)):
-        p = Path(config)
-        if not p.is_file():
-            raise ConfigError(f"configuration file {p} does not exist")
-        try:
-            config = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p} is not valid YAML: {e}") from e
-    if config is not None and not isinstance(config, dict):
-        raise ConfigError("a configuration is a mapping of sections (pipeline, detectors, rules, fusion)")
-    merged = deep_merge(load_defaults(), config or {})
+    merged = deep_merge(load_defaults(), _read_file(config))
     merged = deep_merge(merged, overrides or {})
     return _validate(merged)
 
@@ -291,3 +348,58 @@ def to_yaml(cfg: RunConfig) -> str:
     head = ("# the effective configuration of ringscope detect (models/defaults.yaml with overrides);\n"
             "# pass it back with --config to reproduce a run\n")
     return head + yaml.safe_dump(cfg.as_dict(), sort_keys=False, allow_unicode=True, width=110)
+
+
+def fitted_files() -> dict[str, str | None]:
+    """sha256 of each fitted file in :data:`FITTED_FILES` (``None`` when absent): rule
+    severities come from ``models/rule_precision.yaml``, the lead calibration knots from
+    ``models/lead_calibration.yaml`` -- both shape scores, neither is in the configuration."""
+    here = Path(__file__).resolve().parent
+    return {k: hashlib.sha256((here / f).read_bytes()).hexdigest() if (here / f).is_file() else None
+            for k, f in FITTED_FILES.items()}
+
+
+def source_commit() -> str | None:
+    """``git rev-parse HEAD`` in the package's source directory; ``None`` when that is not a
+    git checkout (an installed wheel) or git is missing -- never an error."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = r.stdout.strip()
+    return out if r.returncode == 0 and out else None
+
+
+def effective_severities(cfg: RunConfig) -> dict[str, str]:
+    """Per rule id, the severity its hits carry in a run with ``cfg``: the configuration's
+    ``severity`` when set, else the measured one (``models/rule_precision.yaml``), else the
+    declared one (:func:`~ringscope.models.rules.registry.measured_severity`)."""
+    _load_all()
+    return {rid: (cfg.rules.get(rid) or {}).get("severity") or measured_severity(RULES[rid])
+            for rid in sorted(RULES)}
+
+
+def calibration_knots() -> list[list[float]]:
+    """The lead calibration's isotonic knots ``[raw, calibrated]`` (``models/lead_calibration.yaml``)."""
+    xs, ys = _calibration_knots()
+    return [[float(x), float(y)] for x, y in zip(xs, ys)]
+
+
+def show(cfg: RunConfig) -> str:
+    """What ``ringscope config show`` prints: the configuration (:func:`to_yaml`), then, as
+    YAML comments so the output still passes back to ``--config``, what the fitted files add:
+    each rule's effective severity and the calibration knots, with the files' sha256."""
+    h = fitted_files()
+    lines = ["", "# --- not configuration: fitted files that also shape scores (a run's manifest records",
+             "# --- their sha256 under fitted_files) ---",
+             f"# effective rule severity (configuration > models/rule_precision.yaml > declared); "
+             f"rule_precision.yaml sha256 {h['rule_precision']}",
+             "# effective_severity:"]
+    lines += [f"#   {rid}: {sev}" for rid, sev in effective_severities(cfg).items()]
+    lines += [f"# lead calibration knots [raw, calibrated] (models/lead_calibration.yaml sha256 "
+              f"{h['lead_calibration']})", "# lead_calibration_knots:"]
+    lines += [f"#   - [{x!r}, {y!r}]" for x, y in calibration_knots()]
+    return to_yaml(cfg) + "\n".join(lines) + "\n"

@@ -62,6 +62,24 @@ def cmd_generate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _reader_options(a: argparse.Namespace) -> dict:
+    """The plausibility bounds for ``read_dataset``: the ``reader`` section of models/defaults.yaml,
+    then ``--config FILE``'s, then ``--tolerance-days`` and ``--max-money`` (ConfigError: a ValueError)."""
+    from ringscope.models.config import reader_options
+
+    return reader_options(_p(a.config) if a.config else None,
+                          {"period_tolerance_days": a.tolerance_days, "max_money": a.max_money})
+
+
+def _add_reader_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--config", help="YAML configuration whose reader section (plausibility bounds) is merged "
+                                    "over models/defaults.yaml's; unknown keys are errors")
+    s.add_argument("--tolerance-days", type=int,
+                   help="how far outside the data period an event date may lie (default: the reader section, 31)")
+    s.add_argument("--max-money", type=float,
+                   help="the largest plausible absolute money value in yuan (default: the reader section, 1e8)")
+
+
 def cmd_validate(a: argparse.Namespace) -> int:
     from ringscope import progress
     from ringscope.ingest.reader import ContractError, read_dataset
@@ -70,8 +88,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
     try:
         ds = read_dataset(_p(a.dataset), encode_images=not a.no_images,
                           work_dir=_p(a.work_dir) if a.work_dir else None, memory_limit=a.memory_limit,
-                          chunk_rows=a.chunk_rows, data_period=a.period,
-                          period_tolerance_days=a.tolerance_days)
+                          chunk_rows=a.chunk_rows, data_period=a.period, **_reader_options(a))
     except (ContractError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -103,8 +120,8 @@ def cmd_ingest(a: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        ds = read_dataset(_p(a.dataset))
-    except ContractError as e:
+        ds = read_dataset(_p(a.dataset), **_reader_options(a))
+    except (ContractError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.out:
@@ -210,7 +227,7 @@ def cmd_labels(a: argparse.Namespace) -> int:
 
 
 def cmd_config(a: argparse.Namespace) -> int:
-    from ringscope.models.config import ConfigError, load_config, to_yaml
+    from ringscope.models.config import ConfigError, load_config, show
 
     try:
         cfg = load_config(_p(a.config) if a.config else None)
@@ -218,7 +235,7 @@ def cmd_config(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.action == "show":
-        print(to_yaml(cfg), end="")
+        print(show(cfg), end="")
     elif a.action == "detectors":
         from ringscope.models.registry import builtin
 
@@ -335,11 +352,22 @@ def cmd_users(a: argparse.Namespace) -> int:
 
 
 def cmd_audit(a: argparse.Namespace) -> int:
-    """Verify the access log's keyed hash chain and its head in Neo4j; 0 intact, 1 tampered."""
-    from ringscope.store.audit import verify_log
+    """Verify the access log's keyed hash chain and its head in Neo4j; 0 intact, 1 tampered.
+    ``rotate``: verify, close the head in Neo4j and move the file aside (a new log starts)."""
+    from ringscope.store.audit import rotate_log, verify_log
     from ringscope.store.db import Neo4jUnavailable, QueryRunner
 
     path = _p(a.log) if a.log else None
+    if a.action == "rotate":
+        try:
+            with QueryRunner() as runner:
+                runner.verify()
+                dest = rotate_log(path, runner=runner)
+        except (Neo4jUnavailable, ValueError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1 if isinstance(e, ValueError) else 2
+        print(f"访问日志已轮换，旧日志移至 {dest} / access log rotated; the old log is now {dest}")
+        return 0
     runner = None
     if not a.no_db:
         runner = QueryRunner()
@@ -496,6 +524,29 @@ def cmd_inspections(a: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_credit(a: argparse.Namespace) -> int:
+    """``ringscope credit snapshot``: compute every physician's points and institution's grade from
+    the outcomes in Neo4j and record the changes (信用记录沿革); nothing changed, nothing recorded."""
+    from ringscope import progress
+    from ringscope.store.credit import CREDIT_TYPES, snapshot
+    from ringscope.store.db import QueryRunner
+
+    progress.configure(quiet=a.quiet)
+    types = tuple(a.type) if a.type else CREDIT_TYPES
+    with QueryRunner() as q:
+        q.verify()
+        progress.say("credit", f"信用记录 credit snapshot: {', '.join(types)}")
+        res = snapshot(q, by=_user(a), entity_types=types)
+    if a.json:
+        print(json.dumps(res, ensure_ascii=False))
+        return 0
+    label = {"physician": ("医师", "physicians"), "institution": ("机构", "institutions")}
+    zh = "；".join(f"{label[t][0]} {res[t]['checked']:,} 个，新增记录 {res[t]['records']:,} 条" for t in types)
+    en = "; ".join(f"{res[t]['checked']:,} {label[t][1]}, {res[t]['records']:,} new records" for t in types)
+    print(f"信用记录快照：{zh}（{en}）")
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     """Generated city -> Neo4j -> detection -> the app."""
     from ringscope.store import server
@@ -556,8 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-rows", type=int, default=200_000, help="rows validated at a time (default 200000)")
     s.add_argument("--period", help="the data period START..END (default: observed from the visits, "
                                     "0.5%%-99.5%% of their start days)")
-    s.add_argument("--tolerance-days", type=int, default=31,
-                   help="how far outside the data period an event date may lie (default 31)")
+    _add_reader_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_validate)
 
@@ -576,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="when another loader holds the database's load lock, wait this long for it "
                         "(default 0: stop at once with exit status 4)")
+    _add_reader_options(s)
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_ingest)
 
@@ -652,8 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_users)
 
-    s = sub.add_parser("audit", help="verify the tamper-evident access log")
-    s.add_argument("action", choices=["verify"])
+    s = sub.add_parser("audit", help="verify (or rotate) the tamper-evident access log")
+    s.add_argument("action", choices=["verify", "rotate"],
+                   help="verify: the chain and its head in Neo4j; rotate: verify, close the head, move the file aside")
     s.add_argument("--log", help="the JSONL log (default $RINGSCOPE_ACCESS_LOG or <state>/app/access_log.jsonl)")
     s.add_argument("--no-db", action="store_true", help="do not compare with the chain head in Neo4j")
     s.add_argument("--json", action="store_true")
@@ -691,6 +743,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(fn=cmd_inspections)
+
+    s = sub.add_parser("credit", help="credit history (信用记录): record changes of physicians' points and "
+                                      "institutions' grades")
+    s.add_argument("action", choices=["snapshot"],
+                   help="snapshot: compute every physician and institution from the outcomes (confirmed leads, "
+                        "closed fraud cases) and record each change of standing; run after known_cases are "
+                        "loaded or detection re-ran, or at the turn of the scoring year")
+    s.add_argument("--type", action="append", choices=["physician", "institution"],
+                   help="only this entity type (repeatable; default both)")
+    s.add_argument("--user", help="who runs it, recorded on each new record (default $RINGSCOPE_USER or the login name)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(fn=cmd_credit)
 
     s = sub.add_parser("screenshots", help="screenshots of every page for every role (headless Chromium)")
     s.add_argument("out")

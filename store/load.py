@@ -145,7 +145,7 @@ def reload_tables(spec: str | list[str] | None) -> list[str]:
     >>> reload_tables("bills")
     Traceback (most recent call last):
     ...
-    ValueError: --reload: no table 'bills' in the data contract (tables: institutions, physicians, persons, catalog, visits, claim_lines, face_enrollments, face_captures, inventory, family_links, drug_traces, known_cases, or all)
+    ValueError: --reload: no table 'bills' in the data contract (tables: institutions, physicians, persons, catalog, visits, claim_lines, face_enrollments, face_captures, inventory, family_links, drug_traces, prescribing_scope, known_cases, or all)
     """
     if not spec:
         return []

@@ -266,8 +266,10 @@ class DataLayer:
         """Apply a :class:`~ringscope.app.workflow.LeadChange`'s parameters, checked:
         moving a lead needs ``edit_status``, assignee/deadline ``assign``, a note
         ``add_notes``, recovered money/outcome ``edit_status``. The user and role
-        recorded are the caller's, whatever ``params`` says. Returns the new
-        event (empty when someone else changed the lead first)."""
+        recorded are the caller's, whatever ``params`` says. When the outcome
+        changes, the credit of the lead's physicians and institutions is
+        computed again and each change recorded (:func:`ringscope.store.credit.record_for_lead`).
+        Returns the new event (empty when someone else changed the lead first)."""
         p = dict(params)
         lid = self._lead(p["lead_id"])
         cur = self.lead_detail(lid) or {}
@@ -283,7 +285,18 @@ class DataLayer:
                 (p.get("outcome") or None) != (cur.get("outcome") or None):
             self._need(self.pol.edit_status, "record recovered money or an outcome")
         p.update(user=self.caller.user, role=self.caller.role, lead_id=lid)
-        return self._w("lead_update", p)
+        rows = self._w("lead_update", p)
+        if rows and (p.get("outcome") or None) != (cur.get("outcome") or None):
+            # the outcome moved (confirmed, or an appeal upheld / a finding withdrawn): the credit of
+            # the lead's physicians and institutions follows, recorded as a change (信用记录沿革)
+            from ringscope.store.credit import record_for_lead
+
+            try:
+                at = dt.datetime.fromisoformat(str(p.get("at")))
+            except ValueError:
+                at = None
+            record_for_lead(self.runner, lid, by=self.caller.user, now=at)   # dated as the disposal
+        return rows
 
     def lead_history(self, lead_id: str) -> pd.DataFrame:
         """The lead's versions, one per detection run, newest first (线索沿革)."""
@@ -632,6 +645,19 @@ class DataLayer:
         if entity_id is not None:
             self._entity(entity_type, entity_id)
         return self._q("credit_inputs", entity_type=entity_type, entity_id=entity_id)
+
+    def credit_history(self, entity_type: str, entity_id: str, *, page: str = "entity_360") -> pd.DataFrame:
+        """A physician's or institution's credit records (信用记录沿革), newest first, with the appeal
+        steps (申诉) of the leads they named (:func:`ringscope.store.credit.credit_history`); the
+        entity must be in the caller's scope; the view is logged. Never computes a standing."""
+        from ringscope.store.credit import credit_history
+
+        if entity_type not in ("physician", "institution"):
+            raise ValueError(f"credit is kept for physicians and institutions, not {entity_type!r}")
+        key = self._entity(entity_type, entity_id)
+        df = credit_history(self.runner, key["entity_type"], key["entity_id"])
+        self.log(page, f"{entity_type}:{entity_id}:credit", ["credit"], len(df))
+        return df
 
     # ------------------------------------------------------------------ rule hits, faces
     def rule_names(self) -> dict[str, str]:

@@ -402,14 +402,55 @@ def test_entity_360_person_physician_institution(app_env):
     doc = app_env.scalar("MATCH (d:Physician) RETURN d.physician_id ORDER BY coalesce(d.risk_score,0) DESC LIMIT 1")
     at = run_page("entity_360", state={"entity": ("physician", doc)})
     assert "记分" in metrics(at)
-    reg = table(at, "e360_register", "points", "qualification")
+    reg = table(at, "e360_register", "points", "qualification", "warning_points")   # not the credit history
     assert reg["points"].is_monotonic_decreasing
     inst = app_env.scalar("MATCH (i:Institution) RETURN i.institution_id ORDER BY coalesce(i.risk_score,0) DESC LIMIT 1")
     at = run_page("entity_360", state={"entity": ("institution", inst)})
     assert metrics(at)["信用等级"] in {"A", "B", "C", "D"}
-    reg = table(at, "e360_register", "credit_score", "grade", "blacklisted")
+    reg = table(at, "e360_register", "credit_score", "grade", "blacklisted", "warning")
     assert set(reg["grade"]) <= {"A", "B", "C", "D"} and len(reg) == app_env.scalar(
         "MATCH (i:Institution) RETURN count(i)")
+
+
+def test_entity_360_shows_the_credit_history(app_env):
+    """信用记录沿革: a lead confirmed through the data layer records its physician's and institution's
+    new standing; Entity 360 lists the records newest first with the lead as their basis, in Chinese."""
+    from ringscope.app.i18n import col, raw_field_names
+    from ringscope.store.access import Caller
+    from ringscope.store.reads import DataLayer
+
+    row = app_env.read("MATCH (l:Lead)-[:INCLUDES]->(d:Physician), (l)-[:INCLUDES]->(i:Institution) "
+                       "WHERE l.outcome IS NULL RETURN l.lead_id AS lead, d.physician_id AS doc, "
+                       "i.institution_id AS inst ORDER BY l.lead_id LIMIT 1")[0]
+    lead, doc, inst = row["lead"], row["doc"], row["inst"]
+    lay = DataLayer(app_env, Caller("wang.credit", "investigator"))
+    cur = lay.lead_detail(lead)
+
+    def outcome(value):
+        now = lay.lead_detail(lead)
+        assert lay.update_lead(dict(lead_id=lead, from_status=now["status"], to_status=now["status"],
+                                    version=now["version"], assignee=now["assignee"], deadline=now["deadline"],
+                                    note="结论变更（测试）", recovered=now["recovered"], outcome=value,
+                                    action="update", at="2024-06-01T09:00:00", event_id=uuid.uuid4().hex))
+
+    n = app_env.scalar("MATCH (r:CreditRecord) RETURN count(r)")
+    outcome("confirmed")
+    try:
+        at = run_page("entity_360", state={"entity": ("physician", doc)})
+        hist = table(at, "e360_credit_history", "credit_event", "basis")
+        assert hist["credit_event"].iloc[0] == "信用记录变更" and lead in hist["basis"].iloc[0]
+        assert hist["points"].iloc[0] == 12 and hist["qualification"].iloc[0] == "终止"
+        assert hist["by"].iloc[0] == "wang.credit" and hist["trigger"].iloc[0] == "线索处置"
+        shown = next(d.value for d in at.dataframe if col("credit_event", lang_="zh") in d.value.columns)
+        assert not raw_field_names([str(c) for c in shown.columns]) and len(shown.columns) == 8
+        at = run_page("entity_360", state={"entity": ("institution", inst)})
+        hist = table(at, "e360_credit_history", "credit_event", "basis", "grade")
+        assert lead in hist["basis"].iloc[0] and hist["grade"].iloc[0] in {"B", "C", "D"}
+        assert app_env.scalar("MATCH (r:CreditRecord) RETURN count(r)") >= n + 2
+    finally:
+        outcome(cur["outcome"])   # a finding withdrawn: recorded too, restoring the standing
+    assert app_env.scalar("MATCH (:Physician {physician_id: $d})-[:HAS_CREDIT]->(r:CreditRecord {latest: true}) "
+                          "RETURN r.reason", {"d": doc}).startswith("查实结论撤销")
 
 
 def profile(at) -> dict[str, str]:
@@ -765,6 +806,28 @@ def test_masking_and_access_log_per_role(app_env, role, clear):
     assert v.ok and v.head_checked, v.summary()
 
 
+def test_admin_page_shows_the_access_log_tampered(app_env):
+    """The administrator sees the log's state: intact, then TAMPERED once a line is cut out of it,
+    and once the file is deleted (the head in Neo4j still holds its entries)."""
+    from ringscope.store.audit import AccessEvent, AccessLogger
+
+    logger = AccessLogger(app_env)
+    for i in range(4):
+        logger.log(AccessEvent(f"u{i}", "analyst", "leads", f"lead:{i}", ["name"], True))
+    at = run_page("admin", role="admin")
+    assert metrics(at)["状态"] == "完好" and not at.error, [e.value for e in at.error]
+    p = Path(os.environ["RINGSCOPE_ACCESS_LOG"])
+    lines = p.read_text(encoding="utf-8").splitlines()
+    p.write_text("".join(x + "\n" for x in lines[:1] + lines[2:]), encoding="utf-8")     # entry 2 deleted
+    at = run_page("admin", role="admin")
+    assert metrics(at)["状态"] == "被篡改"
+    assert any("访问日志被篡改：第 2 行" in e.value for e in at.error), [e.value for e in at.error]
+    p.unlink()
+    at = run_page("admin", role="admin")
+    assert metrics(at)["状态"] == "被篡改"
+    assert any("删除" in e.value or "日志编号" in e.value for e in at.error), [e.value for e in at.error]
+
+
 # ------------------------------------------------------------------------------ Chinese first
 #: labels allowed without a Chinese character (codes, units and names every reader knows)
 LATIN_OK = {"SHA-256", "CSV", "PDF", "A", "B", "C", "D", "English", "中文", "zh", "en"}
@@ -849,7 +912,8 @@ def cypher_params(runner) -> dict[str, dict]:
                            "at": "2024-06-01T09:00:00", "event_id": uuid.uuid4().hex},
         "lead_history": {"lead_id": lead},
         "access_log_recent": {"user": None, "entity": None, "limit": 10},
-        "audit_head": {"log_id": "no-such-log"},
+        "audit_heads": {"path": "/test/access_log.jsonl", "log_id": "test-log"},
+        "audit_rotate": {"log_id": "no-such-log", "archive": "/test/archive.jsonl", "at": "2024-06-01T09:00:00"},
         "briefing_fund_monthly": {"districts": None}, "briefing_leads": {"districts": None, "referred_only": False},
         "briefing_rule_hits_monthly": {"districts": None},
         "briefing_officers": {"districts": None, "referred_only": False, "today": "2030-01-01"},
@@ -884,12 +948,25 @@ def cypher_params(runner) -> dict[str, dict]:
         "lead_visits": {"lead_id": lead, "limit": 1000},
         "log_access": {"event_id": uuid.uuid4().hex, "at": "2024-06-01T09:00:00", "user": "t", "role": "analyst",
                        "page": "test", "entity": "person:x", "fields": ["name"], "masked": True, "n_records": 1,
-                       "action": "view", "log_id": "test-log", "seq": 1, "mac": "0" * 64},
+                       "action": "view", "log_id": "test-log", "seq": 1, "mac": "0" * 64,
+                       "path": "/test/access_log.jsonl"},
         "lead_update": {"lead_id": lead, "from_status": "nonexistent", "to_status": "初审", "version": -1,
                         "user": "t", "role": "investigator", "assignee": None, "deadline": "2024-07-01",
                         "note": None, "recovered": 0.0, "outcome": None, "action": "transition",
                         "at": "2024-06-01T09:00:00", "event_id": uuid.uuid4().hex},
         "rule_hit_facets": {"districts": None},
+        # the credit history's statements (cypher/credit/): the guarded write refuses a stale row
+        "credit/basis": {"entity_type": "institution", "entity_ids": None, "appeal": "申诉"},
+        "credit/lead_members": {"lead_id": runner.scalar(
+            "MATCH (l:Lead)-[:INCLUDES]->(:Institution) RETURN l.lead_id ORDER BY l.lead_id LIMIT 1")},
+        "credit/record": {"rows": [{"record_id": uuid.uuid4().hex, "entity_type": "physician", "entity_id": doc,
+                                    "prev_id": "no-such-record", "seq": 1, "points": 0, "qualification": "正常 normal",
+                                    "credit_score": None, "grade": None, "blacklisted": None, "basis_leads": [],
+                                    "basis_cases": [], "reason": "重新计算", "reason_en": "recomputed"}],
+                          "at": "2024-06-01T09:00:00", "by": "t", "trigger": "snapshot", "lead_id": None},
+        "credit/history": {**(runner.read("MATCH (r:CreditRecord) RETURN r.entity_type AS entity_type, "
+                                          "r.entity_id AS entity_id ORDER BY r.entity_id LIMIT 1")
+                              or [{"entity_type": "physician", "entity_id": doc}])[0], "appeal": "申诉"},
         "review_queue": {"districts": None, "referred_only": False, "limit": 20},
         "rule_hits_browse": {"rule_ids": [], "severities": [], "entity_type": None, "entity_id": None,
                              "month_from": None, "month_to": None, "min_amount": 0.0, "skip": 0, "limit": 20,
@@ -903,21 +980,29 @@ NON_EMPTY = {"warnings_list", "warnings_summary", "warning_series", "lead_histor
              "lead_members", "lead_queue", "lead_subgraph_visits", "lead_visits", "log_access", "rule_hit_facets",
              "rule_hits_browse", "entity_neighbours", "access_log_recent", "lead_claim_lines", "node_neighbours",
              "node_note_add", "node_notes", "views", "view_save", "package_record", "package_check", "scope_lead",
-             "scope_entity", "briefing_officers", "review_queue", "lead_pack_paths"}
+             "scope_entity", "briefing_officers", "review_queue", "lead_pack_paths", "credit/basis",
+             "credit/lead_members", "credit/history", "audit_heads"}
 
 
 def test_every_app_cypher_file_runs_against_the_server(app_env):
+    """Every file of ``cypher/app/`` (by its name) and of ``cypher/credit/`` (``credit/<name>``)."""
+    from ringscope.store.credit import snapshot
     from ringscope.store.db import cypher_names
 
+    snapshot(app_env, by="test")      # the city's closed fraud cases recorded: a credit history to read
     params = cypher_params(app_env)
-    names = [n.split("/", 1)[1] for n in cypher_names() if n.startswith("app/")]
-    assert sorted(names) == sorted(params), "every cypher/app file needs parameters in this test"
+    names = [n.split("/", 1)[1] if n.startswith("app/") else n for n in cypher_names()
+             if n.startswith(("app/", "credit/"))]
+    assert sorted(names) == sorted(params), "every cypher/app and cypher/credit file needs parameters in this test"
     # read after writing: the log after log_access, notes and views after adding them, the package after recording it
-    order = sorted(names, key=lambda n: n in ("access_log_recent", "node_notes", "views", "package_check"))
+    order = sorted(names, key=lambda n: n in ("access_log_recent", "node_notes", "views", "package_check",
+                                              "audit_heads"))
     for name in order:
-        rows = app_env.run(f"app/{name}", params[name])
+        rows = app_env.run(name if "/" in name else f"app/{name}", params[name])
         if name in NON_EMPTY:
             assert rows, f"{name} returned nothing"
-    # the guarded update (stale version) wrote nothing
+    # the guarded update (stale version) wrote nothing; nor did the guarded credit record (stale latest record)
     assert app_env.scalar("MATCH (e:LeadEvent {event_id: $e}) RETURN count(e)",
                           {"e": params["lead_update"]["event_id"]}) == 0
+    assert app_env.scalar("MATCH (r:CreditRecord {record_id: $r}) RETURN count(r)",
+                          {"r": params["credit/record"]["rows"][0]["record_id"]}) == 0

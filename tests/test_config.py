@@ -45,6 +45,8 @@ def test_defaults_validate_and_cover_every_detector_and_rule():
     ({"fusion": {"w_grup": 0.5}}, "fusion.w_grup: unknown key"),
     ({"pipeline": {"batch_size": 0}}, "pipeline.batch_size"),
     ({"pipelines": {}}, "pipelines: unknown section"),
+    ({"reader": {"max_mony": 1e6}}, "reader.max_mony: unknown key"),
+    ({"reader": {"max_money": -1}}, "reader.max_money"),
 ])
 def test_unknown_or_wrong_keys_are_errors(bad, needle):
     with pytest.raises(ConfigError) as e:
@@ -79,6 +81,28 @@ def test_config_show_prints_the_effective_configuration(tmp_path):
     assert load_config(shown).digest() == load_config(f).digest()
 
 
+def test_config_show_prints_effective_severities_and_calibration():
+    """The fitted files shape scores too: ``config show`` prints each rule's effective severity
+    (a configured one wins over models/rule_precision.yaml) and the calibration knots, with the
+    files' sha256, as comments, so the output still passes back to ``--config``."""
+    from ringscope.models.config import fitted_files
+
+    r = subprocess.run([sys.executable, "-m", "ringscope.cli", "config", "show"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from ringscope.models.config import effective_severities
+
+    sev = effective_severities(load_config())
+    assert f"#   R-POL-001: {sev['R-POL-001']}" in r.stdout
+    h = fitted_files()
+    assert h["rule_precision"] and h["lead_calibration"]
+    assert h["rule_precision"] in r.stdout and h["lead_calibration"] in r.stdout
+    assert "lead_calibration_knots:" in r.stdout
+    assert load_config(yaml.safe_load(r.stdout)).digest() == load_config().digest()
+    # a severity in the configuration is the effective one
+    cfg = load_config({"rules": {"R-POL-001": {"severity": "low"}}})
+    assert effective_severities(cfg)["R-POL-001"] == "low"
+
+
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
     from ringscope.synth.generator import generate
@@ -109,6 +133,13 @@ def test_the_same_configuration_reproduces_a_run(city, tmp_path):
     sc = detect(city, c, neo4j=False)
     assert sc["config_sha256"] != sa["config_sha256"]
     assert json.loads((a / "manifest.json").read_text())["detectors"]["doctor_shopping"]["params"]["min_prescribers"] == 4
+    # the manifest records what else shaped the scores: the fitted files' sha256 and the code's commit
+    from ringscope.models.config import fitted_files
+
+    m = json.loads((a / "manifest.json").read_text())
+    assert m["fitted_files"] == fitted_files() and set(m["fitted_files"]) == {"rule_precision", "lead_calibration"}
+    assert all(len(v) == 64 for v in m["fitted_files"].values())
+    assert "source_commit" in m and (m["source_commit"] is None or len(m["source_commit"]) == 40)
 
 
 @pytest.mark.slow

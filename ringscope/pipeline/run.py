@@ -51,7 +51,7 @@ import pandas as pd
 from ringscope import progress as _progress
 from ringscope.ingest.vocab import DETECTOR_KINDS
 from ringscope.models.base import BaseDetector, Context
-from ringscope.models.config import RunConfig, load_config, to_yaml
+from ringscope.models.config import RunConfig, fitted_files, load_config, source_commit, to_yaml
 
 __all__ = ["detect", "RESULT_FILES", "explanation_targets", "previous_leads"]
 
@@ -318,6 +318,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
     summary: dict[str, Any] = {"run_id": run_id, "dataset": str(Path(dataset_path).resolve()),
                                "out_dir": str(out.resolve()), "started": started.isoformat(),
                                "neo4j": neo4j, "gnn": cfg.pipeline["gnn"], "config_sha256": cfg.digest(),
+                               # beside the configuration, the fitted files that shape scores, and the code
+                               "fitted_files": fitted_files(), "source_commit": source_commit(),
                                "errors": errors}
     own_runner = False
     handler = _CallbackHandler(progress) if progress else None
@@ -351,7 +353,8 @@ def detect(dataset_path: str | Path, out_dir: str | Path, *, neo4j: bool = True,
         stage_kw["work_dir"] = out / "_staged"
     try:
         with clock.stage("validate"):
-            ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]), **stage_kw)
+            ds = read_dataset(dataset_path, encode_images=bool(cfg.pipeline["encode_images"]), **cfg.reader,
+                              **stage_kw)
             ds.write_reports(out)
     except BaseException:
         if own_spark:
