@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "Table", "TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES", "LOAD_ORDER", "SCHEMES"]
+__all__ = ["Column", "Table", "TABLES", "CONTRACT_TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES", "LOAD_ORDER",
+           "SCHEMES"]
 
 from ringscope.ingest.vocab import SCHEMES  # noqa: E402  (one copy of the scheme names)
 
@@ -47,6 +48,7 @@ class Table:
     key: str | None = None           # unique id column
     required: bool = True
     composite_key: tuple[str, ...] = field(default=())
+    extension: bool = False          # beyond the data contract: read when a dataset has it, never expected
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -173,7 +175,7 @@ TABLES: dict[str, Table] = {
             C("specialty", "str", True),
             C("item_prefix", "str", True),
             C("basis", "enum", False, ("catalogue", "practice")),
-        ), key=None, required=False, composite_key=("specialty", "item_prefix", "basis")),
+        ), key=None, required=False, composite_key=("specialty", "item_prefix", "basis"), extension=True),
         Table("known_cases", (
             C("case_id", "str", True),
             C("entity_type", "enum", True, ("person", "physician", "institution")),
@@ -186,6 +188,8 @@ TABLES: dict[str, Table] = {
 }
 
 REQUIRED_TABLES = [n for n, t in TABLES.items() if t.required]
+# the tables of shared/spec/data-contract.md (TABLES adds the extensions the project also reads)
+CONTRACT_TABLES = [n for n, t in TABLES.items() if not t.extension]
 OPTIONAL_TABLES = [n for n, t in TABLES.items() if not t.required]
 # Parents before children, so foreign keys can be checked in one pass.
 LOAD_ORDER = [

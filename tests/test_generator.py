@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from ringscope import progress
-from ringscope.ingest.contract import OPTIONAL_TRUTH_FILES, SCHEMES, TABLES
+from ringscope.ingest.contract import CONTRACT_TABLES, OPTIONAL_TRUTH_FILES, SCHEMES
 from ringscope.synth import drift as drift_mod
 from ringscope.synth.generator import LEGACY_PATH, RULES, generate, load_config
 from ringscope.ingest.reader import read_dataset
@@ -64,7 +64,7 @@ def test_validates_cleanly_and_summary_matches(city):
     out, summary, ds, _ = city
     rep = ds.load_report.set_index("table")
     assert (rep.quarantined == 0).all(), ds.quarantine.head(20)
-    for name in TABLES:
+    for name in CONTRACT_TABLES:
         assert rep.loc[name, "accepted"] == summary["tables"][name] > 0, name
     # the realistic volume: about 10 settlements and 25 lines per person-year, most persons with few
     assert 8.0 <= summary["visits_per_person"] <= 12.5
@@ -76,7 +76,7 @@ def test_validates_cleanly_and_summary_matches(city):
 @pytest.mark.parametrize("persons,fmt", [(1000, "csv"), (10_000, "parquet")])
 def test_other_sizes_validate_cleanly(tmp_path, persons, fmt):
     summary = generate(tmp_path, persons=persons, seed=5, fmt=fmt, config=TRACES)
-    assert all((tmp_path / f"{t}.{fmt}").is_file() for t in TABLES)
+    assert all((tmp_path / f"{t}.{fmt}").is_file() for t in CONTRACT_TABLES)
     ds = read_dataset(tmp_path, encode_images=False)
     rep = ds.load_report.set_index("table")
     assert rep.quarantined.sum() == 0, ds.quarantine.head(20)
@@ -91,7 +91,7 @@ def test_deterministic_for_a_seed_and_different_across_seeds(tmp_path):
     generate(b, persons=1000, seed=3, config=TRACES)
     generate(c, persons=1000, seed=4, config=TRACES)
     files = sorted(p.relative_to(a) for p in a.rglob("*.csv"))
-    assert len(files) == len(TABLES) + 3 + len(OPTIONAL_TRUTH_FILES)
+    assert len(files) == len(CONTRACT_TABLES) + 3 + len(OPTIONAL_TRUTH_FILES)
     for f in files:
         assert filecmp.cmp(a / f, b / f, shallow=False), f
     assert not filecmp.cmp(a / "visits.csv", c / "visits.csv", shallow=False)
@@ -435,7 +435,7 @@ def test_a_sharded_city_is_written_shard_by_shard_and_validates(sharded):
     ds = read_dataset(csv, encode_images=False)
     rep = ds.load_report.set_index("table")
     assert (rep.quarantined == 0).all(), ds.quarantine.head(20)
-    for name in TABLES:
+    for name in CONTRACT_TABLES:
         assert rep.loc[name, "accepted"] == s_csv["tables"][name] > 0, name
     # Parquet: a directory per table (Spark/Hive layout), one part per shard for the per-person tables
     for name in ("visits", "claim_lines", "face_captures", "drug_traces", "persons", "face_enrollments"):
