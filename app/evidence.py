@@ -1,7 +1,8 @@
 """The evidence package of a lead, for a police–insurance joint case (医警联合办案).
 
-A zip the liaison officer can hand over and the receiving side can check (file names and headings in Chinese; CSV headers
-readable, see :func:`ringscope.app.i18n.label_frame`):
+A zip the liaison officer can hand over and the receiving side can check (file names and headings in Chinese; every
+CSV's headers and coded values in Chinese, see :func:`ringscope.app.i18n.label_frame`, applied here to the frames
+the data layer returned -- the documents read those frames by their field names):
 
 ``lead.json``            the lead (scheme, score, money at risk, disposal state)
 ``members.csv``          the persons, physicians and institutions in the lead
@@ -45,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["QueryRecord", "EvidenceInput", "build_package", "verify_package", "sha256", "manifest_sha256",
-           "referral_letter_pdf", "case_summary_pdf"]
+           "referral_letter_pdf", "case_summary_pdf", "case_figures"]
 
 
 def sha256(data: bytes) -> str:
@@ -69,7 +70,9 @@ class QueryRecord:
 
 @dataclass
 class EvidenceInput:
-    """Everything a package holds (already masked for the exporting role)."""
+    """Everything a package holds (already masked for the exporting role), as the data layer
+    returned it: columns by field name. :func:`build_package` writes the CSVs with Chinese headers;
+    frames already relabelled for display are read back by their labels."""
 
     lead: Mapping[str, Any]
     members: pd.DataFrame
@@ -94,12 +97,74 @@ class EvidenceInput:
 
 
 def _csv(df: pd.DataFrame) -> bytes:
+    """A frame as CSV with Chinese headers and coded values in words (lists joined by ``;``)."""
+    from ringscope.app.i18n import label_frame
+
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
+        if out[c].dtype == object and c not in ("detectors", "risk_reasons"):   # those two label_frame words
             out[c] = out[c].map(lambda v: ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+    out = label_frame(out, lang_="zh")   # a frame already labelled passes unchanged
     # utf-8 with BOM so that spreadsheet software shows Chinese correctly
     return out.to_csv(index=False).encode("utf-8-sig")
+
+
+def _field(df: pd.DataFrame | None, name: str) -> pd.Series:
+    """The column ``name`` of ``df`` by its field name, or by its Chinese label when the frame was
+    relabelled for display (coded values read back to their codes); all missing when absent.
+
+    >>> from ringscope.app.i18n import label_frame
+    >>> shown = label_frame(pd.DataFrame({"verdict": ["mismatch", "match"]}), lang_="zh")
+    >>> _field(shown, "verdict").tolist()
+    ['mismatch', 'match']
+    """
+    from ringscope.app.i18n import VALUE_LABELS, col
+
+    if df is None:
+        return pd.Series(dtype=object)
+    if name in df.columns:
+        return df[name]
+    label = col(name, lang_="zh")
+    if label not in df.columns:
+        return pd.Series([None] * len(df), index=df.index, dtype=object)
+    out = df[label]
+    if out.dtype == object:
+        back = {zh: code for code, (zh, _en) in VALUE_LABELS.get(name, {}).items()}
+        out = out.map(lambda v: None if v == "—" else back.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
+def _fields(df: pd.DataFrame | None, names: list[str]) -> pd.DataFrame:
+    """``df`` with the columns ``names`` by field name (see :func:`_field`)."""
+    if df is None:
+        return pd.DataFrame(columns=names)
+    return pd.DataFrame({n: _field(df, n) for n in names}, index=df.index)
+
+
+def case_figures(inp: EvidenceInput) -> dict[str, Any]:
+    """The figures the documents state: members by kind, settlements and their billed total,
+    claim lines, face captures and the mismatches among them -- read from the frames by field
+    name, or by their Chinese labels when the frames were relabelled for display.
+
+    >>> from ringscope.app.i18n import label_frame
+    >>> inp = EvidenceInput(lead={"lead_id": "L1"}, members=label_frame(pd.DataFrame(
+    ...     {"entity_type": ["person", "institution"]}), lang_="zh"),
+    ...     visits=label_frame(pd.DataFrame({"total_amount": [120.0, 30.5]}), lang_="zh"),
+    ...     rule_hits=pd.DataFrame(), events=pd.DataFrame(), edges=pd.DataFrame(), subgraph_png=b"",
+    ...     queries=[], user="u", role="investigator", masked=False,
+    ...     face_captures=label_frame(pd.DataFrame({"verdict": ["mismatch", "match"]}), lang_="zh"))
+    >>> f = case_figures(inp)
+    >>> (f["persons"], f["institutions"], f["billed"], f["captures"], f["mismatches"])
+    (1, 1, 150.5, 2, 1)
+    """
+    t = _field(inp.members, "entity_type")
+    v = inp.visits if inp.visits is not None else pd.DataFrame()
+    fc = inp.face_captures if inp.face_captures is not None else pd.DataFrame()
+    cl = inp.claim_lines if inp.claim_lines is not None else pd.DataFrame()
+    billed = float(pd.to_numeric(_field(v, "total_amount"), errors="coerce").fillna(0.0).sum()) if len(v) else 0.0
+    return {"persons": int((t == "person").sum()), "physicians": int((t == "physician").sum()),
+            "institutions": int((t == "institution").sum()), "visits": len(v), "billed": billed,
+            "claim_lines": len(cl), "captures": len(fc), "mismatches": int((_field(fc, "verdict") == "mismatch").sum())}
 
 
 def _json(obj: Any) -> bytes:
@@ -124,9 +189,7 @@ def build_package(inp: EvidenceInput) -> bytes:
     if inp.face_captures is not None:
         files["face_captures.csv"] = _csv(inp.face_captures)
     if inp.pack_paths is not None and len(inp.pack_paths):
-        from ringscope.app.i18n import label_frame
-
-        files["pack_paths.csv"] = _csv(label_frame(inp.pack_paths, lang_="zh"))
+        files["pack_paths.csv"] = _csv(inp.pack_paths)
     for name, data in sorted((inp.face_images or {}).items()):
         files[f"faces/{name}"] = data
     if inp.documents:
@@ -194,10 +257,8 @@ def _doc(inp: EvidenceInput, title: str):
 
 
 def _counts(inp: EvidenceInput) -> dict[str, int]:
-    m = inp.members
-    t = m["entity_type"] if "entity_type" in m else pd.Series(dtype=object)
-    return {"persons": int((t == "person").sum()), "physicians": int((t == "physician").sum()),
-            "institutions": int((t == "institution").sum())}
+    f = case_figures(inp)
+    return {k: f[k] for k in ("persons", "physicians", "institutions")}
 
 
 def referral_letter_pdf(inp: EvidenceInput) -> bytes:
@@ -248,7 +309,7 @@ def case_summary_pdf(inp: EvidenceInput) -> bytes:
     if inp.summary_text:
         doc.para(inp.summary_text)
     doc.heading("二、成员")
-    m = inp.members
+    m = _fields(inp.members, ["entity_type", "entity_id", "name", "id_number", "district"])
     rows = [[str(value("entity_type", r.get("entity_type"), lang_="zh")), str(r.get("entity_id")),
              str(r.get("name") or "—"), str(r.get("id_number") or "—"), str(r.get("district") or "—")]
             for _, r in m.head(60).iterrows()]
@@ -256,12 +317,11 @@ def case_summary_pdf(inp: EvidenceInput) -> bytes:
     if len(m) > 60:
         doc.para(f"（其余 {len(m) - 60} 名成员见 members.csv）", indent=False)
     doc.heading("三、费用与规则命中")
-    cl = inp.claim_lines if inp.claim_lines is not None else pd.DataFrame()
-    v = inp.visits
-    total = float(pd.to_numeric(v.get("total_amount", pd.Series(dtype=float)), errors="coerce").sum()) if len(v) else 0
-    doc.para(f"涉及结算 {len(v)} 次、费用明细 {len(cl)} 条，结算金额合计 {wan(total, lang_='zh')}。")
-    rh = inp.rule_hits
-    if len(rh) and "rule_name" in rh:
+    fig = case_figures(inp)
+    doc.para(f"涉及结算 {fig['visits']} 次、费用明细 {fig['claim_lines']} 条，结算金额合计 {wan(fig['billed'], lang_='zh')}。")
+    rh = _fields(inp.rule_hits, ["rule_name", "hit_id", "amount_at_risk"])
+    rh["amount_at_risk"] = pd.to_numeric(rh["amount_at_risk"], errors="coerce").fillna(0.0)
+    if len(rh) and rh["rule_name"].notna().any():
         g = (rh.groupby("rule_name", dropna=False).agg(n=("hit_id", "size"), amt=("amount_at_risk", "sum"))
              .reset_index().sort_values("amt", ascending=False).head(15))
         doc.grid(["规则", "命中次数", "涉嫌金额"], [[rule_label(r.rule_name, lang_="zh"), f"{int(r.n)}",
@@ -282,14 +342,12 @@ def case_summary_pdf(inp: EvidenceInput) -> bytes:
                  [[str(r.trace_code), str(r.drug or "—"), f"{int(r.n_settlements)}", str(r.first_institution),
                    str(r.back_at or "—")] for r in ps.head(15).itertuples(index=False)],
                  widths=[42, 40, 18, 30, 35])
-    fc = inp.face_captures if inp.face_captures is not None else pd.DataFrame()
-    if len(fc):
+    if fig["captures"]:
         doc.heading(f"{next(section)}、人脸比对")
-        bad = int((fc.get("verdict") == "mismatch").sum()) if "verdict" in fc else 0
-        doc.para(f"成员凭证共有人脸抓拍 {len(fc)} 次，其中人证不符 {bad} 次；抓拍与底库照片见 faces/ 目录，"
+        doc.para(f"成员凭证共有人脸抓拍 {fig['captures']} 次，其中人证不符 {fig['mismatches']} 次；抓拍与底库照片见 faces/ 目录，"
                  "明细见 face_captures.csv。")
     doc.heading(f"{next(section)}、处置记录")
-    ev = inp.events
+    ev = _fields(inp.events, ["at", "user", "action", "to_status", "note"]) if len(inp.events) else pd.DataFrame()
     doc.grid(["时间", "用户", "操作", "新环节", "处置意见"],
              [[str(r.get("at") or "")[:16], str(r.get("user") or ""), str(value("action", r.get("action"), lang_="zh")),
                str(value("status", r.get("to_status"), lang_="zh")), str(r.get("note") or "")]

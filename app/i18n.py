@@ -73,6 +73,16 @@ STATUS: dict[str, tuple[str, str]] = {
     "结案": ("结案", "closed"),
 }
 
+#: registered family / proxy bindings (家庭共济, 代购药): what the related person is to the person, as
+#: the generators write ``family_links.relation`` (synth/, bench/othergen/)
+FAMILY_RELATIONS: dict[str, tuple[str, str]] = {
+    "spouse": ("配偶", "spouse"), "parent": ("父母", "parent"), "child": ("子女", "child"),
+    "proxy": ("代办人", "proxy"), "parent-in-law": ("公婆/岳父母", "parent-in-law"),
+    "child-in-law": ("儿媳/女婿", "child-in-law"), "grandparent": ("祖父母/外祖父母", "grandparent"),
+    "grandchild": ("孙子女/外孙子女", "grandchild"), "sibling": ("兄弟姐妹", "sibling"),
+    "other": ("其他亲属", "other relative"),
+}
+
 VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "scheme": SCHEMES,
     "status": STATUS,
@@ -97,7 +107,10 @@ VALUE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
                  "FOR_PERSON": ("就诊人", "patient"), "AT": ("就诊机构", "at"), "BY": ("经治医师", "by"),
                  "FAMILY": ("家庭关系", "family"), "PRACTISES_AT": ("执业于", "practises at"),
                  "CLAIMED": ("刷卡凭证", "claimed"), "OF_FACE": ("人脸", "of face"),
-                 "ENROLLED_AS": ("底库身份", "enrolled as")},
+                 "ENROLLED_AS": ("底库身份", "enrolled as"),
+                 # the learned models' edge types (models/learned/features.py EDGE_TYPES)
+                 "works_at": ("执业于", "works at"), "prescribed_to_pharmacy": ("处方外配至药店", "prescribed to pharmacy"),
+                 "pays_for": ("代为支付", "pays for"), "shares_face": ("共用人脸", "shares a face")} | FAMILY_RELATIONS,
     "action": {"transition": ("流转", "transition"), "assign": ("分派", "assign"), "update": ("更新", "update"),
                "note": ("批注", "note"), "detected": ("系统发现", "detected"), "view": ("查看", "view"),
                "export": ("导出", "export"), "draw": ("抽取", "draw"), "record": ("登记结果", "record")},
@@ -150,6 +163,11 @@ VALUE_LABELS.update({
 VALUE_LABELS["type"] = VALUE_LABELS["entity_type"]
 VALUE_LABELS["other_type"] = VALUE_LABELS["entity_type"]
 VALUE_LABELS["rel"] = VALUE_LABELS["relation"]
+VALUE_LABELS["location"] = {"entrance": ("入口", "entrance"), "settlement": ("结算窗口", "settlement"),
+                             "ward": ("病房", "ward")}
+VALUE_LABELS["rule_class"] = {"definite": ("确定违规", "definite"), "suspicious": ("可疑待核", "suspicious")}
+#: the detection run records its events as the user ``ringscope`` (cypher/findings/leads.cypher)
+VALUE_LABELS["user"] = {"ringscope": ("系统（自动检测）", "system (detection)")}
 VALUE_LABELS["via"] = VALUE_LABELS["relation"]
 VALUE_LABELS["institution_kind"] = VALUE_LABELS["kind"]
 
@@ -321,7 +339,7 @@ def label_frame(df: pd.DataFrame, *, lang_: str | None = None) -> pd.DataFrame:
                                 if isinstance(v, (list, tuple)) else v)
         elif c == "feature":
             out[c] = out[c].map(lambda v: feature(v, lang_=lg))
-        elif c == "detail":
+        elif c in ("detail", "note"):
             out[c] = out[c].map(lambda v: translate_text(v, lang_=lg))
         elif out[c].dtype == object:
             out[c] = out[c].map(_cell)
@@ -527,11 +545,16 @@ def translate_text(text: Any, *, lang_: str | None = None) -> Any:
 
     >>> translate_text("enrolled as P1; mismatches 3", lang_="zh")
     '底库身份 P1；人证不符 3 次'
+    >>> translate_text("proxy", lang_="zh"), translate_text("spouse", lang_="en")
+    ('代办人', 'spouse')
     """
     if not isinstance(text, str) or (lang_ or lang()) == "en" or not text:
         return text
+    if text in FAMILY_RELATIONS:      # a family tie's relation (Entity 360's 说明 column)
+        return FAMILY_RELATIONS[text][0]
     out = re.sub(r"enrolled as (\S+); mismatches (\d+)", r"底库身份 \1；人证不符 \2 次", text)
     out = out.replace("enrolled as nobody", "无底库身份")
+    out = re.sub(r"^lead created by detection run (\S+)$", r"检测批次 \1 发现该线索", out)
     m = re.fullmatch(r"([a-z_]+) / (.+)", out)
     if m:
         out = f"{scheme(m.group(1), lang_='zh')} / {value('status', m.group(2), lang_='zh')}"
@@ -612,4 +635,4 @@ def feature(name: Any, *, lang_: str | None = None) -> str:
     return s.replace("_", " ")
 
 
-__all__ += ["feature", "FEATURES"]
+__all__ += ["feature", "FEATURES", "FAMILY_RELATIONS"]

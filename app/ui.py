@@ -10,12 +10,16 @@ from ringscope.app.i18n import label_frame, lead_summary, rule_label, scheme, tr
 from ringscope.store.db import cypher
 
 __all__ = ["goto", "goto_entity", "goto_lead", "lead_picker", "show_cypher", "table", "csv_button",
-           "rule_names_zh", "lead_text", "ENTITY_PAGE", "RING_PAGE", "LEADS_PAGE", "EVIDENCE_PAGE"]
+           "rule_names_zh", "lead_text", "ENTITY_PAGE", "RING_PAGE", "LEADS_PAGE", "EVIDENCE_PAGE",
+           "NO_IMAGE_EXPORT"]
 
 ENTITY_PAGE = "pages/entity_360.py"
 RING_PAGE = "pages/ring_explorer.py"
 LEADS_PAGE = "pages/leads.py"
 EVIDENCE_PAGE = "pages/evidence.py"
+#: plotly's config for a chart that draws people (names, ids): no "download as PNG" button, which
+#: would export them without a line in the access log (exports go through the data layer)
+NO_IMAGE_EXPORT = {"modeBarButtonsToRemove": ["toImage"], "displaylogo": False}
 
 
 def goto(page: str) -> None:
@@ -25,8 +29,11 @@ def goto(page: str) -> None:
 
 
 def goto_entity(entity_type: str, entity_id: str) -> None:
-    """Open Entity 360 on an entity."""
+    """Open Entity 360 on an entity (its type, search and pick widgets start afresh: a jump from
+    Entity 360 itself would otherwise keep showing the entity they hold)."""
     st.session_state["entity"] = (str(entity_type), str(entity_id))
+    for k in [k for k in st.session_state if str(k).startswith(("e360_type", "e360_q", "e360_pick_"))]:
+        del st.session_state[k]
     goto(ENTITY_PAGE)
 
 

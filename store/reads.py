@@ -178,19 +178,31 @@ class DataLayer:
                                     action=action))
 
     def _show(self, df: pd.DataFrame, *, page: str, entity: str, person_only_col: str | None = None,
-              district_col: str | None = None, faces: bool = False) -> pd.DataFrame:
-        """Mask ``df`` for the caller (and blank persons out of scope); log it when it holds personal data."""
+              district_col: str | None = None, member_col: str | None = None, faces: bool = False) -> pd.DataFrame:
+        """Mask ``df`` for the caller (and blank persons out of scope); log it when it holds personal data.
+
+        A row is out of scope when its ``district_col`` is outside a district-scoped caller's
+        districts, or -- for a caller who sees referred leads only (the police liaison) -- when its
+        ``member_col`` is false (the entity belongs to no lead referred to the police). Its personal
+        columns then show :data:`OUT_OF_SCOPE` (on person and face rows only when ``person_only_col``
+        is given). ``member_col`` is dropped from what is returned."""
         if df.empty:
-            return df
+            return df.drop(columns=[member_col]) if member_col and member_col in df.columns else df
         out = mask_frame(df, self.caller.role, person_only_col=person_only_col)
+        outside = pd.Series(False, index=out.index)
         if district_col and district_col in out.columns and not self.caller.citywide:
-            outside = ~out[district_col].isin(self.caller.districts)
+            outside |= ~out[district_col].isin(self.caller.districts)
+        if member_col and member_col in out.columns:
+            if self.pol.referred_only:
+                outside |= ~out[member_col].eq(True)
+            out = out.drop(columns=[member_col])
+        if outside.any():
             if person_only_col and person_only_col in out.columns:
                 outside &= out[person_only_col].astype(str).isin(["person", "face"])
             for c in out.columns:
                 if c in _PERSONAL:
                     out[c] = out[c].astype(object).where(~outside | out[c].isna(), OUT_OF_SCOPE)
-        fields = fields_shown(list(df.columns), faces=faces)
+        fields = fields_shown([c for c in df.columns if c != member_col], faces=faces)
         if fields:
             self.log(page, entity, fields, len(df))
         return out
@@ -527,11 +539,17 @@ class DataLayer:
         faces = self._q("lead_subgraph_faces", lead_id=lid, limit=lim)
         family = self._q("lead_subgraph_family", lead_id=lid, limit=lim)
         n = len(members) + len(visits) + len(faces) + len(family)
+        family = mask_frame(family, self.caller.role)
+        if self.pol.referred_only and len(family) and "related_is_member" in family.columns:
+            # the liaison's scope is the referred lead: a relative outside it shows no name
+            outside = ~family["related_is_member"].eq(True)
+            family["related_name"] = family["related_name"].astype(object).where(
+                ~outside | family["related_name"].isna(), OUT_OF_SCOPE)
         out = {
             "members": mask_frame(members, self.caller.role, person_only_col="entity_type"),
             "visits": mask_frame(visits, self.caller.role),
             "faces": mask_frame(faces, self.caller.role),
-            "family": mask_frame(family, self.caller.role),
+            "family": family,
         }
         if n:
             self.log(page, f"lead:{lid}", ["name"], n)
@@ -554,7 +572,7 @@ class DataLayer:
         key = self._entity(entity_type, entity_id)
         df = self._q("node_neighbours", **key, limit=clamp(limit, 200, 1))
         return self._show(df, page=page, entity=f"{entity_type}:{entity_id}:expand",
-                          person_only_col="entity_type", district_col="district")
+                          person_only_col="entity_type", district_col="district", member_col="referred_member")
 
     def shortest_path(self, a: tuple[str, str], b: tuple[str, str], max_hops: int = 8, *,
                       page: str = "ring_explorer") -> pd.DataFrame:
@@ -563,7 +581,7 @@ class DataLayer:
         df = self._q("shortest_path", a_type=ka["entity_type"], a_id=ka["entity_id"], b_type=kb["entity_type"],
                      b_id=kb["entity_id"], max_hops=clamp(max_hops, 12, 1))
         return self._show(df, page=page, entity=f"path:{a[0]}:{a[1]}->{b[0]}:{b[1]}",
-                          person_only_col="entity_type", district_col="district")
+                          person_only_col="entity_type", district_col="district", member_col="referred_member")
 
     def node_notes(self, lead_id: str) -> pd.DataFrame:
         return self._q("node_notes", lead_id=self._lead(lead_id))
@@ -592,14 +610,16 @@ class DataLayer:
         return view_id
 
     # ------------------------------------------------------------------ entities
-    def entity_search(self, entity_type: str, q: str = "", limit: int = 200) -> pd.DataFrame:
-        """Entities by id prefix (and by name for roles that see names), scoped."""
+    def entity_search(self, entity_type: str, q: str = "", limit: int = 200, *,
+                      page: str = "entity_360") -> pd.DataFrame:
+        """Entities by id prefix (and by name for roles that see names), scoped, masked; the view logged."""
         self._need(self.pol.read_cases, "search entities")
         if self.pol.referred_only:   # the liaison reaches entities through referred leads only
             return pd.DataFrame(columns=["entity_type", "entity_id", "name", "district", "risk_score"])
         df = self._q("entity_search", entity_type=entity_type, q=str(q or ""), by_name=bool(self.pol.clear_names),
                      limit=clamp(limit, PAGE_LIMIT, 1), districts=self.caller.districts_param)
-        return mask_frame(df, self.caller.role, person_only_col="entity_type")
+        # a list of names is a view of personal data: masked and logged like any other
+        return self._show(df, page=page, entity=f"search:{entity_type}", person_only_col="entity_type")
 
     def entity_profile(self, entity_type: str, entity_id: str, *, page: str = "entity_360") -> dict | None:
         key = self._entity(entity_type, entity_id)
@@ -607,6 +627,8 @@ class DataLayer:
         if df.empty:
             return None
         prof = df.iloc[0].to_dict()
+        # the leads it belongs to: only those the caller may read (for the liaison: referred ones)
+        prof["lead_ids"] = [lid for lid in (prof.get("lead_ids") or []) if self.lead_allowed(str(lid))]
         props = pd.DataFrame([dict(prof.get("props") or {})])
         if entity_type == "person":
             props = self._show(props, page=page, entity=f"{entity_type}:{entity_id}")
@@ -620,17 +642,23 @@ class DataLayer:
                           page: str = "entity_360") -> pd.DataFrame:
         df = self._q("entity_neighbours", **self._entity(entity_type, entity_id), limit=clamp(limit, PAGE_LIMIT, 1))
         return self._show(df, page=page, entity=f"{entity_type}:{entity_id}:neighbours",
-                          person_only_col="entity_type", district_col="district")
+                          person_only_col="entity_type", district_col="district", member_col="referred_member")
 
     def entity_links(self, entity_type: str, entity_id: str, limit: int = 500, *,
                      page: str = "entity_360") -> pd.DataFrame:
         df = self._q("entity_links", **self._entity(entity_type, entity_id), limit=clamp(limit, PAGE_LIMIT, 1))
         if df.empty:
-            return df
-        df = df.assign(kind=df["other_type"].where(~df["other_type"].isin(["person", "face"]), "person"))
+            return df.drop(columns=["referred_member"], errors="ignore")
+        # the leads an entity belongs to: only those the caller may read (a liaison's referred ones)
+        is_lead = df["other_type"].eq("lead")
+        if is_lead.any():
+            allowed = {lid: self.lead_allowed(str(lid)) for lid in df.loc[is_lead, "other_id"].unique()}
+            df = df[~is_lead | df["other_id"].map(allowed).eq(True)].reset_index(drop=True)
+        df = df.assign(kind=df["other_type"].where(~df["other_type"].isin(["person", "face"]), "person"),
+                       referred_member=df["referred_member"].where(~df["other_type"].eq("lead"), True))
         out = self._show(df, page=page, entity=f"{entity_type}:{entity_id}:ties", person_only_col="kind",
-                         district_col="other_district")
-        return out.drop(columns=["kind"])
+                         district_col="other_district", member_col="referred_member")
+        return out.drop(columns=["kind"], errors="ignore")
 
     def entity_history(self, entity_type: str, entity_id: str) -> pd.DataFrame:
         return self._q("entity_history", **self._entity(entity_type, entity_id))
@@ -765,29 +793,63 @@ class DataLayer:
 
     # ------------------------------------------------------------------ notebooks
     def notebook(self, name: str, **params: Any) -> pd.DataFrame:
-        """``cypher/notebooks/<name>.cypher`` for an analyst's notebook: checked, masked, logged like a page."""
+        """``cypher/notebooks/<name>.cypher`` for an analyst's notebook: checked, scoped, masked, logged
+        like a page. A ``lead_id`` must be a lead the caller may read; the caller's ``$districts`` and
+        ``$referred_only`` are passed whatever ``params`` says, and every notebook query filters by them."""
         self._need(self.pol.read_cases and self.pol.browse_all, "query the case database from a notebook")
+        if params.get("lead_id") is not None:
+            params["lead_id"] = self._lead(str(params["lead_id"]))
         if "limit" in params:
             params["limit"] = clamp(params["limit"], MAX_LIMIT, 1)
-        df = to_frame(self.runner.run_named(f"notebooks/{name}", params, write=False))
+        shown = {k: v for k, v in params.items() if k not in ("districts", "referred_only")}
+        df = to_frame(self.runner.run_named(f"notebooks/{name}", {**params, **self._scope}, write=False))
         person_col = "entity_type" if "entity_type" in df.columns else None
-        return self._show(df, page=f"notebook:{name}", entity=json.dumps(params, sort_keys=True, default=str)[:200],
+        return self._show(df, page=f"notebook:{name}", entity=json.dumps(shown, sort_keys=True, default=str)[:200],
                           person_only_col=person_col)
 
     @classmethod
-    def for_notebook(cls, runner, user: str | None = None) -> DataLayer:
-        """The data layer of a notebook's user: their role and scope from the users file
-        (``$RINGSCOPE_NB_USER``, else the login name); someone without an account reads as an
-        analyst of the whole city (names, ID numbers, birth dates masked)."""
+    def for_notebook(cls, runner, user: str | None = None, *, password: str | None = None,
+                     token: str | None = None) -> DataLayer:
+        """The data layer of a notebook's user, signed in like the app's login form: with a session
+        token (``token`` or ``$RINGSCOPE_NB_TOKEN``, :func:`~ringscope.store.users.caller_from_token`),
+        or with a user name (``user``, ``$RINGSCOPE_NB_USER``, else the login name) and password
+        (``password``, ``$RINGSCOPE_NB_PASSWORD``, else asked for in an interactive Jupyter kernel),
+        checked against the users file (:class:`~ringscope.store.users.UserStore`). Role and district
+        scope come from that file. Someone without an active account, or with a wrong password or an
+        invalid token, is refused (:class:`~ringscope.store.access.PermissionDenied`): there is no
+        default role."""
         import getpass
         import os
+        import sys
 
-        from ringscope.store.users import UserStore
+        from ringscope.store.users import UserStore, caller_from_token
 
+        store = UserStore()
+        token = token or os.environ.get("RINGSCOPE_NB_TOKEN") or None
+        if token:
+            got = caller_from_token(token, store)
+            if got is None:
+                raise PermissionDenied("登录凭证无效、已过期或账号已停用，请重新登录。"
+                                       " / The session token is invalid or expired, or the account is disabled.")
+            return cls(runner, got[0])
         name = user or os.environ.get("RINGSCOPE_NB_USER") or getpass.getuser()
-        u = UserStore().get(name)
-        caller = u.caller() if u is not None and u.active else Caller(name, "analyst")
-        return cls(runner, caller)
+        u = store.get(name)
+        if u is None or not u.active:
+            raise PermissionDenied(f"用户 {name} 没有可用的系统账号，不能从笔记本读取案件数据；请系统管理员开通"
+                                   f"（ringscope users add）。 / {name} has no active account: notebooks read the "
+                                   "case database only as a signed-in user (ask an administrator: ringscope users add).")
+        if password is None:
+            password = os.environ.get("RINGSCOPE_NB_PASSWORD")
+        shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+        if password is None and getattr(shell, "kernel", None) is not None:   # Jupyter: ask, never echo
+            try:
+                password = getpass.getpass(f"{name} 的密码 / password: ")
+            except Exception:   # a kernel run without a front end (nbclient) cannot ask
+                password = None
+        if not password or store.authenticate(name, password) is None:
+            raise PermissionDenied(f"用户 {name} 的密码不正确或未提供（$RINGSCOPE_NB_PASSWORD）。"
+                                   f" / Wrong or missing password for {name} ($RINGSCOPE_NB_PASSWORD).")
+        return cls(runner, u.caller())
 
     # ------------------------------------------------------------------ audit
     def access_log_recent(self, limit: int = 200, user: str | None = None) -> pd.DataFrame:

@@ -5,6 +5,7 @@ names, 身份证号 and birth dates, the access log naming the real user, named
 queries only, capped limits."""
 from __future__ import annotations
 
+import os
 import uuid
 
 import pandas as pd
@@ -158,6 +159,165 @@ def test_police_liaison_sees_only_leads_referred_to_police(app_env):
     assert inv.update_lead(change(app_env, ref, "结案", outcome="confirmed"))
     assert police.lead_queue(limit=500)["lead_id"].tolist() == [ref]
     reset_leads(app_env)
+
+
+REFERRED = ("MATCH (l:Lead)-[:INCLUDES]->(m) WHERE coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false) "
+            "RETURN collect(DISTINCT coalesce(m.person_id, m.physician_id, m.institution_id)) AS ids")
+
+
+def test_police_liaison_sees_no_outsider_in_neighbours_ties_paths_or_profiles(app_env, tmp_path):
+    """The liaison reads neighbours, ties, expansions, paths and profiles of a referred lead's members:
+    every person outside the referred leads shows 辖区外 instead of a name, and no lead id, scheme or
+    status of a lead never referred to the police appears."""
+    from ringscope.store.reads import OUT_OF_SCOPE, clear_cache
+
+    reset_leads(app_env)
+    ref = app_env.scalar("MATCH (l:Lead)-[:INCLUDES]->(:Person) WHERE EXISTS { (l)-[:INCLUDES]->(:Institution) } "
+                         "AND COUNT { (l)-[:INCLUDES]->(:Person) } >= 2 "
+                         "RETURN l.lead_id ORDER BY coalesce(l.rank, 1e9), l.lead_id LIMIT 1")
+    inv = layer(app_env, "investigator", "wang")
+    for step in ("初审", "复审", "调查核实", "移送公安"):
+        assert inv.update_lead(change(app_env, ref, step))
+    members = app_env.read("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(m) RETURN labels(m)[0] AS t, "
+                           "coalesce(m.person_id, m.physician_id, m.institution_id) AS id ORDER BY id", {"l": ref})
+    persons = [m["id"] for m in members if m["t"] == "Person"]
+    inst = next(m["id"] for m in members if m["t"] == "Institution")
+    p1 = persons[0]
+    p2 = next(q for q in persons[1:] if not app_env.scalar(
+        "RETURN EXISTS { (:Person {person_id: $a})-[:FAMILY]-(:Person {person_id: $b}) }", {"a": p1, "b": q}))
+    # a non-member tied by family to two members: the shortest path between them runs through that person
+    x = app_env.read("MATCH (x:Person) WHERE NOT EXISTS { (x)<-[:INCLUDES]-(:Lead) } AND x.name IS NOT NULL "
+                     "RETURN x.person_id AS id, x.name AS name ORDER BY x.person_id LIMIT 1")[0]
+    app_env.run("MATCH (a:Person {person_id: $a}), (b:Person {person_id: $b}), (x:Person {person_id: $x}) "
+                "MERGE (a)-[:FAMILY {relation: 'sibling', test_tmp: true}]->(x) "
+                "MERGE (x)-[:FAMILY {relation: 'sibling', test_tmp: true}]->(b)", {"a": p1, "b": p2, "x": x["id"]})
+    clear_cache()
+    try:
+        inside = set(app_env.scalar(REFERRED))
+        names = {r["id"]: r["name"] for r in app_env.read(
+            "MATCH (p:Person) WHERE p.name IS NOT NULL RETURN p.person_id AS id, p.name AS name")}
+        outsiders = {names[k] for k in names if k not in inside} - {names[k] for k in names if k in inside}
+        police = layer(app_env, "police_liaison", "chen", log=tmp_path / "log.jsonl")
+        n_blanked = 0
+
+        def check(df, type_col, id_col, name_col):
+            nonlocal n_blanked
+            for r in df.itertuples(index=False):
+                t, i, n = getattr(r, type_col), str(getattr(r, id_col)), getattr(r, name_col)
+                if t == "person" and i not in inside:
+                    assert n is None or n != n or n == OUT_OF_SCOPE, (t, i, n)
+                    n_blanked += n == OUT_OF_SCOPE
+                elif t == "person":
+                    assert n == names.get(i) or names.get(i) is None, (i, n)   # a referred member: in clear
+                if t in ("person", "face"):                  # a face shows the person it is enrolled as
+                    assert n not in outsiders, (t, i, n)
+
+        nb = police.entity_neighbours("institution", inst, limit=500)
+        check(nb, "entity_type", "entity_id", "name")
+        check(police.expand_node("institution", inst, limit=200), "entity_type", "entity_id", "name")
+        for pid in (p1, p2):
+            check(police.entity_neighbours("person", pid), "entity_type", "entity_id", "name")
+            check(police.expand_node("person", pid), "entity_type", "entity_id", "name")
+            links = police.entity_links("person", pid)
+            check(links, "other_type", "other_id", "other_name")
+            leads = links.loc[links["other_type"] == "lead"]
+            assert set(leads["other_id"]) == {ref}, leads       # no other lead's id, scheme or status
+            assert police.entity_profile("person", pid)["lead_ids"] == [ref]
+        path = police.shortest_path(("person", p1), ("person", p2))
+        assert x["id"] in set(path["entity_id"]), path
+        check(path, "entity_type", "entity_id", "name")
+        assert n_blanked > 0 and x["name"] not in set(path["name"].dropna())
+        # the ring's family ties: the relative outside the lead shows no name either
+        fam = police.ring_rows(ref)["family"]
+        tie = fam[fam["related_person_id"] == x["id"]]
+        assert len(tie) and set(tie["related_name"]) == {OUT_OF_SCOPE}
+        # the investigator of the whole city sees the same rows in clear
+        full = inv.shortest_path(("person", p1), ("person", p2))
+        assert x["name"] in set(full["name"].dropna()) and "referred_member" not in full.columns
+    finally:
+        app_env.run("MATCH ()-[r:FAMILY {test_tmp: true}]->() DELETE r")
+        clear_cache()
+        reset_leads(app_env)
+
+
+def test_district_scope_keeps_leads_outside_it_out_of_ties_and_profiles(app_env):
+    """A district-scoped user's ties and profiles list only leads in that scope (the same check as
+    opening the lead)."""
+    district = app_env.scalar("MATCH (:Lead)-[:INCLUDES]->(i:Institution) RETURN i.district AS d, count(*) AS c "
+                              "ORDER BY c DESC LIMIT 1")
+    scoped = layer(app_env, "investigator", "sun", districts=(district,))
+    # a physician practising in the district who belongs to leads: ties list only the leads in scope
+    rows = app_env.read("MATCH (d:Physician)-[:PRACTISES_AT]->(:Institution {district: $d}) "
+                        "MATCH (d)<-[:INCLUDES]-(l:Lead) RETURN d.physician_id AS id, collect(l.lead_id) AS leads "
+                        "ORDER BY size(leads) DESC LIMIT 5", {"d": district})
+    assert rows
+    for r in rows:
+        links = scoped.entity_links("physician", r["id"])
+        listed = set(links.loc[links["other_type"] == "lead", "other_id"])
+        assert listed == {lid for lid in r["leads"] if scoped.lead_allowed(lid)}
+        assert set(scoped.entity_profile("physician", r["id"])["lead_ids"]) == listed
+
+
+def test_entity_search_is_a_logged_view(app_env, tmp_path):
+    """The Entity 360 picker's list of names is masked and written to the access log."""
+    log = tmp_path / "log.jsonl"
+    found = layer(app_env, "analyst", "u_search", log=log).entity_search("person", "", limit=50)
+    assert len(found) and found["name"].dropna().str[1:].str.fullmatch(r"\**").all()
+    entries = pd.read_json(log, lines=True, dtype=False)
+    row = entries[entries["entity"] == "search:person"]
+    assert len(row) == 1 and row.iloc[0]["user"] == "u_search" and row.iloc[0]["page"] == "entity_360"
+    assert "name" in row.iloc[0]["fields"] and row.iloc[0]["n_records"] == len(found)
+
+
+def test_notebook_helper_signs_in_and_keeps_the_districts(app_env, monkeypatch):
+    """A notebook reads as an account of the users file (password or session token): no account, a
+    wrong password or a bad token is refused; a district-scoped analyst's notebook queries list only
+    the leads in scope, refuse others, mask names and write the access log -- whatever scope the
+    parameters claim."""
+    from ringscope.store.access import PermissionDenied
+    from ringscope.store.reads import DataLayer
+    from ringscope.store.users import UserStore, issue_token
+
+    district = app_env.scalar("MATCH (:Lead)-[:INCLUDES]->(i:Institution) RETURN i.district AS d, count(*) AS c "
+                              "ORDER BY c DESC LIMIT 1")
+    store = UserStore()
+    store.add("nb.sun", "analyst", [district], "nb-password-1")
+    for env in ("RINGSCOPE_NB_USER", "RINGSCOPE_NB_PASSWORD", "RINGSCOPE_NB_TOKEN"):
+        monkeypatch.delenv(env, raising=False)
+    with pytest.raises(PermissionDenied) as e:
+        DataLayer.for_notebook(app_env, "nobody.here", password="nb-password-1")
+    assert "没有可用的系统账号" in str(e.value)
+    with pytest.raises(PermissionDenied):
+        DataLayer.for_notebook(app_env, "nb.sun", password="wrong-password")
+    with pytest.raises(PermissionDenied):
+        DataLayer.for_notebook(app_env, "nb.sun")                 # no password: refused, never a default role
+    with pytest.raises(PermissionDenied):
+        DataLayer.for_notebook(app_env, token="forged-token")
+    monkeypatch.setenv("RINGSCOPE_NB_USER", "nb.sun")
+    monkeypatch.setenv("RINGSCOPE_NB_PASSWORD", "nb-password-1")
+    lay = DataLayer.for_notebook(app_env)
+    assert (lay.caller.user, lay.caller.role, lay.caller.districts) == ("nb.sun", "analyst", (district,))
+    assert DataLayer.for_notebook(app_env, token=issue_token(store.get("nb.sun"))).caller == lay.caller
+
+    mine = lay.notebook("ring_top_leads", lead_id=None, limit=5000)
+    in_scope = set(layer(app_env, "analyst", districts=(district,)).lead_queue(limit=2000)["lead_id"])
+    every = set(layer(app_env, "analyst").lead_queue(limit=2000)["lead_id"])
+    assert set(mine["lead_id"]) == in_scope and 0 < len(in_scope) < len(every)
+    forged = lay.notebook("ring_top_leads", lead_id=None, limit=5000, districts=None, referred_only=False)
+    assert set(forged["lead_id"]) == in_scope                    # the caller's scope, whatever params say
+    outside = sorted(every - in_scope)[0]
+    for name, extra in (("ring_members", {}), ("ring_visits", {"limit": 10}), ("ring_top_leads", {"limit": 1})):
+        with pytest.raises(PermissionDenied):
+            lay.notebook(name, lead_id=outside, **extra)
+    lead = mine.loc[mine["n_persons"] > 0, "lead_id"].iloc[0]
+    members = lay.notebook("ring_members", lead_id=lead)
+    names = members.loc[members["entity_type"] == "person", "name"].dropna()
+    assert len(names) and names.str[1:].str.fullmatch(r"\**").all()
+    overview = lay.notebook("findings_overview", min_risk=0.0)
+    assert int(overview.iloc[0]["n_leads"]) <= len(in_scope)
+    log = pd.read_json(os.environ["RINGSCOPE_ACCESS_LOG"], lines=True, dtype=False)
+    mine_log = log[log["user"] == "nb.sun"]
+    assert (mine_log["page"] == "notebook:ring_members").any() and set(mine_log["role"]) == {"analyst"}
 
 
 def test_district_scope_on_leads_entities_and_lists(app_env):

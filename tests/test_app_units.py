@@ -396,3 +396,76 @@ def test_replay_keeps_a_member_tied_by_packs_not_visits_and_its_expansion():
     assert {"institution:OUT", "physician:STAFF", "person:C", "person:A"} <= early
     assert "person:B" not in early
     assert "person:B" in set(gv.as_of(sub, "2024-06").nodes["key"])
+
+
+def test_case_summary_figures_from_frames_relabelled_for_display():
+    """The Evidence page labels frames for display; the case summary's billed total and face
+    mismatches are the real ones whether it gets those frames or the data layer's, and every CSV of
+    the package (rule hits, events and drawn edges included) has Chinese headers."""
+    from ringscope.app.i18n import label_frame, raw_field_names
+
+    members = pd.DataFrame({"entity_type": ["person", "person", "institution"], "entity_id": ["P1", "P2", "H1"],
+                            "name": ["张三", "李四", "市一院"]})
+    visits = pd.DataFrame({"visit_id": ["V1", "V2", "V3"], "total_amount": [1200.5, 300.0, 99.5],
+                           "diagnosis_codes": [["E11"], ["I10"], []]})
+    caps = pd.DataFrame({"capture_id": ["C1", "C2", "C3"], "verdict": ["mismatch", "match", "mismatch"]})
+    hits = pd.DataFrame({"hit_id": ["h1", "h2"], "rule_id": ["R1", "R1"], "rule_name": ["x", "x"],
+                         "severity": ["high", "high"], "amount_at_risk": [10.0, 20.0]})
+    events = pd.DataFrame({"at": ["2024-05-01T10:00:00"], "user": ["wang"], "action": ["transition"],
+                           "from_status": ["new"], "to_status": ["初审"], "note": [None]})
+    edges = pd.DataFrame({"src": ["person:P1"], "dst": ["institution:H1"], "rel": ["visit"], "month": ["2024-04"],
+                          "n": [3], "amount": [1500.5]})
+    kw = dict(rule_hits=hits, events=events, edges=edges)
+    for shown in (True, False):
+        lab = (lambda d: label_frame(d, lang_="zh")) if shown else (lambda d: d)
+        inp = evidence.EvidenceInput(
+            lead={"lead_id": "L9", "scheme": "card_lending", "score": 0.8}, members=lab(members), visits=lab(visits),
+            subgraph_png=b"\x89PNG", queries=[], user="wang", role="investigator", masked=False,
+            generated_at="2024-05-01T10:00:00", claim_lines=lab(pd.DataFrame({"line_id": ["l1", "l2"]})),
+            face_captures=lab(caps), **kw)
+        fig = evidence.case_figures(inp)
+        assert (fig["billed"], fig["visits"], fig["captures"], fig["mismatches"]) == (1600.0, 3, 3, 2), shown
+        assert (fig["persons"], fig["institutions"], fig["claim_lines"]) == (2, 1, 2)
+        blob = evidence.build_package(inp)
+        assert evidence.verify_package(blob)[0]
+        with zipfile.ZipFile(io.BytesIO(blob)) as z:
+            for name in ("members", "visits", "rule_hits", "events", "subgraph_edges", "claim_lines",
+                         "face_captures"):
+                header = z.read(f"lead_L9/{name}.csv").decode("utf-8-sig").splitlines()[0].split(",")
+                assert raw_field_names(header) == [] and all(any("\u4e00" <= ch <= "\u9fff" for ch in h)
+                                                             for h in header), (name, header)
+
+
+def test_family_relations_are_translated():
+    """Every relation the generators write to family_links (synth/, bench/othergen/) reads in Chinese
+    in Entity 360's 说明 column and in the ring's family edges."""
+    for rel in ("spouse", "parent", "child", "proxy", "parent-in-law", "child-in-law", "grandparent", "grandchild",
+                "sibling", "other"):
+        zh = i18n.translate_text(rel, lang_="zh")
+        assert zh != rel and any("\u4e00" <= ch <= "\u9fff" for ch in zh), rel
+        assert i18n.value("relation", rel, lang_="zh") == zh
+        assert i18n.translate_text(rel, lang_="en") == rel
+    links = i18n.label_frame(pd.DataFrame({"relation": ["family"], "detail": ["proxy"]}), lang_="zh")
+    assert links.iloc[0].tolist() == ["家庭/代办关系", "代办人"]
+
+
+def test_charts_that_draw_people_offer_no_image_download():
+    """Plotly's "download as PNG" would export names without a log line: every chart of people is
+    drawn with the config that removes it."""
+    import ast
+    from pathlib import Path
+
+    from ringscope.app.ui import NO_IMAGE_EXPORT
+
+    assert "toImage" in NO_IMAGE_EXPORT["modeBarButtonsToRemove"]
+    people = {"ring_chart", "ring_pack_path", "fc_same_face"}
+    seen = set()
+    for page in (Path(__file__).resolve().parent.parent / "app" / "pages").glob("*.py"):
+        for node in ast.walk(ast.parse(page.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "plotly_chart":
+                kw = {k.arg: k.value for k in node.keywords}
+                key = getattr(kw.get("key"), "value", None)
+                if key in people:
+                    seen.add(key)
+                    assert getattr(kw.get("config"), "id", None) == "NO_IMAGE_EXPORT", (page.name, key)
+    assert seen == people

@@ -32,6 +32,8 @@ NOTEBOOKS = REPO / "notebooks"
 QUERIES = REPO / "cypher" / "notebooks"
 PERSONS, SEED = 1000, 11
 CELL_TIMEOUT = 600
+#: the whole city's scope, for the notebook queries run here directly (every one filters by scope)
+SCOPE = {"districts": None, "referred_only": False}
 
 
 # ----------------------------------------------------------------------------- running a notebook
@@ -202,10 +204,27 @@ def test_02_detect_and_evaluate(detected, city) -> None:
 
 
 # ----------------------------------------------------------------------------- notebook 01
-def test_01_explore_the_top_ring(detected, kernel_env, tmp_path) -> None:
+def notebook_user(tmp_path: Path, env: dict[str, str], role: str = "analyst", districts=("*",)) -> dict[str, str]:
+    """``env`` with a users file holding one account, signed in by name and password
+    (``RINGSCOPE_NB_USER`` / ``RINGSCOPE_NB_PASSWORD``), and a fresh access log."""
+    from ringscope.store.users import UserStore
+
+    users = tmp_path / "users.json"
+    UserStore(users).add("nb.analyst", role, list(districts), "nb-password-1")
+    return {**env, "RINGSCOPE_USERS": str(users), "RINGSCOPE_NB_USER": "nb.analyst",
+            "RINGSCOPE_NB_PASSWORD": "nb-password-1", "RINGSCOPE_ACCESS_LOG": str(tmp_path / "access_log.jsonl"),
+            "RINGSCOPE_BCRYPT_ROUNDS": "4"}
+
+
+def test_01_explore_the_top_ring(detected, kernel_env, tmp_path, monkeypatch) -> None:
     _, _, results = detected
-    figures, nb = run_notebook("01_explore_a_ring", tmp_path, kernel_env, load_if_empty="0")
+    monkeypatch.setenv("RINGSCOPE_BCRYPT_ROUNDS", "4")
+    env = notebook_user(tmp_path, kernel_env)
+    figures, nb = run_notebook("01_explore_a_ring", tmp_path, env, load_if_empty="0")
     assert _errors(nb) == []
+    # read as the signed-in user: every query in the access log under that name
+    log = pd.read_json(tmp_path / "access_log.jsonl", lines=True, dtype=False)
+    assert set(log["user"]) == {"nb.analyst"} and log["page"].str.startswith("notebook:").all()
     leads = pd.read_csv(results / "leads.csv", dtype=str)
     leads["score"] = leads["score"].astype(float)
     with_persons = leads[leads["members"].str.contains("person:")]
@@ -227,12 +246,12 @@ def test_ring_queries_agree_with_the_results(detected, runner) -> None:
     _, _, results = detected
     leads = pd.read_csv(results / "leads.csv", dtype=str)
     hits = pd.read_csv(results / "rule_hits.csv", dtype=str)
-    listed = runner.read_df("notebooks/ring_top_leads", {"lead_id": None, "limit": 1000})
+    listed = runner.read_df("notebooks/ring_top_leads", {"lead_id": None, "limit": 1000, **SCOPE})
     assert set(listed["lead_id"]) == set(leads["lead_id"])
     assert listed["score"].is_monotonic_decreasing
     shared_faces = 0
     for lead in leads.itertuples(index=False):
-        p = {"lead_id": lead.lead_id}
+        p = {"lead_id": lead.lead_id, **SCOPE}
         want = {m for m in lead.members.split(";") if m}
         mem = runner.read_df("notebooks/ring_members", p)
         assert set(mem["entity_type"] + ":" + mem["entity_id"]) == want
@@ -262,7 +281,7 @@ def test_ring_queries_agree_with_the_results(detected, runner) -> None:
         shared_faces += len(faces)
     # card-lending rings present other people's credentials: some lead must show it
     assert shared_faces > 0
-    overview = runner.read("notebooks/findings_overview", {"min_risk": 0.0})[0]
+    overview = runner.read("notebooks/findings_overview", {"min_risk": 0.0, **SCOPE})[0]
     assert overview["n_leads"] == len(leads) and overview["n_rule_hits"] == len(hits)
     assert sum(x["leads"] for x in overview["leads_by_scheme"]) == len(leads)
 

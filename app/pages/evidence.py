@@ -19,7 +19,7 @@ import streamlit as st
 
 from ringscope.app import data, graphview
 from ringscope.app.evidence import EvidenceInput, QueryRecord, build_package, manifest_sha256, verify_package
-from ringscope.app.i18n import label_frame, scheme, tr, value, wan
+from ringscope.app.i18n import scheme, tr, value, wan
 from ringscope.app.ui import lead_picker, lead_text, table
 from ringscope.store.access import PermissionDenied
 from ringscope.store.db import cypher
@@ -84,20 +84,19 @@ def build() -> tuple[bytes, dict]:
                                type_labels=tl)
     caps = frames["lead_face_captures"]
     c = data.caller()
+    # the frames as the data layer returned them (field names): the package writes its CSVs with Chinese
+    # headers, and the case summary reads the money and the face verdicts from these columns
     inp = EvidenceInput(
-        lead=lead, members=label_frame(members, lang_="zh"), visits=label_frame(frames["lead_visits"], lang_="zh"),
+        lead=lead, members=members, visits=frames["lead_visits"],
         rule_hits=frames["lead_rule_hits"], events=frames["lead_events"], edges=sub.edges, subgraph_png=png,
         queries=[QueryRecord(n, cypher(f"app/{n}"), {"lead_id": lead_id} | ({"limit": LIMIT} if "limit" in cypher(
             f"app/{n}") else {}), f) for n, f in FILES],
         user=c.user, role=c.role, masked=pol.masked, detector_evidence=data.lead_evidence(lead_id),
-        claim_lines=label_frame(frames["lead_claim_lines"], lang_="zh"),
-        face_captures=label_frame(caps.drop(columns=["capture_image", "claimed_enrollment_image"], errors="ignore"),
-                                  lang_="zh"),
+        claim_lines=frames["lead_claim_lines"],
+        face_captures=caps.drop(columns=["capture_image", "claimed_enrollment_image"], errors="ignore"),
         face_images=_faces(caps), summary_text=lead_text(lead),
         pack_paths=frames["lead_pack_paths"],
     )
-    # the case summary reads these columns by their field names
-    inp.members = members
     blob = build_package(inp)
     with zipfile.ZipFile(io.BytesIO(blob)) as z:
         n_files = len([n for n in z.namelist() if not n.endswith("/")])

@@ -12,7 +12,7 @@ import streamlit as st
 
 from ringscope.app import data
 from ringscope.app.i18n import tr, value
-from ringscope.app.ui import csv_button, table
+from ringscope.app.ui import NO_IMAGE_EXPORT, csv_button, table
 
 PAGE = "faces"
 PAGE_SIZE = 50
@@ -92,4 +92,4 @@ if cap.get("face_id"):
                          color="verdict", height=260, labels={"capture_time": tr("抓拍时间", "time"),
                                                               "claimed_person_id": tr("刷卡参保人", "claimed person"),
                                                               "verdict": tr("结论", "verdict")})
-        st.plotly_chart(fig, key="fc_same_face")
+        st.plotly_chart(fig, key="fc_same_face", config=NO_IMAGE_EXPORT)

@@ -52,11 +52,11 @@ suggest = lay.review_queue(limit=SUGGEST_SIZE)
 if len(suggest):
     with st.expander(tr("建议优先复核", "Suggested for review next"), expanded=True, icon=":material/school:"):
         st.caption(tr("复核这些线索并填写结案结论，对模型帮助最大：评分最接近判定线（模型最没把握）、涉嫌金额大、"
-                      "成员尚无结论，且兼顾不同类型。结论在下次检测（ringscope detect --labels-from-store）时作为标注参与学习。",
+                      "成员尚无结论，且兼顾不同类型。结论在下次检测（`ringscope detect --labels-from-store`）时作为标注参与学习。",
                       "Reviewing these leads and recording the outcome teaches the models most: scores nearest the "
                       "decision bar (the models are least sure), large amounts, members not yet judged, spread "
                       "over the schemes. Outcomes join the next detection run as labels "
-                      "(ringscope detect --labels-from-store)."))
+                      "(`ringscope detect --labels-from-store`)."))
         sv = suggest.assign(review_reason=[tr(*(str(r).split(" / ", 1) + [str(r)])[:2]) for r in suggest["reason"]])[
             ["review_rank", "lead_id", "scheme", "score", "amount_at_risk", "status", "uncertainty", "review_reason"]]
         sev = table(sv, "lq_suggest", select=True, column_config={

@@ -23,7 +23,7 @@ import streamlit as st
 
 from ringscope.app import data, graphview
 from ringscope.app.i18n import VALUE_LABELS, lead_summary, scheme, tr, value, wan
-from ringscope.app.ui import goto_entity, lead_picker, rule_names_zh, show_cypher, table
+from ringscope.app.ui import NO_IMAGE_EXPORT, goto_entity, lead_picker, rule_names_zh, show_cypher, table
 from ringscope.store.access import PermissionDenied
 
 PAGE = "ring_explorer"
@@ -158,7 +158,8 @@ with left:
     fig = graphview.figure(shown, pos, title=f"{tr('线索', 'Lead')} {lead_id} · {tr('截至', 'as of')} "
                            f"{month or tr('全部月份', 'all months')}", selected=path_keys | pack_keys, notes=note_map,
                            type_labels=_type_labels(), rel_labels=_type_labels())
-    event = st.plotly_chart(fig, key="ring_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    event = st.plotly_chart(fig, key="ring_chart", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            config=NO_IMAGE_EXPORT)
     try:
         picked = [p.get("customdata") for p in event.selection.points if p.get("customdata")]
     except AttributeError:
@@ -289,7 +290,7 @@ if len(packs):
             pf.update_layout(height=240 + 30 * n_y, margin=dict(l=10, r=10, t=40, b=10),
                              yaxis=dict(type="category", range=[-0.6, n_y - 0.4]),
                              title=tr(f"追溯码 {code} 的流转路径", f"Path of pack {code}"))
-            st.plotly_chart(pf, key="ring_pack_path")
+            st.plotly_chart(pf, key="ring_pack_path", config=NO_IMAGE_EXPORT)
             table(steps.drop(columns=["trace_code", "n_settlements"]), "ring_pack_steps")
 
 with st.expander(tr("节点与边（表格）", "Nodes and edges as tables")):

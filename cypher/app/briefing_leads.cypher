@@ -2,6 +2,7 @@
 // at risk and recovered, the district (the member institutions' district, else
 // the persons' most common one) and the month the ring was first active (its
 // persons' first settlement; the detection date when it has none).
+// Its deadline and assignee (the leader's overdue leads).
 // Scope: $districts (null = whole city), $referred_only.
 MATCH (l:Lead)
 WITH l, [(l)-[:INCLUDES]->(m) WHERE m:Institution OR m:Person | m.district]
@@ -22,6 +23,7 @@ CALL (l) {
 }
 RETURN l.lead_id AS lead_id, l.scheme AS scheme, l.score AS score, l.rank AS rank,
        coalesce(l.status, 'new') AS status, l.outcome AS outcome,
+       toString(l.deadline) AS deadline, l.assignee AS assignee,
        coalesce(l.amount_at_risk, 0.0) AS amount_at_risk,
        coalesce(l.recovered, 0.0) AS recovered,
        coalesce(district, 'unknown') AS district,

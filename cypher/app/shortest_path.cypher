@@ -1,7 +1,8 @@
 // The shortest path between two entities (plain Cypher shortestPath; no
 // plugins) over settlements, family, practice and face ties, at most
 // $max_hops relationships (a visit between two parties counts two).
-// Returns one row per node on the path, in order.
+// Returns one row per node on the path, in order; referred_member: the node
+// belongs to a lead referred to the police (the liaison's scope).
 CALL () {
   MATCH (n:Person {person_id: $a_id}) WHERE $a_type = 'person' RETURN n AS a
   UNION
@@ -28,5 +29,6 @@ RETURN i AS step,
        CASE WHEN x:Person OR x:Physician OR x:Institution THEN x.name END AS name,
        coalesce(x.district, [(x)-[:PRACTISES_AT]->(pi:Institution) | pi.district][0]) AS district,
        CASE WHEN i = 0 THEN null ELSE type(relationships(p)[i - 1]) END AS via,
-       x.month AS month, x.total_amount AS amount
+       x.month AS month, x.total_amount AS amount,
+       EXISTS { (x)<-[:INCLUDES]-(rl:Lead) WHERE coalesce(rl.status, 'new') = '移送公安' OR coalesce(rl.referred, false) } AS referred_member
 ORDER BY step

@@ -1,7 +1,15 @@
 // Notebook 01: the institutions where a lead's persons settled, with how much of
 // each institution's business came from the lead's persons.
 // $lead_id
-MATCH (l:Lead {lead_id: $lead_id})-[:INCLUDES]->(p:Person)
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): a lead outside them gives no rows (as cypher/app/lead_queue.cypher).
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+MATCH (l)-[:INCLUDES]->(p:Person)
 MATCH (v:Visit)-[:FOR_PERSON]->(p)
 MATCH (v)-[:AT]->(i:Institution)
 WITH l, i, count(v) AS n_visits, count(DISTINCT p) AS n_persons,

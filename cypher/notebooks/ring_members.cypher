@@ -1,7 +1,15 @@
 // Notebook 01: the members of a lead, with their fused risk, how active they are
 // in the whole fund and how many ordinary rule hits name them.
 // $lead_id
-MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(m)
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): a lead outside them gives no rows (as cypher/app/lead_queue.cypher).
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+MATCH (l)-[:INCLUDES]->(m)
 WITH m, CASE WHEN m:Person THEN 'person' WHEN m:Physician THEN 'physician'
              WHEN m:Institution THEN 'institution' ELSE 'other' END AS entity_type
 RETURN entity_type,

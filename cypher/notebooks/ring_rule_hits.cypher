@@ -2,11 +2,19 @@
 // visits, summarised per rule (how often, on how many visits and entities, how
 // much money) with a few example evidence texts.
 // $lead_id, $examples: evidence texts kept per rule.
-CALL () {
-  MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(m)<-[:AGAINST]-(h:RuleHit)
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): a lead outside them gives no rows (as cypher/app/lead_queue.cypher).
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+CALL (l) {
+  MATCH (l)-[:INCLUDES]->(m)<-[:AGAINST]-(h:RuleHit)
   RETURN h
   UNION
-  MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(:Person)<-[:FOR_PERSON]-(:Visit)<-[:ON_VISIT]-(h:RuleHit)
+  MATCH (l)-[:INCLUDES]->(:Person)<-[:FOR_PERSON]-(:Visit)<-[:ON_VISIT]-(h:RuleHit)
   RETURN h
 }
 OPTIONAL MATCH (h)-[:ON_VISIT]->(v:Visit)

@@ -3,7 +3,15 @@
 // own: a face enrolled as somebody else, or an unenrolled face that presented
 // several credentials. One row per face identity.
 // $lead_id
-MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(p:Person)
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): a lead outside them gives no rows (as cypher/app/lead_queue.cypher).
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+MATCH (l)-[:INCLUDES]->(p:Person)
 MATCH (c:FaceCapture)-[:CLAIMED]->(p)
 MATCH (c)-[:OF_FACE]->(f:FaceIdentity)
 OPTIONAL MATCH (f)-[:ENROLLED_AS]->(q:Person)

@@ -6,7 +6,15 @@
 // members.
 // Node keys are typed ids ('person:P1', 'face:F3').
 // $lead_id, $limit
-MATCH (:Lead {lead_id: $lead_id})-[:INCLUDES]->(m)
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): a lead outside them gives no rows (as cypher/app/lead_queue.cypher).
+MATCH (l:Lead {lead_id: $lead_id})
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
+MATCH (l)-[:INCLUDES]->(m)
 WITH collect(m) AS members
 WITH members, [m IN members WHERE m:Person] AS persons,
      [m IN members WHERE m:Physician OR m:Institution] AS places

@@ -1,7 +1,15 @@
 // Notebook 01: the ranked leads to pick a ring from (active leads first, then by score).
 // $lead_id: one lead, or null for all; $limit: how many leads.
+// Scope: $districts (the caller's; null = whole city), $referred_only (police
+// liaison): only the leads the caller may read (as cypher/app/lead_queue.cypher).
 MATCH (l:Lead)
-WHERE $lead_id IS NULL OR l.lead_id = $lead_id
+WHERE ($lead_id IS NULL OR l.lead_id = $lead_id)
+WITH l
+WHERE ($districts IS NULL
+       OR any(sd IN [(l)-[:INCLUDES]->(sm) WHERE sm:Person OR sm:Institution | sm.district]
+                   + [(l)-[:INCLUDES]->(:Physician)-[:PRACTISES_AT]->(si:Institution) | si.district]
+              WHERE sd IN $districts))
+  AND (NOT $referred_only OR coalesce(l.status, 'new') = '移送公安' OR coalesce(l.referred, false))
 RETURN l.lead_id AS lead_id,
        l.rank AS rank,
        l.scheme AS scheme,
