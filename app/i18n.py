@@ -341,6 +341,9 @@ def label_frame(df: pd.DataFrame, *, lang_: str | None = None) -> pd.DataFrame:
             out[c] = out[c].map(lambda v: feature(v, lang_=lg))
         elif c in ("detail", "note"):
             out[c] = out[c].map(lambda v: translate_text(v, lang_=lg))
+        elif c == "stratum":        # an inspection draw's stratum: kind/district
+            out[c] = out[c].map(lambda v: "/".join([value("kind", v.split("/", 1)[0], lang_=lg)]
+                                                   + v.split("/", 1)[1:]) if isinstance(v, str) else v)
         elif out[c].dtype == object:
             out[c] = out[c].map(_cell)
         if out[c].dtype == object:

@@ -48,7 +48,8 @@ st.subheader(tr("最近访问记录", "Recent access"))
 FIELDS = {"name": tr("姓名", "name"), "id_number": tr("身份证号", "ID number"), "birth_date": tr("出生日期", "birth date"),
           "face": tr("人脸", "face"), "none": tr("无个人信息", "none"), "reporter": tr("举报人", "reporter"),
           "tipoff": tr("举报线索", "tip-off"), "inspection": tr("抽查记录", "inspection"),
-          "inspector": tr("执法人员", "inspector"), "risk": tr("风险评分", "risk")}
+          "inspector": tr("执法人员", "inspector"), "risk": tr("风险评分", "risk"),
+          "credit": tr("信用记录", "credit record"), "picks": tr("抽取名单", "picks")}
 PAGE_NAMES = {k: tr(v[1], v[2]) for k, v in PAGES.items()} | {"evidence": tr("证据包", "Evidence")}
 recent = lay.access_log_recent(200).drop(columns=["event_id"], errors="ignore")
 if len(recent):
