@@ -539,12 +539,7 @@ class DataLayer:
         faces = self._q("lead_subgraph_faces", lead_id=lid, limit=lim)
         family = self._q("lead_subgraph_family", lead_id=lid, limit=lim)
         n = len(members) + len(visits) + len(faces) + len(family)
-        family = mask_frame(family, self.caller.role)
-        if self.pol.referred_only and len(family) and "related_is_member" in family.columns:
-            # the liaison's scope is the referred lead: a relative outside it shows no name
-            outside = ~family["related_is_member"].eq(True)
-            family["related_name"] = family["related_name"].astype(object).where(
-                ~outside | family["related_name"].isna(), OUT_OF_SCOPE)
+        family = self._scoped_family(mask_frame(family, self.caller.role))
         out = {
             "members": mask_frame(members, self.caller.role, person_only_col="entity_type"),
             "visits": mask_frame(visits, self.caller.role),
@@ -554,6 +549,23 @@ class DataLayer:
         if n:
             self.log(page, f"lead:{lid}", ["name"], n)
         return out
+
+    def _scoped_family(self, family: pd.DataFrame) -> pd.DataFrame:
+        """A lead's family rows with the relatives outside the caller's scope unnamed: for the police
+        liaison every relative who is not a member of the (referred) lead, for a district-scoped
+        caller a relative who is not a member and lives outside the caller's districts."""
+        if family.empty or "related_is_member" not in family.columns:
+            return family
+        outside = ~family["related_is_member"].eq(True)
+        if not self.pol.referred_only:
+            if self.caller.citywide or "related_district" not in family.columns:
+                return family
+            outside &= ~family["related_district"].isin(self.caller.districts)
+        family = family.copy()
+        for c in ("related_name", "related_id_number", "related_birth_date"):
+            if c in family.columns:
+                family[c] = family[c].astype(object).where(~outside | family[c].isna(), OUT_OF_SCOPE)
+        return family
 
     def lead_rule_hits(self, lead_id: str, limit: int = 2000) -> pd.DataFrame:
         return self._q("lead_rule_hits", lead_id=self._lead(lead_id), limit=limit)
@@ -761,6 +773,7 @@ class DataLayer:
         }
         out = {k: mask_frame(v, role, person_only_col="entity_type" if k == "lead_members" else None)
                for k, v in raw.items()}
+        out["lead_subgraph_family"] = self._scoped_family(out["lead_subgraph_family"])
         fields = sorted({f for v in raw.values() for f in fields_shown(list(v.columns))})
         self.log("evidence", f"lead:{lid}:evidence_package", fields + ["face"],
                  sum(len(v) for v in raw.values()), action="export")

@@ -231,6 +231,9 @@ def test_police_liaison_sees_no_outsider_in_neighbours_ties_paths_or_profiles(ap
         fam = police.ring_rows(ref)["family"]
         tie = fam[fam["related_person_id"] == x["id"]]
         assert len(tie) and set(tie["related_name"]) == {OUT_OF_SCOPE}
+        if police.pol.export_evidence:                       # and so does the evidence package's
+            fam = police.evidence_rows(ref)["lead_subgraph_family"]
+            assert set(fam.loc[fam["related_person_id"] == x["id"], "related_name"]) == {OUT_OF_SCOPE}
         # the investigator of the whole city sees the same rows in clear
         full = inv.shortest_path(("person", p1), ("person", p2))
         assert x["name"] in set(full["name"].dropna()) and "referred_member" not in full.columns
@@ -238,6 +241,37 @@ def test_police_liaison_sees_no_outsider_in_neighbours_ties_paths_or_profiles(ap
         app_env.run("MATCH ()-[r:FAMILY {test_tmp: true}]->() DELETE r")
         clear_cache()
         reset_leads(app_env)
+
+
+def test_district_scope_unnames_a_leads_relatives_outside_it(app_env, tmp_path):
+    """A district-scoped investigator opening a lead in scope sees the lead's members, but a relative
+    who is no member and lives in another district shows no name, in the ring explorer's family rows
+    and in the evidence package; the whole city's investigator sees the name."""
+    from ringscope.store.reads import OUT_OF_SCOPE, clear_cache
+
+    row = app_env.read("MATCH (l:Lead)-[:INCLUDES]->(i:Institution) WHERE i.district IS NOT NULL "
+                       "MATCH (l)-[:INCLUDES]->(p:Person) "
+                       "RETURN l.lead_id AS lead, i.district AS d, p.person_id AS p "
+                       "ORDER BY coalesce(l.rank, 1e9), l.lead_id, p.person_id LIMIT 1")[0]
+    x = app_env.read("MATCH (x:Person) WHERE x.district IS NOT NULL AND x.district <> $d AND x.name IS NOT NULL "
+                     "AND NOT EXISTS { (x)<-[:INCLUDES]-(:Lead {lead_id: $l}) } "
+                     "RETURN x.person_id AS id, x.name AS name ORDER BY x.person_id LIMIT 1",
+                     {"d": row["d"], "l": row["lead"]})[0]
+    app_env.run("MATCH (a:Person {person_id: $a}), (x:Person {person_id: $x}) "
+                "MERGE (a)-[:FAMILY {relation: 'sibling', test_tmp: true}]->(x)", {"a": row["p"], "x": x["id"]})
+    clear_cache()
+    try:
+        scoped = layer(app_env, "investigator", "sun", districts=(row["d"],), log=tmp_path / "log.jsonl")
+        assert scoped.lead_allowed(row["lead"])
+        for fam in (scoped.ring_rows(row["lead"])["family"],
+                    scoped.evidence_rows(row["lead"])["lead_subgraph_family"]):
+            tie = fam[fam["related_person_id"] == x["id"]]
+            assert len(tie) and set(tie["related_name"]) == {OUT_OF_SCOPE}, tie
+        full = layer(app_env, "investigator", "wang").ring_rows(row["lead"])["family"]
+        assert x["name"] in set(full.loc[full["related_person_id"] == x["id"], "related_name"])
+    finally:
+        app_env.run("MATCH ()-[r:FAMILY {test_tmp: true}]->() DELETE r")
+        clear_cache()
 
 
 def test_district_scope_keeps_leads_outside_it_out_of_ties_and_profiles(app_env):
