@@ -961,6 +961,12 @@ def test_every_page_in_zh_cn_has_no_raw_field_name_or_untranslated_label(app_env
         app_env.run("MATCH (l:Lead {lead_id: $l}) SET l.referred = true", {"l": lead_id})
     pid = app_env.scalar("MATCH (:Lead {lead_id: $l})-[:INCLUDES]->(p:Person) RETURN p.person_id LIMIT 1",
                          {"l": lead_id})
+    users = tuple(app_env.scalar(          # sign-in names other tests left in views and notes
+        "MATCH (n) WHERE (n:SavedView OR n:NodeNote OR n:LeadEvent) AND n.user IS NOT NULL "
+        "RETURN collect(DISTINCT n.user)") or ())
+    users += tuple(app_env.scalar("MATCH (l:Lead) WHERE l.assignee IS NOT NULL "
+                                  "RETURN collect(DISTINCT l.assignee)") or ())
+    users = tuple(sorted({u for u in users if u}, key=len, reverse=True))   # longest first
     bad = []
     try:
         for page in ROLE_PAGES[role]:
@@ -971,12 +977,6 @@ def test_every_page_in_zh_cn_has_no_raw_field_name_or_untranslated_label(app_env
             labels = [(k, lab) for k, lab in _labels(at) if (page, k.removeprefix("cell ")) not in NOT_LABEL_COLUMNS
                       or not k.startswith("cell ")]
             assert labels, page
-            users = tuple(app_env.scalar(          # sign-in names other tests left in views and notes
-                "MATCH (n) WHERE (n:SavedView OR n:NodeNote OR n:LeadEvent) AND n.user IS NOT NULL "
-                "RETURN collect(DISTINCT n.user)") or ())
-            users += tuple(app_env.scalar("MATCH (l:Lead) WHERE l.assignee IS NOT NULL "
-                                          "RETURN collect(DISTINCT l.assignee)") or ())
-            users = tuple(sorted({u for u in users if u}, key=len, reverse=True))   # longest first
             bad += [(page, *b) for b in _bad_labels(labels, names=tuple(f"tester_{r}" for r in ROLE_PAGES) + users)]
     finally:
         if role == "police_liaison":
