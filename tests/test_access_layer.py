@@ -404,7 +404,7 @@ def test_masking_in_the_data_layer(app_env, tmp_path, role, clear):
     members = lay.lead_members(lid)
     names = members.loc[members["entity_type"] == "person", "name"].dropna()
     assert names.str[1:].str.fullmatch(r"\**").all() != clear
-    csv = lay.export_csv(members, page="test", entity=f"lead:{lid}:members")
+    csv = lay.export_csv(members, page="leads", entity=f"lead:{lid}:members")
     assert (p["idn"].encode() in csv) == (clear and p["id"] in set(members["entity_id"]))
     log_df = pd.read_json(log, lines=True, dtype=False)
     assert set(log_df["user"]) == {user} and set(log_df["role"]) == {role}

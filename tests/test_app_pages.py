@@ -877,8 +877,8 @@ def _untranslated(text: str, names: tuple[str, ...] = ()) -> tuple[list[str], li
     from ringscope.app.i18n import COLUMNS, raw_field_names
 
     text = str(text)
-    for n in names:
-        text = text.replace(n, " ")
+    for n in names:            # a whole name only: a sign-in name "t" is no part of "README.txt"
+        text = re.sub(rf"(?<![\w.]){re.escape(n)}(?![\w])", " ", text)
     rest = _NOT_WORDS.sub(" ", text.replace("**", ""))
     raw = raw_field_names([rest.strip()]) + _SNAKE.findall(rest)
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9']*", _SNAKE.sub(" ", rest)) if w not in LATIN_OK]
@@ -993,6 +993,9 @@ def test_the_zh_cn_walk_bites():
                                       ("chart", "rev_treated_by:max:patient_age_mean"), ("cell", "score")])}
     assert got == {"raw amount_at_risk", "untranslated spouse", "untranslated items",
                    "raw rev_treated_by:max:patient_age_mean", "raw score", "untranslated score"}
+    # a sign-in name is taken out whole, never out of the middle of a file name or a word
+    assert _bad_labels([("cell", "README.txt"), ("cell", "t"), ("cell", "由 t 处置")], names=("t", "x")) == []
+    assert {b[2] for b in _bad_labels([("cell", "tests")], names=("t",))} == {"untranslated tests"}
 
 
 def test_english_is_a_switch(app_env):
@@ -1061,7 +1064,7 @@ def cypher_params(runner) -> dict[str, dict]:
         "lead_subgraph_visits": {"lead_id": lead, "limit": 1000},
         "lead_visits": {"lead_id": lead, "limit": 1000},
         "log_access": {"event_id": uuid.uuid4().hex, "at": "2024-06-01T09:00:00", "user": "t", "role": "analyst",
-                       "page": "test", "entity": "person:x", "fields": ["name"], "masked": True, "n_records": 1,
+                       "page": "leads", "entity": "person:x", "fields": ["name"], "masked": True, "n_records": 1,
                        "action": "view", "log_id": "test-log", "seq": 1, "mac": "0" * 64,
                        "path": "/test/access_log.jsonl"},
         "lead_update": {"lead_id": lead, "from_status": "nonexistent", "to_status": "初审", "version": -1,
