@@ -59,7 +59,9 @@ def run(city: Path, out: Path, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "ringscope.cli", "detect", str(city), "--out", str(out), "--no-neo4j",
            "--no-gnn", *extra]
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out.parent / f"{out.name}.stderr.log", "w")     # the run's progress, readable while it runs
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True)
     peak = [0.0]
 
     def sample() -> None:
@@ -74,9 +76,11 @@ def run(city: Path, out: Path, extra: list[str]) -> dict:
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    _, err = p.communicate()
+    p.wait()
     wall = time.perf_counter() - t0
     th.join()
+    log.close()
+    err = Path(log.name).read_text(errors="replace")
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
     m = json.loads((out / "manifest.json").read_text())
@@ -97,17 +101,24 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2", help="local-cluster sizes, e.g. 1,2,4 ('' for none)")
     ap.add_argument("--no-local", action="store_true", help="skip spark local[2]")
     ap.add_argument("--shuffle-partitions", type=int, default=8)
+    ap.add_argument("--dataset", help="an existing Parquet city instead of generating one (--persons is then a label)")
+    ap.add_argument("--driver-memory", default="2g", help="spark.driver.memory of the Spark runs")
+    ap.add_argument("--conf", action="append", default=[], help="another Spark setting for the Spark runs, k=v")
+    ap.add_argument("--no-duckdb", action="store_true", help="skip the single-machine run (ratios then absent)")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "bench_spark.json"), help="results file")
     args = ap.parse_args()
 
-    city = ensure_city(args.persons, args.seed)
+    city = Path(args.dataset) if args.dataset else ensure_city(args.persons, args.seed)
     rows = _rows(city)
     cores = os.cpu_count() or 1
-    work = ROOT / ".state" / "bench" / "spark-runs"
-    conf = ["--conf", f"spark.sql.shuffle.partitions={args.shuffle_partitions}"]
-    configs: list[tuple[str, list[str], int]] = [("duckdb", [], cores)]
+    work = ROOT / ".state" / "bench" / f"spark-runs-{city.name}"     # one per city: no resume across cities
+    conf = ["--conf", f"spark.sql.shuffle.partitions={args.shuffle_partitions}",
+            "--conf", f"spark.driver.memory={args.driver_memory}"]
+    for kv in args.conf:
+        conf += ["--conf", kv]
+    configs: list[tuple[str, list[str], int]] = [] if args.no_duckdb else [("duckdb", [], cores)]
     if not args.no_local:
-        configs.append(("spark local[2]", ["--engine", "spark", "--master", "local[2]", *conf,
-                                           "--conf", "spark.driver.memory=2g"], 2))
+        configs.append(("spark local[2]", ["--engine", "spark", "--master", "local[2]", *conf], 2))
     for n in [int(x) for x in args.workers.split(",") if x.strip()]:
         configs.append((f"spark local-cluster[{n},1,1024]",
                         ["--engine", "spark", "--master", f"local-cluster[{n},1,1024]", *conf], n))
@@ -125,12 +136,14 @@ def main() -> int:
                                             for k in ("handed_on_nodes", "handed_on_edges")],
                         "rule_hits": m["counts"]["rule_hits"],
                         "rows_per_s_per_core": round(rows / r["wall_s"] / ncores),
-                        "ran_on_duckdb": m.get("engine", {}).get("ran_on_duckdb", {})})
+                        "ran_on_duckdb": m.get("engine", {}).get("ran_on_duckdb", {}),
+                        "timings": {k: round(v, 1) for k, v in t.items() if isinstance(v, (int, float))}})
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        out = {"persons": args.persons, "seed": args.seed, "dataset": str(city), "rows": rows,
+               "machine_cores": cores, "results": results}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2))     # after every run: a later failure keeps it
     base = results[0]
-    out = {"persons": args.persons, "seed": args.seed, "rows": rows, "machine_cores": cores, "results": results}
-    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "bench_spark.json").write_text(json.dumps(out, indent=2))
     print(f"city: {args.persons:,} persons, {rows:,} settlements + claim lines; machine: {cores} cores\n")
     print("| engine | cores | end-to-end s | vs duckdb | peak memory (tree) MB | Spark start s | "
           "rules+graph+fusion s | graph step on Spark s (nodes/edges seen -> handed on) | rows/s/core | leads | "

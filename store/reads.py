@@ -543,7 +543,7 @@ class DataLayer:
         out = {
             "members": mask_frame(members, self.caller.role, person_only_col="entity_type"),
             "visits": mask_frame(visits, self.caller.role),
-            "faces": mask_frame(faces, self.caller.role),
+            "faces": self._scoped_faces(mask_frame(faces, self.caller.role)),
             "family": family,
         }
         if n:
@@ -554,18 +554,33 @@ class DataLayer:
         """A lead's family rows with the relatives outside the caller's scope unnamed: for the police
         liaison every relative who is not a member of the (referred) lead, for a district-scoped
         caller a relative who is not a member and lives outside the caller's districts."""
-        if family.empty or "related_is_member" not in family.columns:
-            return family
-        outside = ~family["related_is_member"].eq(True)
+        return self._scoped_third_party(family, "related")
+
+    def _scoped_faces(self, faces: pd.DataFrame) -> pd.DataFrame:
+        """A lead's face rows with the person a face is enrolled as unnamed when that person is
+        outside the caller's scope (the rule of :meth:`_scoped_family`); the enrolled person's id
+        stays, so the bureau can name them on request. The scoping columns are dropped."""
+        return self._scoped_third_party(faces, "enrolled").drop(
+            columns=["enrolled_is_member", "enrolled_district"], errors="ignore")
+
+    def _scoped_third_party(self, df: pd.DataFrame, prefix: str) -> pd.DataFrame:
+        """Blank ``<prefix>_name``, ``_id_number`` and ``_birth_date`` where the third party named by
+        the row (a relative, the person a face is enrolled as) is not a member of the lead and, for a
+        district-scoped caller, lives outside the caller's districts; for the police liaison, every
+        non-member."""
+        member, district = f"{prefix}_is_member", f"{prefix}_district"
+        if df.empty or member not in df.columns:
+            return df
+        outside = ~df[member].eq(True)
         if not self.pol.referred_only:
-            if self.caller.citywide or "related_district" not in family.columns:
-                return family
-            outside &= ~family["related_district"].isin(self.caller.districts)
-        family = family.copy()
-        for c in ("related_name", "related_id_number", "related_birth_date"):
-            if c in family.columns:
-                family[c] = family[c].astype(object).where(~outside | family[c].isna(), OUT_OF_SCOPE)
-        return family
+            if self.caller.citywide or district not in df.columns:
+                return df
+            outside &= ~df[district].isin(self.caller.districts)
+        df = df.copy()
+        for c in (f"{prefix}_name", f"{prefix}_id_number", f"{prefix}_birth_date"):
+            if c in df.columns:
+                df[c] = df[c].astype(object).where(~outside | df[c].isna(), OUT_OF_SCOPE)
+        return df
 
     def lead_rule_hits(self, lead_id: str, limit: int = 2000) -> pd.DataFrame:
         return self._q("lead_rule_hits", lead_id=self._lead(lead_id), limit=limit)
@@ -774,6 +789,8 @@ class DataLayer:
         out = {k: mask_frame(v, role, person_only_col="entity_type" if k == "lead_members" else None)
                for k, v in raw.items()}
         out["lead_subgraph_family"] = self._scoped_family(out["lead_subgraph_family"])
+        for k in ("lead_face_captures", "lead_subgraph_faces"):
+            out[k] = self._scoped_faces(out[k])
         fields = sorted({f for v in raw.values() for f in fields_shown(list(v.columns))})
         self.log("evidence", f"lead:{lid}:evidence_package", fields + ["face"],
                  sum(len(v) for v in raw.values()), action="export")

@@ -191,6 +191,12 @@ def test_police_liaison_sees_no_outsider_in_neighbours_ties_paths_or_profiles(ap
     app_env.run("MATCH (a:Person {person_id: $a}), (b:Person {person_id: $b}), (x:Person {person_id: $x}) "
                 "MERGE (a)-[:FAMILY {relation: 'sibling', test_tmp: true}]->(x) "
                 "MERGE (x)-[:FAMILY {relation: 'sibling', test_tmp: true}]->(b)", {"a": p1, "b": p2, "x": x["id"]})
+    # and a face enrolled as that non-member, captured presenting a member's card
+    app_env.run("MATCH (a:Person {person_id: $a}), (x:Person {person_id: $x}) "
+                "CREATE (c:FaceCapture {capture_id: 'TMP-CAP-1', capture_time: datetime('2024-03-01T10:00:00'), "
+                "verdict: 'mismatch', distance: 0.71, test_tmp: true})-[:CLAIMED]->(a), "
+                "(c)-[:OF_FACE]->(:FaceIdentity {face_id: 'TMP-FACE-1', n_credentials: 2, test_tmp: true})"
+                "-[:ENROLLED_AS]->(x)", {"a": p1, "x": x["id"]})
     clear_cache()
     try:
         inside = set(app_env.scalar(REFERRED))
@@ -234,11 +240,24 @@ def test_police_liaison_sees_no_outsider_in_neighbours_ties_paths_or_profiles(ap
         if police.pol.export_evidence:                       # and so does the evidence package's
             fam = police.evidence_rows(ref)["lead_subgraph_family"]
             assert set(fam.loc[fam["related_person_id"] == x["id"], "related_name"]) == {OUT_OF_SCOPE}
+        # a face enrolled as that non-member: the id stays, the name does not (ring and package)
+        faces = police.ring_rows(ref)["faces"]
+        tmp = faces[faces["face_id"] == "TMP-FACE-1"]
+        assert len(tmp) and set(tmp["enrolled_person_id"]) == {x["id"]} and set(tmp["enrolled_name"]) == {OUT_OF_SCOPE}
+        assert "enrolled_is_member" not in faces.columns and "enrolled_district" not in faces.columns
+        if police.pol.export_evidence:
+            caps = police.evidence_rows(ref)["lead_face_captures"]
+            tmp = caps[caps["capture_id"] == "TMP-CAP-1"]
+            assert len(tmp) and set(tmp["enrolled_name"]) == {OUT_OF_SCOPE}, tmp
+            assert set(tmp["claimed_name"]) == {names[p1]}                     # the member: in clear
+        inv_faces = inv.ring_rows(ref)["faces"]
+        assert set(inv_faces.loc[inv_faces["face_id"] == "TMP-FACE-1", "enrolled_name"]) == {x["name"]}
         # the investigator of the whole city sees the same rows in clear
         full = inv.shortest_path(("person", p1), ("person", p2))
         assert x["name"] in set(full["name"].dropna()) and "referred_member" not in full.columns
     finally:
         app_env.run("MATCH ()-[r:FAMILY {test_tmp: true}]->() DELETE r")
+        app_env.run("MATCH (n) WHERE (n:FaceCapture OR n:FaceIdentity) AND n.test_tmp = true DETACH DELETE n")
         clear_cache()
         reset_leads(app_env)
 
