@@ -571,6 +571,21 @@ def test_guilt_by_association_spreads_from_seeds_not_through_cleared():
     assert s.get(("institution", "H0"), 0.0) == 0.0
 
 
+def test_guilt_by_association_names_every_scheme_of_its_seeds():
+    """A closed drug-resale case's neighbourhood is a drug_resale group (it corroborates drug-resale
+    leads), not "other"; a scheme outside the contract still is "other"."""
+    for scheme, want in (("drug_resale", "drug_resale"), ("something_else", "other")):
+        b = CityBuilder(seed=9)
+        ring = [f"P{i:05d}" for i in range(120, 130)]
+        for k, t in enumerate(b.rtime(60)):
+            b.visit(ring[k % 10], "C5", t, doc=b.docs("C5")[0], item="X002")
+        b.cases += [{"case_id": "K1", "entity_type": "institution", "entity_id": "C5", "label": "fraud",
+                     "scheme": scheme}]
+        det = GuiltByAssociationDetector().fit(b.context())
+        g = next(g for g in det.groups_ if "institution:C5" in g.member_set())
+        assert g.scheme == want, (scheme, g.scheme)
+
+
 # ------------------------------------------------------------------ plumbing
 def test_projections_cached_and_typed():
     b = CityBuilder(seed=10, n_persons=200)

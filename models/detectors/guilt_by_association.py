@@ -23,10 +23,12 @@ from ringscope.graph.projection import visit_frame
 from ringscope.models.base import BaseDetector, Context, Group
 from ringscope.ingest.vocab import SCHEMES
 
-# the schemes a group takes from its seeds' closed cases (any other is "other"): the contract's
-# schemes less drug_resale, as this list has been since before drug_resale existed -- kept so that
-# results do not change; whether a drug_resale seed's group should say drug_resale is open
-_GROUP_SCHEMES = frozenset(SCHEMES) - {"drug_resale", "other"}
+# the schemes a group takes from its seeds' closed cases (any other is "other"): every scheme of the
+# contract. A group only corroborates leads of its own scheme (fusion), so the neighbourhood of a
+# closed drug-resale case now corroborates drug-resale leads, as a closed card-lending case's does
+# card-lending leads; until 2026-12-08 drug_resale (added later than this list) was left out and
+# such a group said "other", corroborating nothing (bench/RESULTS.md, issue 16).
+_GROUP_SCHEMES = frozenset(SCHEMES) - {"other"}
 
 __all__ = ["GuiltByAssociationDetector"]
 
