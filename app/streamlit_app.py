@@ -26,6 +26,21 @@ st.set_option("client.disableDataExport", True)  # exports go through logged but
 if "lang" not in st.session_state:
     st.session_state["lang"] = "en" if st.query_params.get("lang") == "en" else "zh"
 
+#: Streamlit draws the file uploader's button and size note in English whatever the page's language;
+#: in Chinese they are replaced through CSS (the control stays Streamlit's own).
+ZH_UPLOADER_CSS = """
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p { display: none; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after { content: "选择文件"; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span, [data-testid="stFileUploaderDropzoneInstructions"] small
+  { font-size: 0 !important; }
+[data-testid="stFileUploaderDropzoneInstructions"] > div > span::after,
+[data-testid="stFileUploaderDropzoneInstructions"] small::after
+  { content: "拖放文件到此处，或点击选择；单个文件不超过 @MB@MB"; font-size: 0.875rem; }
+"""
+if lang() == "zh":
+    st.html("<style>" + ZH_UPLOADER_CSS.replace("@MB@", str(int(st.get_option("server.maxUploadSize"))))
+            + "</style>")
+
 def login() -> None:
     st.title(tr("医保基金团伙线索系统 · 登录", "ringscope · sign in"))
     st.caption(tr("账号由系统管理员用 `ringscope users add` 创建。每次查看个人信息和每次导出都会记入访问日志。",

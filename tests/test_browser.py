@@ -182,6 +182,7 @@ def test_every_page_per_role_in_chromium(app_server, browser):
 
     url, log_path, runner, referred = app_server
     out = Path(os.environ.get("RINGSCOPE_SCREENSHOTS", REPO / "build" / "screenshots"))
+    n_uploaders = 0
     for user, (role, _, _) in USERS.items():
         _login(browser, url, user)
         for page in pages_for(role):
@@ -189,18 +190,38 @@ def test_every_page_per_role_in_chromium(app_server, browser):
             title = PAGES[page][1]
             _wait(browser, title)
             _identity_holds(browser, user)
+            n_uploaders += _uploader_in_chinese(browser, f"{role}/{page}")
             shot = out / role / f"{page}.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 15_000
             _reload(browser, user, title)
         _click(browser, "退出登录")
         time.sleep(1.5)
+    assert n_uploaders > 0                 # tip-offs, evidence and inspections pages have uploaders
     log = _log(log_path)
     assert len(log) and set(log["user"]) <= set(USERS) and "anonymous" not in set(log["user"])
     for user, (role, _, _) in USERS.items():
         mine = log[log["user"] == user]
         assert (mine["role"] == role).all()
     assert {"wang.inv", "li.ana", "chen.pol"} <= set(log["user"])
+
+
+def _uploader_in_chinese(drv, where: str) -> int:
+    """Streamlit draws a file uploader's button ("Upload") and size note ("200MB per file") in
+    English; the app replaces both in Chinese (CSS): the English is not displayed and the Chinese is."""
+    texts = drv.execute_script("""
+        return Array.from(document.querySelectorAll('[data-testid="stFileUploaderDropzone"]')).map(function (z) {
+          var b = z.querySelector('button [data-testid="stMarkdownContainer"]');
+          var p = b ? b.querySelector('p') : null;
+          var n = z.querySelector('[data-testid="stFileUploaderDropzoneInstructions"] small, '
+                                  + '[data-testid="stFileUploaderDropzoneInstructions"] > div > span');
+          return [b ? getComputedStyle(b, '::after').content : '', p ? getComputedStyle(p).display : 'none',
+                  n ? getComputedStyle(n, '::after').content : '', n ? getComputedStyle(n).fontSize : '0px'];
+        });""")
+    for button, p_display, note, note_size in texts:
+        assert "选择文件" in button and p_display == "none", (where, button, p_display)
+        assert "单个文件不超过" in note and note_size == "0px", (where, note, note_size)
+    return len(texts)
 
 
 # ------------------------------------------------------------------------------ jump buttons
