@@ -17,6 +17,15 @@ Physician points
     case scores 12. ``warning_points``: what the unreviewed hits would score (low 1, medium 2,
     high 3, at most 12) -- a review queue, not a sanction.
 
+    Points are counted per scoring year (记分周期, the natural year): ``points`` are those of
+    findings made in the year of the day the standing is computed (``as_of``); a finding is
+    dated by the disposal that confirmed it (the first event of the outcome confirmed it holds) or the
+    case's ``closed_on``, and an undated one counts as current. A termination stands for
+    :data:`TERMINATION_DAYS` (365) days from the finding (终止之日起一年内不得再次登记备案),
+    whatever the year; after that the physician's qualification is 正常 again and a snapshot
+    records the change (reason 记分周期届满). Institutions' grades are not windowed: provincial
+    credit-evaluation schemes differ in their periods, so a grade rests on every outcome.
+
 Institution rating
     Modelled on provincial credit-evaluation schemes for designated
     institutions (定点医药机构信用评价, e.g. 1,000-point scales graded A–D with a
@@ -57,7 +66,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -67,6 +76,7 @@ from ringscope import progress
 
 __all__ = [
     "SEVERITY_POINTS",
+    "TERMINATION_DAYS",
     "OPEN_STATUSES",
     "APPEAL",
     "CREDIT_TYPES",
@@ -84,6 +94,8 @@ __all__ = [
 ]
 
 SEVERITY_POINTS = {"low": 1, "medium": 2, "high": 3}
+#: days a termination of a physician's payment qualification stands from the finding
+TERMINATION_DAYS = 365
 #: the disposal workflow's open steps (``app/workflow.py`` ``STEPS`` less 结案)
 OPEN_STATUSES = ("初审", "复审", "调查核实", "申诉", "处理", "移送公安")
 #: the workflow's appeal step: a party contests a confirmed finding here
@@ -117,31 +129,65 @@ def _counts(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def physician_credit(inputs: pd.DataFrame) -> pd.DataFrame:
-    """Points and payment-qualification status per physician, from outcomes only.
+def _finding_days(row: Any) -> list[date | None]:
+    """The dates of a row's findings (its confirmed leads and fraud cases) from its
+    ``finding_dates`` (a list of ``{id, on}``); a finding without one is undated (None)."""
+    on: dict[str, Any] = {}
+    fd = row.get("finding_dates")
+    if isinstance(fd, (list, tuple, np.ndarray)):
+        on = {str(m.get("id")): m.get("on") for m in fd if isinstance(m, dict)}
+    out: list[date | None] = []
+    for i in list(row.get("confirmed_leads") or []) + list(row.get("fraud_cases") or []):
+        v = on.get(str(i))
+        try:
+            out.append(None if v is None or v != v else pd.Timestamp(str(v)).date())
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def physician_credit(inputs: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
+    """Points and payment-qualification status per physician, from outcomes only, on the day
+    ``as_of`` (default today): the points of the scoring year (the natural year of ``as_of``),
+    and 终止 for :data:`TERMINATION_DAYS` after a finding.
 
     ``inputs`` has the columns of ``cypher/app/credit_inputs.cypher`` (or at least ``entity_id``,
-    ``confirmed_leads`` and ``fraud_cases``: ``cypher/credit/basis.cypher``).
+    ``confirmed_leads`` and ``fraud_cases``: ``cypher/credit/basis.cypher``; ``finding_dates``
+    dates them, an undated finding counts as current).
 
     >>> df = pd.DataFrame({"entity_id": ["D1", "D2", "D3"], "hits_high": [0, 4, 0],
     ...     "hits_medium": [1, 2, 0], "hits_low": [0, 0, 0],
     ...     "confirmed_leads": [[], [], ["L1"]], "fraud_cases": [[], [], []]})
     >>> physician_credit(df)[["entity_id", "points", "qualification", "warning_points"]].values.tolist()
     [['D3', 12, '终止 terminated', 0], ['D2', 0, '正常 normal', 12], ['D1', 0, '正常 normal', 2]]
+
+    A finding of 2024-10-01: 12 points and terminated in 2024; in 2025 no points, still terminated
+    until 2025-10-01; normal after that:
+
+    >>> d = pd.DataFrame({"entity_id": ["D3"], "confirmed_leads": [["L1"]], "fraud_cases": [[]],
+    ...                   "finding_dates": [[{"id": "L1", "on": "2024-10-01"}]]})
+    >>> [physician_credit(d, date(y, m, 1))[["points", "qualification"]].values.tolist()[0]
+    ...  for y, m in ((2024, 12), (2025, 6), (2025, 11))]
+    [[12, '终止 terminated'], [0, '终止 terminated'], [0, '正常 normal']]
     """
     df = _counts(inputs)
+    today = as_of or date.today()
     warn = (df["hits_low"] * SEVERITY_POINTS["low"] + df["hits_medium"] * SEVERITY_POINTS["medium"]
             + df["hits_high"] * SEVERITY_POINTS["high"])
     df["warning_points"] = np.minimum(warn, 12).astype(int)
-    df["points"] = np.where(df["n_confirmed"] > 0, 12, 0).astype(int)
+    days = [_finding_days(r) for r in df.to_dict("records")] if len(df) else []
+    this_year = [any(d is None or d.year >= today.year for d in ds) for ds in days]
+    banned = [any(d is None or (today - d).days < TERMINATION_DAYS for d in ds) for ds in days]
+    df["points"] = np.where(np.array(this_year, dtype=bool), 12, 0).astype(int)
     df["qualification"] = np.select(
-        [df["points"] >= 12, df["points"] >= 9], ["终止 terminated", "暂停 suspended"], "正常 normal"
+        [np.array(banned, dtype=bool) | (df["points"] >= 12).to_numpy(), df["points"] >= 9],
+        ["终止 terminated", "暂停 suspended"], "正常 normal"
     )
     return df.sort_values(["points", "warning_points", "entity_id"], ascending=[False, False, True],
                           kind="stable").reset_index(drop=True)
 
 
-def institution_credit(inputs: pd.DataFrame) -> pd.DataFrame:
+def institution_credit(inputs: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     """Credit score (0–1000), grade A–D and blacklist flag per institution, from outcomes only;
     the unreviewed findings as a warning beside them.
 
@@ -230,7 +276,7 @@ def change_reason(prev_leads: Iterable[str], prev_cases: Iterable[str], leads: I
             "; ".join(f"{en} {', '.join(ids)}" for _, en, ids in parts))
 
 
-def pending_records(entity_type: str, inputs: pd.DataFrame) -> list[dict[str, Any]]:
+def pending_records(entity_type: str, inputs: pd.DataFrame, as_of: date | None = None) -> list[dict[str, Any]]:
     """The ``credit/record`` rows for the entities whose standing, or the leads and cases it rests
     on, differ from their latest record (the clean standing when they have none). ``inputs``: the
     rows of ``cypher/credit/basis.cypher``. Computing again what is recorded gives no row.
@@ -251,7 +297,7 @@ def pending_records(entity_type: str, inputs: pd.DataFrame) -> list[dict[str, An
         return []
     clean = clean_standing(entity_type)
     rows: list[dict[str, Any]] = []
-    for r in _COMPUTE[entity_type](inputs).to_dict("records"):
+    for r in _COMPUTE[entity_type](inputs, as_of).to_dict("records"):
         now = _standing(entity_type, r)
         leads, cases = _ids(r.get("confirmed_leads")), _ids(r.get("fraud_cases"))
         prev_id = r.get("prev_id")
@@ -261,8 +307,13 @@ def pending_records(entity_type: str, inputs: pd.DataFrame) -> list[dict[str, An
         prev_cases = _ids(r.get("prev_cases")) if has_prev else []
         if now == before and leads == prev_leads and cases == prev_cases:
             continue
-        zh, en = change_reason(prev_leads, prev_cases, leads, cases, gone=_ids(r.get("prev_gone")),
-                               confirmed=_ids(r.get("prev_confirmed")), appealed=_ids(r.get("prev_appealed")))
+        if leads == prev_leads and cases == prev_cases and has_prev:     # the same findings, older
+            lifted = str(before.get("qualification", "")).startswith("终止") and not \
+                str(now.get("qualification", "")).startswith("终止")
+            zh, en = ("终止期满", "termination period over") if lifted else ("记分周期届满", "scoring period over")
+        else:
+            zh, en = change_reason(prev_leads, prev_cases, leads, cases, gone=_ids(r.get("prev_gone")),
+                                   confirmed=_ids(r.get("prev_confirmed")), appealed=_ids(r.get("prev_appealed")))
         seq = int(r["prev_seq"]) + 1 if has_prev and pd.notna(r.get("prev_seq")) else 1
         rows.append({"record_id": uuid.uuid4().hex, "entity_type": entity_type, "entity_id": str(r["entity_id"]),
                      "prev_id": prev_id if has_prev else None, "seq": seq,
@@ -287,7 +338,8 @@ def record_credit(runner, entity_type: str, entity_ids: Sequence[str] | None = N
     compared. Returns ``{"checked", "records"}``."""
     if entity_type not in STANDING:
         raise ValueError(f"credit is kept for physicians and institutions, not {entity_type!r}")
-    at = (now or datetime.now()).replace(microsecond=0).isoformat()
+    when = now or datetime.now()
+    at = when.replace(microsecond=0).isoformat()
     params = {"at": at, "by": str(by), "trigger": trigger, "lead_id": lead_id}
     ids = None if entity_ids is None else sorted({str(i) for i in entity_ids})
     if ids is not None and not ids:
@@ -299,7 +351,7 @@ def record_credit(runner, entity_type: str, entity_ids: Sequence[str] | None = N
             checked = len(inputs)
             if on_checked:
                 on_checked(checked)
-        rows = pending_records(entity_type, inputs)
+        rows = pending_records(entity_type, inputs, when.date())
         if not rows:
             break
         done: set[str] = set()

@@ -105,8 +105,8 @@ def test_confirming_a_lead_records_its_physicians_and_institutions(graph):
     # computing again finds what is recorded: nothing written, by the data layer or a snapshot
     from ringscope.store.credit import record_credit, record_for_lead
 
-    assert record_for_lead(r, "L-1", by="again") == {"checked": 2, "records": 0}
-    assert record_credit(r, "physician", ["D1", "D2"], by="again")["records"] == 0
+    assert record_for_lead(r, "L-1", by="again", now=CLOCK[-1]) == {"checked": 2, "records": 0}
+    assert record_credit(r, "physician", ["D1", "D2"], by="again", now=CLOCK[-1])["records"] == 0
     move(r, lay, "L-1", "处理", note="再次核对", action="note")   # a note: the outcome did not move
     assert n_records(r) == 2
 
@@ -181,6 +181,41 @@ def test_the_snapshot_command_records_each_change_once(graph, capsys):
     assert snapshot(r, by="li.fx", entity_types=["physician"]) == {"physician": {"checked": 3, "records": 1}}
     assert [(x["points"], x["reason"]) for x in records(r, "physician", "D3")] == [
         (12, "已结欺诈案件 K-2"), (0, "欺诈案件撤销 K-2")]
+
+
+def test_points_count_in_their_scoring_year_and_a_termination_lapses_after_a_year(graph):
+    """A physician's points are the scoring year's (记分周期, the natural year) and a termination stands
+    a year from the finding: a snapshot after the turn of the year records the points cleared (still
+    terminated), one a year after the finding the qualification restored; neither is recorded twice.
+    The finding is dated by the disposal that confirmed it, not by a later note. Institutions' grades
+    keep every outcome."""
+    from ringscope.store.credit import physician_credit, snapshot
+
+    r, lay = graph, layer(graph)
+    to_decision(r, lay, "L-1")
+    move(r, lay, "L-1", "处理", outcome="confirmed", action="update")        # 2025-03-01, the finding
+    confirmed_at = CLOCK[-1]
+    move(r, lay, "L-1", "处理", note="补充材料", action="note")               # later, the same outcome
+    assert [(x["points"], x["qualification"]) for x in records(r, "physician", "D1")] == [(12, "终止 terminated")]
+    basis = r.read_df("credit/basis", {"entity_type": "physician", "entity_ids": ["D1"], "appeal": "申诉"})
+    assert basis["finding_dates"].iloc[0] == [{"id": "L-1", "on": confirmed_at.date().isoformat()}]
+
+    new_year = dt.datetime(confirmed_at.year + 1, 1, 10, 9, 0)
+    assert snapshot(r, by="li.fx", now=new_year)["physician"]["records"] == 1
+    assert snapshot(r, by="li.fx", now=new_year + dt.timedelta(days=1))["physician"]["records"] == 0
+    lapsed = confirmed_at + dt.timedelta(days=366)
+    assert snapshot(r, by="li.fx", now=lapsed)["physician"]["records"] == 1
+    d1 = records(r, "physician", "D1")
+    assert [(x["points"], x["qualification"], x["leads"], x["reason"]) for x in d1] == [
+        (12, "终止 terminated", ["L-1"], "查实线索 L-1"),
+        (0, "终止 terminated", ["L-1"], "记分周期届满"),
+        (0, "正常 normal", ["L-1"], "终止期满")]
+    assert [(x["credit_score"], x["grade"]) for x in records(r, "institution", "H1")] == [(700, "C")]
+    # the page computes as of a day: the same three standings
+    inputs = r.read_df("app/credit_inputs", {"entity_type": "physician", "entity_id": "D1"})
+    assert [physician_credit(inputs, d.date())[["points", "qualification"]].values.tolist()[0]
+            for d in (confirmed_at, new_year, lapsed)] == [[12, "终止 terminated"], [0, "终止 terminated"],
+                                                          [0, "正常 normal"]]
 
 
 def test_a_stale_computation_is_computed_again_not_written(graph):

@@ -198,12 +198,14 @@ if etype != "person":
                      help=tr(f"高/中/低风险命中 {cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}",
                              f"hits high/medium/low {cf['hits_high']}/{cf['hits_medium']}/{cf['hits_low']}"))
             st.caption(tr("记分只来自处理结果：查实线索或已结欺诈案件记 12 分；9–11 分暂停、12 分终止医保支付资格"
-                          "（参照医保发〔2024〕23号）。未复核的规则命中只作预警（低 1、中 2、高 3 分），不记分；"
+                          "（参照医保发〔2024〕23号）。记分按自然年度计（记分周期），终止自查实之日起一年内有效。"
+                          "未复核的规则命中只作预警（低 1、中 2、高 3 分），不记分；"
                           "对查实结论不服的，经线索的申诉环节处理，申诉成立即撤销记分。",
                           "Points come from outcomes only: a confirmed lead or closed fraud case scores 12; 9–11 suspend, "
                           "12 terminate the physician's insurance payment qualification (modelled on 医保发〔2024〕23号). "
-                          "Unreviewed rule hits only warn (low 1, medium 2, high 3) and never score; a confirmed finding "
-                          "is contested through the lead's appeal step, and an appeal upheld removes the points."))
+                          "Points count per natural year (the scoring period); a termination stands a year from the "
+                          "finding. Unreviewed rule hits only warn (low 1, medium 2, high 3) and never score; a confirmed "
+                          "finding is contested through the lead's appeal step, and an appeal upheld removes the points."))
             credit_history_section(etype, eid)
             if pol.browse_all:
                 reg = physician_credit(lay.credit_inputs(etype, None))

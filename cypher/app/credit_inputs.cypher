@@ -1,7 +1,9 @@
 // What the physician credit file (医保医师记分) and the institution credit
 // rating (信用评价) are computed from, for every physician or institution
 // ($entity_type) or one ($entity_id not null): settlements, rule hits by
-// severity, money at risk, leads by disposal state, closed cases.
+// severity, money at risk, leads by disposal state, closed cases, and each finding's date
+// (finding_dates: the disposal that confirmed a lead,
+// a fraud case's closed_on).
 CALL () {
   MATCH (n:Physician) WHERE $entity_type = 'physician'
     AND ($entity_id IS NULL OR n.physician_id = $entity_id)
@@ -28,5 +30,13 @@ RETURN $entity_type AS entity_type, entity_id, n.name AS name, n.district AS dis
        [(n)<-[:INCLUDES]-(l:Lead) | coalesce(l.status, 'new')] AS lead_statuses,
        [(n)<-[:INCLUDES]-(l:Lead) WHERE l.outcome = 'confirmed' | l.lead_id] AS confirmed_leads,
        [(c:Case)-[:CONCERNS]->(n) WHERE c.label = 'fraud' | c.case_id] AS fraud_cases,
+       [(n)<-[:INCLUDES]-(l:Lead) WHERE l.outcome = 'confirmed' |
+          {id: l.lead_id, on: toString(date(COLLECT {     // the first event of the confirmed outcome now held
+             MATCH (l)-[:HAS_EVENT]->(e:LeadEvent) WHERE e.outcome = 'confirmed'
+               AND NOT EXISTS { MATCH (l)-[:HAS_EVENT]->(x:LeadEvent)
+                                WHERE x.at > e.at AND coalesce(x.outcome, '') <> 'confirmed' }
+             RETURN e.at ORDER BY e.at LIMIT 1 }[0]))}]
+       + [(c:Case)-[:CONCERNS]->(n) WHERE c.label = 'fraud' | {id: c.case_id, on: toString(c.closed_on)}]
+         AS finding_dates,
        [(c:Case)-[:CONCERNS]->(n) WHERE c.label = 'cleared' | c.case_id] AS cleared_cases
 ORDER BY entity_id
