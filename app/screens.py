@@ -41,7 +41,14 @@ def shoot_page(drv, url: str, out: Path, *, settle: float = 1.5) -> Path:
 
 def take_screenshots(out: Path, *, results: Path | None = None, dataset: Path | None = None,
                      lang: str = "zh", roles: tuple[str, ...] = ROLES) -> list[Path]:
-    """Every page per role under ``out``; returns the files written."""
+    """Every page per role under ``out``; returns the files written. The database is checked
+    first: a server that cannot be reached is :class:`~ringscope.store.db.Neo4jUnavailable`
+    (one sentence from the command), not a page that never draws; no active user at all is a
+    ``ValueError`` naming the command that adds one."""
+    from ringscope.store.db import QueryRunner
+
+    with QueryRunner() as q:        # raises Neo4jUnavailable when the server is down
+        q.verify()
     env = {}
     if results:
         env["RINGSCOPE_RESULTS"] = str(results)
@@ -51,6 +58,9 @@ def take_screenshots(out: Path, *, results: Path | None = None, dataset: Path | 
     for u in UserStore().list():
         if u.active and u.role not in users:
             users[u.role] = u
+    if not users:
+        raise ValueError("no active user in the users file: add one per role to photograph, e.g. "
+                         "`ringscope users add zhao.ld --role leader`")
     shots: list[Path] = []
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -778,8 +778,12 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_screenshots(a: argparse.Namespace) -> int:
     from ringscope.app.screens import take_screenshots
 
-    shots = take_screenshots(_p(a.out), results=_p(a.results) if a.results else None,
-                             dataset=_p(a.dataset) if a.dataset else None, lang=a.lang)
+    try:
+        shots = take_screenshots(_p(a.out), results=_p(a.results) if a.results else None,
+                                 dataset=_p(a.dataset) if a.dataset else None, lang=a.lang)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     for s in shots:
         print(s)
     return 0

@@ -654,3 +654,15 @@ def test_the_screenshots_command_shoots_every_page_of_a_role(app_server, tmp_pat
     assert [p.relative_to(tmp_path / "shots").as_posix() for p in shots] == [f"{role}/{p}.png" for p in pages_for(role)]
     for p in shots:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 15_000, p
+    # no user to sign in as: said before any browser starts, with the command that adds one
+    from ringscope.cli import main
+
+    os.environ["RINGSCOPE_USERS"], before = str(tmp_path / "nobody.json"), os.environ.get("RINGSCOPE_USERS")
+    try:
+        assert main(["screenshots", str(tmp_path / "none")]) == 2
+    finally:
+        if before is None:
+            os.environ.pop("RINGSCOPE_USERS")
+        else:
+            os.environ["RINGSCOPE_USERS"] = before
+    assert not (tmp_path / "none" / "police_liaison").exists()

@@ -316,17 +316,19 @@ def test_a_dead_server_is_one_sentence_within_seconds(tmp_path):
     r = cli("ingest", str(city), env=env, timeout=120)
     assert r.returncode == 3 and r.stderr.strip().splitlines()[-1].startswith("error: Neo4j at"), r.stderr[-1500:]
     assert "Traceback" not in r.stderr
-    for args in (["app", "--port", str(_free_port())], ["neo4j", "status"], ["ingest", str(city)]):
+    for args in (["app", "--port", str(_free_port())], ["neo4j", "status"], ["ingest", str(city)],
+                 ["screenshots", str(tmp_path / "shots")]):
         t0 = time.monotonic()
         r = cli(*args, env=env, timeout=60)
         took = time.monotonic() - t0
         assert r.returncode != 0, args
         assert "Traceback" not in r.stderr, r.stderr[-1500:]
         assert took < 30, f"{args} took {took:.0f}s"
-    r = cli("app", "--port", str(_free_port()), env=env, timeout=60)
-    assert r.returncode == 3
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert lines == [f"error: Neo4j at {dead} cannot be reached: check NEO4J_URI and that the server is running."]
+    for args in (["app", "--port", str(_free_port())], ["screenshots", str(tmp_path / "shots")]):
+        r = cli(*args, env=env, timeout=60)
+        assert r.returncode == 3, args
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert lines == [f"error: Neo4j at {dead} cannot be reached: check NEO4J_URI and that the server is running."]
 
 
 def _children(pid: int) -> list[int]:
