@@ -189,7 +189,8 @@ def physician_credit(inputs: pd.DataFrame, as_of: date | None = None) -> pd.Data
 
 def institution_credit(inputs: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
     """Credit score (0–1000), grade A–D and blacklist flag per institution, from outcomes only;
-    the unreviewed findings as a warning beside them.
+    the unreviewed findings as a warning beside them. ``as_of`` is taken for the signature
+    :func:`physician_credit` shares and not used: grades rest on every outcome, not a scoring year.
 
     >>> df = pd.DataFrame({"entity_id": ["H1", "H2", "H3"], "hits_high": [0, 3, 0], "hits_medium": [0, 5, 0],
     ...     "hits_low": [1, 10, 0], "amount": [1e5, 1e5, 1e5], "hits_amount": [0.0, 2e4, 0.0],
